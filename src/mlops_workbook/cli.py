@@ -37,11 +37,11 @@ def run(
     """Execute the lessons in order with papermill into the environment's workspace."""
     try:
         cfg = config.load(env, config.parse_overrides(param or []))
-        runner.notebooks("notebooks", only)
+        todo = runner.notebooks("notebooks", only)
     except (config.ConfigError, ValueError) as error:
         _fail(str(error))
     try:
-        runner.run(cfg, only, console)
+        runner.run(cfg, todo, console)
     except runner.NotebookFailed as error:
         _fail(str(error), code=1)
 

@@ -75,26 +75,27 @@ def _error(cell) -> dict | None:
     return next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
 
 
-def _judge(exercise: str, solution_cells: list, check_cell, earlier: list[Outcome]) -> Outcome:
-    for cell in solution_cells:
-        error = _error(cell)
-        if error and error["ename"] == "NotImplementedError":
-            return Outcome(exercise, UNSOLVED, "replace `raise NotImplementedError()` with your answer")
-        if error and error["ename"] == "CellTimeout":
-            return Outcome(exercise, TIMED_OUT, error["evalue"])
-        if error:
-            return Outcome(exercise, WRONG, f"your code raised {error['ename']}: {error['evalue']}")
-    error = _error(check_cell)
-    if error is None:
+# The checker interrupts a cell that runs past the timeout; the kernel answers KeyboardInterrupt
+# (or nothing, and nbclient reports CellTimeout).
+_TIMEOUTS = ("KeyboardInterrupt", "CellTimeout")
+
+
+def _judge(exercise: str, answers: list, check_cell, earlier: list[Outcome], timeout: int) -> Outcome:
+    errors = [e for e in map(_error, answers) if e] + [e for e in [_error(check_cell)] if e]
+    if not errors:
         return Outcome(exercise, PASSED)
+    first, raised_in_check = errors[0], _error(check_cell) is errors[0]
+    if first["ename"] in _TIMEOUTS:
+        return Outcome(exercise, TIMED_OUT, f"a cell ran longer than {timeout} s: is there an endless loop?")
+    if first["ename"] == "NotImplementedError":
+        return Outcome(exercise, UNSOLVED, "replace `raise NotImplementedError()` with your answer")
     unfinished = [o.exercise for o in earlier if o.status != PASSED]
-    if error["ename"] == "NameError" and unfinished:
+    if raised_in_check and first["ename"] == "NameError" and unfinished:
         return Outcome(exercise, UNSOLVED, f"finish {', '.join(unfinished)} first")
-    if error["ename"] == "CellTimeout":
-        return Outcome(exercise, TIMED_OUT, error["evalue"])
-    if error["ename"] == "AssertionError":
-        return Outcome(exercise, WRONG, error["evalue"] or "the check failed")
-    return Outcome(exercise, WRONG, f"the check raised {error['ename']}: {error['evalue']}")
+    if raised_in_check and first["ename"] == "AssertionError":
+        return Outcome(exercise, WRONG, first["evalue"] or "the check failed")
+    where = "the check" if raised_in_check else "your code"
+    return Outcome(exercise, WRONG, f"{where} raised {first['ename']}: {first['evalue']}")
 
 
 def check(lab: Path, timeout: int = 120) -> list[Outcome]:
@@ -103,20 +104,19 @@ def check(lab: Path, timeout: int = 120) -> list[Outcome]:
     client = NotebookClient(
         nb, kernel_name=ensure_kernel(), timeout=timeout, allow_errors=True, record_timing=False,
         interrupt_on_timeout=True,
-        error_on_timeout={"ename": "CellTimeout", "evalue": f"a cell ran longer than {timeout} s",
-                          "traceback": []},
+        error_on_timeout={"ename": "CellTimeout", "evalue": "", "traceback": []},
         resources={"metadata": {"path": str(Path(lab).resolve().parent)}},
     )
     client.execute()
     outcomes: list[Outcome] = []
-    pending = []
+    answers = []
     for cell in nb.cells:
         grading = cell.metadata.get("nbgrader", {})
         if grading.get("solution"):
-            pending.append(cell)
+            answers.append(cell)
         elif grading.get("grade") and cell.cell_type == "code":
-            outcomes.append(_judge(grading["grade_id"], pending, cell, outcomes))
-            pending = []
+            outcomes.append(_judge(grading["grade_id"], answers, cell, outcomes, timeout))
+            answers = []
     if not outcomes:
         raise ValueError(f"{paths.show(lab)} has no exercise check cells: is it one of the workbook's labs?")
     return outcomes

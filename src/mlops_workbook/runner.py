@@ -73,10 +73,9 @@ class NotebookFailed(RuntimeError):
         )
 
 
-def run(cfg: EnvConfig, only: list[str] | None = None, console: Console | None = None) -> list[Result]:
-    """Execute the lessons in order for one environment; stop at the first failure."""
+def run(cfg: EnvConfig, todo: list[Path], console: Console | None = None) -> list[Result]:
+    """Execute the notebooks in order for one environment; stop at the first failure."""
     console = console or Console()
-    todo = notebooks("notebooks", only)
     kernel = ensure_kernel()
     out_dir = cfg.workspace_dir()
     out_dir.mkdir(parents=True, exist_ok=True)

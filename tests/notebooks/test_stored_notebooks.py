@@ -1,0 +1,54 @@
+"""What every stored notebook must be: dev parameters, validated first, clean reproducible outputs."""
+
+import ast
+import json
+import re
+
+import nbformat
+import pytest
+import yaml
+
+from mlops_workbook import paths, runner
+
+ROOT = paths.project_root()
+ALL = [nb for folder in ("notebooks", "solutions", "labs") for nb in sorted((ROOT / folder).glob("*.ipynb"))]
+STORED = [nb for nb in ALL if nb.parent.name != "labs"]
+MACHINE_PATH = re.compile(r"(/root/|/home/[a-z]|/tmp/|/work/|/Users/|[A-Z]:\\\\)")
+
+
+def code_cells(path):
+    return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+
+
+def test_every_lesson_has_a_solved_lab_or_says_why_not():
+    lessons = {nb.stem for nb in runner.notebooks("notebooks")}
+    assert {nb.stem for nb in runner.notebooks("solutions")} <= lessons
+    assert "00_overview" in lessons
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_parameters_cell_holds_devs_values_and_is_validated_next(path):
+    cells = code_cells(path)
+    tagged = [i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged `parameters`"
+    values = {t.id: ast.literal_eval(node.value)
+              for node in ast.parse(cells[tagged[0]].source).body for t in node.targets}
+    assert values == yaml.safe_load((ROOT / "configs" / "dev.yaml").read_text())
+    assert "config.from_parameters(globals())" in cells[tagged[0] + 1].source
+
+
+@pytest.mark.parametrize("path", STORED, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_stored_outputs_are_complete_and_portable(path):
+    cells = code_cells(path)
+    assert all(c.execution_count for c in cells), "execute it with `make notebooks`"
+    for cell in cells:
+        for output in cell.outputs:
+            assert output.output_type != "error", f"stored error: {output.get('ename')}"
+            assert output.get("name") != "stderr", f"stored stderr (a warning?): {output.get('text', '')[:200]}"
+            found = MACHINE_PATH.search(json.dumps(output.get("data", output.get("text", ""))))
+            assert not found, f"an output shows a machine path: {found.group(0)}"
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_notebooks_use_the_project_kernel(path):
+    assert nbformat.read(path, as_version=4).metadata["kernelspec"]["name"] == runner.KERNEL

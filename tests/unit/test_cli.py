@@ -1,0 +1,39 @@
+"""The CLI rejects bad input before any work, with a clear message and a non-zero exit."""
+
+from typer.testing import CliRunner
+
+from mlops_workbook.cli import app
+
+cli = CliRunner()
+
+
+def test_unknown_environment_fails_before_anything_is_written(tmp_path):
+    result = cli.invoke(app, ["run", "--env", "qa"])
+    assert result.exit_code == 2
+    assert "unknown environment 'qa'" in result.output
+
+
+def test_bad_parameter_fails_before_anything_is_written(tmp_path):
+    workspace = tmp_path / "ws"
+    result = cli.invoke(app, ["run", "-p", f"workspace={workspace}", "-p", "rows_per_partition=3"])
+    assert result.exit_code == 2
+    assert "rows_per_partition = 3" in result.output and ">= 50" in result.output
+    assert not workspace.exists()
+
+
+def test_unknown_notebook_lists_the_real_ones(tmp_path):
+    result = cli.invoke(app, ["run", "--only", "99", "-p", f"workspace={tmp_path / 'ws'}"])
+    assert result.exit_code == 2
+    assert "no notebook numbered or named 99" in result.output and "00_overview" in result.output
+    assert not (tmp_path / "ws").exists()
+
+
+def test_config_prints_the_validated_parameters():
+    result = cli.invoke(app, ["config", "--env", "prod"])
+    assert result.exit_code == 0
+    assert "release_mode" in result.output and "'delivery'" in result.output
+
+
+def test_labs_are_in_sync():
+    result = cli.invoke(app, ["labs", "--check"])
+    assert result.exit_code == 0, result.output

@@ -1,0 +1,66 @@
+"""Parameters are validated before any work, with a message naming key, value and what is allowed."""
+
+import pytest
+
+from mlops_workbook import config
+
+
+@pytest.mark.parametrize("env", config.ENVIRONMENTS)
+def test_every_environment_file_is_valid(env):
+    cfg = config.load(env)
+    assert cfg.env == env and cfg.workspace == f"runs/{env}"
+
+
+def test_dev_uses_fake_data_and_prod_needs_a_person():
+    assert config.load("dev").data_source == "fake"
+    assert {config.load(e).data_source for e in ("staging", "prod")} == {"warehouse"}
+    assert config.load("prod").release_mode == "delivery"
+
+
+def expect_error(*fragments, env="dev", **overrides):
+    with pytest.raises(config.ConfigError) as caught:
+        config.load(env, overrides)
+    for fragment in fragments:
+        assert fragment in str(caught.value)
+    assert "nothing was executed or written" in str(caught.value)
+
+
+def test_unknown_environment():
+    with pytest.raises(config.ConfigError, match="unknown environment 'qa': choose one of dev, staging, prod"):
+        config.load("qa")
+
+
+def test_impossible_value_names_key_value_and_limit():
+    expect_error("seed = -1", "allowed: an integer >= 0", seed=-1)
+    expect_error("min_accuracy = 1.5", "<= 1", min_accuracy=1.5)
+
+
+def test_mistyped_value_is_not_coerced():
+    expect_error("n_partitions = '8'", "valid integer", n_partitions="8")
+
+
+def test_choice_lists_the_allowed_values():
+    expect_error("release_mode = 'sometimes'", "one of 'delivery', 'deployment'", release_mode="sometimes")
+
+
+def test_unknown_key_suggests_the_close_one():
+    expect_error("unknown key 'serve_prot' (did you mean 'serve_port'?)", serve_prot=8000)
+
+
+def test_dev_may_not_read_production_data():
+    expect_error("not allowed in dev: dev has no access to production data", data_source="warehouse")
+
+
+def test_missing_key_in_notebook_parameters():
+    params = config.load("dev").params()
+    del params["seed"]
+    with pytest.raises(config.ConfigError, match="missing key 'seed': add it, an integer >= 0"):
+        config.from_parameters(params)
+    assert config.from_parameters({**params, "seed": 1, "other_global": object()}).seed == 1
+
+
+def test_overrides_are_read_as_yaml():
+    assert config.parse_overrides(["seed=7", "mlflow_tracking_uri=null", "workspace=/x"]) == {
+        "seed": 7, "mlflow_tracking_uri": None, "workspace": "/x"}
+    with pytest.raises(config.ConfigError, match="is not key=value"):
+        config.parse_overrides(["seed"])

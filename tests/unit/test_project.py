@@ -1,0 +1,28 @@
+"""The project's set-up files agree with each other."""
+
+import re
+import tomllib
+
+import yaml
+
+from mlops_workbook import paths
+
+ROOT = paths.project_root()
+
+
+def test_environment_yml_installs_from_pyproject():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python="))
+    assert f">={python.removeprefix('python=')}," in pyproject["project"]["requires-python"]
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert pip == ["-e .[dev]"], "dependencies belong in pyproject.toml, not environment.yml"
+
+
+def test_readme_commands_are_the_ones_ci_and_make_run():
+    readme = (ROOT / "README.md").read_text()
+    blocks = "\n".join(re.findall(r"```bash\n(.*?)```", readme, re.S))
+    assert "make run" in blocks and "make test" in blocks
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    targets = re.findall(r"^([a-z]+):", (ROOT / "Makefile").read_text(), re.M)
+    assert {"run", "test", "lab", "notebooks", "labs"} <= set(targets)

@@ -1,0 +1,49 @@
+"""The runner injects the environment's parameters and stops at a failing notebook, saying where."""
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+from rich.console import Console
+
+from mlops_workbook import config, runner
+
+
+def notebook(path, *sources):
+    cells = [new_code_cell(s) for s in sources]
+    cells[0].metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                            "display_name": "Python 3"}})
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def staging(tmp_path):
+    return config.load("staging", {"workspace": str(tmp_path / "ws")})
+
+
+def test_parameters_are_injected_and_outputs_saved(tmp_path, staging):
+    nb = notebook(tmp_path / "01_one.ipynb", "env = 'dev'", "print('running in', env)")
+    results = runner.run(staging, [nb], Console(file=open(tmp_path / "log", "w")))
+    assert [(r.notebook, r.status) for r in results] == [("01_one", "passed")]
+    executed = nbformat.read(tmp_path / "ws" / "01_one.ipynb", as_version=4)
+    assert "running in staging" in executed.cells[-1].outputs[0]["text"]
+
+
+def test_a_failing_notebook_stops_the_run_and_names_cell_and_error(tmp_path, staging):
+    first = notebook(tmp_path / "01_ok.ipynb", "env = 'dev'", "x = 1")
+    broken = notebook(tmp_path / "02_broken.ipynb", "env = 'dev'", "total = 0", "ratio = 1 / total")
+    never = notebook(tmp_path / "03_never.ipynb", "env = 'dev'", "x = 1")
+    with pytest.raises(runner.NotebookFailed) as caught:
+        runner.run(staging, [first, broken, never], Console(file=open(tmp_path / "log", "w")))
+    message = str(caught.value)
+    assert message.startswith("02_broken failed in cell")
+    assert "ratio = 1 / total" in message and "ZeroDivisionError: division by zero" in message
+    assert not (tmp_path / "ws" / "03_never.ipynb").exists()
+
+
+def test_only_selects_by_number_or_name():
+    assert [nb.stem for nb in runner.notebooks("notebooks", ["00"])] == ["00_overview"]
+    assert [nb.stem for nb in runner.notebooks("notebooks", ["00_overview"])] == ["00_overview"]
+    with pytest.raises(ValueError, match="no notebook numbered or named 42"):
+        runner.notebooks("notebooks", ["42"])

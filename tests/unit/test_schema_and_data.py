@@ -1,0 +1,86 @@
+"""Data tests: the declared schema, dev's fake data and the simulated production source."""
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from mlops_workbook import config, data, schema, validation
+
+
+def test_features_are_the_columns_a_model_learns_from():
+    assert schema.KEY not in schema.FEATURES and schema.LABEL not in schema.FEATURES
+    assert set(schema.FEATURES) < set(schema.BY_NAME)
+    assert list(schema.as_table().index) == [c.name for c in schema.COLUMNS]
+
+
+@pytest.mark.parametrize("make", [lambda: data.fake_batch(300, seed=1, index=2),
+                                  lambda: data.production_batch(300, seed=1, index=2),
+                                  lambda: data.production_batch(300, seed=1, index=2, drift=1.0)])
+def test_every_generated_batch_passes_the_schema(make):
+    batch = make()
+    assert validation.validate(batch).ok, validation.validate(batch)
+    assert batch[schema.PARTITION].unique().tolist() == [data.partition_names(3)[2]]
+
+
+def test_generators_are_deterministic_for_a_seed():
+    assert data.fake_batch(100, seed=3).equals(data.fake_batch(100, seed=3))
+    assert not data.fake_batch(100, seed=3).equals(data.fake_batch(100, seed=4))
+    assert data.production_batch(100, seed=3).equals(data.production_batch(100, seed=3))
+
+
+def test_fake_data_respects_the_declared_null_share():
+    batch = data.fake_batch(5000, seed=0)
+    for column in schema.COLUMNS:
+        assert batch[column.name].isna().mean() <= column.max_null_fraction
+
+
+def test_production_label_depends_on_the_features():
+    batch = data.production_batch(20_000, seed=0)
+    near = batch[batch.pickup_distance_km < 2][schema.LABEL].mean()
+    far = batch[batch.pickup_distance_km > 6][schema.LABEL].mean()
+    assert near > far + 0.2
+
+
+def test_drift_moves_inputs_and_completion():
+    before = data.production_batch(5000, seed=0, index=0)
+    after = data.production_batch(5000, seed=0, index=0, drift=1.0)
+    assert after.pickup_distance_km.median() > 1.4 * before.pickup_distance_km.median()
+    assert after[schema.LABEL].mean() < before[schema.LABEL].mean() - 0.1
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        data.production_batch(10, seed=0, drift=2)
+
+
+def test_warehouse_serves_partitions_as_generated(tmp_path):
+    wh = data.Warehouse(tmp_path / "wh.db", n_partitions=4, rows_per_partition=80, seed=5, drift_from=3)
+    assert wh.partitions() == data.partition_names(4)
+    assert wh.read(wh.partitions()[1]).equals(data.production_batch(80, seed=5, index=1))
+    assert wh.read(wh.partitions()[3]).equals(data.production_batch(80, seed=5, index=3, drift=1.0))
+    assert [p.name for p in tmp_path.iterdir()] == ["wh.db"]  # no half-built file left behind
+    with pytest.raises(KeyError, match="2026-01-05 to 2026-01-08"):
+        wh.read("2025-12-31")
+
+
+def test_warehouse_is_built_once_and_rebuilt_for_other_parameters(tmp_path):
+    path = tmp_path / "wh.db"
+    data.Warehouse(path, 3, 60, seed=1)
+    with sqlite3.connect(path) as db:
+        db.execute("create table marker (x)")  # a rebuild replaces the file, and this with it
+    data.Warehouse(path, 3, 60, seed=1)
+    tables = "select name from sqlite_master where type = 'table'"
+    with sqlite3.connect(path) as db:
+        assert ("marker",) in db.execute(tables).fetchall()
+    bigger = data.Warehouse(path, 5, 60, seed=1)
+    assert len(bigger.partitions()) == 5
+    with sqlite3.connect(path) as db:
+        assert ("marker",) not in db.execute(tables).fetchall()
+
+
+def test_each_environment_reads_its_own_source(tmp_path):
+    dev = config.load("dev")
+    assert isinstance(data.open_source(dev), data.FakeSource)
+    staging = config.load("staging", {"workspace": str(tmp_path), "rows_per_partition": 60, "n_partitions": 2})
+    source = data.open_source(staging)
+    assert isinstance(source, data.Warehouse) and source.path == tmp_path / "warehouse.db"
+    day = source.read(source.partitions()[0])
+    assert len(day) == 60 and np.isfinite(day.pickup_distance_km).all()
