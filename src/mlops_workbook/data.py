@@ -71,8 +71,8 @@ def production_batch(n_rows: int, seed: int, index: int = 0, drift: float = 0.0)
     trips = np.clip(rng.poisson(12, n_rows), 0, 60)
     distance = np.clip(rng.lognormal(np.log(2.5 * (1 + 0.6 * drift)), 0.6, n_rows), 0, 30)
     rating = np.clip(rng.normal(4.6, 0.25, n_rows), 1, 5)
-    logit = (1.0 + 3.0 * (acc - 0.8) + 2.5 * (conv - 0.6) - 6.0 * (cancel - 0.09)
-             - 0.35 * (1 + 0.5 * drift) * (distance - 2.5) + 0.8 * (rating - 4.6) + 0.03 * (trips - 12))
+    logit = (1.0 + 6.0 * (acc - 0.8) + 5.0 * (conv - 0.6) - 12.0 * (cancel - 0.09)
+             - 0.7 * (1 + 0.5 * drift) * (distance - 2.5) + 1.6 * (rating - 4.6) + 0.06 * (trips - 12))
     completed = (rng.random(n_rows) < 1 / (1 + np.exp(-logit))).astype("int64")
     columns = {
         "driver_id": rng.integers(1000, 100_000, n_rows),

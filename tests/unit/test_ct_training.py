@@ -1,0 +1,120 @@
+"""Training is reproducible, logs what the registry needs, and the gate never promotes a worse model."""
+
+from types import SimpleNamespace
+
+import mlflow
+import numpy as np
+import pytest
+
+from mlops_workbook import data, schema, tracking
+from mlops_workbook.ct import features, gate, training
+
+
+@pytest.fixture(scope="module")
+def table():
+    return features.build(data.production_batch(2000, seed=21))
+
+
+@pytest.fixture(scope="module")
+def halves(table):
+    return training.split(table, seed=21)
+
+
+def test_the_split_is_stratified_and_seeded(table):
+    train, held_out = training.split(table, seed=1)
+    again, _ = training.split(table, seed=1)
+    assert len(held_out) == 500 and train.index.equals(again.index)
+    assert abs(train[schema.LABEL].mean() - held_out[schema.LABEL].mean()) < 0.01
+
+
+def test_same_data_and_seed_give_the_same_predictions(halves):
+    train, held_out = halves
+    first = training.predict_proba(training.train(train, seed=3), held_out)
+    second = training.predict_proba(training.train(train.copy(), seed=3), held_out)
+    assert np.array_equal(first.to_numpy(), second.to_numpy())
+
+
+def test_the_model_learns_the_relation(halves):
+    train, held_out = halves
+    metrics = training.evaluate(training.train(train, seed=3), held_out)
+    assert set(metrics) == {"accuracy", "roc_auc", "f1"}
+    assert metrics["roc_auc"] > 0.7, metrics
+
+
+def test_the_signature_is_declared_from_the_schema():
+    spec = {c.name: c.type.name for c in training.signature().inputs.inputs}
+    assert list(spec) == list(features.MODEL_INPUTS)
+    assert spec["acc_rate"] == "double" and spec["avg_daily_trips"] == "long" and spec["is_new_driver"] == "long"
+
+
+def test_pip_requirements_are_pinned_explicitly():
+    assert [r.split("==")[0] for r in training.PIP_REQUIREMENTS] == ["scikit-learn", "pandas", "numpy"]
+    assert all("==" in r for r in training.PIP_REQUIREMENTS)
+
+
+METRICS = {"accuracy": 0.8, "roc_auc": 0.85}
+
+
+@pytest.mark.parametrize("challenger, champion, promote, reason", [
+    (METRICS, None, True, "first model to pass the thresholds"),
+    ({"accuracy": 0.8, "roc_auc": 0.87}, METRICS, True, "beats the champion's ROC AUC 0.8500 by 0.0200"),
+    (METRICS, METRICS, False, "a gain of +0.0000 is not above the margin 0.01"),
+    ({"accuracy": 0.8, "roc_auc": 0.855}, METRICS, False, "is not above the margin 0.01"),
+    ({"accuracy": 0.8, "roc_auc": 0.80}, METRICS, False, "a gain of -0.0500"),
+    ({"accuracy": 0.6, "roc_auc": 0.95}, METRICS, False, "accuracy 0.6000 is below the minimum 0.7"),
+    ({"accuracy": 0.8, "roc_auc": 0.7}, None, False, "ROC AUC 0.7000 is below the minimum 0.75"),
+])
+def test_the_gate_rule(challenger, champion, promote, reason):
+    decision = gate.decide(challenger, champion, min_accuracy=0.7, min_roc_auc=0.75, margin=0.01)
+    assert decision.promote is promote and reason in decision.reason
+
+
+@pytest.fixture
+def registry(tmp_path):
+    client = tracking.connect(None, tmp_path)
+    yield client
+    mlflow.set_tracking_uri(None)
+
+
+def register(model, held_out, client, note):
+    return training.log_and_register(model, {"note": note}, training.evaluate(model, held_out), held_out, client, note)
+
+
+@pytest.mark.slow
+def test_review_with_a_better_an_equal_and_a_worse_challenger(registry, halves):
+    train, held_out = halves
+    cfg = SimpleNamespace(min_accuracy=0.5, min_roc_auc=0.55, promotion_margin=0.0)
+    weak = training.train(train, seed=3, inputs=("pickup_distance_km",))
+    full = training.train(train, seed=3)
+
+    v1 = register(weak, held_out, registry, "weak")
+    assert gate.review(registry, v1, held_out, cfg).promote
+    assert gate.champion_version(registry) == v1
+
+    v2 = register(full, held_out, registry, "better")
+    assert gate.review(registry, v2, held_out, cfg).promote
+    assert gate.champion_version(registry) == v2
+
+    v3 = register(training.train(train, seed=3), held_out, registry, "equal")
+    decision = gate.review(registry, v3, held_out, cfg)
+    assert not decision.promote and "not above the margin" in decision.reason
+
+    v4 = register(weak, held_out, registry, "worse")
+    assert not gate.review(registry, v4, held_out, cfg).promote
+
+    assert gate.champion_version(registry) == v2, "a worse or equal model is never promoted"
+    tags = registry.get_model_version(training.MODEL_NAME, v4).tags
+    assert tags["gate"] == "rejected" and "gain of -" in tags["gate_reason"]
+    assert str(registry.get_model_version_by_alias(training.MODEL_NAME, gate.CHALLENGER).version) == v4
+
+
+@pytest.mark.slow
+def test_a_registered_model_loads_back_with_the_same_predictions(registry, halves):
+    train, held_out = halves
+    model = training.train(train, seed=3)
+    version = register(model, held_out, registry, "roundtrip")
+    loaded = training.load(version)
+    assert np.array_equal(training.predict_proba(loaded, held_out), training.predict_proba(model, held_out))
+    run = mlflow.get_run(registry.get_model_version(training.MODEL_NAME, version).run_id)
+    assert run.data.metrics["roc_auc"] == training.evaluate(model, held_out)["roc_auc"]
+    assert "evaluation.png" in [a.path for a in registry.list_artifacts(run.info.run_id)]
