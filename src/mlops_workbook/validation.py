@@ -32,11 +32,22 @@ def _null_share_check(limit: float) -> pa.Check:
     )
 
 
-def pandera_schema(min_rows: int = 1) -> pa.DataFrameSchema:
-    """The declared schema as a pandera DataFrameSchema (strict: no extra columns)."""
+Rules = dict[str, list[pa.Check]]  # extra checks by column, beyond what the declaration says
+
+
+def pandera_schema(min_rows: int = 1, rules: Rules | None = None) -> pa.DataFrameSchema:
+    """The declared schema as a pandera DataFrameSchema (strict: no extra columns).
+
+    `rules` adds project-specific checks to named columns (05_ct_data_pipeline's lab writes one).
+    """
+    rules = rules or {}
+    unknown = sorted(set(rules) - set(schema.BY_NAME))
+    if unknown:
+        raise ValueError(f"rules name unknown column(s) {unknown}: use columns of the schema, "
+                         f"{', '.join(schema.BY_NAME)}")
     columns = {}
     for c in schema.COLUMNS:
-        checks = []
+        checks = list(rules.get(c.name, []))
         if c.min is not None or c.max is not None:
             low = c.min if c.min is not None else float("-inf")
             high = c.max if c.max is not None else float("inf")
@@ -94,8 +105,12 @@ def _describe(cases: pd.DataFrame, batch: pd.DataFrame) -> Report:
         check=check,
         column=cases["column"].where(~names_column, cases["failure_case"]).fillna("(whole batch)"),
     )
+    # a column of the wrong type fails its other checks too; the type is the error to report
+    mistyped = set(cases.loc[cases["check"].str.startswith("wrong dtype"), "column"])
     rows = []
     for (name, column), group in cases.groupby(["check", "column"], sort=False):
+        if column in mistyped and not name.startswith("wrong dtype"):
+            continue
         if group["index"].notna().any():
             examples = ", ".join(_example(v) for v in group["failure_case"].drop_duplicates().head(3))
             detail = f"{group['index'].nunique()} row(s), e.g. {examples}"
@@ -111,18 +126,18 @@ def _describe(cases: pd.DataFrame, batch: pd.DataFrame) -> Report:
     return Report(pd.DataFrame(rows, columns=_REPORT_COLUMNS))
 
 
-def validate(batch: pd.DataFrame, min_rows: int = 1) -> Report:
+def validate(batch: pd.DataFrame, min_rows: int = 1, rules: Rules | None = None) -> Report:
     """Run every schema check on the batch (all of them, not just the first that fails)."""
     try:
-        pandera_schema(min_rows).validate(batch, lazy=True)
+        pandera_schema(min_rows, rules).validate(batch, lazy=True)
     except pa.errors.SchemaErrors as errors:
         return _describe(errors.failure_cases, batch)
     return Report(pd.DataFrame(columns=_REPORT_COLUMNS))
 
 
-def require_valid(batch: pd.DataFrame, min_rows: int = 1) -> pd.DataFrame:
+def require_valid(batch: pd.DataFrame, min_rows: int = 1, rules: Rules | None = None) -> pd.DataFrame:
     """Return the batch if it is valid; raise BadBatchError with the report otherwise."""
-    report = validate(batch, min_rows)
+    report = validate(batch, min_rows, rules)
     if not report.ok:
         raise BadBatchError(report)
     return batch

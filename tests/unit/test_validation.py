@@ -55,3 +55,22 @@ def test_rejection_says_what_and_how_to_fix(good):
     assert "outside the range [0, 1]: acc_rate (200 row(s)" in message
     assert "Fix the data at its source" in message and "nothing was written" in message
     assert not caught.value.report.ok
+
+
+def test_extra_rules_join_the_declared_checks(good):
+    rules = {"event_date": [validation.pa.Check.str_matches(r"^\d{4}-\d{2}-\d{2}$", error="a YYYY-MM-DD date")]}
+    assert validation.validate(good, rules=rules).ok
+    bad = good.assign(event_date="05/01/2026")
+    assert ("a YYYY-MM-DD date", "event_date") in {(r.check, r.column) for r in
+                                                    validation.validate(bad, rules=rules).failures.itertuples()}
+
+
+def test_a_rule_on_an_unknown_column_is_refused(good):
+    with pytest.raises(ValueError, match=r"unknown column\(s\) \['surge'\]"):
+        validation.validate(good, rules={"surge": []})
+
+
+def test_a_mistyped_column_is_reported_once_by_its_type(good):
+    report = validation.validate(good.assign(avg_daily_trips=good.avg_daily_trips.astype(str)))
+    assert report.failures[["check", "column"]].values.tolist() == [["wrong dtype, expected 'int64'",
+                                                                      "avg_daily_trips"]]

@@ -91,14 +91,16 @@ class FeatureStore:
         return pd.DataFrame([asdict(self.current(p)) for p in self.partitions()])
 
 
-def process(batch: pd.DataFrame, store: FeatureStore, partition: str, source: str, min_rows: int = 1) -> Manifest:
+def process(batch: pd.DataFrame, store: FeatureStore, partition: str, source: str, min_rows: int = 1,
+            rules: validation.Rules | None = None) -> Manifest:
     """Validate one batch and store its features; a bad batch raises BadBatchError, writing nothing."""
-    validation.require_valid(batch, min_rows)
+    validation.require_valid(batch, min_rows, rules)
     return store.write(partition, features.build(batch), source)
 
 
-def run(source, store: FeatureStore, partitions: list[str] | None = None, min_rows: int = 1) -> list[Manifest]:
+def run(source, store: FeatureStore, partitions: list[str] | None = None, min_rows: int = 1,
+        rules: validation.Rules | None = None) -> list[Manifest]:
     """Process each partition of the source (all by default), with a progress bar."""
     chosen = partitions or source.partitions()
-    return [process(source.read(p), store, p, source.kind, min_rows)
+    return [process(source.read(p), store, p, source.kind, min_rows, rules)
             for p in tqdm(chosen, desc="data pipeline", unit="partition")]
