@@ -30,6 +30,8 @@ def test_features_are_the_schema_features_plus_the_derived_ones(batch):
     assert np.allclose(table.reliability, expected)
     assert table.is_new_driver.tolist() == batch.rating.isna().astype(int).tolist()
     assert "reliability" not in batch.columns, "build must not change its input"
+    assert {name: str(table[name].dtype) for name in features.MODEL_INPUTS} == {
+        name: features.dtype(name) for name in features.MODEL_INPUTS}
 
 
 def test_a_good_batch_is_written_with_its_manifest(store, batch):

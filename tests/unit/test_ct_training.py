@@ -4,6 +4,7 @@ from types import SimpleNamespace
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 
 from mlops_workbook import data, schema, tracking
@@ -17,14 +18,16 @@ def table():
 
 @pytest.fixture(scope="module")
 def halves(table):
-    return training.split(table, seed=21)
+    return training.split(table)
 
 
-def test_the_split_is_stratified_and_seeded(table):
-    train, held_out = training.split(table, seed=1)
-    again, _ = training.split(table, seed=1)
-    assert len(held_out) == 500 and train.index.equals(again.index)
-    assert abs(train[schema.LABEL].mean() - held_out[schema.LABEL].mean()) < 0.01
+def test_a_row_stays_on_its_side_of_the_split_as_data_grows(table):
+    train, held_out = training.split(table)
+    assert 0.2 < len(held_out) / len(table) < 0.3 and not set(train.index) & set(held_out.index)
+    assert abs(train[schema.LABEL].mean() - held_out[schema.LABEL].mean()) < 0.05
+    more = pd.concat([table, features.build(data.production_batch(2000, seed=22, index=1))], ignore_index=True)
+    _, held_out_later = training.split(more)
+    assert set(held_out[schema.KEY]) == set(held_out_later[schema.KEY]) & set(table[schema.KEY])
 
 
 def test_same_data_and_seed_give_the_same_predictions(halves):
@@ -45,6 +48,7 @@ def test_the_signature_is_declared_from_the_schema():
     spec = {c.name: c.type.name for c in training.signature().inputs.inputs}
     assert list(spec) == list(features.MODEL_INPUTS)
     assert spec["acc_rate"] == "double" and spec["avg_daily_trips"] == "long" and spec["is_new_driver"] == "long"
+    assert spec["reliability"] == "double"
 
 
 def test_pip_requirements_are_pinned_explicitly():

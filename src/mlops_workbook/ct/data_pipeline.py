@@ -87,8 +87,9 @@ class FeatureStore:
         return pd.concat([pd.read_parquet(self.root / p / self.current(p).version / "features.parquet")
                           for p in chosen], ignore_index=True)
 
-    def manifests(self) -> pd.DataFrame:
-        return pd.DataFrame([asdict(self.current(p)) for p in self.partitions()])
+    def manifests(self, partitions: list[str] | None = None) -> pd.DataFrame:
+        """The current version's manifest of each partition (all of them by default)."""
+        return pd.DataFrame([asdict(self.current(p)) for p in partitions or self.partitions()])
 
 
 def process(batch: pd.DataFrame, store: FeatureStore, partition: str, source: str, min_rows: int = 1,

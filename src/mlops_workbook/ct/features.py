@@ -14,7 +14,13 @@ DERIVED = {
     "reliability": "offers accepted and not cancelled: acc_rate * (1 - cancel_rate)",
     "is_new_driver": "1 when the driver has no rating yet",
 }
+DERIVED_DTYPES = {"reliability": "float64", "is_new_driver": "int64"}
 MODEL_INPUTS: tuple[str, ...] = (*schema.FEATURES, *DERIVED)
+
+
+def dtype(name: str) -> str:
+    """The pandas dtype of a model input, declared or derived."""
+    return DERIVED_DTYPES[name] if name in DERIVED_DTYPES else schema.BY_NAME[name].dtype
 
 
 def build(batch: pd.DataFrame) -> pd.DataFrame:

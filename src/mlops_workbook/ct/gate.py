@@ -48,12 +48,15 @@ def champion_version(client) -> str | None:
         return None
 
 
-def review(client, version: str, eval_table: pd.DataFrame, cfg) -> Decision:
-    """Score the new version and the champion on the same data, decide, and record the outcome."""
+def review(client, version: str, eval_table: pd.DataFrame, cfg, rule=decide) -> Decision:
+    """Score the new version and the champion on the same data, decide, and record the outcome.
+
+    `rule` is the decision itself (`decide` unless a lab passes its own).
+    """
     challenger = training.evaluate(training.load(version), eval_table)
     current = champion_version(client)
     champion = training.evaluate(training.load(f"@{CHAMPION}"), eval_table) if current else None
-    decision = decide(challenger, champion, cfg.min_accuracy, cfg.min_roc_auc, cfg.promotion_margin)
+    decision = rule(challenger, champion, cfg.min_accuracy, cfg.min_roc_auc, cfg.promotion_margin)
     client.set_registered_model_alias(training.MODEL_NAME, CHAMPION if decision.promote else CHALLENGER, version)
     client.set_model_version_tag(training.MODEL_NAME, version, "gate", "promoted" if decision.promote else "rejected")
     client.set_model_version_tag(training.MODEL_NAME, version, "gate_reason", decision.reason)

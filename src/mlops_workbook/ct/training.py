@@ -6,6 +6,7 @@ same predictions: the reproducibility check in CI relies on it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib.metadata import version
 
 import matplotlib.pyplot as plt
@@ -13,12 +14,11 @@ import pandas as pd
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay, accuracy_score, f1_score, roc_auc_score
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mlops_workbook import schema
-from mlops_workbook.ct.features import MODEL_INPUTS
+from mlops_workbook.ct import features
 
 MODEL_NAME = "ride-completion"
 # Named, not inferred: inferring requirements makes every log_model seconds slower.
@@ -27,12 +27,17 @@ PIP_REQUIREMENTS = [f"{p}=={version(p)}" for p in ("scikit-learn", "pandas", "nu
 TRUSTED_TYPES = ["numpy.dtype"]
 
 
-def split(table: pd.DataFrame, seed: int, test_size: float = 0.25) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A held-out evaluation split, stratified on the label."""
-    return train_test_split(table, test_size=test_size, random_state=seed, stratify=table[schema.LABEL])
+def split(table: pd.DataFrame, held_out_percent: int = 25) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train and held-out rows, chosen by a hash of the booking id.
+
+    A row lands on the same side every time, however much data arrives later, so a retrained
+    challenger and the champion are compared on rows neither of them trained on.
+    """
+    held_out = pd.util.hash_array(table[schema.KEY].to_numpy()) % 100 < held_out_percent
+    return table[~held_out], table[held_out]
 
 
-def train(table: pd.DataFrame, seed: int, C: float = 1.0, inputs: tuple[str, ...] = MODEL_INPUTS) -> Pipeline:
+def train(table: pd.DataFrame, seed: int, C: float = 1.0, inputs: tuple[str, ...] = features.MODEL_INPUTS) -> Pipeline:
     """Impute, scale, logistic regression: small, fast to serve, and easy to explain."""
     model = Pipeline([
         ("impute", SimpleImputer(strategy="median")),
@@ -68,22 +73,23 @@ def evaluation_plots(model: Pipeline, table: pd.DataFrame):
     return fig
 
 
-def signature(inputs: tuple[str, ...] = MODEL_INPUTS):
+def signature(inputs: tuple[str, ...] = features.MODEL_INPUTS):
     """The model's input and output types, declared from the schema rather than guessed from data."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    def kind(name: str) -> str:
-        column = schema.BY_NAME.get(name)
-        return "double" if column is not None and column.dtype == "float64" else "long"
-
-    return ModelSignature(inputs=Schema([ColSpec(kind(n), n) for n in inputs]),
+    kind = {"float64": "double", "int64": "long"}
+    return ModelSignature(inputs=Schema([ColSpec(kind[features.dtype(n)], n) for n in inputs]),
                           outputs=Schema([ColSpec("long", schema.LABEL)]))
 
 
 def log_and_register(model: Pipeline, params: dict, metrics: dict, eval_table: pd.DataFrame,
-                     client, description: str) -> str:
-    """One MLflow run with params, metrics, plots and the model; returns the new registered version."""
+                     client, description: str, lineage: list[dict] | None = None) -> str:
+    """One MLflow run with params, metrics, plots and the model; returns the new registered version.
+
+    `lineage` (the feature manifests trained on) is logged with the run, so every version can
+    say which data it saw.
+    """
     import mlflow
     import mlflow.sklearn
 
@@ -94,6 +100,8 @@ def log_and_register(model: Pipeline, params: dict, metrics: dict, eval_table: p
         figure = evaluation_plots(model, eval_table)
         mlflow.log_figure(figure, "evaluation.png")
         plt.close(figure)
+        if lineage is not None:
+            mlflow.log_dict({"feature_versions": lineage}, "lineage.json")
         info = mlflow.sklearn.log_model(model, name="model", signature=signature(inputs),
                                         pip_requirements=PIP_REQUIREMENTS, skops_trusted_types=TRUSTED_TYPES)
     if not client.search_registered_models(filter_string=f"name = '{MODEL_NAME}'"):
@@ -109,3 +117,26 @@ def load(reference: str) -> Pipeline:
 
     separator = "" if reference.startswith("@") else "/"
     return mlflow.sklearn.load_model(f"models:/{MODEL_NAME}{separator}{reference}")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A newly registered version, its metrics, and the held-out rows the gate scores it on."""
+
+    version: str
+    metrics: dict
+    held_out: pd.DataFrame
+
+
+def run(store, cfg, client, description: str, partitions: list[str] | None = None, C: float = 1.0,
+        inputs: tuple[str, ...] = features.MODEL_INPUTS) -> Candidate:
+    """The training pipeline end to end on the store's current features: what a scheduler runs."""
+    chosen = partitions or store.partitions()
+    train_rows, held_out = split(store.read(chosen))
+    model = train(train_rows, cfg.seed, C, inputs)
+    metrics = evaluate(model, held_out)
+    params = {"env": cfg.env, "seed": cfg.seed, "C": C, "inputs": len(inputs), "partitions": len(chosen),
+              "train_rows": len(train_rows)}
+    lineage = store.manifests(chosen).to_dict("records")
+    return Candidate(log_and_register(model, params, metrics, held_out, client, description, lineage),
+                     metrics, held_out)
