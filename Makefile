@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 WB     := $(VENV)/bin/mlops-workbook
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/sanitize.cfg
 
-.PHONY: install run test lab notebooks labs
+.PHONY: install run test lab notebooks labs bench
 
 install: $(VENV)/.installed
 
@@ -36,3 +36,7 @@ notebooks: install
 # Regenerate labs/ from solutions/.
 labs: install
 	$(WB) labs
+
+# Measure speed and size against the usual alternatives; writes bench/results/latest.{md,json}.
+bench: install
+	$(PY) -m bench.run $(SECTIONS)
