@@ -116,3 +116,44 @@ def doctor() -> None:
 def kernel() -> None:
     """Register this environment as the `mlops-workbook` Jupyter kernel."""
     console.print(f"kernel '{runner.ensure_kernel()}' points at this environment")
+
+
+ci = typer.Typer(no_args_is_help=True, help="The model checks CI runs beside the tests.")
+app.add_typer(ci, name="ci")
+
+
+@ci.command()
+def reproduce(
+    record: Annotated[bool, typer.Option("--record", help="record a new reference instead of checking")] = False,
+) -> None:
+    """Retrain with the fixed seed and compare the predictions with the committed reference."""
+    from mlops_workbook.ci import reproducibility
+
+    if record:
+        reproducibility.record()
+        console.print(f"recorded {reproducibility.REFERENCE}: review the diff, then commit it")
+        return
+    try:
+        now = reproducibility.check()
+    except reproducibility.ReproducibilityError as error:
+        _fail(f"not reproducible: {error}", code=1)
+    console.print(f"reproducible: {len(now.predictions)} held-out predictions match {reproducibility.REFERENCE}",
+                  soft_wrap=True)
+
+
+@ci.command()
+def quality(
+    env: Env = "dev",
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="override: key=value")] = None,
+) -> None:
+    """Train on the environment's data; fail unless the held-out metrics reach its minimums."""
+    from mlops_workbook.ci import quality as gate_check
+
+    try:
+        cfg = config.load(env, config.parse_overrides(param or []))
+    except (config.ConfigError, ValueError) as error:
+        _fail(str(error))
+    metrics, decision = gate_check.evaluate(cfg)
+    if not decision.promote:
+        _fail(f"quality gate ({env}): {decision.reason}", code=1)
+    console.print(f"quality gate ({env}) passed: {decision.reason}", soft_wrap=True)

@@ -23,6 +23,8 @@ COMPONENTS = {
     "promtool": (["promtool", "--version"], "comes with the prometheus package"),
     "alertmanager": (["prometheus-alertmanager", "--version"],
                      "apt-get install --no-install-recommends prometheus-alertmanager"),
+    "gitlab-ci-local": (["gitlab-ci-local", "--version"], "npm install -g gitlab-ci-local@4.52.2"),
+    "rsync": (["rsync", "--version"], "apt-get install rsync (gitlab-ci-local copies the repository with it)"),
 }
 
 

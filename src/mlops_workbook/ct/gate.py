@@ -22,13 +22,22 @@ class Decision:
     reason: str
 
 
+def passes_thresholds(metrics: dict, min_accuracy: float, min_roc_auc: float) -> Decision:
+    """The environment's floor: CI's quality gate, and the gate's first condition."""
+    if metrics["accuracy"] < min_accuracy:
+        return Decision(False, f"accuracy {metrics['accuracy']:.4f} is below the minimum {min_accuracy}")
+    if metrics["roc_auc"] < min_roc_auc:
+        return Decision(False, f"ROC AUC {metrics['roc_auc']:.4f} is below the minimum {min_roc_auc}")
+    return Decision(True, f"accuracy {metrics['accuracy']:.4f} and ROC AUC {metrics['roc_auc']:.4f} "
+                          f"reach the minimums {min_accuracy} and {min_roc_auc}")
+
+
 def decide(challenger: dict, champion: dict | None, min_accuracy: float, min_roc_auc: float,
            margin: float) -> Decision:
     """The rule itself, on metrics alone (ROC AUC decides between models)."""
-    if challenger["accuracy"] < min_accuracy:
-        return Decision(False, f"accuracy {challenger['accuracy']:.4f} is below the minimum {min_accuracy}")
-    if challenger["roc_auc"] < min_roc_auc:
-        return Decision(False, f"ROC AUC {challenger['roc_auc']:.4f} is below the minimum {min_roc_auc}")
+    floor = passes_thresholds(challenger, min_accuracy, min_roc_auc)
+    if not floor.promote:
+        return floor
     if champion is None:
         return Decision(True, "first model to pass the thresholds")
     gain = challenger["roc_auc"] - champion["roc_auc"]

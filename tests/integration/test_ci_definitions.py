@@ -1,0 +1,144 @@
+"""The CI definitions: GitLab, Jenkins and GitHub run the same jobs, and the GitLab file really runs.
+
+gitlab-ci-local executes .gitlab-ci.yml on a copy of the working tree (shell executor), green as
+it is, and red with a broken commit that must fail at the right job and only there.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import require
+from mlops_workbook import paths
+
+ROOT = paths.project_root()
+GITLAB_KEYWORDS = {"stages", "variables", "default", "workflow", "include", "image", "services", "cache"}
+
+
+def gitlab_jobs() -> dict[str, tuple[str, list[str]]]:
+    """{job: (stage, commands)}, with the default before_script in front of each job's script."""
+    ci = yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text())
+    before = ci.get("default", {}).get("before_script", [])
+    return {name: (job["stage"], before + job["script"]) for name, job in ci.items()
+            if name not in GITLAB_KEYWORDS and not name.startswith(".")}
+
+
+def github_jobs() -> dict[str, tuple[str, list[str]]]:
+    """{job: (stage, commands)}: a job's stage is GitLab's stage at its depth in the `needs` graph."""
+    flow = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+    stages = yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text())["stages"]
+    jobs = flow["jobs"]
+
+    def depth(name: str) -> int:
+        needs = jobs[name].get("needs", [])
+        return 1 + max(map(depth, [needs] if isinstance(needs, str) else needs)) if needs else 0
+
+    return {name: (stages[depth(name)], [s["run"] for s in job["steps"] if "run" in s]) for name, job in jobs.items()}
+
+
+def jenkins_jobs() -> dict[str, tuple[str, list[str]]]:
+    """{job: (stage, commands)}: each top-level stage holds its jobs in a `parallel` block."""
+    text = (ROOT / "Jenkinsfile").read_text()
+    jobs, stage, job = {}, None, None
+    for match in re.finditer(r"stage\('([^']+)'\)\s*\{(\s*parallel)?|sh '(.*)'", text):
+        name, is_stage, command = match.groups()
+        if is_stage:
+            stage = name
+        elif name:
+            job = name
+            jobs[job] = (stage, [])
+        else:
+            jobs[job][1].append(command)
+    return jobs
+
+
+def test_gitlab_jenkins_and_github_run_the_same_jobs():
+    gitlab = gitlab_jobs()
+    assert gitlab, "no jobs found in .gitlab-ci.yml"
+    assert jenkins_jobs() == gitlab, "Jenkinsfile is out of step with .gitlab-ci.yml"
+    assert github_jobs() == gitlab, ".github/workflows/ci.yml is out of step with .gitlab-ci.yml"
+
+
+def test_every_definition_sets_the_same_environment():
+    gitlab = yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text())["variables"]
+    github = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())["env"]
+    jenkins = dict(re.findall(r"(\w+) = [\"']([^\"']+)[\"']", (ROOT / "Jenkinsfile").read_text()))
+    assert gitlab["VENV"] == github["VENV"] == jenkins["VENV"]
+    assert all(env["PYTHONPATH"].endswith("/src") for env in (gitlab, github, jenkins))
+
+
+def commit(repo: Path, message: str, init: bool = False) -> None:
+    git = ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.invalid"]
+    if init:
+        subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", message], cwd=repo, check=True)
+
+
+def working_tree_copy(folder: Path) -> Path:
+    """The working tree as a fresh one-commit repository (gitlab-ci-local copies only tracked files)."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout.splitlines()
+    for name in listed:
+        if (ROOT / name).is_file():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, folder / name)
+    commit(folder, "working tree", init=True)
+    return folder
+
+
+def run_pipeline(repo: Path) -> tuple[dict[str, str], str]:
+    """Run every job; returns {job: PASS/FAIL} and the log. The jobs reuse this test's virtual environment."""
+    venv = Path(sys.executable).parent.parent
+    result = subprocess.run(["gitlab-ci-local", "--variable", f"VENV={venv}"],
+                            cwd=repo, capture_output=True, text=True, timeout=900)
+    log = result.stdout + result.stderr
+    outcomes = {job: status for status, job in re.findall(r"^\s*(PASS|FAIL)\s+(\S+)\s*$", log, re.MULTILINE)}
+    assert outcomes, f"no job results in gitlab-ci-local's output:\n{log[-3000:]}"
+    assert (result.returncode == 0) == all(s == "PASS" for s in outcomes.values()), log[-3000:]
+    return outcomes, log
+
+
+def break_file(repo: Path, name: str, old: str, new: str) -> None:
+    path = repo / name
+    text = path.read_text()
+    assert old in text, f"{name} no longer contains {old!r}: update this test's breakage"
+    path.write_text(text.replace(old, new))
+    commit(repo, f"break {name}")
+
+
+@pytest.fixture
+def repo(tmp_path):
+    require("gitlab-ci-local")
+    require("rsync")
+    return working_tree_copy(tmp_path)
+
+
+@pytest.mark.component("gitlab-ci-local")
+def test_the_pipeline_passes_as_it_is(repo):
+    outcomes, log = run_pipeline(repo)
+    assert outcomes == {job: "PASS" for job in gitlab_jobs()}, log[-3000:]
+    assert "reproducible: 254 held-out predictions match" in log
+
+
+@pytest.mark.component("gitlab-ci-local")
+def test_a_failing_unit_test_fails_the_unit_test_job_only(repo):
+    break_file(repo, "src/mlops_workbook/ct/triggers.py", ").days >= every_days", ").days > every_days")
+    outcomes, log = run_pipeline(repo)
+    assert outcomes == {**{job: "PASS" for job in gitlab_jobs()}, "unit-tests": "FAIL"}, log[-3000:]
+    assert "test_schedule" in log
+
+
+@pytest.mark.component("gitlab-ci-local")
+def test_a_reproducibility_mismatch_fails_the_reproducibility_job_only(repo):
+    break_file(repo, "src/mlops_workbook/ct/training.py", "C: float = 1.0, inputs", "C: float = 0.5, inputs")
+    outcomes, log = run_pipeline(repo)
+    assert outcomes == {**{job: "PASS" for job in gitlab_jobs()}, "reproducibility": "FAIL"}, log[-3000:]
+    assert "not reproducible: predictions differ from the reference" in log
