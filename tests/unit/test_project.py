@@ -1,7 +1,10 @@
 """The project's set-up files agree with each other."""
 
 import re
+import subprocess
+import sys
 import tomllib
+from pathlib import Path
 
 import yaml
 
@@ -26,3 +29,9 @@ def test_readme_commands_are_the_ones_ci_and_make_run():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     targets = re.findall(r"^([a-z]+):", (ROOT / "Makefile").read_text(), re.M)
     assert {"run", "test", "lab", "notebooks", "labs"} <= set(targets)
+
+
+def test_the_dockerfile_passes_hadolint():
+    hadolint = Path(sys.executable).parent / "hadolint"
+    result = subprocess.run([str(hadolint), str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -17,14 +17,14 @@ from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay, accuracy_sc
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mlops_workbook import schema
+from mlops_workbook import bundle, schema
 from mlops_workbook.ct import features
 
 MODEL_NAME = "ride-completion"
 # Named, not inferred: inferring requirements makes every log_model seconds slower.
 PIP_REQUIREMENTS = [f"{p}=={version(p)}" for p in ("scikit-learn", "pandas", "numpy")]
-# skops (MLflow's default format for sklearn) loads only types it is told to trust.
-TRUSTED_TYPES = ["numpy.dtype"]
+# skops (MLflow's default format for sklearn, and the serving bundle's) loads only types it is told to trust.
+TRUSTED_TYPES = bundle.TRUSTED_TYPES
 
 
 def split(table: pd.DataFrame, held_out_percent: int = 25) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -1,0 +1,242 @@
+"""Package the model, the serving code and a locked environment into a Docker image, and smoke-test it.
+
+The build needs no network: the base image is made locally (debootstrap + `docker import`, since
+this machine can't pull images), and pip inside the build installs only from a wheelhouse built
+on the host. Everything goes through the docker SDK; a failing step or an unhealthy container is
+reported with its log, never as a bare exception.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from mlops_workbook import bundle, paths
+
+BASE_IMAGE = "mlops-workbook/base:bookworm"
+IMAGE = "ride-completion"
+DOCKERFILE = "Dockerfile"
+PORT = 8000  # inside the container
+CACHE = Path("runs/cache")  # wheelhouses, shared by every environment and notebook (git-ignored)
+# What the serving app imports; their versions (and their dependencies') are the training environment's.
+SERVING_PACKAGES = ("fastapi", "uvicorn", "scikit-learn", "pandas", "numpy", "skops", "pydantic")
+_STRIPPED = ("usr/share/doc", "usr/share/man", "usr/share/locale", "var/cache/apt", "var/lib/apt/lists")
+
+
+class BuildFailed(RuntimeError):
+    """A Dockerfile step failed; the message shows the step and the end of its log."""
+
+
+class Unhealthy(RuntimeError):
+    """The container did not become healthy; the message carries its logs (it was removed)."""
+
+
+def docker_client():
+    import docker
+
+    return docker.from_env(timeout=600)
+
+
+def build_base_image(client, tag: str = BASE_IMAGE) -> str:
+    """Debian bookworm (minbase) with python3 and venv, imported as `tag` unless it exists already."""
+    import docker.errors
+
+    try:
+        client.images.get(tag)
+        return tag
+    except docker.errors.ImageNotFound:
+        pass
+    for tool in ("debootstrap", "tar"):
+        if shutil.which(tool) is None:
+            raise RuntimeError(f"{tool} is needed to build the base image: apt-get install {tool}")
+    with tempfile.TemporaryDirectory() as folder:
+        rootfs = Path(folder) / "rootfs"
+        subprocess.run(["debootstrap", "--variant=minbase", "--include=python3,python3-venv,ca-certificates",
+                        "bookworm", str(rootfs)], check=True, capture_output=True)
+        for stripped in _STRIPPED:  # docs, manuals, translations and apt's caches: not needed to run
+            shutil.rmtree(rootfs / stripped, ignore_errors=True)
+        archive = Path(folder) / "rootfs.tar"
+        subprocess.run(["tar", "-C", str(rootfs), "-cf", str(archive), "."], check=True)
+        repository, _, name = tag.rpartition(":")
+        client.api.import_image_from_file(str(archive), repository=repository, tag=name)
+    return tag
+
+
+def serving_requirements() -> list[str]:
+    """The serving app's direct dependencies, pinned to this (training) environment's versions."""
+    return [f"{p}=={version(p)}" for p in SERVING_PACKAGES]
+
+
+def wheelhouse(folder: Path | None = None) -> Path:
+    """Wheels for the serving dependencies and theirs, resolved against this environment's versions.
+
+    Cached by content (under runs/cache by default): the same requirements reuse the same folder.
+    """
+    frozen = subprocess.run([sys.executable, "-m", "pip", "freeze", "--exclude-editable"], check=True,
+                            capture_output=True, text=True).stdout
+    requirements = "\n".join(serving_requirements())
+    key = hashlib.sha256((requirements + frozen).encode()).hexdigest()[:12]
+    target = paths.resolve(folder or CACHE) / f"wheelhouse-{key}"
+    if not (target / "requirements.lock").exists():
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        (target / "constraints.txt").write_text(frozen)
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(target / "wheels"),
+                        "--constraint", str(target / "constraints.txt"), *serving_requirements()],
+                       check=True, capture_output=True, text=True)
+        (target / "requirements.lock").write_text(lock_of(target / "wheels"))
+    return target
+
+
+def lock_of(wheels: Path) -> str:
+    """`name==version` for every wheel: the exact set the image installs."""
+    pins = sorted({"{}=={}".format(*w.name.split("-")[:2]) for w in wheels.glob("*.whl")}, key=str.lower)
+    return "\n".join(pins) + "\n"
+
+
+def project_wheel(source: Path, folder: Path) -> Path:
+    """The workbook package itself as a wheel (installed in the image without its dependencies)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    # a fixed timestamp makes the same code give the same wheel, so Docker's layer cache can hit
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(folder),
+                    str(source)], check=True, capture_output=True, text=True,
+                   env={**os.environ, "SOURCE_DATE_EPOCH": "315532800"})
+    return next(Path(folder).glob("*.whl"))
+
+
+def context(folder: Path, wheels: Path, model_dir: Path, source: Path | None = None) -> Path:
+    """Assemble the build context: Dockerfile, wheelhouse, lock, the project's wheel and the model bundle."""
+    folder = paths.fresh_dir(Path(folder))
+    shutil.copy(paths.project_root() / DOCKERFILE, folder / DOCKERFILE)
+    shutil.copytree(wheels / "wheels", folder / "wheelhouse")
+    shutil.copy(wheels / "requirements.lock", folder / "requirements.lock")
+    project_wheel(source or paths.project_root(), folder / "dist")
+    shutil.copytree(model_dir, folder / "model")
+    return folder
+
+
+@dataclass(frozen=True)
+class Built:
+    tag: str
+    seconds: float
+    steps: list[str]  # the Dockerfile's instructions, in order
+    rebuilt: list[str]  # those that ran (the rest came from the layer cache)
+
+
+def build(client, context_dir: Path, tag: str, base_image: str, labels: dict[str, str]) -> Built:
+    """`docker build` through the SDK, with a progress bar over the Dockerfile's steps."""
+    log: list[str] = []
+    start, steps, cached = time.perf_counter(), [], set()
+    stream = client.api.build(path=str(context_dir), tag=tag, rm=True, forcerm=True, decode=True,
+                              buildargs={"BASE_IMAGE": base_image, **labels})
+    with tqdm(desc=f"docker build {tag}", unit="step") as bar:
+        for chunk in stream:
+            text = chunk.get("stream", "")
+            log.append(text)
+            found = re.match(r"Step (\d+)/(\d+) : (.*)", text)
+            if found:
+                steps.append(found.group(3).strip())
+                bar.total = int(found.group(2))
+                bar.update(int(found.group(1)) - bar.n)
+            if "Using cache" in text:
+                cached.add(len(steps) - 1)
+            if "error" in chunk:
+                tail = "".join(log).strip().splitlines()[-15:]
+                raise BuildFailed(f"docker build failed at step '{steps[-1] if steps else '?'}': "
+                                  f"{chunk['error'].strip()}\n" + "\n".join(tail))
+    rebuilt = [step for i, step in enumerate(steps) if i not in cached]
+    return Built(tag, time.perf_counter() - start, steps, rebuilt)
+
+
+def layers(client, tag: str) -> pd.DataFrame:
+    """The image's layers, newest first: the instruction that made each and its size."""
+    rows = []
+    for layer in client.images.get(tag).history():
+        instruction = re.sub(r"^/bin/sh -c (#\(nop\) )?\s*", "", layer.get("CreatedBy", ""))
+        rows.append({"instruction": instruction[:90], "size": f"{layer['Size'] / 1e6:.1f} MB"})
+    return pd.DataFrame(rows)
+
+
+def size_mb(client, tag: str) -> float:
+    return client.images.get(tag).attrs["Size"] / 1e6
+
+
+def run(client, tag: str, port: int, name: str, timeout: float = 90, environment: dict | None = None):
+    """Start the image on 127.0.0.1:`port` and wait for Docker's health check to say healthy.
+
+    An unhealthy or exited container raises Unhealthy with its logs, and is removed.
+    """
+    import docker.errors
+
+    try:
+        client.containers.get(name).remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    container = client.containers.run(tag, name=name, detach=True, ports={f"{PORT}/tcp": ("127.0.0.1", port)},
+                                      environment=environment or {})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        container.reload()
+        state = container.attrs["State"]
+        status = state.get("Health", {}).get("Status", "none")
+        if status == "healthy":
+            return container
+        if status == "unhealthy" or state["Status"] == "exited":
+            break
+        time.sleep(0.5)
+    logs = container.logs(tail=30).decode(errors="replace").strip()
+    state = container.attrs["State"]
+    container.remove(force=True)
+    raise Unhealthy(f"container {name} from {tag} is not healthy (status {state['Status']}, health "
+                    f"{state.get('Health', {}).get('Status', 'none')}); it was removed. Its last logs:\n{logs}")
+
+
+def call(port: int, path: str, body=None) -> dict:
+    """GET (or POST `body` as JSON) on the running container; the parsed JSON answer."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method="POST" if body is not None else "GET",
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+def smoke_test(port: int, rows: list[dict], expected_version: str) -> dict:
+    """Health, version and one prediction per row: what a deploy checks before it takes traffic."""
+    health = call(port, "/health")
+    assert health["status"] == "ok", f"/health said {health}"
+    served = call(port, "/version")
+    assert served["version"] == expected_version, f"serving version {served['version']}, expected {expected_version}"
+    answer = call(port, "/predict", rows)
+    assert len(answer["predictions"]) == len(rows), f"{len(rows)} rows sent, {len(answer['predictions'])} answers"
+    assert all(0 <= p["probability"] <= 1 for p in answer["predictions"]), answer
+    return answer
+
+
+def export_champion(client, folder: Path) -> bundle.Facts:
+    """The registry's champion as a serving bundle (see mlops_workbook.bundle)."""
+    from mlops_workbook.ct import gate, training
+
+    version = gate.champion_version(client)
+    if version is None:
+        raise LookupError(f"no '{gate.CHAMPION}' in the registry: train and promote a model first "
+                          "(06_ct_training_pipeline)")
+    model = training.load(version)
+    facts = bundle.Facts(training.MODEL_NAME, version, gate.CHAMPION,
+                         client.get_model_version(training.MODEL_NAME, version).run_id,
+                         list(model.feature_names_in_))
+    bundle.save(model, facts, folder)
+    return facts

@@ -1,0 +1,159 @@
+"""`mlops-workbook`: one command for learners, instructors and CI.
+
+Every subcommand validates its input before doing any work, and reports a problem as
+one clear message (what is wrong, how to fix it) with a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mlops_workbook import config, envcheck, labs, runner
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Run, check and maintain the MLOps automation workbook.")
+console = Console()
+
+Env = Annotated[str, typer.Option("--env", "-e", help="dev, staging or prod (configs/<env>.yaml)")]
+Only = Annotated[list[str] | None, typer.Option("--only", help="a notebook number or name; repeat for more")]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def run(
+    env: Env = "dev",
+    only: Only = None,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="override: key=value")] = None,
+) -> None:
+    """Execute the lessons in order with papermill into the environment's workspace."""
+    try:
+        cfg = config.load(env, config.parse_overrides(param or []))
+        todo = runner.notebooks("notebooks", only)
+    except (config.ConfigError, ValueError) as error:
+        _fail(str(error))
+    try:
+        runner.run(cfg, todo, console)
+    except runner.NotebookFailed as error:
+        _fail(str(error), code=1)
+
+
+@app.command("config")
+def show_config(env: Env = "dev") -> None:
+    """Validate an environment's parameters and print them."""
+    try:
+        cfg = config.load(env)
+    except config.ConfigError as error:
+        _fail(str(error))
+    table = Table("key", "value", title=f"configs/{env}.yaml (valid)")
+    for key, value in cfg.params().items():
+        table.add_row(key, repr(value))
+    console.print(table)
+
+
+@app.command()
+def check(
+    lab: Annotated[list[Path], typer.Argument(help="lab notebook(s) to check", exists=True, dir_okay=False)],
+    timeout: Annotated[int, typer.Option(help="seconds a cell may run before it counts as hanging")] = 120,
+) -> None:
+    """Execute a learner's lab and say, per exercise, passed / not yet solved / wrong."""
+    all_passed = True
+    for path in lab:
+        try:
+            outcomes = labs.check(path, timeout)
+        except ValueError as error:
+            _fail(str(error))
+        table = Table("exercise", "result", "hint", title=str(path))
+        for o in outcomes:
+            colour = {"passed": "green", "not yet solved": "yellow"}.get(o.status, "red")
+            table.add_row(o.exercise, f"[{colour}]{o.status}[/]", o.hint)
+            all_passed &= o.status == labs.PASSED
+        console.print(table)
+    raise typer.Exit(0 if all_passed else 1)
+
+
+@app.command("labs")
+def make_labs(
+    verify: Annotated[bool, typer.Option("--check", help="only report labs out of sync; exit 1 if any")] = False,
+) -> None:
+    """Regenerate labs/ from solutions/ (never edit a lab by hand)."""
+    if verify:
+        stale = labs.stale_labs()
+        if stale:
+            _fail("out of sync with solutions/: " + ", ".join(stale) + ". Run `make labs`.", code=1)
+        console.print("labs/ matches solutions/")
+        return
+    for path in labs.write_labs():
+        console.print(f"wrote {path.parent.name}/{path.name}")
+
+
+@app.command()
+def refresh(only: Only = None) -> None:
+    """Re-execute notebooks/ and solutions/ in place with dev defaults (refresh stored outputs)."""
+    try:
+        for path in runner.refresh(only):
+            console.print(f"refreshed {path.parent.name}/{path.name}")
+    except ValueError as error:
+        _fail(str(error))
+
+
+@app.command()
+def doctor() -> None:
+    """Library versions, and which real components (Docker, Prometheus, ...) this machine has."""
+    console.print(envcheck.versions().to_string())
+    console.print(envcheck.components().to_string())
+
+
+@app.command()
+def kernel() -> None:
+    """Register this environment as the `mlops-workbook` Jupyter kernel."""
+    console.print(f"kernel '{runner.ensure_kernel()}' points at this environment")
+
+
+ci = typer.Typer(no_args_is_help=True, help="The model checks CI runs beside the tests.")
+app.add_typer(ci, name="ci")
+
+
+@ci.command()
+def reproduce(
+    record: Annotated[bool, typer.Option("--record", help="record a new reference instead of checking")] = False,
+) -> None:
+    """Retrain with the fixed seed and compare the predictions with the committed reference."""
+    from mlops_workbook.ci import reproducibility
+
+    if record:
+        reproducibility.record()
+        console.print(f"recorded {reproducibility.REFERENCE}: review the diff, then commit it")
+        return
+    try:
+        now = reproducibility.check()
+    except reproducibility.ReproducibilityError as error:
+        _fail(f"not reproducible: {error}", code=1)
+    console.print(f"reproducible: {len(now.predictions)} held-out predictions match {reproducibility.REFERENCE}",
+                  soft_wrap=True)
+
+
+@ci.command()
+def quality(
+    env: Env = "dev",
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="override: key=value")] = None,
+) -> None:
+    """Train on the environment's data; fail unless the held-out metrics reach its minimums."""
+    from mlops_workbook.ci import quality as gate_check
+
+    try:
+        cfg = config.load(env, config.parse_overrides(param or []))
+    except (config.ConfigError, ValueError) as error:
+        _fail(str(error))
+    metrics, decision = gate_check.evaluate(cfg)
+    if not decision.promote:
+        _fail(f"quality gate ({env}): {decision.reason}", code=1)
+    console.print(f"quality gate ({env}) passed: {decision.reason}", soft_wrap=True)

@@ -1,0 +1,1 @@
+"""Continuous Monitoring: drift statistics, metrics and alerts on the running model."""

@@ -1,0 +1,139 @@
+"""Environment configuration: what differs between dev, staging and prod.
+
+`configs/<env>.yaml` holds the parameters papermill injects into every notebook. They
+are validated here, before anything runs: an unknown environment, a missing, unknown
+or mistyped key, or an impossible value fails at once with a message that names the
+key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mlops_workbook import paths
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+
+class ConfigError(ValueError):
+    """The parameters are not valid; nothing has been executed or written."""
+
+
+class EnvConfig(BaseModel):
+    """The parameters of one environment, as papermill injects them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    env: Literal["dev", "staging", "prod"]
+    data_source: Literal["fake", "warehouse"] = Field(
+        description="fake: rows drawn from the schema; warehouse: the simulated production source")
+    n_partitions: int = Field(ge=2, le=60, description="daily partitions to read")
+    rows_per_partition: int = Field(ge=50, le=200_000)
+    seed: int = Field(ge=0)
+    workspace: str = Field(min_length=1, description="folder the notebooks write to")
+    mlflow_tracking_uri: str | None = Field(
+        description="null: a local sqlite store in each notebook's workspace")
+    deploy_target: Literal["process", "container"]
+    serve_port: int = Field(ge=1024, le=65535)
+    release_mode: Literal["delivery", "deployment"]
+    min_accuracy: float = Field(ge=0, le=1)
+    min_roc_auc: float = Field(ge=0, le=1)
+    promotion_margin: float = Field(ge=0, le=0.5)
+    drift_psi_threshold: float = Field(gt=0, le=10)
+
+    @model_validator(mode="after")
+    def _dev_has_no_real_data(self) -> EnvConfig:
+        if self.env == "dev" and self.data_source != "fake":
+            raise ValueError("data_source = 'warehouse' is not allowed in dev: dev has no access "
+                             "to production data; use 'fake' (same schema, generated rows)")
+        return self
+
+    def params(self) -> dict[str, Any]:
+        """The parameters to inject into a notebook."""
+        return self.model_dump()
+
+    def workspace_dir(self) -> Path:
+        return paths.resolve(self.workspace)
+
+
+def _allowed(name: str) -> str:
+    """What a key accepts, in words, from its declaration."""
+    field = EnvConfig.model_fields[name]
+    kind = field.annotation
+    words = {int: "an integer", float: "a number", str: "text", str | None: "text or null"}
+    if kind in words:
+        allowed = words[kind]
+    else:  # a Literal
+        allowed = "one of " + ", ".join(repr(v) for v in kind.__args__)
+    for limit in field.metadata:
+        for attr, sign in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            if hasattr(limit, attr):
+                allowed += f" {sign} {getattr(limit, attr)}"
+    return allowed + (f" ({field.description})" if field.description else "")
+
+
+def _explain(error: ValidationError, source: str) -> ConfigError:
+    lines = []
+    for e in error.errors():
+        key = ".".join(str(part) for part in e["loc"])
+        if e["type"] == "missing":
+            lines.append(f"- missing key '{key}': add it, {_allowed(key)}")
+        elif e["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(key, EnvConfig.model_fields, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            lines.append(f"- unknown key '{key}'{hint}; allowed keys: {', '.join(EnvConfig.model_fields)}")
+        elif not key:
+            lines.append(f"- {e['msg'].removeprefix('Value error, ')}")
+        else:
+            lines.append(f"- {key} = {e['input']!r}: {e['msg']}; allowed: {_allowed(key)}")
+    return ConfigError(f"invalid parameters in {source}:\n" + "\n".join(lines) +
+                       "\nFix it and run again; nothing was executed or written.")
+
+
+def validate(values: dict[str, Any], source: str) -> EnvConfig:
+    """Check a dict of parameters; `source` names where they came from, for the message."""
+    try:
+        return EnvConfig(**values)
+    except ValidationError as error:
+        raise _explain(error, source) from None
+
+
+def config_path(env: str) -> Path:
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"unknown environment '{env}': choose one of {', '.join(ENVIRONMENTS)} "
+                          "(one file each in configs/)")
+    return paths.project_root() / "configs" / f"{env}.yaml"
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """`key=value` pairs from the command line; values are read as YAML (8 → int, null → None)."""
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override '{pair}' is not key=value (example: -p rows_per_partition=100)")
+        overrides[key.strip()] = yaml.safe_load(value)
+    return overrides
+
+
+def load(env: str, overrides: dict[str, Any] | None = None) -> EnvConfig:
+    """The environment's parameters from configs/<env>.yaml, with optional overrides."""
+    path = config_path(env)
+    values = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"configs/{path.name} must be a mapping of key: value lines")
+    if values.get("env", env) != env:
+        raise ConfigError(f"configs/{path.name} says env: {values['env']!r}; it must say env: {env}")
+    source = f"configs/{path.name}" + (" with overrides " + ", ".join(overrides) if overrides else "")
+    return validate({**values, **(overrides or {})}, source)
+
+
+def from_parameters(namespace: dict[str, Any]) -> EnvConfig:
+    """Validate a notebook's parameters (its globals after the `parameters` cell)."""
+    return validate({k: namespace[k] for k in EnvConfig.model_fields if k in namespace},
+                    "the notebook's parameters")

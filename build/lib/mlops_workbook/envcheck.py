@@ -1,0 +1,58 @@
+"""What this machine has: library versions, and whether the real components are there.
+
+Notebooks that need a component (Docker, Prometheus, Alertmanager) look here first and
+explain how to get it instead of failing with a traceback.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from importlib import metadata
+
+import pandas as pd
+
+LIBRARIES = ("mlops-workbook", "scikit-learn", "mlflow", "pandas", "pandera", "papermill", "nbval",
+             "nbgrader", "docker", "prometheus-client")
+
+COMPONENTS = {
+    # name: (command that answers when it works, how to get it on Debian/Ubuntu)
+    "docker": (["docker", "info", "--format", "{{.ServerVersion}}"],
+               "apt-get install docker.io, then start dockerd"),
+    "prometheus": (["prometheus", "--version"], "apt-get install --no-install-recommends prometheus"),
+    "promtool": (["promtool", "--version"], "comes with the prometheus package"),
+    "alertmanager": (["prometheus-alertmanager", "--version"],
+                     "apt-get install --no-install-recommends prometheus-alertmanager"),
+    "gitlab-ci-local": (["gitlab-ci-local", "--version"], "npm install -g gitlab-ci-local@4.52.2"),
+    "rsync": (["rsync", "--version"], "apt-get install rsync (gitlab-ci-local copies the repository with it)"),
+}
+
+
+def versions() -> pd.DataFrame:
+    rows = []
+    for name in LIBRARIES:
+        try:
+            rows.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            rows.append((name, "not installed"))
+    return pd.DataFrame(rows, columns=["library", "version"]).set_index("library")
+
+
+def component_status(name: str) -> tuple[bool, str]:
+    """(available, what it said or how to get it) for one component."""
+    command, how = COMPONENTS[name]
+    if shutil.which(command[0]) is None:
+        return False, f"not installed: {how}"
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        return False, f"'{' '.join(command)}' did not answer in 10 s"
+    said = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    if result.returncode != 0:
+        return False, f"installed but not working ({said[-1] if said else 'no output'}): {how}"
+    return True, said[0] if said else "ok"
+
+
+def components() -> pd.DataFrame:
+    rows = [(name, *component_status(name)) for name in COMPONENTS]
+    return pd.DataFrame(rows, columns=["component", "available", "detail"]).set_index("component")

@@ -1,0 +1,122 @@
+"""Labs: generated from the solved notebooks, and checked exercise by exercise.
+
+A solution notebook marks what the learner writes with nbgrader's markers
+(`### BEGIN SOLUTION` / `### END SOLUTION` in a cell whose metadata says
+`nbgrader.solution`). Each exercise ends with a locked check cell (`nbgrader.grade`)
+whose asserts carry the hint. The lab is the solution with nbgrader's own
+ClearSolutions and ClearOutput applied; it is never edited by hand.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbgrader.preprocessors import ClearOutput, ClearSolutions
+
+from mlops_workbook import paths
+from mlops_workbook.runner import ensure_kernel
+
+PASSED, UNSOLVED, WRONG, TIMED_OUT = "passed", "not yet solved", "wrong", "timed out"
+_RUN_METADATA = ("papermill", "execution", "collapsed", "scrolled")
+
+
+def generate(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The lab handed to learners: solutions replaced by stubs, outputs and run metadata removed."""
+    lab = copy.deepcopy(solution)
+    resources = {"language": "python"}
+    lab, resources = ClearSolutions().preprocess(lab, resources)
+    lab, resources = ClearOutput().preprocess(lab, resources)
+    lab.metadata.pop("papermill", None)
+    for cell in lab.cells:
+        for key in _RUN_METADATA:
+            cell.metadata.pop(key, None)
+    return lab
+
+
+def lab_pairs() -> list[tuple[Path, Path]]:
+    root = paths.project_root()
+    return [(s, root / "labs" / s.name) for s in sorted((root / "solutions").glob("[0-9][0-9]_*.ipynb"))]
+
+
+def write_labs() -> list[Path]:
+    """Regenerate every lab from its solution."""
+    written = []
+    for solution, lab in lab_pairs():
+        nbformat.write(generate(nbformat.read(solution, as_version=4)), lab)
+        written.append(lab)
+    return written
+
+
+def stale_labs() -> list[str]:
+    """Labs that differ from what their solution generates (or are missing or orphaned)."""
+    root = paths.project_root()
+    stale = []
+    for solution, lab in lab_pairs():
+        expected = nbformat.writes(generate(nbformat.read(solution, as_version=4)))
+        if not lab.exists() or nbformat.writes(nbformat.read(lab, as_version=4)) != expected:
+            stale.append(paths.show(lab))
+    solved = {s.name for s, _ in lab_pairs()}
+    stale += [paths.show(lab) for lab in sorted((root / "labs").glob("*.ipynb")) if lab.name not in solved]
+    return stale
+
+
+@dataclass(frozen=True)
+class Outcome:
+    exercise: str
+    status: str
+    hint: str = ""
+
+
+def _error(cell) -> dict | None:
+    return next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
+
+
+# The checker interrupts a cell that runs past the timeout; the kernel answers KeyboardInterrupt
+# (or nothing, and nbclient reports CellTimeout).
+_TIMEOUTS = ("KeyboardInterrupt", "CellTimeout")
+
+
+def _judge(exercise: str, answers: list, check_cell, earlier: list[Outcome], timeout: int) -> Outcome:
+    errors = [e for e in map(_error, answers) if e] + [e for e in [_error(check_cell)] if e]
+    if not errors:
+        return Outcome(exercise, PASSED)
+    first, raised_in_check = errors[0], _error(check_cell) is errors[0]
+    if first["ename"] in _TIMEOUTS:
+        return Outcome(exercise, TIMED_OUT, f"a cell ran longer than {timeout} s: is there an endless loop?")
+    if first["ename"] == "NotImplementedError":
+        return Outcome(exercise, UNSOLVED, "replace `raise NotImplementedError()` with your answer")
+    unfinished = [o.exercise for o in earlier if o.status != PASSED]
+    if raised_in_check and first["ename"] == "NameError" and unfinished:
+        return Outcome(exercise, UNSOLVED, f"finish {', '.join(unfinished)} first")
+    if raised_in_check and first["ename"] == "AssertionError":
+        return Outcome(exercise, WRONG, first["evalue"] or "the check failed")
+    where = "the check" if raised_in_check else "your code"
+    return Outcome(exercise, WRONG, f"{where} raised {first['ename']}: {first['evalue']}")
+
+
+def check(lab: Path, timeout: int = 120) -> list[Outcome]:
+    """Execute a learner's lab and say, per exercise, passed / not yet solved / wrong / timed out."""
+    nb = nbformat.read(lab, as_version=4)
+    client = NotebookClient(
+        nb, kernel_name=ensure_kernel(), timeout=timeout, allow_errors=True, record_timing=False,
+        interrupt_on_timeout=True,
+        error_on_timeout={"ename": "CellTimeout", "evalue": "", "traceback": []},
+        resources={"metadata": {"path": str(Path(lab).resolve().parent)}},
+    )
+    client.execute()
+    outcomes: list[Outcome] = []
+    answers = []
+    for cell in nb.cells:
+        grading = cell.metadata.get("nbgrader", {})
+        if grading.get("solution"):
+            answers.append(cell)
+        elif grading.get("grade") and cell.cell_type == "code":
+            outcomes.append(_judge(grading["grade_id"], answers, cell, outcomes, timeout))
+            answers = []
+    if not outcomes:
+        raise ValueError(f"{paths.show(lab)} has no exercise check cells: is it one of the workbook's labs?")
+    return outcomes

@@ -1,0 +1,109 @@
+"""The serving image, built and run on the real Docker daemon.
+
+One image is built per session from a freshly trained bundle; the broken cases build their own.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import require
+from mlops_workbook import bundle, data, paths, schema
+from mlops_workbook.ci import packaging
+from mlops_workbook.ct import features, training
+
+pytestmark = pytest.mark.component("docker")
+TAG = "ride-completion:pytest"
+PORT = 8190
+
+
+@pytest.fixture(scope="module")
+def docker_client():
+    require("docker")
+    client = packaging.docker_client()
+    packaging.build_base_image(client)
+    return client
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    model = training.train(features.build(data.production_batch(600, seed=2)), seed=2)
+    facts = bundle.Facts("ride-completion", "3", "champion", "run-3", list(model.feature_names_in_))
+    return bundle.save(model, facts, tmp_path_factory.mktemp("bundle"))
+
+
+@pytest.fixture(scope="module")
+def built(docker_client, model_dir, tmp_path_factory):
+    context = packaging.context(tmp_path_factory.mktemp("context"), packaging.wheelhouse(), model_dir)
+    return packaging.build(docker_client, context, TAG, packaging.BASE_IMAGE,
+                           {"GIT_COMMIT": "0123abc", "MODEL_VERSION": "3"})
+
+
+def rows(n):
+    batch = data.production_batch(n, seed=5)[list(schema.FEATURES)]
+    return batch.astype(object).where(batch.notna(), None).to_dict("records")
+
+
+def test_the_image_runs_healthy_and_serves(docker_client, built):
+    container = packaging.run(docker_client, TAG, PORT, "pytest-serving")
+    try:
+        answer = packaging.smoke_test(PORT, rows(5), expected_version="3")
+        assert len(answer["predictions"]) == 5
+        assert packaging.call(PORT, "/version")["git_commit"] == "0123abc"
+    finally:
+        container.remove(force=True)
+
+
+def test_the_image_is_labelled_non_root_health_checked_and_free_of_secrets(docker_client, built):
+    image = docker_client.images.get(TAG)
+    config = image.attrs["Config"]
+    assert config["Labels"]["org.opencontainers.image.revision"] == "0123abc"
+    assert config["Labels"]["ai.mlops-workbook.model-version"] == "3"
+    assert config["User"] == "10001"
+    assert config["Healthcheck"]["Test"][0] == "CMD"
+    history = " ".join(layer.get("CreatedBy", "") for layer in image.history()) + " ".join(config["Env"])
+    for secret in ("PASSWORD", "SECRET", "TOKEN", "WEBHOOK", "hooks.slack.com"):
+        assert secret.lower() not in history.lower()
+    listing = docker_client.containers.run(TAG, ["sh", "-c", "ls /tmp /srv/model; test ! -d /tmp/wheelhouse"],
+                                           remove=True).decode()
+    assert "model.skops" in listing and "wheelhouse" not in listing
+
+
+def test_a_code_only_change_rebuilds_only_the_code_layers(docker_client, built, model_dir, tmp_path):
+    source = tmp_path / "source"
+    shutil.copytree(paths.project_root() / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(paths.project_root() / "pyproject.toml", source)
+    app = source / "src/mlops_workbook/cd/app.py"
+    app.write_text(app.read_text() + f"\n# a code-only change, unique to this run: {uuid.uuid4()}\n")
+    context = packaging.context(tmp_path / "context", packaging.wheelhouse(), model_dir, source=source)
+    again = packaging.build(docker_client, context, TAG + "-code", packaging.BASE_IMAGE,
+                            {"GIT_COMMIT": "0123abc", "MODEL_VERSION": "3"})
+    assert not [step for step in again.rebuilt if "requirements.lock" in step and step.startswith("RUN")]
+    assert any(step.startswith("COPY dist/") for step in again.rebuilt)
+    assert built.steps == again.steps
+
+
+def test_a_failing_step_is_reported_with_its_log(docker_client, model_dir, tmp_path):
+    context = packaging.context(tmp_path / "context", packaging.wheelhouse(), model_dir)
+    next((context / "wheelhouse").glob("scikit_learn-*.whl")).unlink()  # a wheel missing from the wheelhouse
+    with pytest.raises(packaging.BuildFailed) as failure:
+        packaging.build(docker_client, context, TAG + "-broken", packaging.BASE_IMAGE, {})
+    message = str(failure.value)
+    assert "failed at step 'RUN python3 -m venv" in message
+    assert "scikit-learn" in message.lower() or "scikit_learn" in message.lower()
+
+
+def test_an_unhealthy_container_is_reported_with_its_logs_and_removed(docker_client, model_dir, tmp_path):
+    broken_model = tmp_path / "model"
+    shutil.copytree(model_dir, broken_model)
+    (broken_model / bundle.MODEL_FILE).unlink()
+    context = packaging.context(tmp_path / "context", packaging.wheelhouse(), broken_model)
+    packaging.build(docker_client, context, TAG + "-nomodel", packaging.BASE_IMAGE, {})
+    with pytest.raises(packaging.Unhealthy, match="is not a model bundle"):
+        packaging.run(docker_client, TAG + "-nomodel", PORT + 1, "pytest-unhealthy", timeout=60)
+    assert not docker_client.containers.list(all=True, filters={"name": "pytest-unhealthy"})
+
