@@ -157,3 +157,26 @@ def quality(
     if not decision.promote:
         _fail(f"quality gate ({env}): {decision.reason}", code=1)
     console.print(f"quality gate ({env}) passed: {decision.reason}", soft_wrap=True)
+
+
+@ci.command("package")
+def package_image(
+    env: Env = "dev",
+    tag: Annotated[str, typer.Option(help="the image's name:tag")] = "ride-completion:latest",
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="override: key=value")] = None,
+) -> None:
+    """Train and gate a model, then build the serving image around the champion and smoke-test it."""
+    from mlops_workbook import paths
+    from mlops_workbook.ci import packaging
+
+    try:
+        cfg = config.load(env, config.parse_overrides(param or []))
+    except (config.ConfigError, ValueError) as error:
+        _fail(str(error))
+    try:
+        built, facts = packaging.package(cfg, paths.fresh_dir(cfg.workspace_dir() / "package"), tag,
+                                          port=cfg.serve_port + 1)  # beside, not on, a deployed API
+    except (packaging.BuildFailed, packaging.Unhealthy, LookupError) as error:
+        _fail(str(error), code=1)
+    console.print(f"built {built.tag} with {facts.name} version {facts.version}: healthy, smoke test passed",
+                  soft_wrap=True)

@@ -155,7 +155,9 @@ def build(client, context_dir: Path, tag: str, base_image: str, labels: dict[str
             if "Using cache" in text:
                 cached.add(len(steps) - 1)
             if "error" in chunk:
-                tail = "".join(log).strip().splitlines()[-15:]
+                said = [line for line in "".join(log).splitlines()  # without the builder's container ids
+                        if line.strip() and not line.startswith((" --->", "Removing intermediate"))]
+                tail = said[-12:]
                 raise BuildFailed(f"docker build failed at step '{steps[-1] if steps else '?'}': "
                                   f"{chunk['error'].strip()}\n" + "\n".join(tail))
     rebuilt = [step for i, step in enumerate(steps) if i not in cached]
@@ -240,3 +242,40 @@ def export_champion(client, folder: Path) -> bundle.Facts:
                          list(model.feature_names_in_))
     bundle.save(model, facts, folder)
     return facts
+
+
+def git_commit() -> str:
+    """The commit being packaged (what the image's revision label says), or "unknown" outside git."""
+    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=paths.project_root(), capture_output=True, text=True)
+    return result.stdout.strip() if result.returncode == 0 else "unknown"
+
+
+def sample_rows(n: int, seed: int) -> list[dict]:
+    """Request bodies for a smoke test: fake rows from the schema, missing values as null."""
+    from mlops_workbook import data, schema
+
+    batch = data.fake_batch(n, seed)[list(schema.FEATURES)]
+    return batch.astype(object).where(batch.notna(), None).to_dict("records")
+
+
+def package(cfg, sandbox: Path, tag: str, port: int) -> tuple[Built, bundle.Facts]:
+    """CI's package job: train and gate a model, export the champion, build the image, smoke-test it."""
+    from mlops_workbook import data, tracking
+    from mlops_workbook.ct import data_pipeline, gate, training
+
+    registry = tracking.connect(cfg.mlflow_tracking_uri, sandbox)
+    store = data_pipeline.FeatureStore(sandbox / "features")
+    data_pipeline.run(data.open_source(cfg), store)
+    candidate = training.run(store, cfg, registry, "packaged by CI")
+    gate.review(registry, candidate.version, candidate.held_out, cfg)
+    facts = export_champion(registry, sandbox / "model")
+    client = docker_client()
+    build_base_image(client)
+    built = build(client, context(sandbox / "context", wheelhouse(), sandbox / "model"), tag, BASE_IMAGE,
+                  {"GIT_COMMIT": git_commit(), "MODEL_VERSION": facts.version})
+    container = run(client, tag, port, f"smoke-{cfg.env}")
+    try:
+        smoke_test(port, sample_rows(3, cfg.seed), facts.version)
+    finally:
+        container.remove(force=True)
+    return built, facts
