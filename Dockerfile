@@ -5,19 +5,19 @@
 ARG BASE_IMAGE=python:3.11-slim
 
 FROM ${BASE_IMAGE} AS dependencies
-COPY requirements.lock /tmp/requirements.lock
-COPY wheelhouse/ /tmp/wheelhouse/
+COPY requirements.lock /build/requirements.lock
+COPY wheelhouse/ /build/wheelhouse/
 # the libraries' own test suites are a quarter of their size and never run here
 RUN python3 -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /tmp/wheelhouse -r /tmp/requirements.lock \
+    && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /build/wheelhouse -r /build/requirements.lock \
     && find /opt/venv/lib -depth -type d -name tests -exec rm -rf {} +
 
 FROM ${BASE_IMAGE}
 RUN useradd --create-home --uid 10001 serving
 COPY --from=dependencies /opt/venv /opt/venv
 COPY requirements.lock /opt/requirements.lock
-COPY dist/ /tmp/dist/
-RUN /opt/venv/bin/pip install --no-cache-dir --no-index --no-deps /tmp/dist/*.whl && rm -rf /tmp/dist
+COPY dist/ /build/dist/
+RUN /opt/venv/bin/pip install --no-cache-dir --no-index --no-deps /build/dist/*.whl && rm -rf /build
 COPY --chown=serving:serving model/ /srv/model/
 
 ARG GIT_COMMIT=unknown

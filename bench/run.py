@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench import pipelines
+from bench import packaging, pipelines
 
-SECTIONS = {"pipelines": pipelines.run}
+SECTIONS = {"pipelines": pipelines.run, "packaging": packaging.run}
 RESULTS = Path(__file__).parent / "results"
 
 

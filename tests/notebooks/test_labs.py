@@ -6,10 +6,12 @@ import nbformat
 import pytest
 import yaml
 
+from conftest import needs_marks
 from mlops_workbook import labs, paths
 
 WRONG = yaml.safe_load((Path(__file__).parent / "wrong_answers.yaml").read_text())
-SOLUTIONS = sorted((paths.project_root() / "solutions").glob("[0-9][0-9]_*.ipynb"))
+SOLUTIONS = [pytest.param(path, marks=needs_marks(path), id=path.stem)
+             for path in sorted((paths.project_root() / "solutions").glob("[0-9][0-9]_*.ipynb"))]
 
 
 def exercises(nb) -> list[str]:
@@ -29,7 +31,7 @@ def test_labs_match_their_solutions():
     assert labs.stale_labs() == [], "run `make labs` to regenerate labs/ from solutions/"
 
 
-@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("solution", SOLUTIONS)
 def test_a_lab_has_stubs_and_no_outputs_or_answers(solution):
     lab = nbformat.read(paths.project_root() / "labs" / solution.name, as_version=4)
     answers = [c for c in lab.cells if c.metadata.get("nbgrader", {}).get("solution")]
@@ -38,7 +40,7 @@ def test_a_lab_has_stubs_and_no_outputs_or_answers(solution):
     assert "BEGIN SOLUTION" not in nbformat.writes(lab)
 
 
-@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("solution", SOLUTIONS)
 def test_the_solution_passes_and_the_untouched_lab_is_not_yet_solved(solution):
     assert {o.status for o in labs.check(solution)} == {labs.PASSED}
     outcomes = labs.check(paths.project_root() / "labs" / solution.name)
@@ -46,12 +48,14 @@ def test_the_solution_passes_and_the_untouched_lab_is_not_yet_solved(solution):
     assert {o.status for o in outcomes} == {labs.UNSOLVED}
 
 
-@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("solution", SOLUTIONS)
 def test_every_exercise_has_a_wrong_answer_on_file(solution):
     assert sorted(WRONG.get(solution.stem, {})) == sorted(exercises(nbformat.read(solution, as_version=4)))
 
 
-@pytest.mark.parametrize("notebook, exercise", [(nb, ex) for nb, answers in WRONG.items() for ex in answers])
+@pytest.mark.parametrize("notebook, exercise", [
+    pytest.param(nb, ex, marks=needs_marks(paths.project_root() / "solutions" / f"{nb}.ipynb"))
+    for nb, answers in WRONG.items() for ex in answers])
 def test_a_wrong_answer_is_called_wrong_with_a_hint(tmp_path, notebook, exercise):
     solution = paths.project_root() / "solutions" / f"{notebook}.ipynb"
     outcomes = {o.exercise: o for o in labs.check(with_answer(solution, exercise, WRONG[notebook][exercise], tmp_path))}

@@ -7,6 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from conftest import notebook_needs, require
 from mlops_workbook import runner
 
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
@@ -15,6 +16,8 @@ CLI = str(Path(sys.executable).parent / "mlops-workbook")
 @pytest.mark.slow
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
 def test_the_workbook_runs_in_each_environment(tmp_path, env):
+    for component in {name for nb in runner.notebooks("notebooks") for name in notebook_needs(nb)}:
+        require(component)  # every lesson runs, so this needs what any lesson needs
     small = ["-p", f"workspace={tmp_path}", "-p", "n_partitions=3", "-p", "rows_per_partition=100"]
     done = subprocess.run([CLI, "run", "--env", env, *small], capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stdout + done.stderr

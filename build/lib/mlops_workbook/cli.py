@@ -174,7 +174,8 @@ def package_image(
     except (config.ConfigError, ValueError) as error:
         _fail(str(error))
     try:
-        built, facts = packaging.package(cfg, paths.fresh_dir(cfg.workspace_dir() / "package"), tag, cfg.serve_port)
+        built, facts = packaging.package(cfg, paths.fresh_dir(cfg.workspace_dir() / "package"), tag,
+                                          port=cfg.serve_port + 1)  # beside, not on, a deployed API
     except (packaging.BuildFailed, packaging.Unhealthy, LookupError) as error:
         _fail(str(error), code=1)
     console.print(f"built {built.tag} with {facts.name} version {facts.version}: healthy, smoke test passed",

@@ -56,3 +56,16 @@ def component_status(name: str) -> tuple[bool, str]:
 def components() -> pd.DataFrame:
     rows = [(name, *component_status(name)) for name in COMPONENTS]
     return pd.DataFrame(rows, columns=["component", "available", "detail"]).set_index("component")
+
+
+class ComponentMissing(RuntimeError):
+    """A notebook needs a component this machine lacks; the message says how to get it."""
+
+
+def require(name: str) -> str:
+    """What the component said, or ComponentMissing explaining how to get it."""
+    available, detail = component_status(name)
+    if not available:
+        raise ComponentMissing(f"this notebook needs {name}, which is {detail}. `bash .ci/run` installs and "
+                               "starts every component on Debian/Ubuntu.")
+    return detail

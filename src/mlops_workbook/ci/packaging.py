@@ -155,13 +155,22 @@ def build(client, context_dir: Path, tag: str, base_image: str, labels: dict[str
             if "Using cache" in text:
                 cached.add(len(steps) - 1)
             if "error" in chunk:
-                said = [line for line in "".join(log).splitlines()  # without the builder's container ids
-                        if line.strip() and not line.startswith((" --->", "Removing intermediate"))]
-                tail = said[-12:]
-                raise BuildFailed(f"docker build failed at step '{steps[-1] if steps else '?'}': "
-                                  f"{chunk['error'].strip()}\n" + "\n".join(tail))
+                raise BuildFailed(_failure(steps, chunk["error"], log))
     rebuilt = [step for i, step in enumerate(steps) if i not in cached]
     return Built(tag, time.perf_counter() - start, steps, rebuilt)
+
+
+def _failure(steps: list[str], error: str, log: list[str]) -> str:
+    """The failed step, its exit code and the last lines it printed (without the builder's own noise)."""
+    code = re.search(r"non-zero code: (\d+)", error)
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in "".join(log).splitlines()]
+    said = [line for line in lines if line and not line.startswith(("--->", "Removing intermediate", "Step ",
+                                                                      "Processing ", "Running in",
+                                                                      "Looking in links"))]
+    step = steps[-1] if steps else "?"
+    return (f"docker build failed at step {len(steps)} ({step[:70]}{'...' if len(step) > 70 else ''})"
+            + (f" with exit code {code.group(1)}" if code else f": {error.strip()}")
+            + ". Its last lines:\n" + "\n".join(said[-6:]))
 
 
 def layers(client, tag: str) -> pd.DataFrame:
@@ -169,6 +178,7 @@ def layers(client, tag: str) -> pd.DataFrame:
     rows = []
     for layer in client.images.get(tag).history():
         instruction = re.sub(r"^/bin/sh -c (#\(nop\) )?\s*", "", layer.get("CreatedBy", ""))
+        instruction = re.sub(r"\b(file|dir):[0-9a-f]{64}", "(files)", instruction) or "(base image)"
         rows.append({"instruction": instruction[:90], "size": f"{layer['Size'] / 1e6:.1f} MB"})
     return pd.DataFrame(rows)
 
@@ -203,8 +213,11 @@ def run(client, tag: str, port: int, name: str, timeout: float = 90, environment
     logs = container.logs(tail=30).decode(errors="replace").strip()
     state = container.attrs["State"]
     container.remove(force=True)
-    raise Unhealthy(f"container {name} from {tag} is not healthy (status {state['Status']}, health "
-                    f"{state.get('Health', {}).get('Status', 'none')}); it was removed. Its last logs:\n{logs}")
+    why = (f"it exited with code {state['ExitCode']}" if state["Status"] == "exited"
+           else "its health check failed" if state.get("Health", {}).get("Status") == "unhealthy"
+           else f"it was not healthy after {timeout:g} s")
+    raise Unhealthy(f"container {name} from {tag} did not become healthy: {why}; it was removed. "
+                    f"Its last logs:\n{logs}")
 
 
 def call(port: int, path: str, body=None) -> dict:
