@@ -61,6 +61,10 @@ def components() -> pd.DataFrame:
 class ComponentMissing(RuntimeError):
     """A notebook needs a component this machine lacks; the message says how to get it."""
 
+    def _render_traceback_(self) -> list[str]:
+        """In a notebook, show the explanation alone: the traceback would only hide it."""
+        return [f"ComponentMissing: {self}"]
+
 
 def require(name: str) -> str:
     """What the component said, or ComponentMissing explaining how to get it."""

@@ -108,6 +108,10 @@ def check(lab: Path, timeout: int = 120) -> list[Outcome]:
         resources={"metadata": {"path": str(Path(lab).resolve().parent)}},
     )
     client.execute()
+    setup_error = next((e for c in nb.cells if c.cell_type == "code" and not c.metadata.get("nbgrader")
+                        for e in [_error(c)] if e), None)
+    if setup_error:  # not the learner's doing: say what the lab needs instead of failing every exercise
+        raise ValueError(f"{paths.show(lab)} could not set up: {setup_error['ename']}: {setup_error['evalue']}")
     outcomes: list[Outcome] = []
     answers = []
     for cell in nb.cells:

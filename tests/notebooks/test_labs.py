@@ -70,3 +70,13 @@ def test_a_hanging_answer_times_out_and_the_rest_is_still_checked(tmp_path):
     outcomes = {o.exercise: o.status for o in labs.check(hanging, timeout=3)}
     assert outcomes == {"ex1_stage_map": labs.TIMED_OUT, "ex2_release_mode": labs.PASSED,
                         "ex3_range_check": labs.PASSED}
+
+
+def test_a_lab_whose_set_up_fails_says_so_instead_of_failing_every_exercise(tmp_path):
+    nb = nbformat.read(paths.project_root() / "solutions" / "00_overview.ipynb", as_version=4)
+    setup = next(c for c in nb.cells if c.cell_type == "code" and "from_parameters" in c.source)
+    setup.source += "\nfrom mlops_workbook import envcheck\nenvcheck.COMPONENTS['nothing'] = (['false'], 'apt-get install it')" \
+                    "\nenvcheck.require('nothing')"
+    nbformat.write(nb, tmp_path / "00_overview.ipynb")
+    with pytest.raises(ValueError, match=r"could not set up: ComponentMissing: this notebook needs nothing"):
+        labs.check(tmp_path / "00_overview.ipynb")

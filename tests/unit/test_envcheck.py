@@ -37,3 +37,11 @@ def test_absent_component_skips_locally_but_fails_in_ci(components, monkeypatch)
     with pytest.raises(pytest.fail.Exception, match="CI must run this test"):
         require("absent")
     require("present")  # no skip, no failure
+
+
+def test_a_missing_component_shows_its_explanation_without_a_traceback(monkeypatch):
+    monkeypatch.setitem(envcheck.COMPONENTS, "absent-tool", (["no-such-command-here"], "apt-get install absent-tool"))
+    with pytest.raises(envcheck.ComponentMissing) as missing:
+        envcheck.require("absent-tool")
+    assert "apt-get install absent-tool" in str(missing.value) and ".ci/run" in str(missing.value)
+    assert missing.value._render_traceback_() == [f"ComponentMissing: {missing.value}"]
