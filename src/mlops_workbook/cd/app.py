@@ -3,23 +3,27 @@
 `POST /predict` takes one row or a list of rows; its request model is generated from the
 declared schema, so a bad request gets a 422 that names the field and the allowed range.
 The features are computed by the same `features.build` the data pipeline uses.
+`GET /metrics` exports traffic, latency and prediction metrics for Prometheus (07_cm_monitoring).
 Run it with `uvicorn --factory mlops_workbook.cd.app:create_app` and MODEL_DIR set.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Annotated, Union
 
 import pandas as pd
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, make_asgi_app
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from mlops_workbook import bundle, schema
 from mlops_workbook.ct import features
 
 _PYTHON_TYPES = {"int64": int, "float64": float}
+KNOWN_PATHS = {"/health", "/version", "/predict", "/metrics", "/metrics/"}
 
 
 def _field(column: schema.Column):
@@ -44,11 +48,47 @@ class Predictions(BaseModel):
     predictions: list[Prediction]
 
 
+class Metrics:
+    """What `/metrics` exports for Prometheus: the service's traffic and the model's outputs.
+
+    Each app has its own registry, so two apps in one process (tests, notebooks) don't collide.
+    """
+
+    def __init__(self):
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)  # CPU seconds, memory, open files of this process
+        self.requests = Counter("http_requests_total", "HTTP requests by path and status code",
+                                ["path", "status"], registry=self.registry)
+        self.latency = Histogram("http_request_duration_seconds", "Time to answer a request", ["path"],
+                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+                                 registry=self.registry)
+        self.in_flight = Gauge("http_requests_in_flight", "Requests being answered now", registry=self.registry)
+        self.predictions = Counter("model_predictions_total", "Predictions by predicted class", ["completed"],
+                                   registry=self.registry)
+        self.scores = Histogram("model_score", "Predicted probability of completion",
+                                buckets=tuple(i / 10 for i in range(1, 11)), registry=self.registry)
+
+
 def create_app(model_dir: str | Path | None = None) -> FastAPI:
     """The app serving one bundle (MODEL_DIR by default), loaded once at start."""
     model, facts = bundle.load(model_dir or os.environ.get("MODEL_DIR", "model"))
     app = FastAPI(title="ride-completion", version=facts.version,
                   description="Will this driver complete the booking?")
+    metrics = Metrics()
+    app.mount("/metrics", make_asgi_app(registry=metrics.registry))
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next):
+        path = request.url.path if request.url.path in KNOWN_PATHS else "other"  # bounded label values
+        metrics.in_flight.inc()
+        start = time.perf_counter()
+        try:
+            response = await call_next(request)
+        finally:
+            metrics.in_flight.dec()
+        metrics.latency.labels(path).observe(time.perf_counter() - start)
+        metrics.requests.labels(path, str(response.status_code)).inc()
+        return response
 
     @app.get("/health")
     def health() -> dict:
@@ -65,6 +105,9 @@ def create_app(model_dir: str | Path | None = None) -> FastAPI:
         table = features.build(pd.DataFrame([r.model_dump() for r in rows], columns=list(schema.FEATURES))
                                .astype({n: schema.BY_NAME[n].dtype for n in schema.FEATURES}))
         scores = model.predict_proba(table[facts.inputs])[:, 1]
+        for score in scores:
+            metrics.scores.observe(score)
+            metrics.predictions.labels(str(int(score >= 0.5))).inc()
         return Predictions(model_version=facts.version, predictions=[
             Prediction(completed=int(s >= 0.5), probability=round(float(s), 6)) for s in scores])
 

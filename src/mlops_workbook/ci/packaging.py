@@ -33,7 +33,7 @@ DOCKERFILE = "Dockerfile"
 PORT = 8000  # inside the container
 CACHE = Path("runs/cache")  # wheelhouses, shared by every environment and notebook (git-ignored)
 # What the serving app imports; their versions (and their dependencies') are the training environment's.
-SERVING_PACKAGES = ("fastapi", "uvicorn", "scikit-learn", "pandas", "numpy", "skops", "pydantic")
+SERVING_PACKAGES = ("fastapi", "uvicorn", "scikit-learn", "pandas", "numpy", "skops", "pydantic", "prometheus-client")
 _STRIPPED = ("usr/share/doc", "usr/share/man", "usr/share/locale", "var/cache/apt", "var/lib/apt/lists")
 
 
@@ -109,12 +109,22 @@ def lock_of(wheels: Path) -> str:
 
 
 def project_wheel(source: Path, folder: Path) -> Path:
-    """The workbook package itself as a wheel (installed in the image without its dependencies)."""
+    """The workbook package itself as a wheel (installed in the image without its dependencies).
+
+    It is built from a clean copy of `src/`, `pyproject.toml` and the README, so nothing stale (a `build/`
+    folder, bytecode) gets in and nothing is written into the source tree.
+    """
     shutil.rmtree(folder, ignore_errors=True)
-    # a fixed timestamp makes the same code give the same wheel, so Docker's layer cache can hit
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(folder),
-                    str(source)], check=True, capture_output=True, text=True,
-                   env={**os.environ, "SOURCE_DATE_EPOCH": "315532800"})
+    with tempfile.TemporaryDirectory() as clean:
+        shutil.copytree(Path(source) / "src", Path(clean) / "src",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        for name in ("pyproject.toml", "README.md"):
+            if (Path(source) / name).exists():
+                shutil.copy(Path(source) / name, clean)
+        # a fixed timestamp makes the same code give the same wheel, so Docker's layer cache can hit
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(folder),
+                        clean], check=True, capture_output=True, text=True,
+                       env={**os.environ, "SOURCE_DATE_EPOCH": "315532800"})
     return next(Path(folder).glob("*.whl"))
 
 

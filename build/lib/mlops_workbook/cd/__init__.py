@@ -1,1 +1,0 @@
-"""Continuous Deployment: the serving API, and deploying it and the pipelines per environment."""

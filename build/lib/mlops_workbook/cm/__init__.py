@@ -1,1 +1,0 @@
-"""Continuous Monitoring: drift statistics, metrics and alerts on the running model."""
