@@ -30,7 +30,8 @@ def generate(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
     resources = {"language": "python"}
     lab, resources = ClearSolutions().preprocess(lab, resources)
     lab, resources = ClearOutput().preprocess(lab, resources)
-    lab.metadata.pop("papermill", None)
+    for key in ("papermill", "widgets"):  # run records and the progress bars' state: not part of a lab
+        lab.metadata.pop(key, None)
     for cell in lab.cells:
         for key in _RUN_METADATA:
             cell.metadata.pop(key, None)

@@ -80,3 +80,9 @@ def test_a_lab_whose_set_up_fails_says_so_instead_of_failing_every_exercise(tmp_
     nbformat.write(nb, tmp_path / "00_overview.ipynb")
     with pytest.raises(ValueError, match=r"could not set up: ComponentMissing: this notebook needs nothing"):
         labs.check(tmp_path / "00_overview.ipynb")
+
+
+def test_labs_carry_no_run_state():
+    for lab in sorted((paths.project_root() / "labs").glob("*.ipynb")):
+        metadata = nbformat.read(lab, as_version=4).metadata
+        assert "widgets" not in metadata and "papermill" not in metadata, lab.name

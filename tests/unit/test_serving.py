@@ -86,3 +86,9 @@ def test_an_unknown_path_cannot_grow_the_label_set(served):
         client.get(f"/no-such-path-{i}")
     exported = client.get("/metrics/").text
     assert 'path="other",status="404"' in exported and "no-such-path" not in exported
+
+
+@pytest.mark.parametrize("body", [[], "not rows", {"acc_rate": True}])
+def test_empty_or_malformed_requests_get_a_422(served, body):
+    _, client = served
+    assert client.post("/predict", json=body).status_code == 422

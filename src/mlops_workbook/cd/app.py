@@ -17,7 +17,7 @@ from typing import Annotated, Union
 import pandas as pd
 from fastapi import FastAPI, Request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, make_asgi_app
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from mlops_workbook import bundle, schema
 from mlops_workbook.ct import features
@@ -26,16 +26,27 @@ _PYTHON_TYPES = {"int64": int, "float64": float}
 KNOWN_PATHS = {"/health", "/version", "/predict", "/metrics", "/metrics/"}
 
 
+def _not_a_bool(value):
+    """JSON's true/false are not numbers here, although Python would count them as 1 and 0."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true or false")
+    return value
+
+
 def _field(column: schema.Column):
-    kind = _PYTHON_TYPES[column.dtype]
-    constraint = Field(ge=column.min, le=column.max, description=column.description)
+    number = Annotated[_PYTHON_TYPES[column.dtype], Field(ge=column.min, le=column.max),
+                       BeforeValidator(_not_a_bool)]
     if column.nullable:
-        return Annotated[Union[kind, None], constraint], None
-    return Annotated[kind, constraint], ...
+        return Annotated[Union[number, None], Field(description=column.description)], None
+    return Annotated[number, Field(description=column.description)], ...
 
 
 Row = create_model("Row", __config__=ConfigDict(extra="forbid"),
                    **{name: _field(schema.BY_NAME[name]) for name in schema.FEATURES})
+
+
+MAX_ROWS = 1000  # one request's work stays bounded
+Rows = Annotated[list[Row], Field(min_length=1, max_length=MAX_ROWS)]  # type: ignore[valid-type]
 
 
 class Prediction(BaseModel):
@@ -99,8 +110,8 @@ def create_app(model_dir: str | Path | None = None) -> FastAPI:
         return {"model": facts.name, "version": facts.version, "alias": facts.alias, "run_id": facts.run_id,
                 "git_commit": os.environ.get("GIT_COMMIT", "unknown")}
 
-    @app.post("/predict")
-    def predict(rows: Union[Row, list[Row]]) -> Predictions:  # type: ignore[valid-type]
+    @app.post("/predict", responses={400: {"description": "the body is not valid JSON"}})
+    def predict(rows: Union[Row, Rows]) -> Predictions:  # type: ignore[valid-type]
         rows = rows if isinstance(rows, list) else [rows]
         table = features.build(pd.DataFrame([r.model_dump() for r in rows], columns=list(schema.FEATURES))
                                .astype({n: schema.BY_NAME[n].dtype for n in schema.FEATURES}))
