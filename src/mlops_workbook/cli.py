@@ -23,22 +23,33 @@ Env = Annotated[str, typer.Option("--env", "-e", help="dev, staging or prod (con
 Only = Annotated[list[str] | None, typer.Option("--only", help="a notebook number or name; repeat for more")]
 
 
+Params = Annotated[list[str] | None, typer.Option("--param", "-p", help="override: key=value")]
+
+
 def _fail(message: str, code: int = 2) -> None:
     console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _config(env: str, param: list[str] | None) -> config.EnvConfig:
+    """The environment's validated parameters, or exit 2 with the reason before any work."""
+    try:
+        return config.load(env, config.parse_overrides(param or []))
+    except (config.ConfigError, ValueError) as error:
+        _fail(str(error))
 
 
 @app.command()
 def run(
     env: Env = "dev",
     only: Only = None,
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="override: key=value")] = None,
+    param: Params = None,
 ) -> None:
     """Execute the lessons in order with papermill into the environment's workspace."""
+    cfg = _config(env, param)
     try:
-        cfg = config.load(env, config.parse_overrides(param or []))
         todo = runner.notebooks("notebooks", only)
-    except (config.ConfigError, ValueError) as error:
+    except ValueError as error:
         _fail(str(error))
     try:
         runner.run(cfg, todo, console)
@@ -144,16 +155,12 @@ def reproduce(
 @ci.command()
 def quality(
     env: Env = "dev",
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="override: key=value")] = None,
+    param: Params = None,
 ) -> None:
     """Train on the environment's data; fail unless the held-out metrics reach its minimums."""
     from mlops_workbook.ci import quality as gate_check
 
-    try:
-        cfg = config.load(env, config.parse_overrides(param or []))
-    except (config.ConfigError, ValueError) as error:
-        _fail(str(error))
-    metrics, decision = gate_check.evaluate(cfg)
+    metrics, decision = gate_check.evaluate(_config(env, param))
     if not decision.promote:
         _fail(f"quality gate ({env}): {decision.reason}", code=1)
     console.print(f"quality gate ({env}) passed: {decision.reason}", soft_wrap=True)
@@ -163,16 +170,13 @@ def quality(
 def package_image(
     env: Env = "dev",
     tag: Annotated[str, typer.Option(help="the image's name:tag")] = "ride-completion:latest",
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="override: key=value")] = None,
+    param: Params = None,
 ) -> None:
     """Train and gate a model, then build the serving image around the champion and smoke-test it."""
     from mlops_workbook import paths
     from mlops_workbook.ci import packaging
 
-    try:
-        cfg = config.load(env, config.parse_overrides(param or []))
-    except (config.ConfigError, ValueError) as error:
-        _fail(str(error))
+    cfg = _config(env, param)
     try:
         built, facts = packaging.package(cfg, paths.fresh_dir(cfg.workspace_dir() / "package"), tag,
                                           port=cfg.serve_port + 1)  # beside, not on, a deployed API

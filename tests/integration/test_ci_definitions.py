@@ -134,17 +134,20 @@ def test_the_pipeline_passes_as_it_is(repo):
     assert "healthy, smoke test passed" in log
 
 
-@pytest.mark.component("gitlab-ci-local")
-def test_a_failing_unit_test_fails_the_unit_test_job_only(repo):
-    break_file(repo, "src/mlops_workbook/ct/triggers.py", ").days >= every_days", ").days > every_days")
-    outcomes, log = run_pipeline(repo)
-    assert outcomes == {**passing_test_stage(), "unit-tests": "FAIL"}, log[-3000:]  # and nothing is packaged
-    assert "test_schedule" in log
+BROKEN_COMMITS = {
+    "a failing unit test": ("src/mlops_workbook/ct/triggers.py", ").days >= every_days", ").days > every_days",
+                            "unit-tests", "test_schedule"),
+    "a reproducibility mismatch": ("src/mlops_workbook/ct/training.py", "C: float = 1.0, inputs",
+                                   "C: float = 0.5, inputs", "reproducibility",
+                                   "not reproducible: predictions differ from the reference"),
+}
 
 
 @pytest.mark.component("gitlab-ci-local")
-def test_a_reproducibility_mismatch_fails_the_reproducibility_job_only(repo):
-    break_file(repo, "src/mlops_workbook/ct/training.py", "C: float = 1.0, inputs", "C: float = 0.5, inputs")
+@pytest.mark.parametrize("breakage", BROKEN_COMMITS)
+def test_a_broken_commit_fails_the_right_job_and_is_not_packaged(repo, breakage):
+    name, old, new, failing_job, said = BROKEN_COMMITS[breakage]
+    break_file(repo, name, old, new)
     outcomes, log = run_pipeline(repo)
-    assert outcomes == {**passing_test_stage(), "reproducibility": "FAIL"}, log[-3000:]  # and nothing is packaged
-    assert "not reproducible: predictions differ from the reference" in log
+    assert outcomes == {**passing_test_stage(), failing_job: "FAIL"}, log[-3000:]  # no package stage ran
+    assert said in log
