@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from pathlib import Path
 
 import pytest
 
 from conftest import require
-from mlops_workbook import bundle, data, paths, schema
+from mlops_workbook import bundle, data, paths
 from mlops_workbook.ci import packaging
 from mlops_workbook.ct import features, training
 
@@ -43,15 +42,10 @@ def built(docker_client, model_dir, tmp_path_factory):
                            {"GIT_COMMIT": "0123abc", "MODEL_VERSION": "3"})
 
 
-def rows(n):
-    batch = data.production_batch(n, seed=5)[list(schema.FEATURES)]
-    return batch.astype(object).where(batch.notna(), None).to_dict("records")
-
-
 def test_the_image_runs_healthy_and_serves(docker_client, built):
     container = packaging.run(docker_client, TAG, PORT, "pytest-serving")
     try:
-        answer = packaging.smoke_test(PORT, rows(5), expected_version="3")
+        answer = packaging.smoke_test(PORT, packaging.sample_rows(5, seed=5), expected_version="3")
         assert len(answer["predictions"]) == 5
         assert packaging.call(PORT, "/version")["git_commit"] == "0123abc"
     finally:

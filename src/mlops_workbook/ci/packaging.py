@@ -197,7 +197,7 @@ def size_mb(client, tag: str) -> float:
     return client.images.get(tag).attrs["Size"] / 1e6
 
 
-def run(client, tag: str, port: int, name: str, timeout: float = 90, environment: dict | None = None):
+def run(client, tag: str, port: int, name: str, timeout: float = 90):
     """Start the image on 127.0.0.1:`port` and wait for Docker's health check to say healthy.
 
     An unhealthy or exited container raises Unhealthy with its logs, and is removed.
@@ -208,8 +208,7 @@ def run(client, tag: str, port: int, name: str, timeout: float = 90, environment
         client.containers.get(name).remove(force=True)
     except docker.errors.NotFound:
         pass
-    container = client.containers.run(tag, name=name, detach=True, ports={f"{PORT}/tcp": ("127.0.0.1", port)},
-                                      environment=environment or {})
+    container = client.containers.run(tag, name=name, detach=True, ports={f"{PORT}/tcp": ("127.0.0.1", port)})
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         container.reload()
