@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 WB     := $(VENV)/bin/mlops-workbook
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/sanitize.cfg
 
-.PHONY: install run test lab notebooks labs bench
+.PHONY: install pipelines run test lab notebooks labs bench
 
 install: $(VENV)/.installed
 
@@ -16,12 +16,22 @@ $(VENV)/.installed: pyproject.toml
 	$(WB) kernel
 	touch $@
 
+# Airflow and the Kubeflow Pipelines SDK, each in its own environment (04_cd_pipelines; see requirements/).
+pipelines: .venv-airflow/.installed .venv-kfp/.installed
+
+.venv-%/.installed: requirements/%.txt pyproject.toml
+	test -x .venv-$*/bin/python || python3 -m venv .venv-$*
+	.venv-$*/bin/python -m pip install --quiet --upgrade pip
+	.venv-$*/bin/python -m pip install --quiet -r requirements/$*.txt
+	.venv-$*/bin/python -m pip install --quiet --no-deps -e .
+	touch $@
+
 # Execute every lesson for one environment with papermill into runs/$(ENV)/ (make run ENV=staging).
-run: install
+run: install pipelines
 	$(WB) run --env $(ENV)
 
 # The whole suite: unit tests, lab checks, papermill runs per environment, nbval on stored outputs.
-test: install
+test: install pipelines
 	$(VENV)/bin/pytest tests notebooks solutions $(NBVAL)
 
 # JupyterLab on the repository, with the project's kernel registered.

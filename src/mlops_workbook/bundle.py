@@ -3,11 +3,13 @@
 Packaging exports the registry's champion once, on the build machine (where MLflow lives), into
 a folder with the fitted pipeline (skops format) and `model.json` (name, version, alias, run,
 inputs). The image serves that folder and needs neither MLflow nor the tracking store.
+A process next to the registry (dev's deploy) loads `models:/<name>@<alias>` directly instead.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -44,3 +46,17 @@ def load(folder: Path):
                                 "export one with mlops_workbook.ci.packaging.export_champion")
     facts = Facts(**json.loads((folder / FACTS_FILE).read_text()))
     return skops.io.load(folder / MODEL_FILE, trusted=TRUSTED_TYPES), facts
+
+
+def from_registry(uri: str):
+    """(model, facts) for `models:/<name>@<alias>` or `models:/<name>/<version>`, from MLflow's registry."""
+    import mlflow.sklearn
+
+    found = re.fullmatch(r"models:/([^/@]+)(?:@(\w+)|/(\d+))", uri)
+    if not found:
+        raise ValueError(f"{uri!r} is not a registered model URI: use models:/<name>@<alias> or models:/<name>/<version>")
+    name, alias, number = found.groups()
+    client = mlflow.MlflowClient()
+    version = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, number)
+    model = mlflow.sklearn.load_model(f"models:/{name}/{version.version}")
+    return model, Facts(name, str(version.version), alias or "", version.run_id, list(model.feature_names_in_))

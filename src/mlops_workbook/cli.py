@@ -129,6 +129,25 @@ def kernel() -> None:
     console.print(f"kernel '{runner.ensure_kernel()}' points at this environment")
 
 
+@app.command("deploy")
+def deploy_image(
+    env: Env = "staging",
+    image: Annotated[str, typer.Option(help="the image CI built (name:tag)")] = "ride-completion:latest",
+    approved_by: Annotated[str | None, typer.Option(help="who approves this prod release (delivery mode)")] = None,
+    param: Params = None,
+) -> None:
+    """Deploy CI's image to staging or prod, health-gated; prod needs it live in staging (and an approval)."""
+    from mlops_workbook.cd import deploy, release
+
+    cfg = _config(env, param)
+    try:
+        event = release.deploy_image(cfg, image, approved_by, _config("staging", param))
+    except deploy.DeployFailed as error:
+        _fail(str(error), code=1)
+    console.print(f"{env}: version {event.version} from {image} is live on port {cfg.serve_port} ({event.reason})"
+                  + (f", approved by {event.approved_by} at {event.time}" if event.approved_by else ""), soft_wrap=True)
+
+
 ci = typer.Typer(no_args_is_help=True, help="The model checks CI runs beside the tests.")
 app.add_typer(ci, name="ci")
 

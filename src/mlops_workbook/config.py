@@ -45,6 +45,9 @@ class EnvConfig(BaseModel):
     min_roc_auc: float = Field(ge=0, le=1)
     promotion_margin: float = Field(ge=0, le=0.5)
     drift_psi_threshold: float = Field(gt=0, le=10)
+    retrain_schedule: str | None = Field(
+        pattern=r"^(@(hourly|daily|weekly|monthly)|(\S+\s+){4}\S+)$",
+        description="when the deployed CT pipeline runs: @daily, @weekly, ... or a 5-field cron; null: by hand")
 
     @model_validator(mode="after")
     def _dev_has_no_real_data(self) -> EnvConfig:

@@ -12,8 +12,16 @@ from importlib import metadata
 
 import pandas as pd
 
+from mlops_workbook import paths
+
 LIBRARIES = ("mlops-workbook", "scikit-learn", "mlflow", "pandas", "pandera", "papermill", "nbval",
              "nbgrader", "docker", "prometheus-client")
+
+def _in_venv(venv: str, package: str) -> list[str]:
+    """Asks a pipeline environment (see cd/pipelines.py) for its package's version."""
+    python = paths.project_root() / venv / "bin" / "python"
+    return [str(python), "-c", f"import {package}; print('{package}', {package}.__version__)"]
+
 
 COMPONENTS = {
     # name: (command that answers when it works, how to get it on Debian/Ubuntu)
@@ -23,6 +31,9 @@ COMPONENTS = {
     "promtool": (["promtool", "--version"], "comes with the prometheus package"),
     "alertmanager": (["prometheus-alertmanager", "--version"],
                      "apt-get install --no-install-recommends prometheus-alertmanager"),
+    "nginx": (["nginx", "-v"], "apt-get install --no-install-recommends nginx (the deploys' front door)"),
+    "airflow": (_in_venv(".venv-airflow", "airflow"), "make pipelines (Airflow in its own environment)"),
+    "kfp": (_in_venv(".venv-kfp", "kfp"), "make pipelines (the Kubeflow Pipelines SDK in its own environment)"),
     "gitlab-ci-local": (["gitlab-ci-local", "--version"], "npm install -g gitlab-ci-local@4.52.2"),
     "rsync": (["rsync", "--version"], "apt-get install rsync (gitlab-ci-local copies the repository with it)"),
 }

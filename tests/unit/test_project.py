@@ -11,6 +11,7 @@ import yaml
 from mlops_workbook import paths
 
 ROOT = paths.project_root()
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
 def test_environment_yml_installs_from_pyproject():
@@ -35,3 +36,14 @@ def test_the_dockerfile_passes_hadolint():
     hadolint = Path(sys.executable).parent / "hadolint"
     result = subprocess.run([str(hadolint), str(ROOT / "Dockerfile")], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_pipeline_environments_pin_the_workbooks_own_versions():
+    """Airflow and kfp run the CT steps in their own environments: with the same library versions as the workbook."""
+    pinned = dict(re.match(r"([\w-]+)==(\S+)", dep).groups() for dep in PYPROJECT["project"]["dependencies"])
+    for name in ("airflow", "kfp"):
+        lines = (ROOT / "requirements" / f"{name}.txt").read_text().splitlines()
+        pins = dict(line.split("==") for line in lines if line and not line.startswith("#"))
+        shared = {package: version for package, version in pins.items() if package in pinned}
+        assert shared == {package: pinned[package] for package in shared}, f"requirements/{name}.txt"
+        assert {"mlflow", "scikit-learn", "pandas", "pandera", "skops"} <= set(shared)

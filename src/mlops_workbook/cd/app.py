@@ -4,7 +4,9 @@
 declared schema, so a bad request gets a 422 that names the field and the allowed range.
 The features are computed by the same `features.build` the data pipeline uses.
 `GET /metrics` exports traffic, latency and prediction metrics for Prometheus (07_cm_monitoring).
-Run it with `uvicorn --factory mlops_workbook.cd.app:create_app` and MODEL_DIR set.
+Run it with `uvicorn --factory mlops_workbook.cd.app:create_app` and MODEL_URI set to a bundle folder
+(the image: MODEL_DIR) or to `models:/ride-completion@champion` (a process next to the registry).
+The model is loaded once, at start: if the registry goes away later, the app keeps serving it.
 """
 
 from __future__ import annotations
@@ -80,9 +82,15 @@ class Metrics:
                                 buckets=tuple(i / 10 for i in range(1, 11)), registry=self.registry)
 
 
-def create_app(model_dir: str | Path | None = None) -> FastAPI:
-    """The app serving one bundle (MODEL_DIR by default), loaded once at start."""
-    model, facts = bundle.load(model_dir or os.environ.get("MODEL_DIR", "model"))
+def load_model(source: str | Path | None = None):
+    """(model, facts) from a registry URI or a bundle folder; by default MODEL_URI, else MODEL_DIR."""
+    source = str(source or os.environ.get("MODEL_URI") or os.environ.get("MODEL_DIR", "model"))
+    return bundle.from_registry(source) if source.startswith("models:/") else bundle.load(Path(source))
+
+
+def create_app(model: str | Path | None = None) -> FastAPI:
+    """The app serving one model version, loaded once at start (see load_model)."""
+    model, facts = load_model(model)
     app = FastAPI(title="ride-completion", version=facts.version,
                   description="Will this driver complete the booking?")
     metrics = Metrics()

@@ -31,6 +31,7 @@ BASE_IMAGE = "mlops-workbook/base:bookworm"
 IMAGE = "ride-completion"
 DOCKERFILE = "Dockerfile"
 PORT = 8000  # inside the container
+MODEL_VERSION_LABEL = "ai.mlops-workbook.model-version"  # set by the Dockerfile from MODEL_VERSION
 CACHE = Path("runs/cache")  # wheelhouses, shared by every environment and notebook (git-ignored)
 # What the serving app imports; their versions (and their dependencies') are the training environment's.
 SERVING_PACKAGES = ("fastapi", "uvicorn", "scikit-learn", "pandas", "numpy", "skops", "pydantic", "prometheus-client")
@@ -197,7 +198,7 @@ def size_mb(client, tag: str) -> float:
     return client.images.get(tag).attrs["Size"] / 1e6
 
 
-def run(client, tag: str, port: int, name: str, timeout: float = 90):
+def run(client, tag: str, port: int, name: str, timeout: float = 90, environment: dict | None = None):
     """Start the image on 127.0.0.1:`port` and wait for Docker's health check to say healthy.
 
     An unhealthy or exited container raises Unhealthy with its logs, and is removed.
@@ -208,7 +209,8 @@ def run(client, tag: str, port: int, name: str, timeout: float = 90):
         client.containers.get(name).remove(force=True)
     except docker.errors.NotFound:
         pass
-    container = client.containers.run(tag, name=name, detach=True, ports={f"{PORT}/tcp": ("127.0.0.1", port)})
+    container = client.containers.run(tag, name=name, detach=True, environment=environment or {},
+                                      ports={f"{PORT}/tcp": ("127.0.0.1", port)})
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         container.reload()
@@ -254,14 +256,10 @@ def export_champion(client, folder: Path) -> bundle.Facts:
     """The registry's champion as a serving bundle (see mlops_workbook.bundle)."""
     from mlops_workbook.ct import gate, training
 
-    version = gate.champion_version(client)
-    if version is None:
+    if gate.champion_version(client) is None:
         raise LookupError(f"no '{gate.CHAMPION}' in the registry: train and promote a model first "
                           "(06_ct_training_pipeline)")
-    model = training.load(version)
-    facts = bundle.Facts(training.MODEL_NAME, version, gate.CHAMPION,
-                         client.get_model_version(training.MODEL_NAME, version).run_id,
-                         list(model.feature_names_in_))
+    model, facts = bundle.from_registry(f"models:/{training.MODEL_NAME}@{gate.CHAMPION}")
     bundle.save(model, facts, folder)
     return facts
 
@@ -280,6 +278,16 @@ def sample_rows(n: int, seed: int) -> list[dict]:
     return batch.astype(object).where(batch.notna(), None).to_dict("records")
 
 
+def package_champion(registry, client, folder: Path, tag: str) -> tuple[Built, bundle.Facts]:
+    """Export the registry's champion and build the serving image around it (as `tag`)."""
+    folder = paths.fresh_dir(Path(folder))
+    facts = export_champion(registry, folder / "model")
+    build_base_image(client)
+    built = build(client, context(folder / "context", wheelhouse(), folder / "model"), tag, BASE_IMAGE,
+                  {"GIT_COMMIT": git_commit(), "MODEL_VERSION": facts.version})
+    return built, facts
+
+
 def package(cfg, sandbox: Path, tag: str, port: int) -> tuple[Built, bundle.Facts]:
     """CI's package job: train and gate a model, export the champion, build the image, smoke-test it."""
     from mlops_workbook import data, tracking
@@ -290,11 +298,8 @@ def package(cfg, sandbox: Path, tag: str, port: int) -> tuple[Built, bundle.Fact
     data_pipeline.run(data.open_source(cfg), store)
     candidate = training.run(store, cfg, registry, "packaged by CI")
     gate.review(registry, candidate.version, candidate.held_out, cfg)
-    facts = export_champion(registry, sandbox / "model")
     client = docker_client()
-    build_base_image(client)
-    built = build(client, context(sandbox / "context", wheelhouse(), sandbox / "model"), tag, BASE_IMAGE,
-                  {"GIT_COMMIT": git_commit(), "MODEL_VERSION": facts.version})
+    built, facts = package_champion(registry, client, sandbox / "image", tag)
     container = run(client, tag, port, f"smoke-{cfg.env}")
     try:
         smoke_test(port, sample_rows(3, cfg.seed), facts.version)

@@ -1,0 +1,50 @@
+"""The CT steps as an Apache Airflow DAG: one task per step, in order, with the environment's schedule.
+
+This module runs where Airflow is installed (`.venv-airflow`, see `cd/pipelines.py`), never in the
+workbook's own environment: Airflow pins an older FastAPI than the serving app. The DAG file that
+`pipelines.install_airflow_dag` writes calls `build`; `python -m mlops_workbook.cd.airflow_dag <file>`
+runs it once in-process (`dag.test()`, no scheduler or webserver) and prints each task's state as JSON.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import runpy
+import sys
+from datetime import datetime
+
+
+def _step(reference: str):
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def build(env: str, settings: dict, folder: str, schedule: str | None, steps: list[str]):
+    """A DAG `ct_pipeline_<env>` whose tasks call the steps ("module:function") one after the other."""
+    from airflow.providers.standard.operators.python import PythonOperator
+    from airflow.sdk import DAG
+
+    with DAG(dag_id=f"ct_pipeline_{env}", schedule=schedule, start_date=datetime(2026, 1, 1), catchup=False,
+             tags=["mlops-workbook", env], doc_md=f"Continuous Training for {env}: {' → '.join(steps)}") as dag:
+        previous = None
+        for reference in steps:
+            task = PythonOperator(task_id=reference.partition(":")[2], python_callable=_step(reference),
+                                  op_kwargs={"settings": settings, "folder": folder})
+            if previous is not None:
+                previous >> task
+            previous = task
+    return dag
+
+
+def main(dag_file: str) -> int:
+    dag = runpy.run_path(dag_file)["dag"]
+    run = dag.test()
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    in_order = {task.task_id: states.get(task.task_id, "not run") for task in dag.tasks}  # the order they were chained
+    print(json.dumps({"dag_id": dag.dag_id, "state": str(run.state), "tasks": in_order}))
+    return 0 if str(run.state) == "success" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,187 @@
+"""Health-gated deploys of the serving app for one environment (blue/green behind the router).
+
+The live copy runs in one slot; a deploy starts the new release in the other slot, beside it.
+Only a copy that is healthy and passes the smoke test takes over the environment's port; anything
+else is stopped and the old copy never stops serving. Every attempt is recorded, and a rollback
+to the model version served before is one call.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from mlops_workbook.cd.router import Router, RouterError
+from mlops_workbook.cd.targets import Copy, Release
+from mlops_workbook.ci import packaging
+
+SLOTS = ("blue", "green")
+
+
+class DeployFailed(RuntimeError):
+    """The new release was not put live; the message says why and what still serves."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of an environment's deploy history."""
+
+    time: str
+    env: str
+    version: str
+    image: str | None
+    model_uri: str
+    slot: str
+    outcome: str  # live | rejected
+    reason: str
+    approved_by: str | None = None
+
+
+def health_gated_switch(start, check, take_over, retire):
+    """Start the new copy beside the old one; only if it passes its checks does it take over.
+
+    `start()` returns the new copy (or raises if it never becomes healthy); `check(copy)` raises if the
+    copy answers wrongly; `take_over(copy)` sends the traffic to it; `retire(copy)` stops a copy.
+    """
+    new = start()
+    try:
+        check(new)
+    except Exception:
+        retire(new)
+        raise
+    take_over(new)
+    return new
+
+
+class Deployment:
+    """One environment's serving: the router on `serve_port`, and the app in a blue or a green slot."""
+
+    def __init__(self, cfg, folder: Path, target):
+        self.env, self.port, self.target = cfg.env, cfg.serve_port, target
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.router = Router(self.folder / "router", cfg.serve_port, cfg.env)
+        self.rows = packaging.sample_rows(3, cfg.seed)  # the smoke test's requests
+
+    def slot_port(self, slot: str) -> int:
+        return self.port + 10 + SLOTS.index(slot)
+
+    def live(self) -> Copy | None:
+        state = self.folder / "live.json"
+        if not state.exists():
+            return None
+        saved = json.loads(state.read_text())
+        return Copy(Release(**saved.pop("release")), **saved)
+
+    def deploy(self, release: Release, approved_by: str | None = None, why: str = "",
+               switch=health_gated_switch) -> Event:
+        """Put `release` live if it earns it; DeployFailed (the old copy still serving) if not."""
+        live = self.live()
+        slot = "green" if live is not None and live.name.endswith("blue") else "blue"
+        port, name = self.slot_port(slot), f"ride-completion-{self.env}-{slot}"
+
+        def start() -> Copy:
+            if not _port_free(port):
+                raise packaging.Unhealthy(f"port {port} ({slot}) is taken by something else: stop it first")
+            return self.target.start(release, port, name)
+
+        def take_over(new: Copy) -> None:
+            try:
+                self.router.point_to(new.port)
+                self._wait_until_served(release.version)
+                self.router.wait_settled()
+            except RouterError:
+                if live is not None and self.router.upstream() != live.port:
+                    self.router.point_to(live.port)  # back to the copy that worked
+                self.target.stop(new)
+                raise
+            (self.folder / "live.json").write_text(json.dumps(asdict(new)))
+            if live is not None:
+                self.target.stop(live)
+
+        try:
+            switch(start, lambda new: packaging.smoke_test(new.port, self.rows, release.version), take_over,
+                   self.target.stop)
+        except (packaging.Unhealthy, AssertionError, OSError, RouterError) as error:
+            reason, _, logs = str(error).partition(" Its last logs:")
+            reason = (reason.strip().splitlines()[0].rstrip(".") if reason.strip() else type(error).__name__) + "."
+            self._record(release, slot, "rejected", reason, approved_by)
+            serving = f"version {live.release.version} still serves" if live else "nothing was serving"
+            raise DeployFailed(f"version {release.version} was not deployed to {self.env}: {reason} "
+                               f"{serving} on port {self.port}." + (f" The new copy's last logs:{logs}" if logs else "")
+                               ) from error
+        return self._record(release, slot, "live", why or f"healthy and smoke-tested; took over port {self.port}",
+                            approved_by)
+
+    def rollback(self, client) -> Event:
+        """Serve the model version that was live before this one again: `champion` moves back, then a deploy."""
+        from mlops_workbook.ct import gate, training
+
+        live = self.live()
+        earlier = [e for e in self.history().itertuples() if e.outcome == "live"
+                   and live is not None and e.version != live.release.version]
+        if not earlier:
+            raise DeployFailed(f"nothing to roll back to in {self.env}: no other version was ever live here")
+        previous = earlier[-1]
+        client.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, previous.version)
+        client.set_model_version_tag(training.MODEL_NAME, live.release.version, "rolled_back",
+                                     f"{self.env}: replaced by version {previous.version}")
+        return self.deploy(Release(previous.version, previous.image, previous.model_uri),
+                           why=f"rollback from version {live.release.version}")
+
+    def serving(self, release: Release) -> Event | None:
+        """The event that put `release` live, if it is the live one now."""
+        live = self.live()
+        if live is None or live.release != release:
+            return None
+        last = self.history().query("outcome == 'live'").iloc[-1].to_dict()
+        return Event(**{key: (None if pd.isna(value) else value) for key, value in last.items()})
+
+    def history(self) -> pd.DataFrame:
+        log = self.folder / "history.jsonl"
+        lines = log.read_text().splitlines() if log.exists() else []
+        return pd.DataFrame([json.loads(line) for line in lines], columns=list(Event.__dataclass_fields__))
+
+    def stop(self) -> None:
+        """Stop the live copy and the router (the history stays)."""
+        live = self.live()
+        if live is not None:
+            self.target.stop(live)
+            (self.folder / "live.json").unlink()
+        self.router.stop()
+
+    def reset(self) -> None:
+        """An empty environment: whatever a previous run left is stopped, the history cleared."""
+        self.stop()
+        for slot in SLOTS:  # a copy a crashed run left behind, not in live.json
+            self.target.stop(Copy(Release("?"), self.slot_port(slot), f"ride-completion-{self.env}-{slot}"))
+        (self.folder / "history.jsonl").unlink(missing_ok=True)
+
+    def _record(self, release: Release, slot: str, outcome: str, reason: str, approved_by: str | None) -> Event:
+        event = Event(datetime.now(timezone.utc).isoformat(timespec="seconds"), self.env, release.version,
+                      release.image, release.model_uri, slot, outcome, reason, approved_by)
+        with (self.folder / "history.jsonl").open("a") as log:
+            log.write(json.dumps(asdict(event)) + "\n")
+        return event
+
+    def _wait_until_served(self, version: str, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if packaging.call(self.port, "/version")["version"] == version:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RouterError(f"the router on port {self.port} did not serve version {version} within {timeout:g} s")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0

@@ -1,0 +1,33 @@
+"""A bounded load on a running API with Locust: a fixed number of requests at a fixed concurrency.
+
+`run` starts Locust headless in another process (`locustfile.py` says what a client does), stops it
+once the request count is reached, and returns what Locust measured: requests, failures, requests/s,
+median and 99th-percentile latency. Tests use it for "no errors under load", bench/ for speed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+
+
+def run(port: int, rows: list[dict], requests: int = 1000, users: int = 8, timeout: float = 300) -> dict:
+    """Send `requests` POSTs of `rows` to 127.0.0.1:`port`/predict from `users` concurrent clients."""
+    with tempfile.TemporaryDirectory() as folder:
+        report = Path(folder) / "load.json"
+        env = {**os.environ, "LOADTEST_BODY": json.dumps(rows), "LOADTEST_REQUESTS": str(requests),
+               "LOADTEST_REPORT": str(report)}
+        done = subprocess.run([sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host",
+                               f"http://127.0.0.1:{port}", "-u", str(users), "-r", str(users), "--only-summary",
+                               "--exit-code-on-error", "0",
+                               "--run-time", f"{timeout:.0f}s"],  # a safety net: the count stops it first
+                              env=env, capture_output=True, text=True, timeout=timeout + 30)
+        if not report.exists():
+            raise RuntimeError(f"locust did not run (exit {done.returncode}): {done.stderr.strip()[-600:]}")
+        return {**json.loads(report.read_text()), "users": users}

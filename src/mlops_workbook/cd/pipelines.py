@@ -1,0 +1,130 @@
+"""Deploying the CT pipeline: the same step functions, run directly or installed for a scheduler.
+
+- run directly (the embedded default): `mlops_workbook.ct.steps.run_all`, no scheduler at all;
+- Apache Airflow: a DAG file with the environment's settings and schedule, installed into a DAGs folder;
+- Kubeflow Pipelines: a pipeline compiled to YAML with the environment's settings.
+
+Airflow and kfp each live in their own virtual environment (`make pipelines` builds `.venv-airflow`
+and `.venv-kfp` from `requirements/`): Airflow pins an older FastAPI than the serving app, and kfp
+older protobuf and requests than Airflow. This module drives them from the workbook's environment.
+"""
+
+from __future__ import annotations
+
+import json
+import inspect
+import os
+import pprint
+import subprocess
+from pathlib import Path
+
+from mlops_workbook import paths
+from mlops_workbook.ct import steps
+
+AIRFLOW_VENV, KFP_VENV = ".venv-airflow", ".venv-kfp"
+STEPS = [f"{step.__module__}:{step.__name__}" for step in steps.STEPS]
+
+DAG_FILE = '''\
+"""Continuous Training for {env}: installed by mlops-workbook (regenerate it rather than edit it)."""
+from mlops_workbook.cd import airflow_dag
+
+SETTINGS = {settings}
+STEPS = {steps}
+dag = airflow_dag.build({env!r}, SETTINGS, {folder!r}, schedule={schedule!r}, steps=STEPS)
+'''
+
+
+class PipelineFailed(RuntimeError):
+    """A scheduler's run of the pipeline failed; the message carries the end of its output."""
+
+
+def python_of(venv: str) -> Path:
+    """The interpreter of one of the pipeline environments, or a message saying how to build it."""
+    python = paths.project_root() / venv / "bin" / "python"
+    if not python.exists():
+        raise FileNotFoundError(f"{venv} is missing: build it with `make pipelines` (about 3 minutes)")
+    return python
+
+
+def portable(folder: Path) -> str:
+    """A pipeline's folder as deployed artifacts name it: relative to the repository when inside it."""
+    folder = Path(folder).resolve()
+    try:
+        return str(folder.relative_to(paths.project_root()))
+    except ValueError:
+        return str(folder)
+
+
+def step_module(step, folder: Path) -> str:
+    """Write a step defined in a notebook into `folder/<name>.py`, so a scheduler can import it; its reference.
+
+    A scheduler runs each step in another process: the function must import what it uses itself.
+    """
+    (folder / f"{step.__name__}_step.py").write_text(inspect.getsource(step))
+    return f"{step.__name__}_step:{step.__name__}"
+
+
+def install_airflow_dag(cfg, dags_folder: Path, folder: str, step_list: list[str] = STEPS) -> Path:
+    """Write the environment's DAG file (its settings and `retrain_schedule`) into an Airflow DAGs folder."""
+    dags_folder.mkdir(parents=True, exist_ok=True)
+    dag_file = dags_folder / f"ct_pipeline_{cfg.env}.py"
+    dag_file.write_text(DAG_FILE.format(env=cfg.env, settings=pprint.pformat(cfg.params(), sort_dicts=False),
+                                        folder=folder, schedule=cfg.retrain_schedule,
+                                        steps=pprint.pformat(step_list)))
+    return dag_file
+
+
+def run_airflow_dag(dag_file: Path, airflow_home: Path, timeout: float = 600) -> dict:
+    """Run the DAG once in-process with `dag.test()` (sqlite, no scheduler, no webserver)."""
+    airflow_home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "AIRFLOW_HOME": str(airflow_home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "AIRFLOW__CORE__DAGS_FOLDER": str(dag_file.parent),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(dag_file.parent), os.environ.get("PYTHONPATH")]))}
+    python = python_of(AIRFLOW_VENV)
+    if not (airflow_home / "airflow.db").exists():  # Airflow's own metadata database, once per home
+        _run([str(python), "-m", "airflow", "db", "migrate"], env, timeout, "airflow db migrate")
+    done = _run([str(python), "-m", "mlops_workbook.cd.airflow_dag", str(dag_file)], env, timeout, "the DAG run",
+                check=False)
+    return _summary(done, "the Airflow DAG run")
+
+
+def compile_kfp(cfg, folder: str, out: Path) -> Path:
+    """The Kubeflow pipeline for the environment, compiled to YAML with its settings as defaults."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    settings = out.with_suffix(".settings.json")
+    settings.write_text(json.dumps(cfg.params()))
+    _run([str(python_of(KFP_VENV)), "-m", "mlops_workbook.cd.kubeflow", "compile", str(settings), folder, str(out)],
+         dict(os.environ), 120, "kfp compile")
+    settings.unlink()
+    return out
+
+
+def run_kfp_locally(cfg, folder: str, timeout: float = 600) -> dict:
+    """Run the Kubeflow pipeline with kfp's local runner: each step in a subprocess, no cluster."""
+    settings = paths.resolve(folder) / "settings.json"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text(json.dumps(cfg.params()))
+    done = _run([str(python_of(KFP_VENV)), "-m", "mlops_workbook.cd.kubeflow", "run", str(settings), folder],
+                dict(os.environ), timeout, "the kfp local run", check=False)
+    return _summary(done, "the Kubeflow local run")
+
+
+def _run(command: list[str], env: dict, timeout: float, what: str, check: bool = True):
+    env = {**env, "MPLBACKEND": "Agg"}  # a notebook's inline plotting backend does not exist over there
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout,
+                          cwd=paths.project_root())
+    if check and done.returncode != 0:
+        raise PipelineFailed(f"{what} failed (exit {done.returncode}):\n" + _tail(done))
+    return done
+
+
+def _summary(done, what: str) -> dict:
+    last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    if done.returncode != 0 or not last.startswith("{"):
+        raise PipelineFailed(f"{what} failed (exit {done.returncode}):\n" + _tail(done))
+    return json.loads(last)
+
+
+def _tail(done) -> str:
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    return "\n".join(line for line in lines[-12:])

@@ -1,0 +1,85 @@
+"""From staging to prod: Continuous Delivery or Continuous Deployment, one config switch.
+
+`release_mode: deployment` puts a release in prod automatically once it is live in staging.
+`release_mode: delivery` stops before prod until a person approves; who approved, and when, is
+recorded in prod's deploy history. Either way, nothing reaches prod that did not pass staging.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlops_workbook.cd.deploy import DeployFailed, Deployment, Event
+from mlops_workbook.cd.targets import Release
+
+
+@dataclass(frozen=True)
+class Decision:
+    go: bool
+    reason: str
+
+
+def may_go_to_prod(mode: str, staging_passed: bool, approved_by: str | None) -> Decision:
+    """The approval gate: may a release that went to staging now go to prod?"""
+    if not staging_passed:
+        return Decision(False, "it did not pass staging: nothing goes to prod")
+    if mode == "deployment":
+        return Decision(True, "continuous deployment: it passed staging, so it goes out")
+    if approved_by:
+        return Decision(True, f"continuous delivery: approved by {approved_by}")
+    return Decision(False, "continuous delivery: waiting for a person to approve "
+                           "(papermill -p approved_by <name>, or mlops-workbook deploy --approved-by <name>)")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    staging: Event | None
+    decision: Decision
+    prod: Event | None
+
+
+def promote(release: Release, staging: Deployment, prod: Deployment, mode: str, approved_by: str | None = None,
+            gate=may_go_to_prod) -> Outcome:
+    """Deploy to staging, then to prod if the gate says so (`gate` is may_go_to_prod unless a lab passes its own)."""
+    staged = staging.serving(release)  # already live in staging: not deployed twice
+    if staged is None:
+        try:
+            staged = staging.deploy(release)
+        except DeployFailed:
+            staged = None  # the failure is in staging's history; prod is not touched
+    decision = gate(mode, staged is not None, approved_by)
+    if not decision.go:
+        return Outcome(staged, decision, None)
+    return Outcome(staged, decision, prod.deploy(release, approved_by=approved_by, why=decision.reason))
+
+
+def deploy_image(cfg, image: str, approved_by: str | None = None, staging_cfg=None) -> Event:
+    """A terminal's (or a pipeline job's) deploy of CI's image to staging or prod, through the same gates.
+
+    prod takes only an image that is live in staging (`staging_cfg` says where), and in delivery mode
+    only with an approval.
+    """
+    import docker.errors
+
+    from mlops_workbook.cd.targets import ContainerTarget
+    from mlops_workbook.ci import packaging
+
+    if cfg.deploy_target != "container":
+        raise DeployFailed(f"{cfg.env} runs the app as a {cfg.deploy_target}, from its notebook's registry: deploy it "
+                           "from notebooks/03_cd_serving.ipynb. This command deploys CI's image to staging or prod.")
+    client = packaging.docker_client()
+    try:
+        labels = client.images.get(image).labels
+    except docker.errors.ImageNotFound:
+        raise DeployFailed(f"no image {image} here: build it first (mlops-workbook ci package --tag {image})") from None
+    target = ContainerTarget(client, cfg.workspace_dir() / "environments" / "copies", cfg.env)
+    chosen = Release(labels.get(packaging.MODEL_VERSION_LABEL, "unknown"), image)
+    why = ""
+    if cfg.env == "prod":
+        staging = Deployment(staging_cfg, staging_cfg.workspace_dir() / "environments" / "staging", target)
+        decision = may_go_to_prod(cfg.release_mode, staging.serving(chosen) is not None, approved_by)
+        if not decision.go:
+            raise DeployFailed(f"{image} does not go to prod: {decision.reason}")
+        why = decision.reason
+    deployment = Deployment(cfg, cfg.workspace_dir() / "environments" / cfg.env, target)
+    return deployment.deploy(chosen, approved_by=approved_by, why=why)

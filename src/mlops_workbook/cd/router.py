@@ -1,0 +1,105 @@
+"""The environment's front door: nginx on a fixed port, forwarding to whichever copy of the app is live.
+
+Clients always call the environment's `serve_port`. A deploy starts the new copy on another port,
+checks it, then points nginx at it and reloads: nginx finishes the requests in flight on the old
+copy and sends new ones to the new copy, so the switch drops nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+CONF = """\
+# written by mlops_workbook.cd.router: the {env} front door
+pid {folder}/nginx.pid;
+error_log {folder}/error.log warn;
+worker_processes 1;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {folder}/tmp;
+    proxy_temp_path {folder}/tmp;
+    client_body_buffer_size 1m;   # a full 1000-row request stays in memory
+    upstream live {{ server 127.0.0.1:{upstream}; }}   # the live copy of the app
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ proxy_pass http://live; proxy_set_header Host $host; }}
+    }}
+}}
+"""
+
+
+class RouterError(RuntimeError):
+    """nginx refused the configuration or did not start; the message carries what it said."""
+
+
+class Router:
+    """nginx for one environment, with its own folder, pid file and logs (no system service)."""
+
+    def __init__(self, folder: Path, port: int, env: str):
+        self.folder, self.port, self.env = Path(folder).resolve(), port, env
+        self.conf = self.folder / "nginx.conf"
+
+    def upstream(self) -> int | None:
+        """The port nginx forwards to now, or None before the first deploy."""
+        if not self.conf.exists():
+            return None
+        return int(re.search(r"server 127\.0\.0\.1:(\d+);", self.conf.read_text()).group(1))
+
+    def running(self) -> bool:
+        pid = self._pid()
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+
+    def point_to(self, upstream: int) -> None:
+        """Send new requests to 127.0.0.1:`upstream` (starts nginx on the first call)."""
+        (self.folder / "tmp").mkdir(parents=True, exist_ok=True)
+        previous = self.conf.read_text() if self.conf.exists() else None
+        self.conf.write_text(CONF.format(env=self.env, folder=self.folder, upstream=upstream, port=self.port))
+        try:
+            self._nginx("-t")  # a bad configuration is refused before it replaces the good one
+            self._nginx("-s", "reload") if self.running() else self._nginx()
+        except RouterError:
+            if previous is not None:
+                self.conf.write_text(previous)
+            raise
+
+    def wait_settled(self, timeout: float = 10) -> None:
+        """Wait until the workers of the previous configuration have finished and exited.
+
+        After a reload, old workers still finish (and may still accept) requests for the old copy:
+        the old copy may only stop once they are gone.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            workers = subprocess.run(["pgrep", "-P", str(self._pid())], capture_output=True, text=True).stdout
+            if len(workers.split()) <= 1:
+                return
+            time.sleep(0.05)
+        raise RouterError(f"nginx for {self.env} still runs the previous configuration after {timeout:g} s")
+
+    def stop(self) -> None:
+        pid = self._pid()
+        if pid is not None and self.running():
+            os.kill(pid, signal.SIGQUIT)  # graceful: finish what is in flight
+
+    def _pid(self) -> int | None:
+        pid_file = self.folder / "nginx.pid"
+        text = pid_file.read_text().strip() if pid_file.exists() else ""
+        return int(text) if text else None
+
+    def _nginx(self, *args: str) -> None:
+        done = subprocess.run(["nginx", "-p", str(self.folder), "-e", str(self.folder / "error.log"),
+                               "-c", str(self.conf), *args], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RouterError(f"nginx {' '.join(args) or 'start'} failed for {self.env}: {done.stderr.strip()}")

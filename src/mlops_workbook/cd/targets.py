@@ -1,0 +1,159 @@
+"""Where a copy of the serving app runs: a local process (dev) or a container of the CI image.
+
+Both targets answer the same two calls, `start` and `stop`, so the deploy logic does not care
+which one an environment uses (its config's `deploy_target` decides). `start` returns only once
+the copy answers `/health`; a copy that never does is stopped and reported with its logs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlops_workbook.ci import packaging
+
+CHAMPION_URI = "models:/ride-completion@champion"
+
+
+@dataclass(frozen=True)
+class Release:
+    """What a deploy puts live: a model version, and how to start the app serving it."""
+
+    version: str  # the model version it must serve (checked on /version)
+    image: str | None = None  # containers: the CI image built around that version
+    model_uri: str = CHAMPION_URI  # processes: what the app loads from the registry at start
+    settings: dict = field(default_factory=dict, hash=False)  # extra environment variables for the app
+
+
+@dataclass(frozen=True)
+class Copy:
+    """One running copy of the app."""
+
+    release: Release
+    port: int
+    name: str
+    pid: int | None = None  # processes only
+
+
+def for_env(cfg, folder: Path, tracking_uri: str):
+    """The target the environment's `deploy_target` names."""
+    if cfg.deploy_target == "process":
+        return ProcessTarget(folder, tracking_uri)
+    return ContainerTarget(packaging.docker_client(), folder, cfg.env)
+
+
+class ProcessTarget:
+    """dev: the app as a local uvicorn process, loading its model from the registry by alias."""
+
+    kind = "process"
+
+    def __init__(self, folder: Path, tracking_uri: str):
+        self.folder, self.tracking_uri = Path(folder), tracking_uri
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def release(self, registry) -> Release:
+        """The registry's champion: the process loads it by alias when it starts."""
+        return Release(_champion(registry))
+
+    def start(self, release: Release, port: int, name: str, timeout: float = 60) -> Copy:
+        log = self.folder / f"{name}.log"
+        env = {**os.environ, "MODEL_URI": release.model_uri, "MLFLOW_TRACKING_URI": self.tracking_uri,
+               "GIT_COMMIT": packaging.git_commit(), **release.settings}
+        with log.open("w") as out:
+            process = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory",
+                                        "mlops_workbook.cd.app:create_app", "--host", "127.0.0.1",
+                                        "--port", str(port), "--log-level", "warning"],
+                                       env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and process.poll() is None:
+            if _healthy(port):
+                return Copy(release, port, name, process.pid)
+            time.sleep(0.2)
+        why = (f"it exited with code {process.returncode}" if process.poll() is not None
+               else f"it did not answer /health in {timeout:g} s")
+        self.stop(Copy(release, port, name, process.pid))
+        tail = "\n".join(log.read_text().strip().splitlines()[-5:])
+        raise packaging.Unhealthy(f"process {name} for version {release.version} did not become healthy: {why}; "
+                                  f"it was stopped. Its last logs:\n{tail}")
+
+    def stop(self, copy: Copy) -> None:
+        if copy.pid is None:
+            return  # never started (or started by a run whose record is gone)
+        try:
+            os.killpg(copy.pid, signal.SIGTERM)  # uvicorn finishes the requests in flight
+        except ProcessLookupError:
+            return
+        for _ in range(50):
+            if not _alive(copy.pid):
+                return
+            time.sleep(0.1)
+        os.killpg(copy.pid, signal.SIGKILL)
+
+
+class ContainerTarget:
+    """staging and prod: the image CI built, run by the Docker daemon."""
+
+    kind = "container"
+
+    def __init__(self, client, folder: Path, env: str):
+        self.client, self.folder, self.env = client, Path(folder), env
+
+    def release(self, registry) -> Release:
+        """The registry's champion in its image: CI's package step, run here (the layer cache makes it quick)."""
+        version = _champion(registry)
+        built, _ = packaging.package_champion(registry, self.client, self.folder / f"v{version}",
+                                              f"{packaging.IMAGE}:{self.env}-model-v{version}")
+        return Release(version, image=built.tag)
+
+    def start(self, release: Release, port: int, name: str, timeout: float = 90) -> Copy:
+        if release.image is None:
+            raise ValueError(f"release of version {release.version} names no image: containers run CI's image")
+        packaging.run(self.client, release.image, port, name, timeout, environment=release.settings)
+        return Copy(release, port, name)
+
+    def stop(self, copy: Copy) -> None:
+        import docker.errors
+
+        try:
+            container = self.client.containers.get(copy.name)
+        except docker.errors.NotFound:
+            return
+        container.stop(timeout=5)
+        container.remove(force=True)
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as answer:
+            return answer.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False  # our child, exited and now reaped
+    except ChildProcessError:
+        pass  # started by another process (the CLI, an earlier kernel)
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def _champion(registry) -> str:
+    from mlops_workbook.ct import gate
+
+    version = gate.champion_version(registry)
+    if version is None:
+        raise LookupError("no champion in the registry to deploy: train and promote a model first")
+    return version

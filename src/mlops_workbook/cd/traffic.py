@@ -1,0 +1,54 @@
+"""Steady requests against a running API from a background thread: what users see during a deploy.
+
+Each answer is recorded with its time, status and the model version that gave it, so a deploy
+can be shown as a timeline and "no request failed" can be checked rather than assumed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pandas as pd
+
+
+class Traffic:
+    """`with Traffic(port, rows): ...` sends `rows` to /predict every `pause` seconds until the block ends."""
+
+    def __init__(self, port: int, rows: list[dict], pause: float = 0.02):
+        self.url, self.body, self.pause = f"http://127.0.0.1:{port}/predict", json.dumps(rows).encode(), pause
+        self.answers: list[dict] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._send, daemon=True)
+
+    def __enter__(self) -> Traffic:
+        self._start = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _send(self) -> None:
+        while not self._stop.is_set():
+            request = urllib.request.Request(self.url, data=self.body, headers={"Content-Type": "application/json"})
+            status, version = "no answer", None
+            try:
+                with urllib.request.urlopen(request, timeout=5) as answer:
+                    status, version = answer.status, json.loads(answer.read())["model_version"]
+            except urllib.error.HTTPError as error:
+                status = error.code
+            except OSError:
+                pass
+            self.answers.append({"seconds": time.monotonic() - self._start, "status": status, "version": version})
+            time.sleep(self.pause)
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.answers, columns=["seconds", "status", "version"])
+
+    def failed(self) -> int:
+        return sum(answer["status"] != 200 for answer in self.answers)

@@ -1,0 +1,85 @@
+"""The CT pipeline as four steps a scheduler can run one by one: features → train → evaluate → register.
+
+Each step takes the environment's settings (its config as a plain dict, as a scheduler stores it) and a
+workspace folder, reads what the step before it wrote there, writes its own output there, and
+returns a small JSON summary: what Airflow passes between tasks (XCom) and what Kubeflow logs.
+Run directly, in order, they are the embedded default: no scheduler at all (`run_all`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import skops.io
+
+from mlops_workbook import bundle, config, data, paths, tracking
+from mlops_workbook.ct import data_pipeline, gate, training
+
+CANDIDATE, METRICS = "candidate.skops", "metrics.json"
+
+
+def _setup(settings: dict, folder: str):
+    cfg = config.validate(settings, "the pipeline's parameters")  # a bad parameter fails before any work
+    folder = paths.resolve(folder)  # relative: to the repository, so deployed pipelines name no machine's paths
+    folder.mkdir(parents=True, exist_ok=True)
+    return cfg, folder, data_pipeline.FeatureStore(folder / "features")
+
+
+def _held_out(store: data_pipeline.FeatureStore):
+    return training.split(store.read(store.partitions()))
+
+
+def prepare_features(settings: dict, folder: str) -> dict:
+    """Read every partition of the environment's source, validate it, build and store its features."""
+    cfg, _, store = _setup(settings, folder)
+    manifests = data_pipeline.run(data.open_source(cfg), store)
+    return {"partitions": [m.partition for m in manifests], "rows": sum(m.rows for m in manifests)}
+
+
+def train(settings: dict, folder: str) -> dict:
+    """Fit the model on the training side of the split; the candidate is saved for the next steps."""
+    cfg, folder, store = _setup(settings, folder)
+    train_rows, _ = _held_out(store)
+    skops.io.dump(training.train(train_rows, cfg.seed), folder / CANDIDATE)
+    return {"train_rows": len(train_rows)}
+
+
+def _output_of(step: str, path: Path) -> Path:
+    if not path.exists():
+        raise FileNotFoundError(f"{path.name} is missing from the pipeline's folder: run the {step} step first")
+    return path
+
+
+def _candidate(folder: Path):
+    return skops.io.load(_output_of("train", folder / CANDIDATE), trusted=bundle.TRUSTED_TYPES)
+
+
+def evaluate(settings: dict, folder: str) -> dict:
+    """Score the candidate on the held-out rows (the same rows the gate uses)."""
+    _, folder, store = _setup(settings, folder)
+    metrics = training.evaluate(_candidate(folder), _held_out(store)[1])
+    (folder / METRICS).write_text(json.dumps(metrics))
+    return metrics
+
+
+def register(settings: dict, folder: str) -> dict:
+    """Log the candidate to MLflow, register it, and let the champion/challenger gate decide."""
+    cfg, folder, store = _setup(settings, folder)
+    train_rows, held_out = _held_out(store)
+    client = tracking.connect(cfg.mlflow_tracking_uri, folder)
+    run_params = {"env": cfg.env, "seed": cfg.seed, "partitions": len(store.partitions()),
+                  "train_rows": len(train_rows)}
+    metrics = json.loads(_output_of("evaluate", folder / METRICS).read_text())
+    version = training.log_and_register(_candidate(folder), run_params, metrics, held_out, client, "CT pipeline run",
+                                        store.manifests(store.partitions()).to_dict("records"))
+    decision = gate.review(client, version, held_out, cfg)
+    return {"version": version, "promoted": decision.promote, "reason": decision.reason}
+
+
+STEPS = (prepare_features, train, evaluate, register)
+
+
+def run_all(settings: dict, folder: str) -> dict[str, dict]:
+    """The embedded default: the steps in order, in this process."""
+    return {step.__name__: step(settings, folder) for step in STEPS}

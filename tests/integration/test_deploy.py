@@ -1,0 +1,213 @@
+"""Health-gated deploys for real: nginx in front, app copies as processes (dev) and as containers (staging, prod).
+
+One registry per module holds version 1 (without the rate features) and version 2 (all features, champion).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from conftest import require
+from mlops_workbook import config, data, tracking
+from mlops_workbook.cd import deploy, loadtest, release, targets, traffic
+from mlops_workbook.ci import packaging
+from mlops_workbook.ct import data_pipeline, features, gate, training
+
+pytestmark = pytest.mark.component("nginx")
+CLI = str(Path(sys.executable).parent / "mlops-workbook")
+OLDER = tuple(name for name in features.MODEL_INPUTS if name not in ("conv_rate", "acc_rate"))
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    require("nginx")
+    sandbox = tmp_path_factory.mktemp("registry")
+    cfg = config.load("staging", {"n_partitions": 3, "rows_per_partition": 200})
+    client = tracking.connect(None, sandbox)
+    store = data_pipeline.FeatureStore(sandbox / "features")
+    data_pipeline.run(data.open_source(cfg), store)
+    for inputs in (OLDER, features.MODEL_INPUTS):
+        candidate = training.run(store, cfg, client, "test version", inputs=inputs)
+        assert gate.review(client, candidate.version, candidate.held_out, cfg).promote
+    return client
+
+
+def environment(env: str, folder: Path, port: int, target) -> deploy.Deployment:
+    cfg = config.load(env, {"serve_port": port, "workspace": str(folder)})
+    deployment = deploy.Deployment(cfg, folder / "environments" / env, target)
+    deployment.reset()
+    return deployment
+
+
+def served_version(port: int) -> str:
+    return packaging.call(port, "/version")["version"]
+
+
+@pytest.fixture
+def dev(registry, tmp_path):
+    deployment = environment("dev", tmp_path, 8400, targets.ProcessTarget(tmp_path / "logs", mlflow.get_tracking_uri()))
+    yield deployment
+    deployment.stop()
+
+
+def pinned(version: str) -> targets.Release:
+    return targets.Release(version, model_uri=f"models:/{training.MODEL_NAME}/{version}")
+
+
+def test_a_process_deploy_switches_versions_without_dropping_a_request(dev):
+    dev.deploy(pinned("1"))
+    old = dev.live()
+    with traffic.Traffic(dev.port, packaging.sample_rows(2, 1)) as users:
+        event = dev.deploy(pinned("2"))
+    assert (event.outcome, served_version(dev.port)) == ("live", "2")
+    assert users.failed() == 0 and {"1", "2"} <= set(users.table()["version"])
+    assert deploy._port_free(old.port), "the old copy is stopped once the new one took over"
+
+
+def test_a_release_that_cannot_start_never_takes_traffic(dev):
+    dev.deploy(pinned("2"))
+    broken = targets.Release("2", settings={"MODEL_URI": "/no/such/model"})
+    with traffic.Traffic(dev.port, packaging.sample_rows(2, 1)) as users, pytest.raises(deploy.DeployFailed) as failed:
+        dev.deploy(broken)
+    assert "version 2 still serves" in str(failed.value) and "not a model bundle" in str(failed.value)
+    assert users.failed() == 0 and served_version(dev.port) == "2"
+    assert list(dev.history()["outcome"]) == ["live", "rejected"]
+    assert [deploy._port_free(dev.slot_port(slot)) for slot in deploy.SLOTS].count(False) == 1, \
+        "only the live copy holds a slot"
+
+
+def test_a_copy_that_answers_the_wrong_version_is_stopped_and_never_takes_over(dev):
+    dev.deploy(pinned("1"))
+    with pytest.raises(deploy.DeployFailed, match="serving version 2, expected 1"):
+        dev.deploy(targets.Release("1", model_uri=f"models:/{training.MODEL_NAME}/2"))
+    assert served_version(dev.port) == "1"
+    assert [deploy._port_free(dev.slot_port(slot)) for slot in deploy.SLOTS].count(False) == 1
+
+
+def test_rollback_to_the_previous_model_version_is_one_call(dev, registry):
+    dev.deploy(pinned("1"))
+    dev.deploy(targets.Release("2"))  # loads models:/ride-completion@champion
+    assert served_version(dev.port) == "2"
+    event = dev.rollback(registry)
+    assert (event.version, event.reason, served_version(dev.port)) == ("1", "rollback from version 2", "1")
+    assert gate.champion_version(registry) == "1"
+    assert "replaced by version 1" in registry.get_model_version(training.MODEL_NAME, "2").tags["rolled_back"]
+    registry.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, "2")  # as the module found it
+
+
+def test_a_bounded_load_from_another_process_gets_no_errors(dev):
+    dev.deploy(pinned("2"))
+    load = loadtest.run(dev.port, packaging.sample_rows(1, 3), requests=600, users=4)
+    assert load["failures"] == 0 and load["requests"] >= 600, load
+
+
+def test_nothing_to_roll_back_to_is_a_clear_error(dev, registry):
+    dev.deploy(pinned("2"))
+    with pytest.raises(deploy.DeployFailed, match="nothing to roll back to"):
+        dev.rollback(registry)
+    assert gate.champion_version(registry) == "2"
+
+
+def test_the_app_keeps_serving_what_it_loaded_when_the_registry_goes_away(dev, registry, tmp_path):
+    dev.deploy(targets.Release("2"))
+    store = Path(mlflow.get_tracking_uri().removeprefix("sqlite:///"))
+    moved = store.rename(tmp_path / "registry-gone.db")
+    try:
+        answer = packaging.call(dev.port, "/predict", packaging.sample_rows(3, 2))
+        assert len(answer["predictions"]) == 3 and answer["model_version"] == "2"
+    finally:
+        moved.rename(store)
+
+
+@pytest.fixture(scope="module")
+def images(registry, tmp_path_factory):
+    """CI's images of version 1 and version 2."""
+    require("docker")
+    client = packaging.docker_client()
+    made = {}
+    for version in ("1", "2"):
+        registry.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, version)
+        made[version], _ = packaging.package_champion(registry, client, tmp_path_factory.mktemp(f"v{version}"),
+                                                      f"ride-completion:pytest-v{version}")
+    return {version: built.tag for version, built in made.items()}
+
+
+@pytest.fixture
+def staging_and_prod(images, tmp_path):
+    target = targets.ContainerTarget(packaging.docker_client(), tmp_path / "copies", "pytest")
+    pair = environment("staging", tmp_path, 8500, target), environment("prod", tmp_path, 8600, target)
+    yield pair
+    for deployment in pair:
+        deployment.stop()
+
+
+@pytest.mark.component("docker")
+def test_a_container_deploy_switches_images_and_a_broken_image_never_takes_over(staging_and_prod, images, tmp_path):
+    staging, _ = staging_and_prod
+    staging.deploy(targets.Release("1", images["1"]))
+    with traffic.Traffic(staging.port, packaging.sample_rows(2, 1)) as users:
+        staging.deploy(targets.Release("2", images["2"]))
+    assert users.failed() == 0 and served_version(staging.port) == "2"
+    client = packaging.docker_client()
+    broken = tmp_path / "broken-model"
+    broken.mkdir()  # an image whose model folder is empty: the app can't start
+    packaging.build(client, packaging.context(tmp_path / "context", packaging.wheelhouse(), broken),
+                    "ride-completion:pytest-broken", packaging.BASE_IMAGE, {})
+    with pytest.raises(deploy.DeployFailed, match="did not become healthy"):
+        staging.deploy(targets.Release("3", "ride-completion:pytest-broken"))
+    assert served_version(staging.port) == "2"
+    assert len([c for c in client.containers.list() if c.name.startswith("ride-completion-staging-")]) == 1
+
+
+@pytest.mark.component("docker")
+def test_continuous_delivery_waits_for_an_approval_and_records_it(staging_and_prod, images):
+    staging, prod = staging_and_prod
+    chosen = targets.Release("2", images["2"])
+    waiting = release.promote(chosen, staging, prod, mode="delivery")
+    assert waiting.staging.outcome == "live" and waiting.prod is None and "waiting" in waiting.decision.reason
+    assert prod.live() is None
+    approved = release.promote(chosen, staging, prod, mode="delivery", approved_by="ana")
+    assert approved.prod.approved_by == "ana" and served_version(prod.port) == "2"
+    assert list(staging.history()["outcome"]) == ["live"], "staging is not deployed twice"
+    assert prod.history().iloc[-1]["approved_by"] == "ana" and prod.history().iloc[-1]["time"]
+
+
+@pytest.mark.component("docker")
+def test_continuous_deployment_goes_to_prod_once_staging_passes(staging_and_prod, images):
+    staging, prod = staging_and_prod
+    outcome = release.promote(targets.Release("1", images["1"]), staging, prod, mode="deployment")
+    assert outcome.prod.outcome == "live" and outcome.prod.approved_by is None and served_version(prod.port) == "1"
+
+
+@pytest.mark.component("docker")
+def test_nothing_reaches_prod_when_staging_fails(staging_and_prod, tmp_path):
+    staging, prod = staging_and_prod
+    outcome = release.promote(targets.Release("1", "ride-completion:pytest-v2"), staging, prod, mode="deployment")
+    assert outcome.staging is None and outcome.prod is None and "did not pass staging" in outcome.decision.reason
+    assert prod.live() is None
+
+
+@pytest.mark.component("docker")
+def test_the_deploy_command_gates_prod_on_staging_and_an_approval(images, tmp_path):
+    def deploy_cli(env, *extra):
+        return subprocess.run([CLI, "deploy", "--env", env, "--image", images["2"], "-p", f"workspace={tmp_path}",
+                               *extra], capture_output=True, text=True, timeout=300)
+    try:
+        early = deploy_cli("prod", "--approved-by", "ana")
+        assert early.returncode == 1 and "did not pass staging" in early.stdout
+        assert deploy_cli("staging").returncode == 0
+        waiting = deploy_cli("prod")
+        assert waiting.returncode == 1 and "waiting for a person to approve" in waiting.stdout
+        done = deploy_cli("prod", "--approved-by", "ana")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "approved by ana" in done.stdout and served_version(8300) == "2"
+    finally:
+        for env in ("staging", "prod"):
+            cfg = config.load(env, {"workspace": str(tmp_path)})
+            deploy.Deployment(cfg, cfg.workspace_dir() / "environments" / env,
+                              targets.ContainerTarget(packaging.docker_client(), tmp_path, env)).stop()

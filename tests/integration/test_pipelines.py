@@ -1,0 +1,73 @@
+"""The CT steps deployed to real schedulers: an Airflow DAG run in-process, a Kubeflow pipeline compiled and run locally."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from conftest import require
+from mlops_workbook import config
+from mlops_workbook.cd import pipelines
+from mlops_workbook.ct import steps
+
+SMALL = {"n_partitions": 3, "rows_per_partition": 150}
+
+
+@pytest.fixture(scope="module")
+def direct(tmp_path_factory):
+    """What the steps give when run directly: the reference the schedulers must reproduce."""
+    cfg = config.load("staging", SMALL)
+    return steps.run_all(cfg.params(), str(tmp_path_factory.mktemp("direct")))
+
+
+@pytest.mark.component("airflow")
+def test_the_airflow_dag_runs_the_same_steps_with_the_same_result(direct, tmp_path):
+    require("airflow")
+    cfg = config.load("staging", SMALL)
+    dag_file = pipelines.install_airflow_dag(cfg, tmp_path / "dags", str(tmp_path / "ct"))
+    run = pipelines.run_airflow_dag(dag_file, tmp_path / "home")
+    assert run == {"dag_id": "ct_pipeline_staging", "state": "success",
+                   "tasks": {step.__name__: "success" for step in steps.STEPS}}
+    assert json.loads((tmp_path / "ct" / steps.METRICS).read_text()) == direct["evaluate"]
+
+
+@pytest.mark.component("airflow")
+def test_a_failing_step_fails_the_dag_run_with_its_error(tmp_path):
+    require("airflow")
+    cfg = config.load("staging", SMALL)
+    skipped = [ref for ref in pipelines.STEPS if not ref.endswith(":train")]  # evaluate finds no candidate
+    dag_file = pipelines.install_airflow_dag(cfg, tmp_path / "dags", str(tmp_path / "ct"), skipped)
+    with pytest.raises(pipelines.PipelineFailed, match="(?s)the Airflow DAG run failed.*run the train step first"):
+        pipelines.run_airflow_dag(dag_file, tmp_path / "home")
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_each_environment_gets_a_dag_with_its_settings_and_schedule(env, tmp_path):
+    cfg = config.load(env)
+    text = pipelines.install_airflow_dag(cfg, tmp_path, f"runs/{env}/pipelines/ct").read_text()
+    namespace = {}
+    exec(compile(text.replace("dag = airflow_dag.build", "# dag = "), "dag", "exec"), namespace)  # no Airflow here
+    assert namespace["SETTINGS"] == cfg.params() and namespace["STEPS"] == pipelines.STEPS
+    assert f"schedule={cfg.retrain_schedule!r}" in text
+
+
+@pytest.mark.component("kfp")
+def test_the_kubeflow_pipeline_compiles_with_the_environment_as_defaults(tmp_path):
+    require("kfp")
+    cfg = config.load("prod")
+    spec = yaml.safe_load(pipelines.compile_kfp(cfg, "runs/prod/pipelines/ct", tmp_path / "ct.yaml").read_text())
+    assert spec["pipelineInfo"]["name"] == "ct-pipeline-prod"
+    assert "0 3 * * *" in spec["pipelineInfo"]["description"]
+    defaults = spec["root"]["inputDefinitions"]["parameters"]
+    assert json.loads(defaults["settings"]["defaultValue"]) == cfg.params()
+    assert len(spec["root"]["dag"]["tasks"]) == len(steps.STEPS)
+
+
+@pytest.mark.component("kfp")
+def test_the_kubeflow_pipeline_runs_locally_with_the_same_result(direct, tmp_path):
+    require("kfp")
+    run = pipelines.run_kfp_locally(config.load("staging", SMALL), str(tmp_path / "ct"))
+    assert run["state"] == "success" and len(run["tasks"]) == len(steps.STEPS)
+    assert run["tasks"][2] == direct["evaluate"] and run["tasks"][3]["promoted"] is True

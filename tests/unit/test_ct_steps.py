@@ -1,0 +1,43 @@
+"""The CT pipeline as steps: each reads what the one before wrote, and the whole runs directly."""
+
+import json
+
+import pytest
+
+from mlops_workbook import config
+from mlops_workbook.ct import steps
+
+
+@pytest.fixture
+def settings():
+    return config.load("dev", {"n_partitions": 3, "rows_per_partition": 100}).params()
+
+
+def test_the_steps_run_in_order_and_register_a_gated_version(settings, tmp_path):
+    results = steps.run_all(settings, str(tmp_path))
+    assert list(results) == ["prepare_features", "train", "evaluate", "register"]
+    assert results["prepare_features"]["rows"] == 300
+    assert results["register"] == {"version": "1", "promoted": True, "reason": "first model to pass the thresholds"}
+    assert json.loads((tmp_path / steps.METRICS).read_text()) == results["evaluate"]
+    json.dumps(results)  # what a scheduler stores between tasks
+
+
+def test_a_second_run_on_the_same_data_is_not_promoted(settings, tmp_path):
+    steps.run_all(settings, str(tmp_path))
+    again = steps.run_all(settings, str(tmp_path))["register"]
+    assert again["version"] == "2" and again["promoted"] is False and "not above the margin" in again["reason"]
+
+
+def test_a_step_run_before_its_input_exists_says_which_step_to_run(settings, tmp_path):
+    steps.prepare_features(settings, str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="run the train step first"):
+        steps.evaluate(settings, str(tmp_path))
+    steps.train(settings, str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="run the evaluate step first"):
+        steps.register(settings, str(tmp_path))
+
+
+def test_bad_settings_fail_before_any_work(settings, tmp_path):
+    with pytest.raises(config.ConfigError, match="rows_per_partition"):
+        steps.prepare_features({**settings, "rows_per_partition": -5}, str(tmp_path / "ct"))
+    assert not (tmp_path / "ct").exists()
