@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench import packaging, pipelines
+from bench import packaging, pipelines, serving
 
-SECTIONS = {"pipelines": pipelines.run, "packaging": packaging.run}
+SECTIONS = {"pipelines": pipelines.run, "packaging": packaging.run, "serving": serving.run}
 RESULTS = Path(__file__).parent / "results"
 
 

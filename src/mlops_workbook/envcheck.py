@@ -19,8 +19,7 @@ LIBRARIES = ("mlops-workbook", "scikit-learn", "mlflow", "pandas", "pandera", "p
 
 def _in_venv(venv: str, package: str) -> list[str]:
     """Asks a pipeline environment (see cd/pipelines.py) for its package's version."""
-    python = paths.project_root() / venv / "bin" / "python"
-    return [str(python), "-c", f"import {package}; print('{package}', {package}.__version__)"]
+    return [str(paths.venv_python(venv)), "-c", f"import {package}; print('{package}', {package}.__version__)"]
 
 
 COMPONENTS = {

@@ -46,3 +46,8 @@ def fresh_dir(path: Path) -> Path:
         shutil.rmtree(path)
     path.mkdir(parents=True)
     return path
+
+
+def venv_python(venv: str) -> Path:
+    """The interpreter of one of the repository's extra environments (`.venv-airflow`, `.venv-kfp`)."""
+    return project_root() / venv / "bin" / "python"

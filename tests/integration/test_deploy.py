@@ -39,7 +39,7 @@ def registry(tmp_path_factory):
 
 def environment(env: str, folder: Path, port: int, target) -> deploy.Deployment:
     cfg = config.load(env, {"serve_port": port, "workspace": str(folder)})
-    deployment = deploy.Deployment(cfg, folder / "environments" / env, target)
+    deployment = deploy.Deployment(cfg, target, folder / "environments" / env)
     deployment.reset()
     return deployment
 
@@ -209,5 +209,4 @@ def test_the_deploy_command_gates_prod_on_staging_and_an_approval(images, tmp_pa
     finally:
         for env in ("staging", "prod"):
             cfg = config.load(env, {"workspace": str(tmp_path)})
-            deploy.Deployment(cfg, cfg.workspace_dir() / "environments" / env,
-                              targets.ContainerTarget(packaging.docker_client(), tmp_path, env)).stop()
+            deploy.Deployment(cfg, targets.ContainerTarget(packaging.docker_client(), tmp_path, env)).stop()

@@ -17,11 +17,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from mlops_workbook import paths
 from mlops_workbook.cd.router import Router, RouterError
 from mlops_workbook.cd.targets import Copy, Release
 from mlops_workbook.ci import packaging
 
 SLOTS = ("blue", "green")
+STATE = Path("runs/environments")  # each environment's live copy, router and history (git-ignored)
+
+
+def state_folder(env: str) -> Path:
+    """Where an environment's deploy state lives: one place per machine, like the ports it holds."""
+    return paths.resolve(STATE) / env
 
 
 class DeployFailed(RuntimeError):
@@ -62,9 +69,9 @@ def health_gated_switch(start, check, take_over, retire):
 class Deployment:
     """One environment's serving: the router on `serve_port`, and the app in a blue or a green slot."""
 
-    def __init__(self, cfg, folder: Path, target):
+    def __init__(self, cfg, target, folder: Path | None = None):
         self.env, self.port, self.target = cfg.env, cfg.serve_port, target
-        self.folder = Path(folder)
+        self.folder = Path(folder) if folder is not None else state_folder(cfg.env)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.router = Router(self.folder / "router", cfg.serve_port, cfg.env)
         self.rows = packaging.sample_rows(3, cfg.seed)  # the smoke test's requests

@@ -17,11 +17,12 @@ from pathlib import Path
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 
 
-def run(port: int, rows: list[dict], requests: int = 1000, users: int = 8, timeout: float = 300) -> dict:
-    """Send `requests` POSTs of `rows` to 127.0.0.1:`port`/predict from `users` concurrent clients."""
+def run(port: int, body, requests: int = 1000, users: int = 8, path: str = "/predict", timeout: float = 300) -> dict:
+    """Send `requests` POSTs of `body` (JSON) to 127.0.0.1:`port``path` from `users` concurrent clients."""
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "load.json"
-        env = {**os.environ, "LOADTEST_BODY": json.dumps(rows), "LOADTEST_REQUESTS": str(requests),
+        env = {**os.environ, "LOADTEST_BODY": json.dumps(body), "LOADTEST_PATH": path,
+               "LOADTEST_REQUESTS": str(requests),
                "LOADTEST_REPORT": str(report)}
         done = subprocess.run([sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host",
                                f"http://127.0.0.1:{port}", "-u", str(users), "-r", str(users), "--only-summary",

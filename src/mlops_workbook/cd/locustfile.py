@@ -1,4 +1,4 @@
-"""What one simulated client does in `loadtest.run`: POST the same rows to /predict, with no pause.
+"""What one simulated client does in `loadtest.run`: POST the same body to one path, with no pause.
 
 Only the Locust process imports this file (Locust patches the standard library with gevent when it
 loads, which the workbook's own process must not get). It stops Locust once LOADTEST_REQUESTS were sent.
@@ -15,16 +15,16 @@ _sent, _environment = 0, None
 
 
 class Caller(FastHttpUser):
-    """One simulated client: POST the same body to /predict, with no pause between requests."""
+    """One simulated client: POST the same body (LOADTEST_BODY) to LOADTEST_PATH, with no pause between requests."""
 
     wait_time = constant(0)
 
     def on_start(self):
-        self.body = json.loads(os.environ["LOADTEST_BODY"])
+        self.body, self.path = json.loads(os.environ["LOADTEST_BODY"]), os.environ["LOADTEST_PATH"]
 
     @task
     def predict(self):
-        self.client.post("/predict", json=self.body)
+        self.client.post(self.path, json=self.body)
 
 
 @events.init.add_listener

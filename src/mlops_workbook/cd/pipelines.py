@@ -40,7 +40,7 @@ class PipelineFailed(RuntimeError):
 
 def python_of(venv: str) -> Path:
     """The interpreter of one of the pipeline environments, or a message saying how to build it."""
-    python = paths.project_root() / venv / "bin" / "python"
+    python = paths.venv_python(venv)
     if not python.exists():
         raise FileNotFoundError(f"{venv} is missing: build it with `make pipelines` (about 3 minutes)")
     return python

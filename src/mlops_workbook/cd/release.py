@@ -72,14 +72,14 @@ def deploy_image(cfg, image: str, approved_by: str | None = None, staging_cfg=No
         labels = client.images.get(image).labels
     except docker.errors.ImageNotFound:
         raise DeployFailed(f"no image {image} here: build it first (mlops-workbook ci package --tag {image})") from None
-    target = ContainerTarget(client, cfg.workspace_dir() / "environments" / "copies", cfg.env)
+    target = ContainerTarget(client, cfg.workspace_dir() / "copies", cfg.env)
     chosen = Release(labels.get(packaging.MODEL_VERSION_LABEL, "unknown"), image)
     why = ""
     if cfg.env == "prod":
-        staging = Deployment(staging_cfg, staging_cfg.workspace_dir() / "environments" / "staging", target)
+        staging = Deployment(staging_cfg, target)
         decision = may_go_to_prod(cfg.release_mode, staging.serving(chosen) is not None, approved_by)
         if not decision.go:
             raise DeployFailed(f"{image} does not go to prod: {decision.reason}")
         why = decision.reason
-    deployment = Deployment(cfg, cfg.workspace_dir() / "environments" / cfg.env, target)
+    deployment = Deployment(cfg, target)
     return deployment.deploy(chosen, approved_by=approved_by, why=why)

@@ -88,10 +88,15 @@ class Router:
             time.sleep(0.05)
         raise RouterError(f"nginx for {self.env} still runs the previous configuration after {timeout:g} s")
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10) -> None:
+        """Stop nginx gracefully (it finishes what is in flight) and wait until its port is free."""
         pid = self._pid()
-        if pid is not None and self.running():
-            os.kill(pid, signal.SIGQUIT)  # graceful: finish what is in flight
+        if pid is None or not self.running():
+            return
+        os.kill(pid, signal.SIGQUIT)
+        deadline = time.monotonic() + timeout
+        while self.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def _pid(self) -> int | None:
         pid_file = self.folder / "nginx.pid"
