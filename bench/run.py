@@ -26,7 +26,8 @@ def markdown(results: dict, machine: dict) -> str:
     lines = [f"# Benchmark results\n\n{machine['date']}, {machine['cores']} cores, {machine['platform']}, "
              f"Python {machine['python']}\n"]
     for section in results.values():
-        lines += [f"## {section['title']}\n", pd.DataFrame(section["rows"]).to_markdown(index=False), ""]
+        lines += [f"## {section['title']}\n", f"measured {section.get('measured', machine['date'])}\n",
+                  pd.DataFrame(section["rows"]).to_markdown(index=False), ""]
         lines += [f"- {note}" for note in section.get("notes", [])]
         lines += [f"- target: {t['target']}: **{'met' if t['met'] else 'missed'}**" for t in section.get("targets", [])]
         lines.append("")
@@ -39,10 +40,13 @@ def main(chosen: list[str]) -> None:
         sys.exit(f"unknown section(s) {unknown}; choose from {sorted(SECTIONS)}")
     machine = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "cores": os.cpu_count(),
                "platform": platform.platform(terse=True), "python": platform.python_version()}
-    results = {}
+    # sections not measured this time keep their last results, each with the date it was measured
+    latest = RESULTS / "latest.json"
+    results = json.loads(latest.read_text())["results"] if latest.exists() else {}
     for name in chosen or SECTIONS:
         print(f"measuring {name} ...", flush=True)
-        results[name] = SECTIONS[name]()
+        results[name] = {**SECTIONS[name](), "measured": machine["date"]}
+    results = {name: results[name] for name in SECTIONS if name in results}
     RESULTS.mkdir(exist_ok=True)
     text = markdown(results, machine)
     (RESULTS / "latest.md").write_text(text)
