@@ -19,12 +19,12 @@ import urllib.request
 from pathlib import Path
 
 from mlops_workbook import config, data, schema, tracking
-from mlops_workbook.cd import loadtest
+from mlops_workbook.cd import loadtest, targets
 from mlops_workbook.ci import packaging
 from mlops_workbook.ct import data_pipeline, features, gate, training
 
 OURS, MLFLOW = 8701, 8702
-MODEL_URI = f"models:/{training.MODEL_NAME}@{gate.CHAMPION}"
+MODEL_URI = targets.CHAMPION_URI
 
 
 def _wait(port: int, path: str, process: subprocess.Popen, timeout: float = 120) -> None:

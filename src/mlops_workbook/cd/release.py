@@ -46,14 +46,14 @@ def promote(release: Release, staging: Deployment, prod: Deployment, mode: str, 
         try:
             staged = staging.deploy(release)
         except DeployFailed:
-            staged = None  # the failure is in staging's history; prod is not touched
+            pass  # the failure is in staging's history; prod is not touched
     decision = gate(mode, staged is not None, approved_by)
     if not decision.go:
         return Outcome(staged, decision, None)
     return Outcome(staged, decision, prod.deploy(release, approved_by=approved_by, why=decision.reason))
 
 
-def deploy_image(cfg, image: str, approved_by: str | None = None, staging_cfg=None) -> Event:
+def deploy_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Event:
     """A terminal's (or a pipeline job's) deploy of CI's image to staging or prod, through the same gates.
 
     prod takes only an image that is live in staging (`staging_cfg` says where), and in delivery mode

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlops_workbook.ci import packaging
+from mlops_workbook.ct import gate, training
 
-CHAMPION_URI = "models:/ride-completion@champion"
+CHAMPION_URI = f"models:/{training.MODEL_NAME}@{gate.CHAMPION}"
 
 
 @dataclass(frozen=True)
@@ -151,8 +152,6 @@ def _alive(pid: int) -> bool:
 
 
 def _champion(registry) -> str:
-    from mlops_workbook.ct import gate
-
     version = gate.champion_version(registry)
     if version is None:
         raise LookupError("no champion in the registry to deploy: train and promote a model first")
