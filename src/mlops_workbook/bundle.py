@@ -2,7 +2,7 @@
 
 Packaging exports the registry's champion once, on the build machine (where MLflow lives), into
 a folder with the fitted pipeline (skops format) and `model.json` (name, version, alias, run,
-inputs). The image serves that folder and needs neither MLflow nor the tracking store.
+inputs, and the drift reference of its training rows). The image serves that folder and needs neither MLflow nor the tracking store.
 A process next to the registry (dev's deploy) loads `models:/<name>@<alias>` directly instead.
 """
 
@@ -27,6 +27,7 @@ class Facts:
     alias: str
     run_id: str
     inputs: list[str]
+    reference: dict | None = None  # the drift reference of its training rows (cm.drift.Reference), if logged
 
 
 def save(model, facts: Facts, folder: Path) -> Path:
@@ -51,6 +52,9 @@ def load(folder: Path):
 def from_registry(uri: str):
     """(model, facts) for `models:/<name>@<alias>` or `models:/<name>/<version>`, from MLflow's registry."""
     import mlflow.sklearn
+    from mlflow.exceptions import MlflowException
+
+    from mlops_workbook.cm import drift
 
     found = re.fullmatch(r"models:/([^/@]+)(?:@(\w+)|/(\d+))", uri)
     if not found:
@@ -59,4 +63,9 @@ def from_registry(uri: str):
     client = mlflow.MlflowClient()
     version = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, number)
     model = mlflow.sklearn.load_model(f"models:/{name}/{version.version}")
-    return model, Facts(name, str(version.version), alias or "", version.run_id, list(model.feature_names_in_))
+    try:
+        reference = mlflow.artifacts.load_dict(f"runs:/{version.run_id}/{drift.REFERENCE_FILE}")
+    except MlflowException:  # a version registered by other means: served without drift gauges
+        reference = None
+    return model, Facts(name, str(version.version), alias or "", version.run_id, list(model.feature_names_in_),
+                        reference)

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from mlops_workbook import data, schema, tracking
+from mlops_workbook.cm import drift
 from mlops_workbook.ct import features, gate, training
 
 
@@ -80,8 +81,10 @@ def registry(tmp_path):
     mlflow.set_tracking_uri(None)
 
 
-def register(model, held_out, client, note):
-    return training.log_and_register(model, {"note": note}, training.evaluate(model, held_out), held_out, client, note)
+def register(model, halves, client, note):
+    train, held_out = halves
+    return training.log_and_register(model, {"note": note}, training.evaluate(model, held_out), held_out, client, note,
+                                     train)
 
 
 @pytest.mark.slow
@@ -91,19 +94,19 @@ def test_review_with_a_better_an_equal_and_a_worse_challenger(registry, halves):
     weak = training.train(train, seed=3, inputs=("pickup_distance_km",))
     full = training.train(train, seed=3)
 
-    v1 = register(weak, held_out, registry, "weak")
+    v1 = register(weak, halves, registry, "weak")
     assert gate.review(registry, v1, held_out, cfg).promote
     assert gate.champion_version(registry) == v1
 
-    v2 = register(full, held_out, registry, "better")
+    v2 = register(full, halves, registry, "better")
     assert gate.review(registry, v2, held_out, cfg).promote
     assert gate.champion_version(registry) == v2
 
-    v3 = register(training.train(train, seed=3), held_out, registry, "equal")
+    v3 = register(training.train(train, seed=3), halves, registry, "equal")
     decision = gate.review(registry, v3, held_out, cfg)
     assert not decision.promote and "not above the margin" in decision.reason
 
-    v4 = register(weak, held_out, registry, "worse")
+    v4 = register(weak, halves, registry, "worse")
     assert not gate.review(registry, v4, held_out, cfg).promote
 
     assert gate.champion_version(registry) == v2, "a worse or equal model is never promoted"
@@ -116,9 +119,10 @@ def test_review_with_a_better_an_equal_and_a_worse_challenger(registry, halves):
 def test_a_registered_model_loads_back_with_the_same_predictions(registry, halves):
     train, held_out = halves
     model = training.train(train, seed=3)
-    version = register(model, held_out, registry, "roundtrip")
+    version = register(model, halves, registry, "roundtrip")
     loaded = training.load(version)
     assert np.array_equal(training.predict_proba(loaded, held_out), training.predict_proba(model, held_out))
     run = mlflow.get_run(registry.get_model_version(training.MODEL_NAME, version).run_id)
     assert run.data.metrics["roc_auc"] == training.evaluate(model, held_out)["roc_auc"]
-    assert "evaluation.png" in [a.path for a in registry.list_artifacts(run.info.run_id)]
+    artifacts = [a.path for a in registry.list_artifacts(run.info.run_id)]
+    assert "evaluation.png" in artifacts and drift.REFERENCE_FILE in artifacts

@@ -3,9 +3,12 @@
 `POST /predict` takes one row or a list of rows; its request model is generated from the
 declared schema, so a bad request gets a 422 that names the field and the allowed range.
 The features are computed by the same `features.build` the data pipeline uses.
-`GET /metrics` exports traffic, latency and prediction metrics for Prometheus (07_cm_monitoring).
+`GET /metrics` exports traffic, latency and prediction metrics for Prometheus, plus the input drift
+and live accuracy that cm.live computes (07_cm_monitoring); `POST /feedback` takes late ground truth.
 Run it with `uvicorn --factory mlops_workbook.cd.app:create_app` and MODEL_URI set to a bundle folder
 (the image: MODEL_DIR) or to `models:/ride-completion@champion` (a process next to the registry).
+DRIFT_WINDOW sets how many recent values (per feature, and outcomes) the drift and accuracy gauges use;
+0 turns both off.
 The model is loaded once, at start: if the registry goes away later, the app keeps serving it.
 """
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Union
+from typing import Annotated, Literal, Union
 
 import pandas as pd
 from fastapi import FastAPI
@@ -22,10 +25,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from mlops_workbook import bundle, schema
+from mlops_workbook.cm import drift, live
 from mlops_workbook.ct import features
 
 _PYTHON_TYPES = {"int64": int, "float64": float}
-KNOWN_PATHS = {"/health", "/version", "/predict", "/metrics", "/metrics/"}
+KNOWN_PATHS = {"/health", "/version", "/predict", "/feedback", "/metrics", "/metrics/"}
+DRIFT_WINDOW = 500
 
 
 def _not_a_bool(value):
@@ -59,6 +64,14 @@ class Prediction(BaseModel):
 class Predictions(BaseModel):
     model_version: str
     predictions: list[Prediction]
+
+
+class Outcome(BaseModel):
+    """A prediction's outcome, known later: what the model said and what happened."""
+
+    model_config = ConfigDict(extra="forbid")
+    predicted: Annotated[Literal[0, 1], BeforeValidator(_not_a_bool)]
+    actual: Annotated[Literal[0, 1], BeforeValidator(_not_a_bool)]
 
 
 class Metrics:
@@ -120,12 +133,21 @@ def load_model(source: str | Path | None = None):
     return bundle.from_registry(source) if source.startswith("models:/") else bundle.load(Path(source))
 
 
-def create_app(model: str | Path | None = None) -> FastAPI:
-    """The app serving one model version, loaded once at start (see load_model)."""
+def create_app(model: str | Path | None = None, drift_window: int | None = None) -> FastAPI:
+    """The app serving one model version, loaded once at start (see load_model).
+
+    Drift is tracked over the last `drift_window` values per feature (default: DRIFT_WINDOW from the
+    environment, else 500; 0 turns it off) when the version carries its training reference.
+    """
     model, facts = load_model(model)
+    window = int(os.environ.get("DRIFT_WINDOW", DRIFT_WINDOW)) if drift_window is None else drift_window
     app = FastAPI(title="ride-completion", version=facts.version,
                   description="Will this driver complete the booking?")
     metrics = Metrics()
+    monitor = None
+    if window > 0 and facts.reference:
+        monitor = live.LiveMonitor(drift.Reference.from_dict(facts.reference), window, min(100, window))
+        metrics.registry.register(monitor)
     app.mount("/metrics", make_asgi_app(registry=metrics.registry))
 
     app.add_middleware(Measured, metrics=metrics)
@@ -144,11 +166,20 @@ def create_app(model: str | Path | None = None) -> FastAPI:
         rows = rows if isinstance(rows, list) else [rows]
         table = features.build(pd.DataFrame([r.model_dump() for r in rows], columns=list(schema.FEATURES))
                                .astype({n: schema.BY_NAME[n].dtype for n in schema.FEATURES}))
+        if monitor:
+            monitor.observe(table)
         scores = model.predict_proba(table[facts.inputs])[:, 1]
         for score in scores:
             metrics.scores.observe(score)
             metrics.predictions.labels(str(int(score >= 0.5))).inc()
         return Predictions(model_version=facts.version, predictions=[
             Prediction(completed=int(s >= 0.5), probability=round(float(s), 6)) for s in scores])
+
+    @app.post("/feedback", responses={400: {"description": "the body is not valid JSON"}})
+    def feedback(outcomes: Annotated[list[Outcome], Field(min_length=1, max_length=MAX_ROWS)]) -> dict:
+        """Late ground truth for earlier predictions; feeds the live accuracy gauge."""
+        if monitor:
+            monitor.feedback([o.predicted for o in outcomes], [o.actual for o in outcomes])
+        return {"accepted": len(outcomes), "live_accuracy": monitor.accuracy() if monitor else None}
 
     return app

@@ -3,26 +3,82 @@
 PSI compares the share of values in each bin of the reference (deciles of the training
 data) with the share in the current window: sum((cur - ref) * ln(cur / ref)). Rules of
 thumb: below 0.1 stable, 0.1 to 0.2 watch, above 0.2 drifted.
+
+The reference (bin edges and shares per feature) is small, so training logs it with every
+model version and the serving app scores its live window against the version it serves.
+The report adds scipy's two-sample Kolmogorov-Smirnov test, a second opinion that needs no bins.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 _FLOOR = 1e-4  # an empty bin would make the logarithm infinite
+REFERENCE_FILE = "drift_reference.json"  # the artifact name in each training run
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Per feature: the inner bin edges (training deciles) and the share of training rows in each bin."""
+
+    edges: dict[str, list[float]]
+    shares: dict[str, list[float]]
+
+    @classmethod
+    def of(cls, table: pd.DataFrame, features, bins: int = 10) -> Reference:
+        edges, shares = {}, {}
+        for name in features:
+            values = table[name].dropna().to_numpy(dtype=float)
+            inner = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)))[1:-1]
+            edges[name] = inner.round(6).tolist()
+            shares[name] = _shares(values, edges[name]).round(6).tolist()
+        return cls(edges, shares)
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.edges)
+
+    def psi(self, feature: str, current) -> float:
+        """PSI of `current` values (nulls ignored) against this feature's reference; NaN if none."""
+        current = np.asarray(current, dtype=float)
+        current = current[~np.isnan(current)]
+        if current.size == 0:
+            return float("nan")
+        ref, cur = np.maximum(self.shares[feature], _FLOOR), np.maximum(_shares(current, self.edges[feature]), _FLOOR)
+        return float(np.sum((cur - ref) * np.log(cur / ref)))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, saved: dict) -> Reference:
+        return cls(saved["edges"], saved["shares"])
+
+
+def _shares(values: np.ndarray, inner_edges: list[float]) -> np.ndarray:
+    """Share of values per bin; the outer bins are open, so every value lands somewhere."""
+    counts = np.bincount(np.searchsorted(inner_edges, values, side="right"), minlength=len(inner_edges) + 1)
+    return counts / max(len(values), 1)
 
 
 def psi(reference: pd.Series, current: pd.Series, bins: int = 10) -> float:
-    reference, current = reference.dropna().to_numpy(), current.dropna().to_numpy()
-    edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)))
-    edges[0], edges[-1] = -np.inf, np.inf
-    ref_share = np.maximum(np.histogram(reference, edges)[0] / len(reference), _FLOOR)
-    cur_share = np.maximum(np.histogram(current, edges)[0] / len(current), _FLOOR)
-    return float(np.sum((cur_share - ref_share) * np.log(cur_share / ref_share)))
+    """PSI of one feature's current values against its reference values."""
+    frame = pd.DataFrame({"x": reference})
+    return Reference.of(frame, ["x"], bins).psi("x", current.to_numpy(dtype=float))
 
 
 def report(reference: pd.DataFrame, current: pd.DataFrame, features: list[str], threshold: float) -> pd.DataFrame:
-    """PSI per feature, and whether it is over the threshold."""
-    scores = pd.Series({f: round(psi(reference[f], current[f]), 4) for f in features}, name="psi")
-    return pd.DataFrame({"psi": scores, "drifted": scores > threshold})
+    """Per feature: PSI, whether it is over the threshold, and the KS test's statistic and p-value."""
+    ref = Reference.of(reference, features)
+    rows = {}
+    for name in features:
+        ks = stats.ks_2samp(reference[name].dropna(), current[name].dropna())
+        rows[name] = {"psi": round(ref.psi(name, current[name]), 4), "ks_statistic": round(float(ks.statistic), 4),
+                      "ks_pvalue": float(f"{ks.pvalue:.3g}")}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.insert(1, "drifted", table["psi"] > threshold)
+    return table

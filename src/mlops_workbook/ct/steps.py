@@ -72,7 +72,7 @@ def register(settings: dict, folder: str) -> dict:
                   "train_rows": len(train_rows)}
     metrics = json.loads(_output_of("evaluate", folder / METRICS).read_text())
     version = training.log_and_register(_candidate(folder), run_params, metrics, held_out, client, "CT pipeline run",
-                                        store.manifests(store.partitions()).to_dict("records"))
+                                        train_rows, store.manifests(store.partitions()).to_dict("records"))
     decision = gate.review(client, version, held_out, cfg)
     return {"version": version, "promoted": decision.promote, "reason": decision.reason}
 

@@ -18,6 +18,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mlops_workbook import bundle, schema
+from mlops_workbook.cm import drift
 from mlops_workbook.ct import features
 
 MODEL_NAME = "ride-completion"
@@ -84,11 +85,12 @@ def signature(inputs: tuple[str, ...] = features.MODEL_INPUTS):
 
 
 def log_and_register(model: Pipeline, params: dict, metrics: dict, eval_table: pd.DataFrame,
-                     client, description: str, lineage: list[dict] | None = None) -> str:
+                     client, description: str, train_rows: pd.DataFrame, lineage: list[dict] | None = None) -> str:
     """One MLflow run with params, metrics, plots and the model; returns the new registered version.
 
-    `lineage` (the feature manifests trained on) is logged with the run, so every version can
-    say which data it saw.
+    The drift reference of `train_rows` is logged with the run, so the app serving this version can
+    tell when live inputs move away from what it learned (07_cm_monitoring). `lineage` (the feature
+    manifests trained on) is logged too, so every version can say which data it saw.
     """
     import mlflow
     import mlflow.sklearn
@@ -100,6 +102,7 @@ def log_and_register(model: Pipeline, params: dict, metrics: dict, eval_table: p
         figure = evaluation_plots(model, eval_table)
         mlflow.log_figure(figure, "evaluation.png")
         plt.close(figure)
+        mlflow.log_dict(drift.Reference.of(train_rows, schema.FEATURES).to_dict(), drift.REFERENCE_FILE)
         if lineage is not None:
             mlflow.log_dict({"feature_versions": lineage}, "lineage.json")
         info = mlflow.sklearn.log_model(model, name="model", signature=signature(inputs),
@@ -138,5 +141,6 @@ def run(store, cfg, client, description: str, partitions: list[str] | None = Non
     params = {"env": cfg.env, "seed": cfg.seed, "C": C, "inputs": len(inputs), "partitions": len(chosen),
               "train_rows": len(train_rows)}
     lineage = store.manifests(chosen).to_dict("records")
-    return Candidate(log_and_register(model, params, metrics, held_out, client, description, lineage),
+    return Candidate(log_and_register(model, params, metrics, held_out, client, description, train_rows,
+                                      lineage),
                      metrics, held_out)

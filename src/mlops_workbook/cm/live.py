@@ -1,0 +1,71 @@
+"""What the serving app watches about its model while it serves, for Prometheus to scrape.
+
+- Input drift: the last `window` values of each feature, scored against the training reference
+  of the version being served (PSI, see drift.py), as the gauge `model_input_drift_psi{feature}`.
+- Live accuracy: ground truth arrives late (did the driver complete the booking?); when it does,
+  the caller posts (predicted, actual) pairs to `/feedback`, and the last `window` of them give
+  the gauge `model_live_accuracy`.
+
+A request only appends to fixed-size buffers; the statistics are computed when Prometheus scrapes
+(this is a custom collector), so drift tracking costs the serving path almost nothing. A window
+with fewer than `min_rows` values exports no gauge: too few rows would raise false alarms at start.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+import numpy as np
+import pandas as pd
+from prometheus_client.core import GaugeMetricFamily
+
+from mlops_workbook.cm import drift
+
+
+class LiveMonitor:
+    def __init__(self, reference: drift.Reference, window: int = 500, min_rows: int = 100):
+        if not 0 < min_rows <= window:
+            raise ValueError(f"need 0 < min_rows <= window, got min_rows={min_rows}, window={window}")
+        self.reference, self.window, self.min_rows = reference, window, min_rows
+        self._values = {name: deque(maxlen=window) for name in reference.features}
+        self._outcomes: deque[bool] = deque(maxlen=window)
+        self._lock = threading.Lock()  # requests are answered on several threads; a scrape reads on another
+
+    def observe(self, table: pd.DataFrame) -> None:
+        """Remember the inputs of one request (raw features; nulls are kept and ignored by PSI)."""
+        columns = {name: table[name].to_numpy(dtype=float) for name in self._values}
+        with self._lock:
+            for name, values in columns.items():
+                self._values[name].extend(values)
+
+    def feedback(self, predicted: list[int], actual: list[int]) -> None:
+        with self._lock:
+            self._outcomes.extend(p == a for p, a in zip(predicted, actual, strict=True))
+
+    def drift(self) -> dict[str, float]:
+        """PSI per feature over the window; empty until the window holds min_rows values."""
+        with self._lock:
+            snapshot = {name: np.array(values) for name, values in self._values.items()}
+        return {name: self.reference.psi(name, values) for name, values in snapshot.items()
+                if len(values) >= self.min_rows}
+
+    def accuracy(self) -> float | None:
+        with self._lock:
+            outcomes = list(self._outcomes)
+        return sum(outcomes) / len(outcomes) if len(outcomes) >= self.min_rows else None
+
+    def collect(self):
+        """Called by prometheus-client on each scrape of /metrics."""
+        psi = GaugeMetricFamily("model_input_drift_psi", "PSI of each input's recent values against the "
+                                "training reference of the served version", labels=["feature"])
+        for name, value in self.drift().items():
+            psi.add_metric([name], value)
+        yield psi
+        rows = GaugeMetricFamily("model_drift_window_rows", "Values in the drift window (per feature)")
+        rows.add_metric([], min((len(v) for v in self._values.values()), default=0))
+        yield rows
+        accuracy = self.accuracy()
+        if accuracy is not None:
+            yield GaugeMetricFamily("model_live_accuracy", "Accuracy of the recent predictions whose outcome "
+                                    "is known", value=accuracy)
