@@ -165,3 +165,24 @@ def open_source(cfg) -> FakeSource | Warehouse:
     if cfg.data_source == "fake":
         return FakeSource(cfg.n_partitions, cfg.rows_per_partition, cfg.seed)
     return Warehouse(cfg.workspace_dir() / "warehouse.db", cfg.n_partitions, cfg.rows_per_partition, cfg.seed)
+
+
+def live_batch(cfg, n_rows: int, index: int, drifted: bool = False) -> pd.DataFrame:
+    """Requests the environment's API sees on a later day: rows like the ones it was trained on.
+
+    `drifted` moves them the way the warehouse's drift scenario does (pickups farther, drivers
+    accept less), so that monitoring has something real to catch in every environment.
+    """
+    if cfg.data_source != "fake":
+        return production_batch(n_rows, cfg.seed, index, drift=1.0 if drifted else 0.0)
+    batch = fake_batch(n_rows, cfg.seed, index)
+    if drifted:
+        batch["acc_rate"] = batch["acc_rate"] * 0.6
+        batch["pickup_distance_km"] = np.clip(batch["pickup_distance_km"] * 1.6, 0, 30)
+    return batch
+
+
+def as_requests(batch: pd.DataFrame) -> list[dict]:
+    """A batch's rows as /predict takes them: the features only, missing values as null."""
+    features = batch[list(schema.FEATURES)]
+    return features.astype(object).where(features.notna(), None).to_dict("records")

@@ -40,19 +40,19 @@ def test_the_reference_round_trips_and_scores_like_psi(training_rows, reference)
 def test_no_gauge_until_the_window_has_enough_rows(reference):
     monitor = live.LiveMonitor(reference, window=200, min_rows=100)
     monitor.observe(data.production_batch(99, seed=6))
-    assert monitor.drift() == {}
+    assert monitor.psi() == {}
     monitor.observe(data.production_batch(1, seed=7))
-    assert set(monitor.drift()) == set(schema.FEATURES)
+    assert set(monitor.psi()) == set(schema.FEATURES)
 
 
 def test_normal_traffic_is_stable_and_drifted_traffic_is_flagged_then_forgotten(reference):
     monitor = live.LiveMonitor(reference, window=500)
     monitor.observe(data.production_batch(500, seed=8))
-    assert max(monitor.drift().values()) < 0.2
+    assert max(monitor.psi().values()) < 0.2
     monitor.observe(data.production_batch(500, seed=9, drift=1.0))
-    assert {name for name, value in monitor.drift().items() if value > 0.2} == DRIFTED
+    assert {name for name, value in monitor.psi().items() if value > 0.2} == DRIFTED
     monitor.observe(data.production_batch(500, seed=10))  # the window slides: drift leaves with the old rows
-    assert max(monitor.drift().values()) < 0.2
+    assert max(monitor.psi().values()) < 0.2
 
 
 def test_the_gauges_are_exported_on_scrape(reference):

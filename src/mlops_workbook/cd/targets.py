@@ -8,7 +8,6 @@ the copy answers `/health`; a copy that never does is stopped and reported with 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlops_workbook import processes
 from mlops_workbook.ci import packaging
 from mlops_workbook.ct import gate, training
 
@@ -85,17 +85,8 @@ class ProcessTarget:
                                   f"it was stopped. Its last logs:\n{tail}")
 
     def stop(self, copy: Copy) -> None:
-        if copy.pid is None:
-            return  # never started (or started by a run whose record is gone)
-        try:
-            os.killpg(copy.pid, signal.SIGTERM)  # uvicorn finishes the requests in flight
-        except ProcessLookupError:
-            return
-        for _ in range(50):
-            if not _alive(copy.pid):
-                return
-            time.sleep(0.1)
-        os.killpg(copy.pid, signal.SIGKILL)
+        if copy.pid is not None:  # None: never started, or started by a run whose record is gone
+            processes.stop(copy.pid)  # uvicorn finishes the requests in flight
 
 
 class ContainerTarget:
@@ -135,19 +126,6 @@ def _healthy(port: int) -> bool:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as answer:
             return answer.status == 200
     except (urllib.error.URLError, OSError):
-        return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False  # our child, exited and now reaped
-    except ChildProcessError:
-        pass  # started by another process (the CLI, an earlier kernel)
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
         return False
 
 

@@ -16,10 +16,15 @@ import pandas as pd
 
 
 class Traffic:
-    """`with Traffic(port, rows): ...` sends `rows` to /predict every `pause` seconds until the block ends."""
+    """`with Traffic(port, rows): ...` sends `rows` to /predict every `pause` seconds until the block ends.
 
-    def __init__(self, port: int, rows: list[dict], pause: float = 0.02):
-        self.url, self.body, self.pause = f"http://127.0.0.1:{port}/predict", json.dumps(rows).encode(), pause
+    With `batch`, each request carries the next `batch` rows instead, cycling through `rows`; `switch_to`
+    changes the rows on the fly (monitoring: normal users, then drifted ones).
+    """
+
+    def __init__(self, port: int, rows: list[dict], pause: float = 0.02, batch: int | None = None):
+        self.url, self.pause, self.batch = f"http://127.0.0.1:{port}/predict", pause, batch
+        self.switch_to(rows)
         self.answers: list[dict] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._send, daemon=True)
@@ -33,9 +38,16 @@ class Traffic:
         self._stop.set()
         self._thread.join()
 
+    def switch_to(self, rows: list[dict]) -> None:
+        self._bodies = ([json.dumps(rows[i:i + self.batch]).encode() for i in range(0, len(rows), self.batch)]
+                        if self.batch else [json.dumps(rows).encode()])
+
     def _send(self) -> None:
+        sent = 0
         while not self._stop.is_set():
-            request = urllib.request.Request(self.url, data=self.body, headers={"Content-Type": "application/json"})
+            bodies = self._bodies
+            body, sent = bodies[sent % len(bodies)], sent + 1
+            request = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"})
             status, version = "no answer", None
             try:
                 with urllib.request.urlopen(request, timeout=5) as answer:

@@ -272,10 +272,9 @@ def git_commit() -> str:
 
 def sample_rows(n: int, seed: int) -> list[dict]:
     """Request bodies for a smoke test: fake rows from the schema, missing values as null."""
-    from mlops_workbook import data, schema
+    from mlops_workbook import data
 
-    batch = data.fake_batch(n, seed)[list(schema.FEATURES)]
-    return batch.astype(object).where(batch.notna(), None).to_dict("records")
+    return data.as_requests(data.fake_batch(n, seed))
 
 
 def package_champion(registry, client, folder: Path, tag: str) -> tuple[Built, bundle.Facts]:

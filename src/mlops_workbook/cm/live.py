@@ -43,7 +43,7 @@ class LiveMonitor:
         with self._lock:
             self._outcomes.extend(p == a for p, a in zip(predicted, actual, strict=True))
 
-    def drift(self) -> dict[str, float]:
+    def psi(self) -> dict[str, float]:
         """PSI per feature over the window; empty until the window holds min_rows values."""
         with self._lock:
             snapshot = {name: np.array(values) for name, values in self._values.items()}
@@ -59,7 +59,7 @@ class LiveMonitor:
         """Called by prometheus-client on each scrape of /metrics."""
         psi = GaugeMetricFamily("model_input_drift_psi", "PSI of each input's recent values against the "
                                 "training reference of the served version", labels=["feature"])
-        for name, value in self.drift().items():
+        for name, value in self.psi().items():
             psi.add_metric([name], value)
         yield psi
         rows = GaugeMetricFamily("model_drift_window_rows", "Values in the drift window (per feature)")
