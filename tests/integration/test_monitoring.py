@@ -21,7 +21,7 @@ from conftest import require
 from mlops_workbook import bundle, config, data, paths, schema
 from mlops_workbook.cd import targets, traffic
 from mlops_workbook.ci import packaging
-from mlops_workbook.cm import drift, receivers, stack
+from mlops_workbook.cm import dashboard, drift, receivers, stack
 from mlops_workbook.ct import features, training
 
 APP_PORT = 8500  # monitoring: 8590 Prometheus, 8593 Alertmanager, 8525 SMTP, 8594 webhook
@@ -115,10 +115,11 @@ def live(tmp_path_factory):
         patch.setenv("SLACK_WEBHOOK_URL", slack.url)
         monitoring.start()
     with traffic.Traffic(APP_PORT, normal, pause=0.05, batch=20) as users:
-        yield SimpleNamespace(monitoring=monitoring, mail=mail, slack=slack, users=users, normal=normal,
-                              drifted=drifted, target=target, release=release, app=app)
+        state = SimpleNamespace(monitoring=monitoring, mail=mail, slack=slack, users=users, normal=normal,
+                                drifted=drifted, target=target, release=release, app=app)
+        yield state
     monitoring.stop()
-    target.stop(app)
+    target.stop(state.app)  # the copy running now: a test restarts it
     mail.stop()
     slack.stop()
 
@@ -165,6 +166,14 @@ def test_the_app_going_down_is_alerted(live):
     stack.wait_until(lambda: delivered(live, "FIRING", "ServiceDown"), 30)
     live.app = live.target.start(live.release, APP_PORT, "app")
     stack.wait_until(live.monitoring.target_up, 10)
+
+
+def test_every_dashboard_panel_has_data(live):
+    outcomes = [{"predicted": 1, "actual": 1}] * 80 + [{"predicted": 1, "actual": 0}] * 20
+    assert packaging.call(APP_PORT, "/feedback", outcomes)["live_accuracy"] == 0.8
+    stack.wait_until(lambda: not live.monitoring.query(dashboard.PANELS[-1].expr).empty, 10)
+    for panel in dashboard.PANELS:
+        assert not live.monitoring.query_range(panel.expr, 20).dropna(how="all").empty, panel.title
 
 
 def test_the_app_serves_while_monitoring_is_down(live):

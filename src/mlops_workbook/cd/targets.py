@@ -64,6 +64,9 @@ class ProcessTarget:
         return Release(_champion(registry))
 
     def start(self, release: Release, port: int, name: str, timeout: float = 60) -> Copy:
+        if _healthy(port):  # else that server's answers would pass for the new copy's
+            raise packaging.Unhealthy(f"port {port} already serves an app: stop what listens there first "
+                                      f"(`ss -ltnp | grep {port}` shows it)")
         log = self.folder / f"{name}.log"
         env = {**os.environ, "MODEL_URI": release.model_uri, "MLFLOW_TRACKING_URI": self.tracking_uri,
                "GIT_COMMIT": packaging.git_commit(), **release.settings}

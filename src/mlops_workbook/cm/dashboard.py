@@ -1,0 +1,78 @@
+"""The Grafana dashboard of the serving API, generated with grafanalib from one list of panels.
+
+The same PANELS are what 07_cm_monitoring plots from Prometheus, so the notebook and the dashboard
+show the same queries. `python -m mlops_workbook.cm.dashboard` writes the JSON that Grafana loads
+through deploy/grafana/provisioning (docker-compose.yml mounts both); a test keeps it in step.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from grafanalib import core
+from grafanalib._gen import DashboardEncoder
+
+from mlops_workbook import paths
+
+JOB = 'job="ride-completion"'
+DATASOURCE = {"type": "prometheus", "uid": "prometheus"}  # as deploy/grafana/provisioning/datasources names it
+OUTPUT = Path("deploy/grafana/dashboards/ride-completion.json")
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    expr: str
+    unit: str  # Grafana's unit name
+    legend: str = ""
+    threshold: float | None = None  # drawn as a red line: where the alert rule fires
+
+
+PANELS = [
+    # the service
+    Panel("Requests per second by status", f"sum by (status) (rate(http_requests_total{{{JOB}}}[1m]))",
+          "reqps", "{{status}}"),
+    Panel("p99 latency of /predict", "histogram_quantile(0.99, sum by (le) "
+          f'(rate(http_request_duration_seconds_bucket{{{JOB}, path="/predict"}}[1m])))', "s", "p99", 0.25),
+    Panel("Requests in flight", f"http_requests_in_flight{{{JOB}}}", "short", "in flight"),
+    Panel("CPU used (cores)", f"rate(process_cpu_seconds_total{{{JOB}}}[1m])", "short", "cores"),
+    Panel("Memory (resident)", f"process_resident_memory_bytes{{{JOB}}}", "bytes", "memory"),
+    # the model
+    Panel("Predictions per second by class", f"sum by (completed) (rate(model_predictions_total{{{JOB}}}[1m]))",
+          "reqps", "completed={{completed}}"),
+    Panel("Median predicted probability", "histogram_quantile(0.5, sum by (le) "
+          f"(rate(model_score_bucket{{{JOB}}}[1m])))", "percentunit", "median"),
+    Panel("Input drift (PSI) per feature", f"model_input_drift_psi{{{JOB}}}", "short", "{{feature}}", 0.2),
+    Panel("Live accuracy (late ground truth)", f"model_live_accuracy{{{JOB}}}", "percentunit", "accuracy", 0.6),
+]
+
+
+def _panel(panel: Panel, index: int) -> core.TimeSeries:
+    steps = [{"color": "green", "value": None}]
+    if panel.threshold is not None:
+        steps.append({"color": "red", "value": panel.threshold})
+    return core.TimeSeries(
+        title=panel.title, dataSource=DATASOURCE, unit=panel.unit,
+        targets=[core.Target(expr=panel.expr, legendFormat=panel.legend, refId="A", datasource=DATASOURCE)],
+        thresholdsStyleMode="line" if panel.threshold is not None else "off", thresholds=steps,
+        gridPos=core.GridPos(h=8, w=8, x=8 * (index % 3), y=8 * (index // 3)),
+    )
+
+
+def build() -> core.Dashboard:
+    return core.Dashboard(title="ride-completion: service and model", uid="ride-completion",
+                          tags=["mlops-workbook"], refresh="5s", timezone="utc",
+                          time=core.Time("now-15m", "now"),
+                          panels=[_panel(panel, i) for i, panel in enumerate(PANELS)]).auto_panel_ids()
+
+
+def as_json() -> str:
+    return json.dumps(build().to_json_data(), cls=DashboardEncoder, indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    target = paths.resolve(OUTPUT)
+    target.write_text(as_json())
+    print(f"wrote {paths.show(target)}")
