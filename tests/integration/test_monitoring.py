@@ -21,7 +21,7 @@ from conftest import require
 from mlops_workbook import bundle, config, data, paths, schema
 from mlops_workbook.cd import targets, traffic
 from mlops_workbook.ci import packaging
-from mlops_workbook.cm import dashboard, drift, receivers, stack
+from mlops_workbook.cm import dashboard, drift, receivers, rules, stack
 from mlops_workbook.ct import features, training
 
 APP_PORT = 8500  # monitoring: 8590 Prometheus, 8593 Alertmanager, 8525 SMTP, 8594 webhook
@@ -30,16 +30,22 @@ DRIFTED = {"acc_rate", "pickup_distance_km"}  # what data.live_batch(drifted=Tru
 ALERT_WITHIN = 30  # seconds from drifted traffic to the alert delivered (issue 7's target with demo intervals)
 
 
-def promtool(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["promtool", *args], capture_output=True, text=True, cwd=DEPLOY / "prometheus")
+@pytest.mark.component("promtool")
+def test_the_rules_pass_their_promtool_unit_tests():
+    checked = rules.promtool("check", "rules", "rules.yml")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    tested = rules.promtool("test", "rules", "rules_test.yml")
+    assert tested.returncode == 0 and "SUCCESS" in tested.stdout, tested.stdout + tested.stderr
 
 
 @pytest.mark.component("promtool")
-def test_the_rules_pass_their_promtool_unit_tests():
-    checked = promtool("check", "rules", "rules.yml")
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    tested = promtool("test", "rules", "rules_test.yml")
-    assert tested.returncode == 0 and "SUCCESS" in tested.stdout, tested.stdout + tested.stderr
+def test_a_wrong_threshold_fails_the_rule_tests(tmp_path):
+    shipped = (DEPLOY / "prometheus" / "rules.yml").read_text()
+    tests = (DEPLOY / "prometheus" / "rules_test.yml").read_text()
+    assert rules.test(shipped, tests, tmp_path / "as shipped")[0]
+    ok, said = rules.test(shipped.replace("model_live_accuracy{job=\"ride-completion\"} < 0.6",
+                                          "model_live_accuracy{job=\"ride-completion\"} < 0.9"), tests, tmp_path / "typo")
+    assert not ok and "LowLiveAccuracy" in said
 
 
 def test_every_rule_is_tested_firing_and_silent():

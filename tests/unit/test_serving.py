@@ -73,7 +73,7 @@ def test_metrics_count_requests_and_predictions(served):
     _, client = served
     client.post("/predict", json=rows(4))
     client.post("/predict", json={**rows(1)[0], "acc_rate": 5})
-    exported = client.get("/metrics/").text
+    exported = client.get("/metrics").text
     assert 'http_requests_total{path="/predict",status="200"}' in exported
     assert 'http_requests_total{path="/predict",status="422"}' in exported
     assert "model_predictions_total" in exported and "model_score_bucket" in exported
@@ -84,7 +84,7 @@ def test_an_unknown_path_cannot_grow_the_label_set(served):
     _, client = served
     for i in range(5):
         client.get(f"/no-such-path-{i}")
-    exported = client.get("/metrics/").text
+    exported = client.get("/metrics").text
     assert 'path="other",status="404"' in exported and "no-such-path" not in exported
 
 

@@ -21,7 +21,9 @@ from typing import Annotated, Literal, Union
 
 import pandas as pd
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, make_asgi_app
+from fastapi.responses import Response
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector,
+                               disable_created_metrics, generate_latest)
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from mlops_workbook import bundle, schema
@@ -29,7 +31,8 @@ from mlops_workbook.cm import drift, live
 from mlops_workbook.ct import features
 
 _PYTHON_TYPES = {"int64": int, "float64": float}
-KNOWN_PATHS = {"/health", "/version", "/predict", "/feedback", "/metrics", "/metrics/"}
+disable_created_metrics()  # no `*_created` series: Prometheus does not need them, and they double the count
+KNOWN_PATHS = {"/health", "/version", "/predict", "/feedback", "/metrics"}
 DRIFT_WINDOW = 500
 
 
@@ -148,9 +151,13 @@ def create_app(model: str | Path | None = None, drift_window: int | None = None)
     if window > 0 and facts.reference:
         monitor = live.LiveMonitor(drift.Reference.from_dict(facts.reference), window, min(100, window))
         metrics.registry.register(monitor)
-    app.mount("/metrics", make_asgi_app(registry=metrics.registry))
 
     app.add_middleware(Measured, metrics=metrics)
+
+    @app.get("/metrics", include_in_schema=False)
+    def export_metrics() -> Response:
+        """What Prometheus scrapes: the text format, computed now (drift and accuracy included)."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/health")
     def health() -> dict:

@@ -28,7 +28,7 @@ http {{
     upstream live {{ server 127.0.0.1:{upstream}; }}   # the live copy of the app
     server {{
         listen 127.0.0.1:{port};
-        location / {{ proxy_pass http://live; proxy_set_header Host $host; }}
+        location / {{ proxy_pass http://live; proxy_set_header Host $http_host; }}  # with the port: redirects keep it
     }}
 }}
 """

@@ -29,14 +29,20 @@ class Traffic:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._send, daemon=True)
 
-    def __enter__(self) -> Traffic:
+    def start(self) -> Traffic:
         self._start = time.monotonic()
         self._thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+
+    def __enter__(self) -> Traffic:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
     def switch_to(self, rows: list[dict]) -> None:
         self._bodies = ([json.dumps(rows[i:i + self.batch]).encode() for i in range(0, len(rows), self.batch)]

@@ -68,6 +68,38 @@ def build() -> core.Dashboard:
                           panels=[_panel(panel, i) for i, panel in enumerate(PANELS)]).auto_panel_ids()
 
 
+def plot(monitoring, seconds: float, panels: list[Panel] = PANELS, marks: dict[str, float] | None = None,
+         rate_window: str = "1m"):
+    """The panels as matplotlib charts, from Prometheus's query_range API (what Grafana would draw).
+
+    `marks` are moments to show on every chart, as {label: seconds ago}. A run shorter than the
+    panels' one-minute rate window can pass a shorter `rate_window`, else its rates only ramp up.
+    """
+    import matplotlib.pyplot as plt
+
+    rows = -(-len(panels) // 3)
+    fig, axes = plt.subplots(rows, 3, figsize=(13, 2.8 * rows), sharex=True, squeeze=False)
+    for ax, panel in zip(axes.flat, panels):
+        series = monitoring.query_range(panel.expr.replace("[1m]", f"[{rate_window}]"), seconds)
+        for column in series:
+            ax.plot(series.index, series[column], label=column)
+        if panel.threshold is not None:
+            ax.axhline(panel.threshold, color="red", linestyle="--", linewidth=1)
+        for label, ago in (marks or {}).items():
+            ax.axvline(-ago, color="grey", linestyle=":", linewidth=1)
+            ax.annotate(label, (-ago, 1), xycoords=("data", "axes fraction"), fontsize=7, rotation=90,
+                        va="top", ha="right", color="grey")
+        ax.set_title(panel.title, fontsize=9)
+        if len(series.columns) > 1:  # one line needs no legend: the title says what it is
+            ax.legend(fontsize=6, loc="upper left")
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("seconds ago")
+    fig.tight_layout()
+    return fig
+
+
 def as_json() -> str:
     return json.dumps(build().to_json_data(), cls=DashboardEncoder, indent=2, sort_keys=True) + "\n"
 

@@ -82,3 +82,19 @@ def report(reference: pd.DataFrame, current: pd.DataFrame, features: list[str], 
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.insert(1, "drifted", table["psi"] > threshold)
     return table
+
+
+def plot(reference: pd.DataFrame, current: pd.DataFrame, features: list[str]):
+    """Histograms of each feature: the training reference against the current window."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(features), figsize=(4.2 * len(features), 3), squeeze=False)
+    for ax, name in zip(axes[0], features):
+        both = pd.concat([reference[name], current[name]]).dropna()
+        bins = np.linspace(both.min(), both.max(), 30)
+        ax.hist(reference[name].dropna(), bins, density=True, alpha=0.5, label="training reference")
+        ax.hist(current[name].dropna(), bins, density=True, alpha=0.5, label="current")
+        ax.set_title(name)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -133,7 +133,7 @@ class Monitoring:
                                   step=step or self.interval)
         columns = {}
         for s in result:
-            label = ",".join(f"{k}={v}" for k, v in s["metric"].items() if k not in ("job", "instance", "env"))
+            label = ",".join(f"{k}={v}" for k, v in s["metric"].items() if k not in ("__name__", "job", "instance", "env"))
             columns[label or expr] = pd.Series({round(float(t) - end, 1): float(v) for t, v in s["values"]})
         return pd.DataFrame(columns).rename_axis("seconds")
 
