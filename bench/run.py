@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench import packaging, pipelines, serving
+from bench import monitoring, packaging, pipelines, serving
 
-SECTIONS = {"pipelines": pipelines.run, "packaging": packaging.run, "serving": serving.run}
+SECTIONS = {"pipelines": pipelines.run, "packaging": packaging.run, "serving": serving.run,
+            "monitoring": monitoring.overhead, "alerting": monitoring.alerting}
 RESULTS = Path(__file__).parent / "results"
 
 
