@@ -11,6 +11,7 @@ from mlops_workbook.cm import drift, live
 from mlops_workbook.ct import features, training
 
 DRIFTED = {"acc_rate", "pickup_distance_km"}  # what the warehouse's drift scenario moves (data.production_batch)
+rows = data.as_requests  # a batch as /predict bodies carry it
 
 
 @pytest.fixture(scope="module")
@@ -39,19 +40,19 @@ def test_the_reference_round_trips_and_scores_like_psi(training_rows, reference)
 
 def test_no_gauge_until_the_window_has_enough_rows(reference):
     monitor = live.LiveMonitor(reference, window=200, min_rows=100)
-    monitor.observe(data.production_batch(99, seed=6))
+    monitor.observe(rows(data.production_batch(99, seed=6)))
     assert monitor.psi() == {}
-    monitor.observe(data.production_batch(1, seed=7))
+    monitor.observe(rows(data.production_batch(1, seed=7)))
     assert set(monitor.psi()) == set(schema.FEATURES)
 
 
 def test_normal_traffic_is_stable_and_drifted_traffic_is_flagged_then_forgotten(reference):
     monitor = live.LiveMonitor(reference, window=500)
-    monitor.observe(data.production_batch(500, seed=8))
+    monitor.observe(rows(data.production_batch(500, seed=8)))
     assert max(monitor.psi().values()) < 0.2
-    monitor.observe(data.production_batch(500, seed=9, drift=1.0))
+    monitor.observe(rows(data.production_batch(500, seed=9, drift=1.0)))
     assert {name for name, value in monitor.psi().items() if value > 0.2} == DRIFTED
-    monitor.observe(data.production_batch(500, seed=10))  # the window slides: drift leaves with the old rows
+    monitor.observe(rows(data.production_batch(500, seed=10)))  # the window slides: drift leaves with the old rows
     assert max(monitor.psi().values()) < 0.2
 
 
@@ -60,7 +61,7 @@ def test_the_gauges_are_exported_on_scrape(reference):
     monitor = live.LiveMonitor(reference, window=100, min_rows=10)
     registry.register(monitor)
     assert ("model_live_accuracy", None) not in scrape(registry)
-    monitor.observe(data.production_batch(100, seed=11, drift=1.0))
+    monitor.observe(rows(data.production_batch(100, seed=11, drift=1.0)))
     monitor.feedback([1] * 10, [1] * 7 + [0] * 3)
     samples = scrape(registry)
     assert samples[("model_input_drift_psi", "acc_rate")] > 0.2
@@ -77,11 +78,6 @@ def test_feedback_pairs_must_match():
 def test_a_window_smaller_than_its_minimum_is_refused(reference):
     with pytest.raises(ValueError, match="min_rows"):
         live.LiveMonitor(reference, window=50, min_rows=100)
-
-
-def rows(batch):
-    batch = batch[list(schema.FEATURES)]
-    return batch.astype(object).where(batch.notna(), None).to_dict("records")
 
 
 @pytest.fixture(scope="module")

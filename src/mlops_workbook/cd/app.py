@@ -170,11 +170,11 @@ def create_app(model: str | Path | None = None, drift_window: int | None = None)
 
     @app.post("/predict", responses={400: {"description": "the body is not valid JSON"}})
     def predict(rows: Union[Row, Rows]) -> Predictions:  # type: ignore[valid-type]
-        rows = rows if isinstance(rows, list) else [rows]
-        table = features.build(pd.DataFrame([r.model_dump() for r in rows], columns=list(schema.FEATURES))
-                               .astype({n: schema.BY_NAME[n].dtype for n in schema.FEATURES}))
+        records = [r.model_dump() for r in (rows if isinstance(rows, list) else [rows])]
         if monitor:
-            monitor.observe(table)
+            monitor.observe(records)
+        table = features.build(pd.DataFrame(records, columns=list(schema.FEATURES))
+                               .astype({n: schema.BY_NAME[n].dtype for n in schema.FEATURES}))
         scores = model.predict_proba(table[facts.inputs])[:, 1]
         for score in scores:
             metrics.scores.observe(score)

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from math import nan
 
 import numpy as np
-import pandas as pd
 from prometheus_client.core import GaugeMetricFamily
 
 from mlops_workbook.cm import drift
@@ -32,12 +32,15 @@ class LiveMonitor:
         self._outcomes: deque[bool] = deque(maxlen=window)
         self._lock = threading.Lock()  # requests are answered on several threads; a scrape reads on another
 
-    def observe(self, table: pd.DataFrame) -> None:
-        """Remember the inputs of one request (raw features; nulls are kept and ignored by PSI)."""
-        columns = {name: table[name].to_numpy(dtype=float) for name in self._values}
+    def observe(self, rows: list[dict]) -> None:
+        """Remember the inputs of one request, as it carried them (a missing value is None, ignored by PSI).
+
+        Plain lists, not a DataFrame: on one row, pandas would cost more than the prediction itself.
+        """
+        columns = [[nan if row[name] is None else row[name] for row in rows] for name in self._values]
         with self._lock:
-            for name, values in columns.items():
-                self._values[name].extend(values)
+            for window, column in zip(self._values.values(), columns):
+                window.extend(column)
 
     def feedback(self, predicted: list[int], actual: list[int]) -> None:
         with self._lock:
