@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench import monitoring, packaging, pipelines, serving
+from bench import monitoring, packaging, pipelines, serving, suite, workbook
 
-SECTIONS = {"pipelines": pipelines.run, "packaging": packaging.run, "serving": serving.run,
-            "monitoring": monitoring.overhead, "alerting": monitoring.alerting}
+SECTIONS = {"serving": serving.run, "monitoring": monitoring.overhead, "packaging": packaging.run,
+            "workbook": workbook.run, "pipelines": pipelines.run, "alerting": monitoring.alerting, "suite": suite.run}
 RESULTS = Path(__file__).parent / "results"
 
 
