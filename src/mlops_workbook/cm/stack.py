@@ -25,10 +25,10 @@ import pandas as pd
 import yaml
 
 from mlops_workbook import paths, processes
+from mlops_workbook.cd import deploy
 
 DEPLOY = Path("deploy")
 SECRETS = {"smtp_password": "SMTP_PASSWORD", "slack_webhook_url": "SLACK_WEBHOOK_URL"}  # file: environment variable
-STATE = Path("runs/environments")
 
 
 class MonitoringError(RuntimeError):
@@ -60,7 +60,7 @@ class Monitoring:
     def __init__(self, env: str, app_port: int, folder: Path, interval: str = "1s"):
         self.env, self.app_port, self.folder, self.interval = env, app_port, Path(folder), interval
         self.ports = Ports.near(app_port)
-        self.state = paths.resolve(STATE) / env / "monitoring"  # pid files: any later run can stop these
+        self.state = deploy.state_folder(env) / "monitoring"  # pid files, beside the deploys': any run can stop these
         self.prometheus_url = f"http://127.0.0.1:{self.ports.prometheus}"
         self.alertmanager_url = f"http://127.0.0.1:{self.ports.alertmanager}"
         self.secrets_folder: Path | None = None  # while running: one file per secret, mode 600
