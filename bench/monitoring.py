@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import statistics
 import tempfile
 import time
@@ -62,11 +61,8 @@ def _overhead(target, model_dir: Path, cfg, requests: int, repeats: int) -> list
 def _alert_latency(target, model_dir: Path, cfg, folder: Path, cycles: int) -> list[dict]:
     copy = target.start(targets.Release("1", model_uri=str(model_dir)), WITH, "alerting")
     monitoring = stack.Monitoring("bench", WITH, folder / "stack")
-    password = secrets.token_hex(8)
-    login = stack.shipped("alertmanager/alertmanager.yml")["global"]["smtp_auth_username"]
-    mail = receivers.MailSink(monitoring.ports.smtp, login, password).start()
-    slack = receivers.WebhookSink(monitoring.ports.webhook).start()
-    os.environ.update(SMTP_PASSWORD=password, SLACK_WEBHOOK_URL=slack.url)
+    mail, slack, team_secrets = receivers.team_stand_ins(monitoring.ports)
+    os.environ.update(team_secrets)
     normal = data.as_requests(data.live_batch(cfg, 3000, index=10))
     drifted = data.as_requests(data.live_batch(cfg, 3000, index=11, drifted=True))
     rows = []

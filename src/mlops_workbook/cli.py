@@ -70,25 +70,50 @@ def show_config(env: Env = "dev") -> None:
     console.print(table)
 
 
+_COLOURS = {labs.PASSED: "green", labs.UNSOLVED: "yellow"}
+
+
 @app.command()
 def check(
-    lab: Annotated[list[Path], typer.Argument(help="lab notebook(s) to check", exists=True, dir_okay=False)],
+    lab: Annotated[list[Path], typer.Argument(help="lab notebook(s), or a folder of submissions "
+                                              "(<learner>/<lab>.ipynb) for a class report", exists=True)],
     timeout: Annotated[int, typer.Option(help="seconds a cell may run before it counts as hanging")] = 120,
+    report: Annotated[Path, typer.Option(help="where a folder's class report is written (CSV)")] = Path(
+        "class-report.csv"),
 ) -> None:
-    """Execute a learner's lab and say, per exercise, passed / not yet solved / wrong."""
+    """Execute labs and say, per exercise, passed / not yet solved / wrong (a folder: the class report)."""
     all_passed = True
     for path in lab:
+        if path.is_dir():
+            _class_report(path, timeout, report)
+            continue
         try:
             outcomes = labs.check(path, timeout)
         except ValueError as error:
             _fail(str(error))
         table = Table("exercise", "result", "hint", title=str(path))
         for o in outcomes:
-            colour = {"passed": "green", "not yet solved": "yellow"}.get(o.status, "red")
-            table.add_row(o.exercise, f"[{colour}]{o.status}[/]", o.hint)
+            table.add_row(o.exercise, f"[{_COLOURS.get(o.status, 'red')}]{o.status}[/]", o.hint)
             all_passed &= o.status == labs.PASSED
         console.print(table)
     raise typer.Exit(0 if all_passed else 1)
+
+
+def _class_report(folder: Path, timeout: int, report: Path) -> None:
+    """One row per learner, one column per lab exercise; the CSV keeps every hint too."""
+    try:
+        results = labs.class_report(folder, timeout)
+    except ValueError as error:
+        _fail(str(error))
+    results.to_csv(report, index=False)
+    results["column"] = results["lab"].str[:2] + " " + results["exercise"]
+    grid = results.pivot_table(index="learner", columns="column", values="result", aggfunc="first", fill_value="-")
+    table = Table("learner", *grid.columns, "passed", title=f"class report: {folder}")
+    for learner, row in grid.iterrows():
+        passed = (row == labs.PASSED).sum()
+        table.add_row(learner, *(f"[{_COLOURS.get(r, 'red')}]{r}[/]" for r in row), f"{passed}/{len(row)}")
+    console.print(table)
+    console.print(f"every result with its hint: {report}", soft_wrap=True)
 
 
 @app.command("labs")

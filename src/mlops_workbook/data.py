@@ -72,7 +72,7 @@ def production_batch(n_rows: int, seed: int, index: int = 0, drift: float = 0.0)
     distance = np.clip(rng.lognormal(np.log(2.5 * (1 + 0.6 * drift)), 0.6, n_rows), 0, 30)
     rating = np.clip(rng.normal(4.6, 0.25, n_rows), 1, 5)
     logit = (1.0 + 6.0 * (acc - 0.8) + 5.0 * (conv - 0.6) - 12.0 * (cancel - 0.09)
-             - 0.7 * (1 + 0.5 * drift) * (distance - 2.5) + 1.6 * (rating - 4.6) + 0.06 * (trips - 12))
+             - 0.7 * (1 + 1.0 * drift) * (distance - 2.5) + 1.6 * (rating - 4.6) + 0.06 * (trips - 12))
     completed = (rng.random(n_rows) < 1 / (1 + np.exp(-logit))).astype("int64")
     columns = {
         "driver_id": rng.integers(1000, 100_000, n_rows),
@@ -177,8 +177,12 @@ def live_batch(cfg, n_rows: int, index: int, drifted: bool = False) -> pd.DataFr
         return production_batch(n_rows, cfg.seed, index, drift=1.0 if drifted else 0.0)
     batch = fake_batch(n_rows, cfg.seed, index)
     if drifted:
+        distance = np.clip(batch["pickup_distance_km"] * 1.6, 0, 30)
+        # the made-up rule changes too: far pickups are completed less, so a retrain has something to learn
+        completed = np.random.default_rng([cfg.seed, index, 2]).random(n_rows) < batch["acc_rate"] * (1 - distance / 60)
         batch["acc_rate"] = batch["acc_rate"] * 0.6
-        batch["pickup_distance_km"] = np.clip(batch["pickup_distance_km"] * 1.6, 0, 30)
+        batch["pickup_distance_km"] = distance
+        batch[schema.LABEL] = completed.astype("int64")
     return batch
 
 

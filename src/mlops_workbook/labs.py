@@ -14,13 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
 from nbgrader.preprocessors import ClearOutput, ClearSolutions
 
 from mlops_workbook import paths
 from mlops_workbook.runner import ensure_kernel
 
-PASSED, UNSOLVED, WRONG, TIMED_OUT = "passed", "not yet solved", "wrong", "timed out"
+PASSED, UNSOLVED, WRONG, TIMED_OUT, CRASHED = "passed", "not yet solved", "wrong", "timed out", "crashed"
 _RUN_METADATA = ("papermill", "execution", "collapsed", "scrolled")
 
 
@@ -102,13 +104,19 @@ def _judge(exercise: str, answers: list, check_cell, earlier: list[Outcome], tim
 def check(lab: Path, timeout: int = 120) -> list[Outcome]:
     """Execute a learner's lab and say, per exercise, passed / not yet solved / wrong / timed out."""
     nb = nbformat.read(lab, as_version=4)
+    for cell in nb.cells:  # what the learner's own run left must not count: only this run's outputs do
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
     client = NotebookClient(
         nb, kernel_name=ensure_kernel(), timeout=timeout, allow_errors=True, record_timing=False,
         interrupt_on_timeout=True,
         error_on_timeout={"ename": "CellTimeout", "evalue": "", "traceback": []},
         resources={"metadata": {"path": str(Path(lab).resolve().parent)}},
     )
-    client.execute()
+    try:
+        client.execute()
+    except DeadKernelError:  # os._exit, out of memory...: judge what ran, and say the rest crashed
+        pass
     setup_error = next((e for c in nb.cells if c.cell_type == "code" and not c.metadata.get("nbgrader")
                         for e in [_error(c)] if e), None)
     if setup_error:  # not the learner's doing: say what the lab needs instead of failing every exercise
@@ -120,8 +128,32 @@ def check(lab: Path, timeout: int = 120) -> list[Outcome]:
         if grading.get("solution"):
             answers.append(cell)
         elif grading.get("grade") and cell.cell_type == "code":
-            outcomes.append(_judge(grading["grade_id"], answers, cell, outcomes, timeout))
+            if cell.get("execution_count") is None:  # never ran: the kernel died before it
+                outcomes.append(Outcome(grading["grade_id"], CRASHED,
+                                        "the kernel died while running your lab: does your code exit or use all memory?"))
+            else:
+                outcomes.append(_judge(grading["grade_id"], answers, cell, outcomes, timeout))
             answers = []
     if not outcomes:
         raise ValueError(f"{paths.show(lab)} has no exercise check cells: is it one of the workbook's labs?")
     return outcomes
+
+
+def class_report(folder: Path, timeout: int = 120) -> pd.DataFrame:
+    """Check every submission in `folder/<learner>/<lab>.ipynb`: one row per learner, lab and exercise.
+
+    A submission that cannot be checked at all (not a notebook, not one of the workbook's labs, a set-up
+    that fails) gets one row saying why, so one bad file never stops the class's report.
+    """
+    found = sorted(Path(folder).glob("*/*.ipynb"))
+    if not found:
+        raise ValueError(f"no submissions in {paths.show(Path(folder))}: expected <learner>/<lab>.ipynb, "
+                         "e.g. alice/07_cm_monitoring.ipynb")
+    rows = []
+    for path in found:
+        learner, lab = path.parent.name, path.stem
+        try:
+            rows += [(learner, lab, o.exercise, o.status, o.hint) for o in check(path, timeout)]
+        except (ValueError, OSError, nbformat.ValidationError) as error:  # unreadable JSON is a ValueError too
+            rows.append((learner, lab, "-", "not checked", str(error).splitlines()[0]))
+    return pd.DataFrame(rows, columns=["learner", "lab", "exercise", "result", "hint"])

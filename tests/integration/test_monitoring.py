@@ -7,8 +7,6 @@ down, then monitoring stopped while the app keeps serving.
 
 from __future__ import annotations
 
-import os
-import secrets
 import subprocess
 import time
 import urllib.request
@@ -22,9 +20,9 @@ from mlops_workbook import bundle, config, data, paths, schema
 from mlops_workbook.cd import targets, traffic
 from mlops_workbook.ci import packaging
 from mlops_workbook.cm import dashboard, drift, receivers, rules, stack
-from mlops_workbook.ct import features, training
+from mlops_workbook.ct import features, training, triggers
 
-APP_PORT = 8500  # monitoring: 8590 Prometheus, 8593 Alertmanager, 8525 SMTP, 8594 webhook
+APP_PORT = 8500  # monitoring: 8590 Prometheus, 8593 Alertmanager, 8525 SMTP, 8594 webhook, 8595 CT trigger
 DEPLOY = paths.resolve(stack.DEPLOY)
 DRIFTED = {"acc_rate", "pickup_distance_km"}  # what data.live_batch(drifted=True) moves
 ALERT_WITHIN = 30  # seconds from drifted traffic to the alert delivered (issue 7's target with demo intervals)
@@ -81,6 +79,18 @@ def test_the_shipped_and_the_local_configs_are_valid(tmp_path):
         assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.component("alertmanager")
+def test_the_retrain_hook_gets_drift_only_and_the_team_still_gets_everything(tmp_path):
+    shipped = stack.shipped("alertmanager/alertmanager.yml")
+    wired = stack.with_retrain_hook(shipped, "http://127.0.0.1:8595/alerts")
+    assert stack.routed_to(wired, tmp_path, alertname="InputDrift", feature="acc_rate") == [
+        stack.RETRAIN_RECEIVER, "ml-team"]
+    for other in ("ServiceDown", "HighErrorRate", "HighLatency", "LowLiveAccuracy"):
+        assert stack.routed_to(wired, tmp_path, alertname=other) == ["ml-team"], other
+    assert stack.routed_to(shipped, tmp_path, alertname="InputDrift") == ["ml-team"]
+    assert shipped == stack.shipped("alertmanager/alertmanager.yml"), "the shipped config is not changed"
+
+
 def test_no_secret_is_in_the_shipped_files():
     shipped = stack.shipped("alertmanager/alertmanager.yml")["global"]
     assert "smtp_auth_password" not in shipped and "slack_api_url" not in shipped
@@ -109,25 +119,24 @@ def live(tmp_path_factory):
     release = targets.Release("1", model_uri=str(folder / "bundle"), settings={"DRIFT_WINDOW": "300"})
     app = target.start(release, APP_PORT, "app")
 
-    monitoring = stack.Monitoring("monitoring-test", APP_PORT, folder / "stack")
-    login = stack.shipped("alertmanager/alertmanager.yml")["global"]["smtp_auth_username"]
-    password = secrets.token_hex(8)
-    mail = receivers.MailSink(monitoring.ports.smtp, login, password).start()
-    slack = receivers.WebhookSink(monitoring.ports.webhook).start()
+    ports = stack.Ports.near(APP_PORT)
+    retrain_hook = receivers.WebhookSink(ports.retrain, "/alerts").start()
+    monitoring = stack.Monitoring("monitoring-test", APP_PORT, folder / "stack", retrain_url=retrain_hook.url)
+    mail, slack, team_secrets = receivers.team_stand_ins(ports)
     normal = data.as_requests(data.live_batch(cfg, 2000, index=10))
     drifted = data.as_requests(data.live_batch(cfg, 2000, index=11, drifted=True))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SMTP_PASSWORD", password)
-        patch.setenv("SLACK_WEBHOOK_URL", slack.url)
+        for variable, value in team_secrets.items():
+            patch.setenv(variable, value)
         monitoring.start()
     with traffic.Traffic(APP_PORT, normal, pause=0.05, batch=20) as users:
-        state = SimpleNamespace(monitoring=monitoring, mail=mail, slack=slack, users=users, normal=normal,
-                                drifted=drifted, target=target, release=release, app=app)
+        state = SimpleNamespace(monitoring=monitoring, mail=mail, slack=slack, retrain_hook=retrain_hook, users=users,
+                                normal=normal, drifted=drifted, target=target, release=release, app=app)
         yield state
     monitoring.stop()
     target.stop(state.app)  # the copy running now: a test restarts it
-    mail.stop()
-    slack.stop()
+    for receiver in (mail, slack, retrain_hook):
+        receiver.stop()
 
 
 def delivered(live, status: str, title: str) -> bool:
@@ -143,7 +152,7 @@ def test_normal_traffic_raises_no_alert(live):
     assert psi["value"].max() < 0.2, psi
     assert live.monitoring.target_up()
     assert live.monitoring.alerts().empty
-    assert live.mail.messages == [] and live.slack.posts == []
+    assert live.mail.messages == [] and live.slack.posts == [] and live.retrain_hook.posts == []
 
 
 def test_drift_is_delivered_by_email_and_slack_naming_the_feature(live):
@@ -159,17 +168,22 @@ def test_drift_is_delivered_by_email_and_slack_naming_the_feature(live):
     assert email["To"] == "ml-team@example.com"
     assert "PSI of pickup_distance_km is" in live.mail.text(email["Subject"])
     assert set(live.monitoring.alerts().query("state == 'firing'")["feature"]) == DRIFTED
+    stack.wait_until(lambda: {a["labels"]["feature"] for post in live.retrain_hook.posts for a in post["alerts"]}
+                     == DRIFTED, 10)  # one group for all features: a second feature comes with the next post
+    assert all(triggers.on_alert(post).fire for post in live.retrain_hook.posts), "the CT trigger says retrain"
 
 
 def test_the_alert_resolves_when_traffic_is_normal_again(live):
     live.users.switch_to(live.normal)
     stack.wait_until(lambda: delivered(live, "RESOLVED", "InputDrift on pickup_distance_km"), 30)
     assert live.monitoring.query("model_input_drift_psi")["value"].max() < 0.2
+    assert all(post["status"] == "firing" for post in live.retrain_hook.posts), "a resolved drift starts nothing"
 
 
 def test_the_app_going_down_is_alerted(live):
     live.target.stop(live.app)
     stack.wait_until(lambda: delivered(live, "FIRING", "ServiceDown"), 30)
+    assert all(a["labels"]["alertname"] == "InputDrift" for post in live.retrain_hook.posts for a in post["alerts"])
     live.app = live.target.start(live.release, APP_PORT, "app")
     stack.wait_until(live.monitoring.target_up, 10)
 

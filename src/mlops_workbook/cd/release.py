@@ -8,6 +8,7 @@ recorded in prod's deploy history. Either way, nothing reaches prod that did not
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from mlops_workbook.cd.deploy import DeployFailed, Deployment, Event
 from mlops_workbook.cd.targets import Release
@@ -29,6 +30,19 @@ def may_go_to_prod(mode: str, staging_passed: bool, approved_by: str | None) -> 
         return Decision(True, f"continuous delivery: approved by {approved_by}")
     return Decision(False, "continuous delivery: waiting for a person to approve "
                            "(papermill -p approved_by <name>, or mlops-workbook deploy --approved-by <name>)")
+
+
+def environments(folder: Path, tracking_uri: str) -> dict[str, Deployment]:
+    """staging and prod with their real configs, emptied of what an earlier run left (copies' files in `folder`)."""
+    from mlops_workbook import config
+    from mlops_workbook.cd import targets
+
+    train = {}
+    for name in ("staging", "prod"):
+        env_cfg = config.load(name)
+        train[name] = Deployment(env_cfg, targets.for_env(env_cfg, folder, tracking_uri))
+        train[name].reset()
+    return train
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,14 @@
-"""Local stand-ins for where alerts go: a mail server and Slack's incoming webhook.
+"""Local stand-ins for where alerts go: a mail server, and webhooks (Slack's, or the CT trigger's).
 
 Alertmanager delivers to them exactly as it would to the real ones (SMTP with a login, an HTTP
-POST of Slack's JSON), so a test or a notebook can read what the team would have received.
+POST of JSON), so a test or a notebook can read what the team, or the retrain trigger, received.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import secrets
 import threading
 import warnings
 from email import message_from_bytes, policy
@@ -16,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+
+from mlops_workbook.cm import stack
 
 # A login without TLS is what this sink is for (loopback only): say so once here, not on every connection.
 warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS", module="aiosmtpd")
@@ -57,9 +60,9 @@ class MailSink:
 
 
 class WebhookSink:
-    """An HTTP server on loopback that keeps every JSON body posted to it, as Slack's webhook would."""
+    """An HTTP server on loopback that keeps every JSON body posted to it (Slack's webhook by default)."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, path: str = "/slack"):
         self.posts: list[dict] = []
         sink = self
 
@@ -74,7 +77,7 @@ class WebhookSink:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{port}/slack"
+        self.url = f"http://127.0.0.1:{port}{path}"
 
     def start(self) -> WebhookSink:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -87,3 +90,16 @@ class WebhookSink:
     def titles(self) -> list[str]:
         """The title of each Slack attachment posted, in order."""
         return [attachment["title"] for post in self.posts for attachment in post.get("attachments", [])]
+
+
+def team_stand_ins(ports: stack.Ports) -> tuple[MailSink, WebhookSink, dict[str, str]]:
+    """The team's mail server and Slack webhook on loopback, started, and the two secrets that reach them.
+
+    The dict is what `stack.Monitoring.start()` reads from the environment: a made-up SMTP password that
+    the mail server alone accepts, and the webhook's URL.
+    """
+    password = secrets.token_urlsafe(16)
+    login = stack.shipped("alertmanager/alertmanager.yml")["global"]["smtp_auth_username"]
+    mail = MailSink(ports.smtp, login, password).start()
+    slack = WebhookSink(ports.webhook).start()
+    return mail, slack, {"SMTP_PASSWORD": password, "SLACK_WEBHOOK_URL": slack.url}

@@ -43,10 +43,11 @@ class Ports:
     alertmanager: int
     smtp: int
     webhook: int
+    retrain: int  # the CT trigger's webhook (08_capstone)
 
     @classmethod
     def near(cls, serve_port: int) -> Ports:
-        return cls(serve_port + 90, serve_port + 93, serve_port + 25, serve_port + 94)
+        return cls(serve_port + 90, serve_port + 93, serve_port + 25, serve_port + 94, serve_port + 95)
 
 
 def shipped(name: str) -> dict:
@@ -54,11 +55,40 @@ def shipped(name: str) -> dict:
     return yaml.safe_load((paths.resolve(DEPLOY) / name).read_text())
 
 
+RETRAIN_RECEIVER = "ct-retrain"
+
+
+def with_retrain_hook(config: dict, url: str) -> dict:
+    """Alertmanager's config with `InputDrift` also posted to the CT trigger's webhook at `url`.
+
+    `continue: true` lets the alert go on to the team's route too. One notification carries every
+    drifted feature (grouped by alert name), so one drift starts one retrain, not one per feature.
+    """
+    team = config["route"]["receiver"]
+    route = {"receiver": RETRAIN_RECEIVER, "matchers": ['alertname="InputDrift"'], "group_by": ["alertname"],
+             "continue": True}
+    receiver = {"name": RETRAIN_RECEIVER, "webhook_configs": [{"url": url, "send_resolved": False}]}
+    return {**config, "route": {**config["route"], "routes": [route, {"receiver": team}]},
+            "receivers": [*config["receivers"], receiver]}
+
+
+def routed_to(config: dict, folder: Path, **labels: str) -> list[str]:
+    """The receivers Alertmanager's own router picks for an alert with these labels (`amtool config routes test`)."""
+    path = Path(folder) / "alertmanager-routes.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = subprocess.run(["amtool", "config", "routes", "test", f"--config.file={path}",
+                             *(f"{name}={value}" for name, value in labels.items())], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise MonitoringError(f"amtool rejected the configuration: {result.stderr.strip() or result.stdout.strip()}")
+    return sorted(result.stdout.strip().split(","))
+
+
 class Monitoring:
     """`Monitoring(env, app_port, folder).start()`: Prometheus scraping the app, Alertmanager behind it."""
 
-    def __init__(self, env: str, app_port: int, folder: Path, interval: str = "1s"):
+    def __init__(self, env: str, app_port: int, folder: Path, interval: str = "1s", retrain_url: str | None = None):
         self.env, self.app_port, self.folder, self.interval = env, app_port, Path(folder), interval
+        self.retrain_url = retrain_url  # where InputDrift is posted besides the team (None: only the team)
         self.ports = Ports.near(app_port)
         self.state = deploy.state_folder(env) / "monitoring"  # pid files, beside the deploys': any run can stop these
         self.prometheus_url = f"http://127.0.0.1:{self.ports.prometheus}"
@@ -81,7 +111,7 @@ class Monitoring:
                                 smtp_auth_password_file=str(secrets / "smtp_password"),
                                 slack_api_url_file=str(secrets / "slack_webhook_url"))
         config["route"].update(group_wait="1s", group_interval="2s", repeat_interval="1h")
-        return config
+        return with_retrain_hook(config, self.retrain_url) if self.retrain_url else config
 
     def start(self) -> Monitoring:
         """Stop what an earlier run left, then start Alertmanager and Prometheus and wait until ready."""

@@ -1,4 +1,4 @@
-"""When to run the training pipeline: on a schedule, on new data, or on a drift signal.
+"""When to run the training pipeline: on a schedule, on new data, on a drift report or a drift alert.
 
 Each trigger is a small decision with a reason, so a scheduler (Airflow, KFP) or the
 monitoring stage can ask it and log why a retrain did or did not start.
@@ -35,3 +35,18 @@ def on_drift(drift: pd.DataFrame) -> Trigger:
     drifted = drift.index[drift["drifted"]].tolist()
     return Trigger("drift", bool(drifted),
                    f"drifted: {', '.join(drifted)}" if drifted else "no feature over the threshold")
+
+
+def on_alert(notification: dict) -> Trigger:
+    """`notification` is what Alertmanager posts to a webhook: retrain only on a firing `InputDrift`.
+
+    A resolved drift alert, or any other alert (the service down, slow answers), is not a reason to
+    retrain: a new model cannot fix a crashed server.
+    """
+    drifted = sorted({alert["labels"].get("feature", "?") for alert in notification.get("alerts", [])
+                      if alert.get("status") == "firing" and alert["labels"].get("alertname") == "InputDrift"})
+    if drifted:
+        return Trigger("drift alert", True, f"InputDrift firing on {', '.join(drifted)}")
+    names = sorted({alert["labels"].get("alertname", "?") for alert in notification.get("alerts", [])})
+    return Trigger("drift alert", False, f"no firing InputDrift (got: {', '.join(names) or 'no alert'}, "
+                                         f"{notification.get('status', 'unknown')})")

@@ -1,0 +1,60 @@
+"""An instructor checks a folder of submissions: one report, whatever the learners handed in."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from mlops_workbook import labs, paths
+from test_labs import WRONG, with_answer
+
+CLI = str(Path(sys.executable).parent / "mlops-workbook")
+LAB = "00_overview"
+
+
+def hand_in(folder: Path, learner: str, exercise: str | None = None, code: str = "") -> None:
+    """A learner's submission: the solution, with one answer replaced (or not)."""
+    (folder / learner).mkdir(parents=True)
+    solution = paths.project_root() / "solutions" / f"{LAB}.ipynb"
+    if exercise is None:
+        (folder / learner / f"{LAB}.ipynb").write_bytes(solution.read_bytes())
+    else:
+        with_answer(solution, exercise, code, folder / learner)
+
+
+def test_a_class_report_tells_right_wrong_unsolved_hanging_and_crashed_apart(tmp_path):
+    submissions = tmp_path / "submissions"
+    hand_in(submissions, "ada")
+    (submissions / "bo").mkdir(parents=True)
+    (submissions / "bo" / f"{LAB}.ipynb").write_bytes((paths.project_root() / "labs" / f"{LAB}.ipynb").read_bytes())
+    hand_in(submissions, "cy", "ex2_release_mode", WRONG[LAB]["ex2_release_mode"])
+    hand_in(submissions, "di", "ex1_stage_map", "import time\ntime.sleep(600)")
+    hand_in(submissions, "ed", "ex3_range_check", "import os\nos._exit(1)")
+    (submissions / "fay").mkdir()
+    (submissions / "fay" / f"{LAB}.ipynb").write_text("not a notebook")
+
+    report = tmp_path / "report.csv"
+    done = subprocess.run([CLI, "check", str(submissions), "--timeout", "5", "--report", str(report)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "class report" in done.stdout
+
+    rows = pd.read_csv(report).fillna("")
+    result = {(r.learner, r.exercise): r.result for r in rows.itertuples()}
+    exercises = ["ex1_stage_map", "ex2_release_mode", "ex3_range_check"]
+    assert [result["ada", e] for e in exercises] == [labs.PASSED] * 3
+    assert [result["bo", e] for e in exercises] == [labs.UNSOLVED] * 3
+    assert [result["cy", e] for e in exercises] == [labs.PASSED, labs.WRONG, labs.PASSED]
+    assert [result["di", e] for e in exercises] == [labs.TIMED_OUT, labs.PASSED, labs.PASSED]
+    assert [result["ed", e] for e in exercises] == [labs.PASSED, labs.PASSED, labs.CRASHED]
+    assert result["fay", "-"] == "not checked"
+    hints = {(r.learner, r.exercise): r.hint for r in rows.itertuples()}
+    assert hints["cy", "ex2_release_mode"].startswith("Hint:")
+    assert "5 s" in hints["di", "ex1_stage_map"]
+
+
+def test_an_empty_folder_says_what_a_submission_looks_like(tmp_path):
+    done = subprocess.run([CLI, "check", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "<learner>/<lab>.ipynb" in done.stdout
