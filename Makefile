@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 WB     := $(VENV)/bin/mlops-workbook
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/sanitize.cfg
 
-.PHONY: install pipelines run test lab notebooks labs bench
+.PHONY: install pipelines run test reproduce lab notebooks labs bench
 
 install: $(VENV)/.installed
 
@@ -33,6 +33,10 @@ run: install pipelines
 # The whole suite: unit tests, lab checks, papermill runs per environment, nbval on stored outputs.
 test: install pipelines
 	$(VENV)/bin/pytest tests notebooks solutions $(NBVAL)
+
+# Re-execute the stored notebooks and solutions and compare every output with nbval (self-study readers).
+reproduce: install pipelines
+	$(VENV)/bin/pytest notebooks solutions $(NBVAL)
 
 # JupyterLab on the repository, with the project's kernel registered.
 lab: install

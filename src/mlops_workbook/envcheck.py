@@ -80,6 +80,6 @@ def require(name: str) -> str:
     """What the component said, or ComponentMissing explaining how to get it."""
     available, detail = component_status(name)
     if not available:
-        raise ComponentMissing(f"this notebook needs {name}, which is {detail}. `bash .ci/run` installs and "
-                               "starts every component on Debian/Ubuntu.")
+        raise ComponentMissing(f"this notebook needs {name}, which is {detail}. `sudo bash .ci/components` "
+                               "installs and starts every component on Debian/Ubuntu.")
     return detail

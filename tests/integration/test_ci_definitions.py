@@ -151,3 +151,27 @@ def test_a_broken_commit_fails_the_right_job_and_is_not_packaged(repo, breakage)
     outcomes, log = run_pipeline(repo)
     assert outcomes == {**passing_test_stage(), failing_job: "FAIL"}, log[-3000:]  # no package stage ran
     assert said in log
+
+
+def test_the_course_ci_runs_every_environment_then_the_suite_on_gitlab_and_github():
+    gitlab = yaml.safe_load((ROOT / ".gitlab" / "workbook.gitlab-ci.yml").read_text())
+    github = yaml.safe_load((ROOT / ".github" / "workflows" / "workbook.yml").read_text())["jobs"]
+    environments = sorted(p.stem for p in (ROOT / "configs").glob("*.yaml"))
+    assert sorted(gitlab["workbook"]["parallel"]["matrix"][0]["ENV"]) == environments
+    assert sorted(github["workbook"]["strategy"]["matrix"]["ENV"]) == environments
+    assert gitlab["workbook"]["script"] == ["make run ENV=$ENV"]
+    assert [s["run"] for s in github["workbook"]["steps"] if "run" in s] == [
+        "sudo bash .ci/components", "make run ENV=${{ matrix.ENV }}"]
+    assert gitlab["test-suite"]["script"] == ["make test"] == [s["run"] for s in github["test-suite"]["steps"]
+                                                                if "run" in s and "components" not in s["run"]]
+    assert github["test-suite"]["needs"] == "workbook" and gitlab["stages"].index("notebooks") == 0
+
+
+@pytest.mark.component("gitlab-ci-local")
+def test_gitlab_ci_local_reads_the_course_ci_as_one_job_per_environment():
+    require("gitlab-ci-local")
+    listed = subprocess.run(["gitlab-ci-local", "--file", ".gitlab/workbook.gitlab-ci.yml", "--list"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    jobs = re.findall(r"^(workbook: \[\w+\]|test-suite)\s", listed.stdout, re.MULTILINE)
+    assert jobs == ["workbook: [dev]", "workbook: [staging]", "workbook: [prod]", "test-suite"], listed.stdout

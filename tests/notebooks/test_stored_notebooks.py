@@ -56,3 +56,17 @@ def test_stored_outputs_are_complete_and_portable(path):
 @pytest.mark.parametrize("path", ALL, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_notebooks_use_the_project_kernel(path):
     assert nbformat.read(path, as_version=4).metadata["kernelspec"]["name"] == runner.KERNEL
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_the_top_says_what_it_teaches_how_long_it_runs_and_what_it_needs(path):
+    nb = nbformat.read(path, as_version=4)
+    top = nb.cells[0].source
+    if path.parent.name == "notebooks":
+        assert "**What you learn:**" in top
+    assert "**How long it runs:**" in top and "**What it needs:**" in top
+    code = "\n".join(c.source for c in code_cells(path))
+    for component in nb.metadata.get("mlops_workbook", {}).get("needs", []):
+        assert f'"{component}"' in code, f"{component} is needed: check it with envcheck.require first"
+    if nb.metadata.get("mlops_workbook", {}).get("needs"):
+        assert "envcheck.require(" in code, "say how to get a missing component instead of failing with a traceback"

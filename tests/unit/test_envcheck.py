@@ -43,5 +43,5 @@ def test_a_missing_component_shows_its_explanation_without_a_traceback(monkeypat
     monkeypatch.setitem(envcheck.COMPONENTS, "absent-tool", (["no-such-command-here"], "apt-get install absent-tool"))
     with pytest.raises(envcheck.ComponentMissing) as missing:
         envcheck.require("absent-tool")
-    assert "apt-get install absent-tool" in str(missing.value) and ".ci/run" in str(missing.value)
+    assert "apt-get install absent-tool" in str(missing.value) and ".ci/components" in str(missing.value)
     assert missing.value._render_traceback_() == [f"ComponentMissing: {missing.value}"]
