@@ -171,7 +171,8 @@ def live_batch(cfg, n_rows: int, index: int, drifted: bool = False) -> pd.DataFr
     """Requests the environment's API sees on a later day: rows like the ones it was trained on.
 
     `drifted` moves them the way the warehouse's drift scenario does (pickups farther, drivers
-    accept less), so that monitoring has something real to catch in every environment.
+    accept less, and far pickups complete less), so that monitoring has something real to catch and
+    a retrain on these rows something to learn, in every environment.
     """
     if cfg.data_source != "fake":
         return production_batch(n_rows, cfg.seed, index, drift=1.0 if drifted else 0.0)
@@ -179,7 +180,8 @@ def live_batch(cfg, n_rows: int, index: int, drifted: bool = False) -> pd.DataFr
     if drifted:
         distance = np.clip(batch["pickup_distance_km"] * 1.6, 0, 30)
         # the made-up rule changes too: far pickups are completed less, so a retrain has something to learn
-        completed = np.random.default_rng([cfg.seed, index, 2]).random(n_rows) < batch["acc_rate"] * (1 - distance / 60)
+        draw = np.random.default_rng([cfg.seed, index, 2]).random(n_rows)
+        completed = draw < batch["acc_rate"] * (1 - distance / 60)
         batch["acc_rate"] = batch["acc_rate"] * 0.6
         batch["pickup_distance_km"] = distance
         batch[schema.LABEL] = completed.astype("int64")

@@ -102,7 +102,7 @@ def _judge(exercise: str, answers: list, check_cell, earlier: list[Outcome], tim
 
 
 def check(lab: Path, timeout: int = 120) -> list[Outcome]:
-    """Execute a learner's lab and say, per exercise, passed / not yet solved / wrong / timed out."""
+    """Execute a learner's lab and say, per exercise, passed / not yet solved / wrong / timed out / crashed."""
     nb = nbformat.read(lab, as_version=4)
     for cell in nb.cells:  # what the learner's own run left must not count: only this run's outputs do
         if cell.cell_type == "code":
@@ -129,8 +129,8 @@ def check(lab: Path, timeout: int = 120) -> list[Outcome]:
             answers.append(cell)
         elif grading.get("grade") and cell.cell_type == "code":
             if cell.get("execution_count") is None:  # never ran: the kernel died before it
-                outcomes.append(Outcome(grading["grade_id"], CRASHED,
-                                        "the kernel died while running your lab: does your code exit or use all memory?"))
+                outcomes.append(Outcome(grading["grade_id"], CRASHED, "the kernel died while running your lab: "
+                                                                      "does your code exit or use all memory?"))
             else:
                 outcomes.append(_judge(grading["grade_id"], answers, cell, outcomes, timeout))
             answers = []

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlops_workbook import config
+from mlops_workbook.cd import targets
 from mlops_workbook.cd.deploy import DeployFailed, Deployment, Event
 from mlops_workbook.cd.targets import Release
 
@@ -34,15 +36,12 @@ def may_go_to_prod(mode: str, staging_passed: bool, approved_by: str | None) -> 
 
 def environments(folder: Path, tracking_uri: str) -> dict[str, Deployment]:
     """staging and prod with their real configs, emptied of what an earlier run left (copies' files in `folder`)."""
-    from mlops_workbook import config
-    from mlops_workbook.cd import targets
-
-    train = {}
+    stages = {}
     for name in ("staging", "prod"):
         env_cfg = config.load(name)
-        train[name] = Deployment(env_cfg, targets.for_env(env_cfg, folder, tracking_uri))
-        train[name].reset()
-    return train
+        stages[name] = Deployment(env_cfg, targets.for_env(env_cfg, folder, tracking_uri))
+        stages[name].reset()
+    return stages
 
 
 @dataclass(frozen=True)
