@@ -27,7 +27,7 @@ class LiveMonitor:
     def __init__(self, reference: drift.Reference, window: int = 500, min_rows: int = 100):
         if not 0 < min_rows <= window:
             raise ValueError(f"need 0 < min_rows <= window, got min_rows={min_rows}, window={window}")
-        self.reference, self.window, self.min_rows = reference, window, min_rows
+        self.reference, self.min_rows = reference, min_rows
         self._values = {name: deque(maxlen=window) for name in reference.features}
         self._outcomes: deque[bool] = deque(maxlen=window)
         self._lock = threading.Lock()  # requests are answered on several threads; a scrape reads on another
@@ -46,10 +46,13 @@ class LiveMonitor:
         with self._lock:
             self._outcomes.extend(p == a for p, a in zip(predicted, actual, strict=True))
 
-    def psi(self) -> dict[str, float]:
-        """PSI per feature over the window; empty until the window holds min_rows values."""
+    def _snapshot(self) -> dict[str, np.ndarray]:
         with self._lock:
-            snapshot = {name: np.array(values) for name, values in self._values.items()}
+            return {name: np.array(values) for name, values in self._values.items()}
+
+    def psi(self, snapshot: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+        """PSI per feature over the window; empty until the window holds min_rows values."""
+        snapshot = self._snapshot() if snapshot is None else snapshot
         return {name: self.reference.psi(name, values) for name, values in snapshot.items()
                 if len(values) >= self.min_rows}
 
@@ -60,13 +63,14 @@ class LiveMonitor:
 
     def collect(self):
         """Called by prometheus-client on each scrape of /metrics."""
+        snapshot = self._snapshot()  # one copy: the PSI and the row count describe the same window
         psi = GaugeMetricFamily("model_input_drift_psi", "PSI of each input's recent values against the "
                                 "training reference of the served version", labels=["feature"])
-        for name, value in self.psi().items():
+        for name, value in self.psi(snapshot).items():
             psi.add_metric([name], value)
         yield psi
         rows = GaugeMetricFamily("model_drift_window_rows", "Values in the drift window (per feature)")
-        rows.add_metric([], min((len(v) for v in self._values.values()), default=0))
+        rows.add_metric([], min((len(v) for v in snapshot.values()), default=0))
         yield rows
         accuracy = self.accuracy()
         if accuracy is not None:
