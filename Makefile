@@ -4,8 +4,13 @@ ENV    ?= dev
 PY     := $(VENV)/bin/python
 WB     := $(VENV)/bin/mlops-workbook
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/sanitize.cfg
+# Test workers: most of a notebook's time is spent waiting on Docker, servers and pipelines, so 3 workers
+# keep 2 cores busy. Each worker has its own ports and deploy state (mlops_workbook.instance); what must
+# share a worker is grouped in conftest.py. WORKERS=0 runs everything in this process, in order.
+WORKERS ?= 3
+XDIST  := -n $(WORKERS) --no-loadscope-reorder
 
-.PHONY: install pipelines run test reproduce lab notebooks labs bench
+.PHONY: install pipelines run test quick reproduce lab notebooks labs bench
 
 install: $(VENV)/.installed
 
@@ -14,6 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(WB) kernel
+	$(PY) -c "import matplotlib.pyplot"  # builds matplotlib's font cache now, not in a notebook's first output
 	touch $@
 
 # Airflow and the Kubeflow Pipelines SDK, each in its own environment (04_cd_pipelines; see requirements/).
@@ -32,11 +38,16 @@ run: install pipelines
 
 # The whole suite: unit tests, lab checks, papermill runs per environment, nbval on stored outputs.
 test: install pipelines
-	$(VENV)/bin/pytest tests notebooks solutions $(NBVAL)
+	$(VENV)/bin/pytest tests notebooks solutions $(NBVAL) $(XDIST)
+
+# The edit loop's tier: unit tests, the light notebooks and their labs; nothing that starts a server or
+# builds an image (the items conftest.py marks heavy).
+quick: install
+	$(VENV)/bin/pytest tests notebooks solutions $(NBVAL) $(XDIST) -m "not heavy"
 
 # Re-execute the stored notebooks and solutions and compare every output with nbval (self-study readers).
 reproduce: install pipelines
-	$(VENV)/bin/pytest notebooks solutions $(NBVAL)
+	$(VENV)/bin/pytest notebooks solutions $(NBVAL) $(XDIST)
 
 # JupyterLab on the repository, with the project's kernel registered.
 lab: install

@@ -5,25 +5,44 @@ locally an absent component skips the test; in CI (CI=true) it fails it, because
 `.ci/run` installs every component and a skip there would hide a missing install step.
 A test marked `component(name)`, and every nbval cell of a notebook whose metadata lists
 `mlops_workbook.needs`, asks for its components before it runs.
+
+Every test session (each xdist worker too) claims its own instance of the workbook's ports, deploy
+state and Docker names (`mlops_workbook.instance`), unless one is set already: two runs, or a run beside a
+learner's JupyterLab (instance 0), never collide. The kernels and commands a test starts inherit it.
+
+Two tiers: `make quick` deselects every item marked `heavy` (added here to anything that needs a
+server-like component, and set by hand on whole-workbook runs); `make test` runs everything.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from mlops_workbook import envcheck
+from mlops_workbook import envcheck, instance
+
+# Components whose tests start servers, build images or run pipelines: not in the quick tier.
+# promtool and amtool (Alertmanager's) are command-line checks that answer in a second: quick.
+HEAVY_COMPONENTS = {"docker", "nginx", "prometheus", "airflow", "kfp", "gitlab-ci-local"}
 
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
 
+@functools.cache
+def _status(component: str) -> tuple[bool, str]:
+    """Asked once per test session: a component does not come or go while the suite runs."""
+    return envcheck.component_status(component)
+
+
 def require(component: str) -> None:
-    available, detail = envcheck.component_status(component)
+    available, detail = _status(component)
     if available:
         return
     message = f"{component} is not available here: {detail}"
@@ -32,13 +51,54 @@ def require(component: str) -> None:
     pytest.skip(message)
 
 
-def notebook_needs(path: Path) -> list[str]:
+@functools.cache
+def notebook_needs(path: Path) -> tuple[str, ...]:
     """The components a notebook declares it needs (metadata `mlops_workbook.needs`)."""
-    return list(nbformat.read(path, as_version=4).metadata.get("mlops_workbook", {}).get("needs", []))
+    return tuple(nbformat.read(path, as_version=4).metadata.get("mlops_workbook", {}).get("needs", []))
 
 
 def needs_marks(path: Path) -> list:
     return [pytest.mark.component(name) for name in notebook_needs(path)]
+
+
+def pytest_configure(config):
+    # An xdist worker inherits its controller's instance: it claims its own. A pytest that a test or a notebook
+    # runs inside this one (01's ipytest, 08's unit tests) keeps the instance it inherits.
+    if instance.VARIABLE not in os.environ or hasattr(config, "workerinput"):
+        instance.claim()
+
+
+# Test modules whose parametrized tests may run apart, one group per parameter (a lab, an environment).
+PER_PARAMETER = {"test_labs.py": "lab", "test_workbook_runs.py": "run"}
+
+
+def worker_group(nodeid: str) -> str:
+    """Which items one test worker must run together, in order.
+
+    A notebook's nbval cells share one kernel. A lab's solution (nbval), its blank lab and its wrong answers
+    (test_labs.py) share the lab's sandbox, runs/dev/<lab>_lab: all are `lab:<name>`. The staging and the
+    prod run of the workbook may run beside each other. Any other module's tests share its module-scoped
+    fixtures (a registry, a running stack), so a module is one group.
+    """
+    path, _, rest = nodeid.partition("::")
+    file = Path(path)
+    if file.suffix == ".ipynb":
+        return f"{'lab' if file.parent.name == 'solutions' else 'lesson'}:{file.stem}"
+    parameter = re.search(r"\[([^\]]+)\]$", rest)
+    if file.name in PER_PARAMETER and parameter:
+        return f"{PER_PARAMETER[file.name]}:{parameter.group(1)}"
+    return f"module:{file.name}"
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist sends each worker_group to one worker (its `xdist_group` marks do not work with pytest 9)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkerGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_group(nodeid)
+
+    return ByWorkerGroup(config, log)
 
 
 def pytest_collection_modifyitems(items):
@@ -47,6 +107,23 @@ def pytest_collection_modifyitems(items):
         if path.suffix == ".ipynb":
             for mark in needs_marks(path):
                 item.add_marker(mark)
+        if any(mark.args[0] in HEAVY_COMPONENTS for mark in item.iter_markers("component")):
+            item.add_marker(pytest.mark.heavy)
+    _longest_first(items)
+
+
+def _longest_first(items) -> None:
+    """Order the groups so the longest start first (make test passes --no-loadscope-reorder): whole-workbook
+    runs, then groups that start servers or build images, then the rest; a group's own items keep their order."""
+    def weight(group: list) -> int:
+        if group[0].get_closest_marker("slow") and group[0].get_closest_marker("heavy"):
+            return 0
+        return 1 if any(item.get_closest_marker("heavy") for item in group) else 2
+
+    groups: dict[str, list] = {}
+    for item in items:
+        groups.setdefault(worker_group(item.nodeid), []).append(item)
+    items[:] = [item for group in sorted(groups.values(), key=weight) for item in group]
 
 
 def pytest_runtest_setup(item):

@@ -154,6 +154,23 @@ def kernel() -> None:
     console.print(f"kernel '{runner.ensure_kernel()}' points at this environment")
 
 
+@app.command()
+def stop() -> None:
+    """Stop everything the workbook started here (app copies, nginx, Prometheus, Alertmanager, containers):
+    after a lesson was interrupted, or its kernel died."""
+    from mlops_workbook import instance, processes
+    from mlops_workbook.cd import deploy
+    from mlops_workbook.ci import packaging
+
+    stopped = processes.stop_all()
+    if envcheck.component_status("docker")[0]:
+        stopped += packaging.remove_containers(packaging.docker_client())
+    deploy.forget_live_copies()
+    where = f"instance {instance.number()}" + ("" if instance.number() else " (a learner's, the default)")
+    console.print(f"stopped {len(stopped)} ({', '.join(stopped) or 'nothing was running'}) in {where}",
+                  soft_wrap=True)
+
+
 @app.command("deploy")
 def deploy_image(
     env: Env = "staging",
@@ -162,11 +179,13 @@ def deploy_image(
     param: Params = None,
 ) -> None:
     """Deploy CI's image to staging or prod, health-gated; prod needs it live in staging (and an approval)."""
+    from mlops_workbook import processes
     from mlops_workbook.cd import deploy, release
 
     cfg = _config(env, param)
     try:
-        event = release.deploy_image(cfg, image, approved_by, _config("staging", param))
+        with processes.detached():  # the environment's nginx serves on after this command ends
+            event = release.deploy_image(cfg, image, approved_by, _config("staging", param))
     except deploy.DeployFailed as error:
         _fail(str(error), code=1)
     console.print(f"{env}: version {event.version} from {image} is live on port {cfg.serve_port} ({event.reason})"

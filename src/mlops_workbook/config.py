@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from mlops_workbook import paths
+from mlops_workbook import instance, paths
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 
@@ -39,7 +39,8 @@ class EnvConfig(BaseModel):
     mlflow_tracking_uri: str | None = Field(
         description="null: a local sqlite store in each notebook's workspace")
     deploy_target: Literal["process", "container"]
-    serve_port: int = Field(ge=1024, le=65535)
+    serve_port: int = Field(ge=1024, le=45000, description=(
+        "the API's port; the environment's other ports sit next to it, and a run's instance moves them all"))
     release_mode: Literal["delivery", "deployment"]
     min_accuracy: float = Field(ge=0, le=1)
     min_roc_auc: float = Field(ge=0, le=1)
@@ -49,6 +50,15 @@ class EnvConfig(BaseModel):
         pattern=r"^(@(hourly|daily|weekly|monthly)|(\S+\s+){4}\S+)$",
         description="when the deployed CT pipeline runs: @daily, @weekly, ... or a 5-field cron; null: by hand")
 
+    _port_shift: int = PrivateAttr(default=0)  # what this run's instance added to the configured serve_port
+
+    @model_validator(mode="after")
+    def _in_this_instance(self) -> EnvConfig:
+        """serve_port (and so every port next to it) moves to this run's instance; params() gives back the configured one."""
+        self._port_shift = instance.port(0)
+        object.__setattr__(self, "serve_port", self.serve_port + self._port_shift)  # frozen to everyone else
+        return self
+
     @model_validator(mode="after")
     def _dev_has_no_real_data(self) -> EnvConfig:
         if self.env == "dev" and self.data_source != "fake":
@@ -57,8 +67,8 @@ class EnvConfig(BaseModel):
         return self
 
     def params(self) -> dict[str, Any]:
-        """The parameters to inject into a notebook."""
-        return self.model_dump()
+        """The parameters to inject into a notebook: as configured (validating them again moves the port once)."""
+        return {**self.model_dump(), "serve_port": self.serve_port - self._port_shift}
 
     def workspace_dir(self) -> Path:
         return paths.resolve(self.workspace)

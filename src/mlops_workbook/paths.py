@@ -13,6 +13,8 @@ from pathlib import Path
 
 import mlops_workbook
 
+CACHE = Path("runs/cache")  # one-time work every run and environment shares: wheelhouses, Airflow's empty db
+
 
 def project_root() -> Path:
     """The clone the package is installed from (editable install: src/mlops_workbook → ../..)."""

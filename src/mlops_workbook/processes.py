@@ -1,38 +1,138 @@
-"""Stopping the background processes the workbook starts (app copies, Prometheus, Alertmanager).
+"""The background processes the workbook starts (app copies, Prometheus, Alertmanager, nginx): one way to
+start, find and stop them.
 
-Each is started in its own session, so its pid is also its process group: stopping the group
-stops whatever it spawned too. A pid may come from an earlier run's record, not our own child.
+Each is started in its own session, so its pid is also its process group: stopping the group stops what
+it spawned too. Each is recorded in this instance's registry (`runs/processes/<instance>/<name>.json`: pid,
+start time, command), so a later run, or `mlops-workbook stop`, stops what an earlier one left even when its
+kernel died, and a pid the system has since given to another process is never signalled. A process started
+here also gets SIGTERM when the process that started it dies (a kernel killed mid-notebook), unless it is
+started `detached()`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import json
 import os
 import signal
+import subprocess
 import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+from mlops_workbook import instance, paths
+
+REGISTRY = Path("runs/processes")
+_PR_SET_PDEATHSIG = 1
 
 
-def alive(pid: int) -> bool:
+def registry() -> Path:
+    folder = paths.resolve(REGISTRY) / str(instance.number())
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux for SIGTERM when the parent dies."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_detached = False
+
+
+@contextlib.contextmanager
+def detached():
+    """Processes started inside outlive this process: a command-line deploy leaves its service running
+    (`mlops-workbook stop`, or the environment's next deploy, stops it)."""
+    global _detached
+    _detached = True
     try:
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False  # our child, exited and now reaped
-    except ChildProcessError:
-        pass  # started by another process (the CLI, an earlier kernel)
+        yield
+    finally:
+        _detached = False
+
+
+def start(name: str, command: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
+    """Start `command` in the background as `name` (output to `log`), after stopping what an earlier run
+    left under that name."""
+    stop(name)
+    with Path(log).open("w") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                   preexec_fn=None if _detached else _die_with_parent)
+    record(name, process.pid, command)
+    return process
+
+
+def record(name: str, pid: int, command: list[str]) -> None:
+    """Register a process started in its own session (nginx's master, for one) under `name`."""
+    entry = {"pid": pid, "started": psutil.Process(pid).create_time(), "command": command}
+    (registry() / f"{name}.json").write_text(json.dumps(entry))
+
+
+def wait_ready(process: subprocess.Popen, ready: Callable[[], bool], timeout: float) -> bool:
+    """Whether `ready()` came true within `timeout` seconds while the process kept running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if ready():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def find(name: str) -> psutil.Process | None:
+    """The recorded process if it still runs, and is the one recorded (same start time)."""
+    path = registry() / f"{name}.json"
+    if not path.exists():
+        return None
+    entry = json.loads(path.read_text())
     try:
-        os.kill(pid, 0)
-        return True
+        process = psutil.Process(entry["pid"])
+        if process.create_time() == entry["started"] and process.status() != psutil.STATUS_ZOMBIE:
+            return process
+    except psutil.NoSuchProcess:
+        pass
+    return None
+
+
+def running(name: str) -> bool:
+    return find(name) is not None
+
+
+def stop(name: str, timeout: float = 5, sig: int = signal.SIGTERM) -> bool:
+    """Stop the recorded process group `name`: `sig` (a server finishes what is in flight), SIGKILL if it is
+    still there after `timeout`. Whether it was running."""
+    process = find(name)
+    (registry() / f"{name}.json").unlink(missing_ok=True)
+    if process is None:
+        return False
+    try:
+        os.killpg(process.pid, sig)
     except ProcessLookupError:
         return False
+    if not _gone(process, timeout):
+        os.killpg(process.pid, signal.SIGKILL)
+        _gone(process, timeout)
+    return True
 
 
-def stop(pid: int, timeout: float = 5) -> None:
-    """SIGTERM to the group (a server finishes what is in flight), SIGKILL if still there after `timeout`."""
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
+def _gone(process: psutil.Process, timeout: float) -> bool:
+    """Whether it exited within `timeout` (a zombie has: only its parent can reap it, and does if that is us)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not alive(pid):
-            return
-        time.sleep(0.1)
-    os.killpg(pid, signal.SIGKILL)
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                with contextlib.suppress(psutil.Error):
+                    process.wait(0)  # our own child: reap it
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def stop_all() -> list[str]:
+    """Stop every process this instance's registry holds; their names."""
+    return [path.stem for path in sorted(registry().glob("*.json")) if stop(path.stem)]

@@ -16,6 +16,7 @@ import nbformat
 import papermill
 from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -61,16 +62,28 @@ class Result:
 
 
 class NotebookFailed(RuntimeError):
-    """A notebook raised: which one, in which cell, with which error."""
+    """A notebook raised, or its kernel died: which one, in which cell, with which error, what to do."""
 
-    def __init__(self, notebook: str, error: papermill.PapermillExecutionError, output: Path):
+    def __init__(self, notebook: str, cell_index: int | None, source: str, error: str, output: Path, todo: str = ""):
         self.notebook = notebook
-        source = "\n".join(f"    {line}" for line in error.source.splitlines()[:8])
+        shown = "\n".join(f"    {line}" for line in source.splitlines()[:8])
         super().__init__(
-            f"{notebook} failed in cell {error.cell_index} (execution count {error.exec_count}):\n"
-            f"{source}\n{error.ename}: {error.evalue}\n"
-            f"The executed notebook, with the error in place, is {paths.show(output)}"
+            f"{notebook} failed in cell {cell_index}:\n{shown}\n{error}\n"
+            f"The executed notebook, as far as it ran, is {paths.show(output)}" + (f"\n{todo}" if todo else "")
         )
+
+    @classmethod
+    def raised(cls, notebook: str, error: papermill.PapermillExecutionError, output: Path) -> NotebookFailed:
+        return cls(notebook, error.cell_index, error.source, f"{error.ename}: {error.evalue}", output)
+
+    @classmethod
+    def kernel_died(cls, notebook: str, output: Path) -> NotebookFailed:
+        """The kernel died (killed, out of memory, os._exit): the last cell papermill started is the one."""
+        cells = nbformat.read(output, as_version=4).cells if output.exists() else []
+        started = [i for i, c in enumerate(cells) if c.metadata.get("papermill", {}).get("start_time")]
+        index = started[-1] if started else None
+        return cls(notebook, index, cells[index].source if index is not None else "", "the kernel died", output,
+                   "What it started may still run: `mlops-workbook stop` stops it, then run again.")
 
 
 def run(cfg: EnvConfig, todo: list[Path], console: Console | None = None) -> list[Result]:
@@ -91,10 +104,12 @@ def run(cfg: EnvConfig, todo: list[Path], console: Console | None = None) -> lis
             try:
                 papermill.execute_notebook(nb, output, parameters=cfg.params(), kernel_name=kernel,
                                            cwd=nb.parent, progress_bar=False, log_output=False)
-            except papermill.PapermillExecutionError as error:
+            except (papermill.PapermillExecutionError, DeadKernelError) as error:
                 results.append(Result(nb.stem, "failed", time.perf_counter() - start, paths.show(output)))
                 console.print(summary(results, cfg.env))
-                raise NotebookFailed(nb.stem, error, output) from None
+                if isinstance(error, DeadKernelError):
+                    raise NotebookFailed.kernel_died(nb.stem, output) from None
+                raise NotebookFailed.raised(nb.stem, error, output) from None
             results.append(Result(nb.stem, "passed", time.perf_counter() - start, paths.show(output)))
             progress.advance(task)
     console.print(summary(results, cfg.env))

@@ -13,13 +13,15 @@ import mlflow
 import pytest
 
 from conftest import require
-from mlops_workbook import config, data, tracking
+from mlops_workbook import config, data, instance, tracking
 from mlops_workbook.cd import deploy, loadtest, release, targets, traffic
 from mlops_workbook.ci import packaging
 from mlops_workbook.ct import data_pipeline, features, gate, training
 
 pytestmark = pytest.mark.component("nginx")
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
+PORTS = instance.TEST_PORTS["deploy"]  # dev here, staging + 100, prod + 200 (a config moves them to this instance)
+TAG = f"ride-completion:pytest{instance.suffix()}"
 OLDER = tuple(name for name in features.MODEL_INPUTS if name not in ("conv_rate", "acc_rate"))
 
 
@@ -50,7 +52,7 @@ def served_version(port: int) -> str:
 
 @pytest.fixture
 def dev(registry, tmp_path):
-    deployment = environment("dev", tmp_path, 8400, targets.ProcessTarget(tmp_path / "logs", mlflow.get_tracking_uri()))
+    deployment = environment("dev", tmp_path, PORTS, targets.ProcessTarget(tmp_path / "logs", mlflow.get_tracking_uri()))
     yield deployment
     deployment.stop()
 
@@ -133,14 +135,14 @@ def images(registry, tmp_path_factory):
     for version in ("1", "2"):
         registry.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, version)
         made[version], _ = packaging.package_champion(registry, client, tmp_path_factory.mktemp(f"v{version}"),
-                                                      f"ride-completion:pytest-v{version}")
+                                                      f"{TAG}-v{version}")
     return {version: built.tag for version, built in made.items()}
 
 
 @pytest.fixture
 def staging_and_prod(images, tmp_path):
     target = targets.ContainerTarget(packaging.docker_client(), tmp_path / "copies", "pytest")
-    pair = environment("staging", tmp_path, 8500, target), environment("prod", tmp_path, 8600, target)
+    pair = environment("staging", tmp_path, PORTS + 100, target), environment("prod", tmp_path, PORTS + 200, target)
     yield pair
     for deployment in pair:
         deployment.stop()
@@ -157,11 +159,12 @@ def test_a_container_deploy_switches_images_and_a_broken_image_never_takes_over(
     broken = tmp_path / "broken-model"
     broken.mkdir()  # an image whose model folder is empty: the app can't start
     packaging.build(client, packaging.context(tmp_path / "context", packaging.wheelhouse(), broken),
-                    "ride-completion:pytest-broken", packaging.BASE_IMAGE, {})
+                    f"{TAG}-broken", packaging.BASE_IMAGE, {})
     with pytest.raises(deploy.DeployFailed, match="did not become healthy"):
-        staging.deploy(targets.Release("3", "ride-completion:pytest-broken"))
+        staging.deploy(targets.Release("3", f"{TAG}-broken"))
     assert served_version(staging.port) == "2"
-    assert len([c for c in client.containers.list() if c.name.startswith("ride-completion-staging-")]) == 1
+    ours = client.containers.list(filters={"label": f"{packaging.INSTANCE_LABEL}={instance.number()}"})
+    assert len([c for c in ours if c.name.startswith("ride-completion-staging-")]) == 1
 
 
 @pytest.mark.component("docker")
@@ -185,9 +188,9 @@ def test_continuous_deployment_goes_to_prod_once_staging_passes(staging_and_prod
 
 
 @pytest.mark.component("docker")
-def test_nothing_reaches_prod_when_staging_fails(staging_and_prod, tmp_path):
+def test_nothing_reaches_prod_when_staging_fails(staging_and_prod, images):
     staging, prod = staging_and_prod
-    outcome = release.promote(targets.Release("1", "ride-completion:pytest-v2"), staging, prod, mode="deployment")
+    outcome = release.promote(targets.Release("1", images["2"]), staging, prod, mode="deployment")
     assert outcome.staging is None and outcome.prod is None and "did not pass staging" in outcome.decision.reason
     assert prod.live() is None
 
@@ -205,7 +208,7 @@ def test_the_deploy_command_gates_prod_on_staging_and_an_approval(images, tmp_pa
         assert waiting.returncode == 1 and "waiting for a person to approve" in waiting.stdout
         done = deploy_cli("prod", "--approved-by", "ana")
         assert done.returncode == 0, done.stdout + done.stderr
-        assert "approved by ana" in done.stdout and served_version(8300) == "2"
+        assert "approved by ana" in done.stdout and served_version(config.load("prod").serve_port) == "2"
     finally:
         for env in ("staging", "prod"):
             cfg = config.load(env, {"workspace": str(tmp_path)})

@@ -16,13 +16,13 @@ import pytest
 import yaml
 
 from conftest import require
-from mlops_workbook import bundle, config, data, paths, schema
+from mlops_workbook import bundle, config, data, instance, paths, schema
 from mlops_workbook.cd import targets, traffic
 from mlops_workbook.ci import packaging
 from mlops_workbook.cm import dashboard, drift, receivers, rules, stack
 from mlops_workbook.ct import features, training, triggers
 
-APP_PORT = 8500  # monitoring: 8590 Prometheus, 8593 Alertmanager, 8525 SMTP, 8594 webhook, 8595 CT trigger
+APP_PORT = instance.port(instance.TEST_PORTS["monitoring"])  # and next to it, stack.Ports.near(APP_PORT)
 DEPLOY = paths.resolve(stack.DEPLOY)
 DRIFTED = {"acc_rate", "pickup_distance_km"}  # what data.live_batch(drifted=True) moves
 ALERT_WITHIN = 30  # seconds from drifted traffic to the alert delivered (issue 7's target with demo intervals)
@@ -82,7 +82,7 @@ def test_the_shipped_and_the_local_configs_are_valid(tmp_path):
 @pytest.mark.component("alertmanager")
 def test_the_retrain_hook_gets_drift_only_and_the_team_still_gets_everything(tmp_path):
     shipped = stack.shipped("alertmanager/alertmanager.yml")
-    wired = stack.with_retrain_hook(shipped, "http://127.0.0.1:8595/alerts")
+    wired = stack.with_retrain_hook(shipped, f"http://127.0.0.1:{stack.Ports.near(APP_PORT).retrain}/alerts")
     assert stack.routed_to(wired, tmp_path, alertname="InputDrift", feature="acc_rate") == [
         stack.RETRAIN_RECEIVER, "ml-team"]
     for other in ("ServiceDown", "HighErrorRate", "HighLatency", "LowLiveAccuracy"):
@@ -102,6 +102,10 @@ def test_starting_without_the_secrets_says_which_are_missing(tmp_path, monkeypat
     monkeypatch.setenv("SLACK_WEBHOOK_URL", "http://127.0.0.1:1/slack")
     with pytest.raises(stack.MonitoringError, match="set SMTP_PASSWORD in the environment"):
         stack.Monitoring("check", APP_PORT, tmp_path).start()
+
+
+# The tests below share one running stack: Prometheus and Alertmanager watching an app under traffic.
+needs_the_stack = pytest.mark.component("prometheus")
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +149,7 @@ def delivered(live, status: str, title: str) -> bool:
     return subject in live.mail.subjects() and subject in live.slack.titles()
 
 
+@needs_the_stack
 def test_normal_traffic_raises_no_alert(live):
     stack.wait_until(lambda: len(live.monitoring.query("model_input_drift_psi")) == len(schema.FEATURES), 20)
     time.sleep(6)  # longer than the drift rule's `for:` plus Alertmanager's group_wait
@@ -155,6 +160,7 @@ def test_normal_traffic_raises_no_alert(live):
     assert live.mail.messages == [] and live.slack.posts == [] and live.retrain_hook.posts == []
 
 
+@needs_the_stack
 def test_drift_is_delivered_by_email_and_slack_naming_the_feature(live):
     live.users.switch_to(live.drifted)
     seconds = stack.wait_until(lambda: delivered(live, "FIRING", "InputDrift on pickup_distance_km"),
@@ -173,6 +179,7 @@ def test_drift_is_delivered_by_email_and_slack_naming_the_feature(live):
     assert all(triggers.on_alert(post).fire for post in live.retrain_hook.posts), "the CT trigger says retrain"
 
 
+@needs_the_stack
 def test_the_alert_resolves_when_traffic_is_normal_again(live):
     live.users.switch_to(live.normal)
     stack.wait_until(lambda: delivered(live, "RESOLVED", "InputDrift on pickup_distance_km"), 30)
@@ -180,6 +187,7 @@ def test_the_alert_resolves_when_traffic_is_normal_again(live):
     assert all(post["status"] == "firing" for post in live.retrain_hook.posts), "a resolved drift starts nothing"
 
 
+@needs_the_stack
 def test_the_app_going_down_is_alerted(live):
     live.target.stop(live.app)
     stack.wait_until(lambda: delivered(live, "FIRING", "ServiceDown"), 30)
@@ -188,6 +196,7 @@ def test_the_app_going_down_is_alerted(live):
     stack.wait_until(live.monitoring.target_up, 10)
 
 
+@needs_the_stack
 def test_every_dashboard_panel_has_data(live):
     outcomes = [{"predicted": 1, "actual": 1}] * 80 + [{"predicted": 1, "actual": 0}] * 20
     assert packaging.call(APP_PORT, "/feedback", outcomes)["live_accuracy"] == 0.8
@@ -196,6 +205,7 @@ def test_every_dashboard_panel_has_data(live):
         assert not live.monitoring.query_range(panel.expr, 20).dropna(how="all").empty, panel.title
 
 
+@needs_the_stack
 def test_the_app_serves_while_monitoring_is_down(live):
     secrets_folder = live.monitoring.secrets_folder
     assert (secrets_folder / "smtp_password").stat().st_mode & 0o777 == 0o600

@@ -11,13 +11,13 @@ import uuid
 import pytest
 
 from conftest import require
-from mlops_workbook import bundle, data, paths
+from mlops_workbook import bundle, data, instance, paths
 from mlops_workbook.ci import packaging
 from mlops_workbook.ct import features, training
 
 pytestmark = pytest.mark.component("docker")
-TAG = "ride-completion:pytest"
-PORT = 8190
+TAG = f"ride-completion:pytest{instance.suffix()}"
+PORT = instance.port(instance.TEST_PORTS["packaging"])
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,8 @@
-"""`mlops-workbook run` executes every lesson for each environment, on small data, as a user runs it."""
+"""`mlops-workbook run` executes every lesson for staging and prod, on small data, as a user runs it.
+
+dev is not run here: nbval executes every stored lesson with dev's parameters (the same cells, the
+same values) and compares its outputs too, so a dev run here would only repeat it.
+"""
 
 import subprocess
 import sys
@@ -14,7 +18,8 @@ CLI = str(Path(sys.executable).parent / "mlops-workbook")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+@pytest.mark.heavy
+@pytest.mark.parametrize("env", ["staging", "prod"])
 def test_the_workbook_runs_in_each_environment(tmp_path, env):
     for component in {name for nb in runner.notebooks("notebooks") for name in notebook_needs(nb)}:
         require(component)  # every lesson runs, so this needs what any lesson needs

@@ -47,3 +47,12 @@ def test_only_selects_by_number_or_name():
     assert [nb.stem for nb in runner.notebooks("notebooks", ["00_overview"])] == ["00_overview"]
     with pytest.raises(ValueError, match="no notebook numbered or named 42"):
         runner.notebooks("notebooks", ["42"])
+
+
+def test_a_kernel_that_dies_is_reported_like_a_failing_notebook(tmp_path, staging):
+    dying = notebook(tmp_path / "01_dies.ipynb", "env = 'dev'", "x = 1", "import os\nos._exit(1)", "y = 2")
+    with pytest.raises(runner.NotebookFailed) as caught:
+        runner.run(staging, [dying], Console(file=open(tmp_path / "log", "w")))
+    message = str(caught.value)
+    assert message.startswith("01_dies failed in cell 3:") and "os._exit(1)" in message
+    assert "the kernel died" in message and "mlops-workbook stop" in message

@@ -17,18 +17,24 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlops_workbook import paths
+from mlops_workbook import instance, paths
 from mlops_workbook.cd.router import Router, RouterError
 from mlops_workbook.cd.targets import Copy, Release
 from mlops_workbook.ci import packaging
 
 SLOTS = ("blue", "green")
-STATE = Path("runs/environments")  # each environment's live copy, router and history (git-ignored)
+STATE = Path("runs/environments")  # <instance>/<env>: its live copy, router and history (git-ignored)
 
 
 def state_folder(env: str) -> Path:
-    """Where an environment's deploy state lives: one place per machine, like the ports it holds."""
-    return paths.resolve(STATE) / env
+    """Where an environment's deploy state lives: one place per instance, like the ports it holds."""
+    return paths.resolve(STATE) / str(instance.number()) / env
+
+
+def forget_live_copies() -> None:
+    """After everything was stopped (`mlops-workbook stop`): no environment of this instance has a live copy."""
+    for live in state_folder("*").parent.glob("*/live.json"):
+        live.unlink()
 
 
 class DeployFailed(RuntimeError):
@@ -123,7 +129,7 @@ class Deployment:
             raise DeployFailed(f"version {release.version} was not deployed to {self.env}: {reason} "
                                f"{serving} on port {self.port}." + (f" The new copy's last logs:{logs}" if logs else "")
                                ) from error
-        return self._record(release, slot, "live", why or f"healthy and smoke-tested; took over port {self.port}",
+        return self._record(release, slot, "live", why or "passed its health check and smoke test",
                             approved_by)
 
     def rollback(self, client) -> Event:

@@ -11,14 +11,17 @@ older protobuf and requests than Airflow. This module drives them from the workb
 
 from __future__ import annotations
 
-import json
+import hashlib
 import inspect
+import json
 import os
 import pprint
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
-from mlops_workbook import paths
+from mlops_workbook import instance, paths
 from mlops_workbook.ct import steps
 
 AIRFLOW_VENV, KFP_VENV = ".venv-airflow", ".venv-kfp"
@@ -81,11 +84,27 @@ def run_airflow_dag(dag_file: Path, airflow_home: Path, timeout: float = 600) ->
            "AIRFLOW__CORE__DAGS_FOLDER": str(dag_file.parent),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(dag_file.parent), os.environ.get("PYTHONPATH")]))}
     python = python_of(AIRFLOW_VENV)
-    if not (airflow_home / "airflow.db").exists():  # Airflow's own metadata database, once per home
-        _run([str(python), "-m", "airflow", "db", "migrate"], env, timeout, "airflow db migrate")
+    if not (airflow_home / "airflow.db").exists():  # Airflow's own metadata database: a copy of an empty one
+        shutil.copyfile(_empty_airflow_db(python, timeout), airflow_home / "airflow.db")
     done = _run([str(python), "-m", "mlops_workbook.cd.airflow_dag", str(dag_file)], env, timeout, "the DAG run",
                 check=False)
     return _summary(done, "the Airflow DAG run")
+
+
+def _empty_airflow_db(python: Path, timeout: float) -> Path:
+    """Airflow's metadata database, migrated once per Airflow version into the cache (`airflow db migrate`
+    takes seconds; every DAG run's fresh home then starts from a copy)."""
+    version = hashlib.sha256(paths.resolve(f"requirements/{AIRFLOW_VENV.removeprefix('.venv-')}.txt").read_bytes())
+    cached = paths.resolve(paths.CACHE) / f"airflow-{version.hexdigest()[:12]}.db"
+    with instance.exclusive(cached.name):
+        if not cached.exists():
+            with tempfile.TemporaryDirectory() as home:
+                env = {**os.environ, "AIRFLOW_HOME": home, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+                _run([str(python), "-m", "airflow", "db", "migrate"], env, timeout, "airflow db migrate")
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(Path(home) / "airflow.db", cached.with_suffix(".partial"))
+                os.replace(cached.with_suffix(".partial"), cached)  # whole, or not there
+    return cached
 
 
 def compile_kfp(cfg, folder: str, out: Path) -> Path:

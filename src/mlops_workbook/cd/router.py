@@ -7,15 +7,18 @@ copy and sends new ones to the new copy, so the switch drops nothing.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
 
+from mlops_workbook import processes
+
 CONF = """\
 # written by mlops_workbook.cd.router: the {env} front door
+daemon off;   # it runs as the workbook's own background process (mlops_workbook.processes)
 pid {folder}/nginx.pid;
 error_log {folder}/error.log warn;
 worker_processes 1;
@@ -51,15 +54,12 @@ class Router:
             return None
         return int(re.search(r"server 127\.0\.0\.1:(\d+);", self.conf.read_text()).group(1))
 
+    @property
+    def process_name(self) -> str:
+        return f"{self.env}-nginx"
+
     def running(self) -> bool:
-        pid = self._pid()
-        if pid is None:
-            return False
-        try:
-            os.kill(pid, 0)
-            return True
-        except ProcessLookupError:
-            return False
+        return processes.running(self.process_name)
 
     def point_to(self, upstream: int) -> None:
         """Send new requests to 127.0.0.1:`upstream` (starts nginx on the first call)."""
@@ -68,7 +68,7 @@ class Router:
         self.conf.write_text(CONF.format(env=self.env, folder=self.folder, upstream=upstream, port=self.port))
         try:
             self._nginx("-t")  # a bad configuration is refused before it replaces the good one
-            self._nginx("-s", "reload") if self.running() else self._nginx()
+            self._nginx("-s", "reload") if self.running() else self._start()
         except RouterError:
             if previous is not None:
                 self.conf.write_text(previous)
@@ -82,29 +82,32 @@ class Router:
         """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            workers = subprocess.run(["pgrep", "-P", str(self._pid())], capture_output=True, text=True).stdout
-            if len(workers.split()) <= 1:
+            master = processes.find(self.process_name)
+            if master is None or len(master.children()) <= 1:
                 return
             time.sleep(0.05)
         raise RouterError(f"nginx for {self.env} still runs the previous configuration after {timeout:g} s")
 
     def stop(self, timeout: float = 10) -> None:
         """Stop nginx gracefully (it finishes what is in flight) and wait until its port is free."""
-        pid = self._pid()
-        if pid is None or not self.running():
-            return
-        os.kill(pid, signal.SIGQUIT)
-        deadline = time.monotonic() + timeout
-        while self.running() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        processes.stop(self.process_name, timeout, sig=signal.SIGQUIT)
 
-    def _pid(self) -> int | None:
-        pid_file = self.folder / "nginx.pid"
-        text = pid_file.read_text().strip() if pid_file.exists() else ""
-        return int(text) if text else None
+    def _start(self, timeout: float = 10) -> None:
+        process = processes.start(self.process_name, self._command(), self.folder / "nginx.out")
+        if not processes.wait_ready(process, self._listening, timeout):
+            processes.stop(self.process_name)
+            said = (self.folder / "error.log").read_text().strip().splitlines()[-3:] if (
+                self.folder / "error.log").exists() else []
+            raise RouterError(f"nginx did not start for {self.env} on port {self.port}: " + " ".join(said))
+
+    def _listening(self) -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def _command(self, *args: str) -> list[str]:
+        return ["nginx", "-p", str(self.folder), "-e", str(self.folder / "error.log"), "-c", str(self.conf), *args]
 
     def _nginx(self, *args: str) -> None:
-        done = subprocess.run(["nginx", "-p", str(self.folder), "-e", str(self.folder / "error.log"),
-                               "-c", str(self.conf), *args], capture_output=True, text=True)
+        done = subprocess.run(self._command(*args), capture_output=True, text=True)
         if done.returncode != 0:
             raise RouterError(f"nginx {' '.join(args) or 'start'} failed for {self.env}: {done.stderr.strip()}")

@@ -8,15 +8,13 @@ the copy answers `/health`; a copy that never does is stopped and reported with 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlops_workbook import processes
+from mlops_workbook import instance, processes
 from mlops_workbook.ci import packaging
 from mlops_workbook.ct import gate, training
 
@@ -70,16 +68,11 @@ class ProcessTarget:
         log = self.folder / f"{name}.log"
         env = {**os.environ, "MODEL_URI": release.model_uri, "MLFLOW_TRACKING_URI": self.tracking_uri,
                "GIT_COMMIT": packaging.git_commit(), **release.settings}
-        with log.open("w") as out:
-            process = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory",
-                                        "mlops_workbook.cd.app:create_app", "--host", "127.0.0.1",
-                                        "--port", str(port), "--log-level", "warning"],
-                                       env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and process.poll() is None:
-            if _healthy(port):
-                return Copy(release, port, name, process.pid)
-            time.sleep(0.2)
+        process = processes.start(name, [sys.executable, "-m", "uvicorn", "--factory",
+                                         "mlops_workbook.cd.app:create_app", "--host", "127.0.0.1",
+                                         "--port", str(port), "--log-level", "warning"], log, env)
+        if processes.wait_ready(process, lambda: _healthy(port), timeout):
+            return Copy(release, port, name, process.pid)
         why = (f"it exited with code {process.returncode}" if process.poll() is not None
                else f"it did not answer /health in {timeout:g} s")
         self.stop(Copy(release, port, name, process.pid))
@@ -88,8 +81,7 @@ class ProcessTarget:
                                   f"it was stopped. Its last logs:\n{tail}")
 
     def stop(self, copy: Copy) -> None:
-        if copy.pid is not None:  # None: never started, or started by a run whose record is gone
-            processes.stop(copy.pid)  # uvicorn finishes the requests in flight
+        processes.stop(copy.name)  # uvicorn finishes the requests in flight; found by name after a crash too
 
 
 class ContainerTarget:
@@ -104,7 +96,7 @@ class ContainerTarget:
         """The registry's champion in its image: CI's package step, run here (the layer cache makes it quick)."""
         version = _champion(registry)
         built, _ = packaging.package_champion(registry, self.client, self.folder / f"v{version}",
-                                              f"{packaging.IMAGE}:{self.env}-model-v{version}")
+                                              f"{packaging.IMAGE}:{self.env}-model-v{version}{instance.suffix()}")
         return Release(version, image=built.tag)
 
     def start(self, release: Release, port: int, name: str, timeout: float = 90) -> Copy:
@@ -117,7 +109,7 @@ class ContainerTarget:
         import docker.errors
 
         try:
-            container = self.client.containers.get(copy.name)
+            container = self.client.containers.get(copy.name + instance.suffix())  # as packaging.run named it
         except docker.errors.NotFound:
             return
         container.stop(timeout=5)

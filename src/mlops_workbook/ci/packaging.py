@@ -25,14 +25,14 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from mlops_workbook import bundle, paths
+from mlops_workbook import bundle, instance, paths
 
 BASE_IMAGE = "mlops-workbook/base:bookworm"
 IMAGE = "ride-completion"
 DOCKERFILE = "Dockerfile"
 PORT = 8000  # inside the container
+INSTANCE_LABEL = "org.mlops-workbook.instance"  # which run started a container (mlops_workbook.instance)
 MODEL_VERSION_LABEL = "ai.mlops-workbook.model-version"  # set by the Dockerfile from MODEL_VERSION
-CACHE = Path("runs/cache")  # wheelhouses, shared by every environment and notebook (git-ignored)
 # What the serving app imports; their versions (and their dependencies') are the training environment's.
 SERVING_PACKAGES = ("fastapi", "uvicorn", "scikit-learn", "pandas", "numpy", "skops", "pydantic", "prometheus-client")
 _STRIPPED = ("usr/share/doc", "usr/share/man", "usr/share/locale", "var/cache/apt", "var/lib/apt/lists")
@@ -54,13 +54,23 @@ def docker_client():
 
 def build_base_image(client, tag: str = BASE_IMAGE) -> str:
     """Debian bookworm (minbase) with python3 and venv, imported as `tag` unless it exists already."""
+    with instance.exclusive("base-image"):
+        if not _exists(client, tag):
+            _build_base_image(client, tag)
+    return tag
+
+
+def _exists(client, tag: str) -> bool:
     import docker.errors
 
     try:
         client.images.get(tag)
-        return tag
+        return True
     except docker.errors.ImageNotFound:
-        pass
+        return False
+
+
+def _build_base_image(client, tag: str) -> None:
     for tool in ("debootstrap", "tar"):
         if shutil.which(tool) is None:
             raise RuntimeError(f"{tool} is needed to build the base image: apt-get install {tool}")
@@ -74,7 +84,6 @@ def build_base_image(client, tag: str = BASE_IMAGE) -> str:
         subprocess.run(["tar", "-C", str(rootfs), "-cf", str(archive), "."], check=True)
         repository, _, name = tag.rpartition(":")
         client.api.import_image_from_file(str(archive), repository=repository, tag=name)
-    return tag
 
 
 def serving_requirements() -> list[str]:
@@ -91,16 +100,21 @@ def wheelhouse(folder: Path | None = None) -> Path:
                             capture_output=True, text=True).stdout
     requirements = "\n".join(serving_requirements())
     key = hashlib.sha256((requirements + frozen).encode()).hexdigest()[:12]
-    target = paths.resolve(folder or CACHE) / f"wheelhouse-{key}"
-    if not (target / "requirements.lock").exists():
-        shutil.rmtree(target, ignore_errors=True)
-        target.mkdir(parents=True)
-        (target / "constraints.txt").write_text(frozen)
-        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(target / "wheels"),
-                        "--constraint", str(target / "constraints.txt"), *serving_requirements()],
-                       check=True, capture_output=True, text=True)
-        (target / "requirements.lock").write_text(lock_of(target / "wheels"))
+    target = paths.resolve(folder or paths.CACHE) / f"wheelhouse-{key}"
+    with instance.exclusive(f"wheelhouse-{key}"):
+        if not (target / "requirements.lock").exists():
+            _build_wheelhouse(target, frozen)
     return target
+
+
+def _build_wheelhouse(target: Path, frozen: str) -> None:
+    shutil.rmtree(target, ignore_errors=True)  # what a build that died half-way left
+    target.mkdir(parents=True)
+    (target / "constraints.txt").write_text(frozen)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(target / "wheels"),
+                    "--constraint", str(target / "constraints.txt"), *serving_requirements()],
+                   check=True, capture_output=True, text=True)
+    (target / "requirements.lock").write_text(lock_of(target / "wheels"))  # last: it marks the folder complete
 
 
 def lock_of(wheels: Path) -> str:
@@ -201,15 +215,19 @@ def size_mb(client, tag: str) -> float:
 def run(client, tag: str, port: int, name: str, timeout: float = 90, environment: dict | None = None):
     """Start the image on 127.0.0.1:`port` and wait for Docker's health check to say healthy.
 
+    The container is named `name` plus this run's instance suffix (the returned container says it).
     An unhealthy or exited container raises Unhealthy with its logs, and is removed.
     """
     import docker.errors
+
+    name += instance.suffix()
 
     try:
         client.containers.get(name).remove(force=True)
     except docker.errors.NotFound:
         pass
     container = client.containers.run(tag, name=name, detach=True, environment=environment or {},
+                                      labels={INSTANCE_LABEL: str(instance.number())},
                                       ports={f"{PORT}/tcp": ("127.0.0.1", port)})
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -229,6 +247,14 @@ def run(client, tag: str, port: int, name: str, timeout: float = 90, environment
            else f"it was not healthy after {timeout:g} s")
     raise Unhealthy(f"container {name} from {tag} did not become healthy: {why}; it was removed. "
                     f"Its last logs:\n{logs}")
+
+
+def remove_containers(client) -> list[str]:
+    """Remove every container this instance started (whatever notebook, test or crashed run left it); their names."""
+    found = client.containers.list(all=True, filters={"label": f"{INSTANCE_LABEL}={instance.number()}"})
+    for container in found:
+        container.remove(force=True)
+    return [container.name for container in found]
 
 
 def call(port: int, path: str, body=None) -> dict:

@@ -25,7 +25,6 @@ import pandas as pd
 import yaml
 
 from mlops_workbook import paths, processes
-from mlops_workbook.cd import deploy
 
 DEPLOY = Path("deploy")
 SECRETS = {"smtp_password": "SMTP_PASSWORD", "slack_webhook_url": "SLACK_WEBHOOK_URL"}  # file: environment variable
@@ -90,7 +89,6 @@ class Monitoring:
         self.env, self.app_port, self.folder, self.interval = env, app_port, Path(folder), interval
         self.retrain_url = retrain_url  # where InputDrift is posted besides the team (None: only the team)
         self.ports = Ports.near(app_port)
-        self.state = deploy.state_folder(env) / "monitoring"  # pid files, beside the deploys': any run can stop these
         self.prometheus_url = f"http://127.0.0.1:{self.ports.prometheus}"
         self.alertmanager_url = f"http://127.0.0.1:{self.ports.alertmanager}"
         self.secrets_folder: Path | None = None  # while running: one file per secret, mode 600
@@ -126,7 +124,6 @@ class Monitoring:
             secret.touch(mode=0o600)
             secret.write_text(os.environ[variable])
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.state.mkdir(parents=True, exist_ok=True)
         am_config = self._write("alertmanager.yml", self.alertmanager_config(self.secrets_folder))
         self._launch("alertmanager", ["prometheus-alertmanager", f"--config.file={am_config}",
                                       f"--storage.path={self.folder / 'alertmanager-data'}",
@@ -143,10 +140,7 @@ class Monitoring:
     def stop(self, name: str | None = None) -> None:
         """Stop Prometheus and Alertmanager (or just one of them), whichever run started them."""
         for process in [name] if name else ["prometheus", "alertmanager"]:
-            pid_file = self.state / f"{process}.pid"
-            if pid_file.exists():
-                processes.stop(int(pid_file.read_text()), timeout=10)
-                pid_file.unlink()
+            processes.stop(self._process_name(process), timeout=10)
         if name is None and self.secrets_folder is not None:
             shutil.rmtree(self.secrets_folder, ignore_errors=True)
             self.secrets_folder = None
@@ -194,24 +188,29 @@ class Monitoring:
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         return path
 
+    def _process_name(self, name: str) -> str:
+        """Its name in the process registry: one Prometheus and one Alertmanager per environment."""
+        return f"{self.env}-{name}"
+
     def _launch(self, name: str, command: list[str], ready_url: str, timeout: float = 30) -> None:
         if shutil.which(command[0]) is None:
             raise MonitoringError(f"{command[0]} is not installed: apt-get install --no-install-recommends "
                                   "prometheus prometheus-alertmanager")
         log = self.folder / f"{name}.log"
-        with log.open("w") as out:
-            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        (self.state / f"{name}.pid").write_text(str(process.pid))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                with urllib.request.urlopen(ready_url, timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.2)
+        process = processes.start(self._process_name(name), command, log)
+        if processes.wait_ready(process, lambda: _answers(ready_url), timeout):
+            return
         tail = "\n".join(log.read_text().strip().splitlines()[-5:])
         self.stop(name)
         raise MonitoringError(f"{name} did not become ready in {timeout:g} s; its last logs:\n{tail}")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def wait_until(condition, timeout: float, every: float = 0.5) -> float:

@@ -1,0 +1,83 @@
+"""This run's share of the machine: the ports it listens on, its deploy state, its Docker names.
+
+Every port the workbook opens is derived from one number of the environment's config, `serve_port`
+(dev 8100: nginx on 8100, the blue and green copies on 8110 and 8111, Prometheus on 8190, ...). The
+configured environments take 8100-8399; the test suite's own servers take 8400-8999 (see TEST_PORTS).
+
+Two runs on one machine (two test workers, or a test run beside a learner's JupyterLab) must share none
+of it. A run is one *instance*: `MLOPS_WORKBOOK_INSTANCE=k` moves every port by k × 1000 and gives the run
+its own deploy-state folder and container names and image tags. A learner's run is instance 0, with the ports
+the lessons print; the test suite claims a free instance per worker (`claim`), and every kernel, CLI and
+server it starts inherits it through the environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+from pathlib import Path
+
+VARIABLE = "MLOPS_WORKBOOK_INSTANCE"
+STRIDE = 1000
+LAST = 20  # a configured serve_port is at most 45000 (config.py): + 99 + 20 × 1000 stays below 65536
+# The test suite's servers, outside the environments' ports: each test module owns one block.
+TEST_PORTS = {"deploy": 8400, "monitoring": 8800, "packaging": 8900}
+
+
+def number() -> int:
+    """This run's instance, from MLOPS_WORKBOOK_INSTANCE (0 when unset)."""
+    raw = os.environ.get(VARIABLE, "0")
+    if not raw.isdigit() or int(raw) > LAST:
+        raise ValueError(f"{VARIABLE}={raw!r}: expected a whole number from 0 to {LAST} (unset it for the "
+                         "ports the lessons print)")
+    return int(raw)
+
+
+def port(base: int) -> int:
+    """A port of instance 0 (a configured `serve_port`, a test's port), moved to this run's instance."""
+    return base + STRIDE * number()
+
+
+def suffix() -> str:
+    """What this instance adds to container names and image tags ('' for instance 0)."""
+    k = number()
+    return f"-i{k}" if k else ""
+
+
+def _locks() -> Path:
+    folder = Path(tempfile.gettempdir()) / "mlops-workbook-locks"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@contextlib.contextmanager
+def exclusive(what: str):
+    """Hold the machine-wide lock on `what`, a one-time build every instance shares (the base image, a
+    wheelhouse): a second run waits, then finds it built, instead of building it at the same time."""
+    with open(_locks() / f"{what}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def claim() -> int:
+    """Claim a free instance from 1 up for this process and its children, and set it in the environment.
+
+    The claim is a lock on a file in the temporary folder, held until the process exits (or dies), so
+    concurrent test runs and workers each get their own; a learner's run stays on instance 0.
+    """
+    for k in range(1, LAST + 1):
+        handle = open(_locks() / f"instance-{k}.lock", "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        _held.append(handle)
+        os.environ[VARIABLE] = str(k)
+        return k
+    raise RuntimeError(f"all {LAST} workbook instances are taken by running processes: stop a test run first")
+
+
+_held: list = []  # the claimed instance's lock file stays open for the life of the process

@@ -1,0 +1,78 @@
+"""Background processes are recorded, stopped by name from any later run, and die with whoever started them."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from mlops_workbook import processes
+
+CLI = str(Path(sys.executable).parent / "mlops-workbook")
+SLEEP = [sys.executable, "-c", "import time; time.sleep(600)"]
+
+
+@pytest.fixture
+def name(request):
+    name = f"pytest-{request.node.name}"
+    yield name
+    processes.stop(name)
+
+
+def gone(pid: int, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_process_is_recorded_and_stopped_by_name(tmp_path, name):
+    process = processes.start(name, SLEEP, tmp_path / "log")
+    assert processes.running(name)
+    assert processes.stop(name) is True
+    assert process.poll() is not None and not processes.running(name)
+    assert processes.stop(name) is False, "stopping it again is not an error"
+
+
+def test_starting_a_name_again_stops_what_an_earlier_run_left(tmp_path, name):
+    first = processes.start(name, SLEEP, tmp_path / "first")
+    processes.start(name, SLEEP, tmp_path / "second")
+    assert first.wait(10) is not None
+
+
+def test_a_pid_given_to_another_process_is_never_signalled(tmp_path, name):
+    bystander = subprocess.Popen(SLEEP)
+    try:
+        # a record left by a run long ago, whose pid the system has since given to the bystander
+        (processes.registry() / f"{name}.json").write_text(json.dumps({"pid": bystander.pid, "started": 1.0,
+                                                                       "command": ["old"]}))
+        assert not processes.running(name)
+        assert processes.stop(name) is False
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_a_process_dies_with_the_process_that_started_it(tmp_path):
+    """A kernel killed mid-notebook: what it started in the background does not outlive it."""
+    starter = subprocess.run([sys.executable, "-c", (
+        "import os, sys; from mlops_workbook import processes\n"
+        f"p = processes.start('pytest-orphan', {SLEEP!r}, {str(tmp_path / 'log')!r})\n"
+        "print(p.pid, flush=True); os._exit(9)")], capture_output=True, text=True, timeout=60)
+    pid = int(starter.stdout.split()[0])
+    assert gone(pid), "the background process outlived the process that started it"
+    assert not processes.running("pytest-orphan")
+
+
+def test_the_stop_command_stops_every_process_this_instance_started(tmp_path):
+    started = [processes.start(f"pytest-stop-{n}", SLEEP, tmp_path / f"log{n}").pid for n in range(2)]
+    done = subprocess.run([CLI, "stop"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "pytest-stop-0" in done.stdout and "pytest-stop-1" in done.stdout
+    assert all(gone(pid) for pid in started)
