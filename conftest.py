@@ -70,15 +70,17 @@ def pytest_configure(config):
 
 # Test modules whose parametrized tests may run apart, one group per parameter (a lab, an environment).
 PER_PARAMETER = {"test_labs.py": "lab", "test_workbook_runs.py": "run"}
+# Test modules whose tests share no module-scoped fixture (each makes its own repository): one group per test.
+PER_TEST = {"test_ci_definitions.py"}
 
 
 def worker_group(nodeid: str) -> str:
     """Which items one test worker must run together, in order.
 
     A notebook's nbval cells share one kernel. A lab's solution (nbval), its blank lab and its wrong answers
-    (test_labs.py) share the lab's sandbox, runs/dev/<lab>_lab: all are `lab:<name>`. The staging and the
-    prod run of the workbook may run beside each other. Any other module's tests share its module-scoped
-    fixtures (a registry, a running stack), so a module is one group.
+    (test_labs.py) share the lab's sandbox, runs/dev/<lab>_lab: all are `lab:<name>`. Each lesson's staging
+    and prod runs, and each CI-definition test, may run beside the rest. Any other module's tests share its
+    module-scoped fixtures (a registry, a running stack), so a module is one group.
     """
     path, _, rest = nodeid.partition("::")
     file = Path(path)
@@ -87,6 +89,8 @@ def worker_group(nodeid: str) -> str:
     parameter = re.search(r"\[([^\]]+)\]$", rest)
     if file.name in PER_PARAMETER and parameter:
         return f"{PER_PARAMETER[file.name]}:{parameter.group(1)}"
+    if file.name in PER_TEST:
+        return f"test:{nodeid}"
     return f"module:{file.name}"
 
 
@@ -107,16 +111,21 @@ def pytest_collection_modifyitems(items):
         if path.suffix == ".ipynb":
             for mark in needs_marks(path):
                 item.add_marker(mark)
-        if any(mark.args[0] in HEAVY_COMPONENTS for mark in item.iter_markers("component")):
+        if _needs_heavy(item):
             item.add_marker(pytest.mark.heavy)
     _longest_first(items)
 
 
+def _needs_heavy(item) -> bool:
+    return any(mark.args[0] in HEAVY_COMPONENTS for mark in item.iter_markers("component"))
+
+
 def _longest_first(items) -> None:
-    """Order the groups so the longest start first (make test passes --no-loadscope-reorder): whole-workbook
-    runs, then groups that start servers or build images, then the rest; a group's own items keep their order."""
+    """Order the groups so the longest start first (make test passes --no-loadscope-reorder): whole lessons
+    that start servers or build images, then the other heavy groups, then the rest, which fill the gaps at the
+    end; a group's own items keep their order."""
     def weight(group: list) -> int:
-        if group[0].get_closest_marker("slow") and group[0].get_closest_marker("heavy"):
+        if all(item.get_closest_marker("slow") and _needs_heavy(item) for item in group):
             return 0
         return 1 if any(item.get_closest_marker("heavy") for item in group) else 2
 

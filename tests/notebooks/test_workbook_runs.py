@@ -1,7 +1,9 @@
-"""`mlops-workbook run` executes every lesson for staging and prod, on small data, as a user runs it.
+"""`mlops-workbook run` executes every lesson in staging and in prod, on small data, as a user runs it.
 
-dev is not run here: nbval executes every stored lesson with dev's parameters (the same cells, the
-same values) and compares its outputs too, so a dev run here would only repeat it.
+One test per lesson and environment, so that the test workers share the runs out; each lesson writes only
+to its own sandbox, so none depends on another having run. dev is not run here: nbval executes every stored
+lesson with dev's parameters (the same cells, the same values) and compares its outputs too, so a dev run
+here would only repeat it.
 """
 
 import subprocess
@@ -11,24 +13,24 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import notebook_needs, require
+from conftest import needs_marks
 from mlops_workbook import runner
 
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
+SMALL = ["-p", "n_partitions=3", "-p", "rows_per_partition=100"]
 
 
 @pytest.mark.slow
 @pytest.mark.heavy
+@pytest.mark.parametrize("lesson", [pytest.param(path, marks=needs_marks(path), id=path.stem)
+                                    for path in runner.notebooks("notebooks")])
 @pytest.mark.parametrize("env", ["staging", "prod"])
-def test_the_workbook_runs_in_each_environment(tmp_path, env):
-    for component in {name for nb in runner.notebooks("notebooks") for name in notebook_needs(nb)}:
-        require(component)  # every lesson runs, so this needs what any lesson needs
-    small = ["-p", f"workspace={tmp_path}", "-p", "n_partitions=3", "-p", "rows_per_partition=100"]
-    done = subprocess.run([CLI, "run", "--env", env, *small], capture_output=True, text=True, timeout=1200)
+def test_each_lesson_runs_in_staging_and_prod(tmp_path, env, lesson):
+    done = subprocess.run([CLI, "run", "--env", env, "--only", lesson.stem, "-p", f"workspace={tmp_path}", *SMALL],
+                          capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"workbook run: {env}" in done.stdout
-    for lesson in runner.notebooks("notebooks"):
-        executed = nbformat.read(tmp_path / lesson.name, as_version=4)
-        assert executed.metadata["papermill"]["parameters"]["env"] == env
-        first_print = next(o for c in executed.cells for o in c.get("outputs", []) if o.get("name") == "stdout")
-        assert f"environment {env!r}" in first_print["text"]
+    executed = nbformat.read(tmp_path / lesson.name, as_version=4)
+    assert executed.metadata["papermill"]["parameters"]["env"] == env
+    first_print = next(o for c in executed.cells for o in c.get("outputs", []) if o.get("name") == "stdout")
+    assert f"environment {env!r}" in first_print["text"]

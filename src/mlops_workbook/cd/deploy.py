@@ -54,6 +54,7 @@ class Event:
     outcome: str  # live | rejected
     reason: str
     approved_by: str | None = None
+    image_id: str | None = None  # the very build that ran (see Release.image_id)
 
 
 def health_gated_switch(start, check, take_over, retire):
@@ -145,7 +146,8 @@ class Deployment:
         client.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, previous.version)
         client.set_model_version_tag(training.MODEL_NAME, live.release.version, "rolled_back",
                                      f"{self.env}: replaced by version {previous.version}")
-        return self.deploy(Release(previous.version, previous.image, previous.model_uri),
+        return self.deploy(Release(previous.version, previous.image, previous.model_uri,
+                                   image_id=previous.image_id if isinstance(previous.image_id, str) else None),
                            why=f"rollback from version {live.release.version}")
 
     def serving(self, release: Release) -> Event | None:
@@ -178,7 +180,7 @@ class Deployment:
 
     def _record(self, release: Release, slot: str, outcome: str, reason: str, approved_by: str | None) -> Event:
         event = Event(datetime.now(timezone.utc).isoformat(timespec="seconds"), self.env, release.version,
-                      release.image, release.model_uri, slot, outcome, reason, approved_by)
+                      release.image, release.model_uri, slot, outcome, reason, approved_by, release.image_id)
         with (self.folder / "history.jsonl").open("a") as log:
             log.write(json.dumps(asdict(event)) + "\n")
         return event

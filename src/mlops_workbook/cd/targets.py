@@ -26,7 +26,8 @@ class Release:
     """What a deploy puts live: a model version, and how to start the app serving it."""
 
     version: str  # the model version it must serve (checked on /version)
-    image: str | None = None  # containers: the CI image built around that version
+    image: str | None = None  # containers: the CI image built around that version (its tag)
+    image_id: str | None = None  # and that very build, which a tag moved by a concurrent run cannot change
     model_uri: str = CHAMPION_URI  # processes: what the app loads from the registry at start
     settings: dict = field(default_factory=dict, hash=False)  # extra environment variables for the app
 
@@ -96,13 +97,14 @@ class ContainerTarget:
         """The registry's champion in its image: CI's package step, run here (the layer cache makes it quick)."""
         version = _champion(registry)
         built, _ = packaging.package_champion(registry, self.client, self.folder / f"v{version}",
-                                              f"{packaging.IMAGE}:{self.env}-model-v{version}{instance.suffix()}")
-        return Release(version, image=built.tag)
+                                              f"{packaging.IMAGE}:{self.env}-model-v{version}")
+        return Release(version, image=built.tag, image_id=built.image_id or None)
 
     def start(self, release: Release, port: int, name: str, timeout: float = 90) -> Copy:
         if release.image is None:
             raise ValueError(f"release of version {release.version} names no image: containers run CI's image")
-        packaging.run(self.client, release.image, port, name, timeout, environment=release.settings)
+        packaging.run(self.client, release.image_id or release.image, port, name, timeout,
+                      environment=release.settings)
         return Copy(release, port, name)
 
     def stop(self, copy: Copy) -> None:

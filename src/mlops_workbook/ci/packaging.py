@@ -160,12 +160,13 @@ class Built:
     seconds: float
     steps: list[str]  # the Dockerfile's instructions, in order
     rebuilt: list[str]  # those that ran (the rest came from the layer cache)
+    image_id: str = ""  # this build's image: what to run, even if another run has since moved the tag
 
 
 def build(client, context_dir: Path, tag: str, base_image: str, labels: dict[str, str]) -> Built:
     """`docker build` through the SDK, with a progress bar over the Dockerfile's steps."""
     log: list[str] = []
-    start, steps, cached = time.perf_counter(), [], set()
+    start, steps, cached, image_id = time.perf_counter(), [], set(), ""
     stream = client.api.build(path=str(context_dir), tag=tag, rm=True, forcerm=True, decode=True,
                               buildargs={"BASE_IMAGE": base_image, **labels})
     with tqdm(desc=f"docker build {tag}", unit="step") as bar:
@@ -179,10 +180,11 @@ def build(client, context_dir: Path, tag: str, base_image: str, labels: dict[str
                 bar.update(int(found.group(1)) - bar.n)
             if "Using cache" in text:
                 cached.add(len(steps) - 1)
+            image_id = chunk.get("aux", {}).get("ID", image_id)
             if "error" in chunk:
                 raise BuildFailed(_failure(steps, chunk["error"], log))
     rebuilt = [step for i, step in enumerate(steps) if i not in cached]
-    return Built(tag, time.perf_counter() - start, steps, rebuilt)
+    return Built(tag, time.perf_counter() - start, steps, rebuilt, image_id)
 
 
 def _failure(steps: list[str], error: str, log: list[str]) -> str:

@@ -4,6 +4,9 @@ Each step takes the environment's settings (its config as a plain dict, as a sch
 workspace folder, reads what the step before it wrote there, writes its own output there, and
 returns a small JSON summary: what Airflow passes between tasks (XCom) and what Kubeflow logs.
 Run directly, in order, they are the embedded default: no scheduler at all (`run_all`).
+
+A scheduler runs each step in a fresh process (Kubeflow) and imports this module just to list them: each
+step imports the heavy libraries it needs (scikit-learn, skops, MLflow) itself.
 """
 
 from __future__ import annotations
@@ -11,10 +14,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import skops.io
-
-from mlops_workbook import bundle, config, data, paths, tracking
-from mlops_workbook.ct import data_pipeline, gate, training
+from mlops_workbook import config, data, paths
+from mlops_workbook.ct import data_pipeline
 
 CANDIDATE, METRICS = "candidate.skops", "metrics.json"
 
@@ -27,6 +28,8 @@ def _setup(settings: dict, folder: str):
 
 
 def _held_out(store: data_pipeline.FeatureStore):
+    from mlops_workbook.ct import training
+
     return training.split(store.read(store.partitions()))
 
 
@@ -39,6 +42,10 @@ def prepare_features(settings: dict, folder: str) -> dict:
 
 def train(settings: dict, folder: str) -> dict:
     """Fit the model on the training side of the split; the candidate is saved for the next steps."""
+    import skops.io
+
+    from mlops_workbook.ct import training
+
     cfg, folder, store = _setup(settings, folder)
     train_rows, _ = _held_out(store)
     skops.io.dump(training.train(train_rows, cfg.seed), folder / CANDIDATE)
@@ -52,11 +59,17 @@ def _output_of(step: str, path: Path) -> Path:
 
 
 def _candidate(folder: Path):
+    import skops.io
+
+    from mlops_workbook import bundle
+
     return skops.io.load(_output_of("train", folder / CANDIDATE), trusted=bundle.TRUSTED_TYPES)
 
 
 def evaluate(settings: dict, folder: str) -> dict:
     """Score the candidate on the held-out rows (the same rows the gate uses)."""
+    from mlops_workbook.ct import training
+
     _, folder, store = _setup(settings, folder)
     metrics = training.evaluate(_candidate(folder), _held_out(store)[1])
     (folder / METRICS).write_text(json.dumps(metrics))
@@ -65,6 +78,9 @@ def evaluate(settings: dict, folder: str) -> dict:
 
 def register(settings: dict, folder: str) -> dict:
     """Log the candidate to MLflow, register it, and let the champion/challenger gate decide."""
+    from mlops_workbook import tracking
+    from mlops_workbook.ct import gate, training
+
     cfg, folder, store = _setup(settings, folder)
     train_rows, held_out = _held_out(store)
     client = tracking.connect(cfg.mlflow_tracking_uri, folder)
