@@ -27,9 +27,9 @@ class Release:
 
     version: str  # the model version it must serve (checked on /version)
     image: str | None = None  # containers: the CI image built around that version (its tag)
-    image_id: str | None = None  # and that very build, which a tag moved by a concurrent run cannot change
     model_uri: str = CHAMPION_URI  # processes: what the app loads from the registry at start
     settings: dict = field(default_factory=dict, hash=False)  # extra environment variables for the app
+    image_id: str | None = None  # containers: that very build, which a tag moved by a concurrent run cannot change
 
 
 @dataclass(frozen=True)
