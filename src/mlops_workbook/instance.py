@@ -6,7 +6,8 @@ configured environments take 8100-8399; the test suite's own servers take 8400-8
 
 Two runs on one machine (two test workers, or a test run beside a learner's JupyterLab) must share none
 of it. A run is one *instance*: `MLOPS_WORKBOOK_INSTANCE=k` moves every port by k × 1000 and gives the run
-its own deploy-state folder and container names and image tags. A learner's run is instance 0, with the ports
+its own deploy-state folder, process registry and container names (its containers run the image their own
+build made, so a tag another run moves does not matter). A learner's run is instance 0, with the ports
 the lessons print; the test suite claims a free instance per worker (`claim`), and every kernel, CLI and
 server it starts inherits it through the environment.
 """
@@ -41,7 +42,7 @@ def port(base: int) -> int:
 
 
 def suffix() -> str:
-    """What this instance adds to container names and image tags ('' for instance 0)."""
+    """What this instance adds to container names ('' for instance 0)."""
     k = number()
     return f"-i{k}" if k else ""
 
