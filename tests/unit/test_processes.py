@@ -10,6 +10,7 @@ import psutil
 import pytest
 
 from mlops_workbook import processes
+from mlops_workbook.cd import deploy
 
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
 SLEEP = [sys.executable, "-c", "import time; time.sleep(600)"]
@@ -72,7 +73,11 @@ def test_a_process_dies_with_the_process_that_started_it(tmp_path):
 
 def test_the_stop_command_stops_every_process_this_instance_started(tmp_path):
     started = [processes.start(f"pytest-stop-{n}", SLEEP, tmp_path / f"log{n}").pid for n in range(2)]
+    live = deploy.state_folder("pytest-stop") / "live.json"  # a deploy whose copy was one of them
+    live.parent.mkdir(parents=True, exist_ok=True)
+    live.write_text("{}")
     done = subprocess.run([CLI, "stop"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "pytest-stop-0" in done.stdout and "pytest-stop-1" in done.stdout
     assert all(gone(pid) for pid in started)
+    assert not live.exists(), "an environment whose copy was stopped has no live copy any more"

@@ -33,7 +33,7 @@ def state_folder(env: str) -> Path:
 
 def forget_live_copies() -> None:
     """After everything was stopped (`mlops-workbook stop`): no environment of this instance has a live copy."""
-    for live in state_folder("*").parent.glob("*/live.json"):
+    for live in (paths.resolve(STATE) / str(instance.number())).glob("*/live.json"):
         live.unlink()
 
 
