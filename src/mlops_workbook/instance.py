@@ -62,6 +62,9 @@ def exclusive(what: str):
         yield
 
 
+_held: list = []  # the claimed instance's lock file stays open for the life of the process
+
+
 def claim() -> int:
     """Claim a free instance from 1 up for this process and its children, and set it in the environment.
 
@@ -80,5 +83,3 @@ def claim() -> int:
         return k
     raise RuntimeError(f"all {LAST} workbook instances are taken by running processes: stop a test run first")
 
-
-_held: list = []  # the claimed instance's lock file stays open for the life of the process

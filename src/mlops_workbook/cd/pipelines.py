@@ -94,7 +94,7 @@ def run_airflow_dag(dag_file: Path, airflow_home: Path, timeout: float = 600) ->
 def _empty_airflow_db(python: Path, timeout: float) -> Path:
     """Airflow's metadata database, migrated once per Airflow version into the cache (`airflow db migrate`
     takes seconds; every DAG run's fresh home then starts from a copy)."""
-    version = hashlib.sha256(paths.resolve(f"requirements/{AIRFLOW_VENV.removeprefix('.venv-')}.txt").read_bytes())
+    version = hashlib.sha256(paths.resolve("requirements/airflow.txt").read_bytes())  # what .venv-airflow holds
     cached = paths.resolve(paths.CACHE) / f"airflow-{version.hexdigest()[:12]}.db"
     with instance.exclusive(cached.name):
         if not cached.exists():
