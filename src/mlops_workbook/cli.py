@@ -44,15 +44,18 @@ def run(
     env: Env = "dev",
     only: Only = None,
     param: Params = None,
+    jobs: Annotated[int, typer.Option(min=1, max=8, help=(
+        "notebooks run side by side, each in an instance of its own (ports moved by 1000s); "
+        "1: one after another, on the ports the lessons print"))] = 3,
 ) -> None:
-    """Execute the lessons in order with papermill into the environment's workspace."""
+    """Execute the lessons with papermill into the environment's workspace."""
     cfg = _config(env, param)
     try:
         todo = runner.notebooks("notebooks", only)
     except ValueError as error:
         _fail(str(error))
     try:
-        runner.run(cfg, todo, console)
+        runner.run(cfg, todo, console, jobs)
     except runner.NotebookFailed as error:
         _fail(str(error), code=1)
 
@@ -162,13 +165,16 @@ def stop() -> None:
     from mlops_workbook.cd import deploy
     from mlops_workbook.ci import packaging
 
-    stopped = processes.stop_all()
-    if envcheck.component_status("docker")[0]:
-        stopped += packaging.remove_containers(packaging.docker_client())
-    deploy.forget_live_copies()
-    where = f"instance {instance.number()}" + ("" if instance.number() else " (a learner's, the default)")
-    console.print(f"stopped {len(stopped)} ({', '.join(stopped) or 'nothing was running'}) in {where}",
-                  soft_wrap=True)
+    docker = envcheck.component_status("docker")[0]
+    stopped, visited = [], []
+    for k in sorted({instance.number(), *instance.unclaimed()}):  # its own, and what finished runs left
+        with instance.using(k):
+            found = processes.stop_all() + (packaging.remove_containers(packaging.docker_client()) if docker else [])
+            deploy.forget_live_copies()
+        stopped += found
+        visited += [str(k)] if found or k == instance.number() else []
+    console.print(f"stopped {len(stopped)} ({', '.join(stopped) or 'nothing was running'}) in instance "
+                  f"{', '.join(visited)} (0 is JupyterLab's; a run's side-by-side notebooks take 1 up)", soft_wrap=True)
 
 
 @app.command("deploy")

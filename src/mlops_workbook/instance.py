@@ -7,9 +7,10 @@ configured environments take 8100-8399; the test suite's own servers take 8400-8
 Two runs on one machine (two test workers, or a test run beside a learner's JupyterLab) must share none
 of it. A run is one *instance*: `MLOPS_WORKBOOK_INSTANCE=k` moves every port by k × 1000 and gives the run
 its own deploy-state folder, process registry and container names (its containers run the image their own
-build made, so a tag another run moves does not matter). A learner's run is instance 0, with the ports
-the lessons print; the test suite claims a free instance per worker (`claim`), and every kernel, CLI and
-server it starts inherits it through the environment.
+build made, so a tag another run moves does not matter). A learner's notebook in JupyterLab is instance 0, with
+the ports the lessons print; the test suite claims a free instance per worker, and `mlops-workbook run`
+one per notebook it runs side by side (`claim`); every kernel, CLI and server a run starts inherits its
+instance through the environment.
 """
 
 from __future__ import annotations
@@ -82,4 +83,32 @@ def claim() -> int:
         os.environ[VARIABLE] = str(k)
         return k
     raise RuntimeError(f"all {LAST} workbook instances are taken by running processes: stop a test run first")
+
+
+def unclaimed() -> list[int]:
+    """The instances from 1 up that no running process holds: whatever is left in them, a finished or
+    killed run left, and `mlops-workbook stop` may stop it."""
+    free = []
+    for k in range(1, LAST + 1):
+        with open(_locks() / f"instance-{k}.lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            free.append(k)  # closing the file releases the lock
+    return free
+
+
+@contextlib.contextmanager
+def using(k: int):
+    """Act as instance `k` for a while (`mlops-workbook stop` visits each instance a run left)."""
+    before = os.environ.get(VARIABLE)
+    os.environ[VARIABLE] = str(k)
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[VARIABLE]
+        else:
+            os.environ[VARIABLE] = before
 

@@ -20,7 +20,7 @@ from nbclient.exceptions import DeadKernelError
 from nbgrader.preprocessors import ClearOutput, ClearSolutions
 
 from mlops_workbook import paths
-from mlops_workbook.runner import ensure_kernel
+from mlops_workbook.runner import LocalKernelManager, ensure_kernel
 
 PASSED, UNSOLVED, WRONG, TIMED_OUT, CRASHED = "passed", "not yet solved", "wrong", "timed out", "crashed"
 _RUN_METADATA = ("papermill", "execution", "collapsed", "scrolled")
@@ -109,7 +109,7 @@ def check(lab: Path, timeout: int = 120) -> list[Outcome]:
             cell.outputs, cell.execution_count = [], None
     client = NotebookClient(
         nb, kernel_name=ensure_kernel(), timeout=timeout, allow_errors=True, record_timing=False,
-        interrupt_on_timeout=True,
+        interrupt_on_timeout=True, kernel_manager_class=LocalKernelManager,
         error_on_timeout={"ename": "CellTimeout", "evalue": "", "traceback": []},
         resources={"metadata": {"path": str(Path(lab).resolve().parent)}},
     )

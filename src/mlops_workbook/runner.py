@@ -7,21 +7,27 @@ A failing notebook stops the run and is reported with its failing cell and error
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
+import tempfile
 import time
+import uuid
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import papermill
 from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from traitlets import Unicode, default
 
-from mlops_workbook import paths
+from mlops_workbook import instance, paths
 from mlops_workbook.config import EnvConfig
 
 KERNEL = "mlops-workbook"
@@ -37,6 +43,17 @@ def ensure_kernel() -> str:
 
         install(kernel_name=KERNEL, display_name="Python (mlops-workbook)", prefix=sys.prefix)
     return KERNEL
+
+
+class LocalKernelManager(AsyncKernelManager):
+    """Kernels this machine starts for itself talk over local sockets (IPC), not TCP: no port to take,
+    and no "running over TCP without encryption" warning in the run's output."""
+
+    transport = Unicode("ipc")
+
+    @default("ip")
+    def _socket_prefix(self) -> str:  # jupyter_client's is relative: kernels side by side would share it
+        return str(Path(tempfile.gettempdir()) / f"mlops-workbook-kernel-{uuid.uuid4().hex}")
 
 
 def _matches(nb: Path, only: list[str] | None) -> bool:
@@ -62,62 +79,107 @@ class Result:
 
 
 class NotebookFailed(RuntimeError):
-    """A notebook raised, or its kernel died: which one, in which cell, with which error, what to do."""
-
-    def __init__(self, notebook: str, cell_index: int | None, source: str, error: str, output: Path, todo: str = ""):
-        self.notebook = notebook
-        shown = "\n".join(f"    {line}" for line in source.splitlines()[:8])
-        super().__init__(
-            f"{notebook} failed in cell {cell_index}:\n{shown}\n{error}\n"
-            f"The executed notebook, as far as it ran, is {paths.show(output)}" + (f"\n{todo}" if todo else "")
-        )
-
-    @classmethod
-    def raised(cls, notebook: str, error: papermill.PapermillExecutionError, output: Path) -> NotebookFailed:
-        return cls(notebook, error.cell_index, error.source, f"{error.ename}: {error.evalue}", output)
-
-    @classmethod
-    def kernel_died(cls, notebook: str, output: Path) -> NotebookFailed:
-        """The kernel died (killed, out of memory, os._exit): the last cell papermill started is the one."""
-        cells = nbformat.read(output, as_version=4).cells if output.exists() else []
-        started = [i for i, c in enumerate(cells) if c.metadata.get("papermill", {}).get("start_time")]
-        index = started[-1] if started else None
-        return cls(notebook, index, cells[index].source if index is not None else "", "the kernel died", output,
-                   "What it started may still run: `mlops-workbook stop` stops it, then run again.")
+    """Notebooks raised, or their kernels died: which ones, in which cell, with which error, what to do."""
 
 
-def run(cfg: EnvConfig, todo: list[Path], console: Console | None = None) -> list[Result]:
-    """Execute the notebooks in order for one environment; stop at the first failure."""
+def _failure(notebook: str, cell_index: int | None, source: str, error: str, output: Path, todo: str = "") -> str:
+    shown = "\n".join(f"    {line}" for line in source.splitlines()[:8])
+    return (f"{notebook} failed in cell {cell_index}:\n{shown}\n{error}\n"
+            f"The executed notebook, as far as it ran, is {paths.show(output)}" + (f"\n{todo}" if todo else ""))
+
+
+def _kernel_died(notebook: str, output: Path) -> str:
+    """The kernel died (killed, out of memory, os._exit): the last cell papermill started is the one."""
+    cells = nbformat.read(output, as_version=4).cells if output.exists() else []
+    started = [i for i, c in enumerate(cells) if c.metadata.get("papermill", {}).get("start_time")]
+    index = started[-1] if started else None
+    return _failure(notebook, index, cells[index].source if index is not None else "", "the kernel died", output,
+                    "What it started may still run: `mlops-workbook stop` stops it, then run again.")
+
+
+def _previous_seconds(output: Path) -> float:
+    """How long the last run of this notebook took (its executed copy's papermill record); 0 if none."""
+    try:
+        return float(nbformat.read(output, as_version=4).metadata["papermill"]["duration"] or 0)
+    except (OSError, KeyError, TypeError, ValueError, nbformat.reader.NotJSONError):
+        return 0.0
+
+
+def _execute(nb: Path, output: Path, params: dict, kernel: str) -> tuple[Result, str | None]:
+    """Run one notebook; its result and, if it failed, what to tell (a pool worker returns both)."""
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(nb, output, parameters=params, kernel_name=kernel,
+                                   cwd=nb.parent, progress_bar=False, log_output=False,
+                                   kernel_manager_class=LocalKernelManager)
+    except (papermill.PapermillExecutionError, DeadKernelError) as error:
+        failed = (_kernel_died(nb.stem, output) if isinstance(error, DeadKernelError) else
+                  _failure(nb.stem, error.cell_index, error.source, f"{error.ename}: {error.evalue}", output))
+        return Result(nb.stem, "failed", time.perf_counter() - start, paths.show(output)), failed
+    return Result(nb.stem, "passed", time.perf_counter() - start, paths.show(output)), None
+
+
+def _own_instance() -> None:
+    """A pool worker claims an instance of its own: its notebooks' ports, deploy state and containers
+    are apart from those of the notebooks running beside it."""
+    instance.claim()
+
+
+def run(cfg: EnvConfig, todo: list[Path], console: Console | None = None, jobs: int = 1) -> list[Result]:
+    """Execute the notebooks for one environment, `jobs` at a time; after a failure no new one starts.
+
+    Each notebook writes only to its own folder of the workspace, so notebooks can run side by side;
+    with jobs > 1 each runs in an instance of its own, and the slowest (by the last run) start first.
+    """
     console = console or Console()
     kernel = ensure_kernel()
     out_dir = cfg.workspace_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
-    results = []
+    outputs = {nb: out_dir / nb.name for nb in todo}
+    jobs = max(1, min(jobs, len(todo)))
+    results: dict[Path, Result] = {}
+    failures: list[str] = []
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(f"{cfg.env}: starting", total=len(todo))
-        for nb in todo:
-            progress.update(task, description=f"{cfg.env}: {nb.stem}")
-            output = out_dir / nb.name
-            start = time.perf_counter()
-            try:
-                papermill.execute_notebook(nb, output, parameters=cfg.params(), kernel_name=kernel,
-                                           cwd=nb.parent, progress_bar=False, log_output=False)
-            except (papermill.PapermillExecutionError, DeadKernelError) as error:
-                results.append(Result(nb.stem, "failed", time.perf_counter() - start, paths.show(output)))
-                console.print(summary(results, cfg.env))
-                if isinstance(error, DeadKernelError):
-                    raise NotebookFailed.kernel_died(nb.stem, output) from None
-                raise NotebookFailed.raised(nb.stem, error, output) from None
-            results.append(Result(nb.stem, "passed", time.perf_counter() - start, paths.show(output)))
+
+        def done(nb: Path, result: Result, failure: str | None) -> None:
+            results[nb] = result
+            if failure:
+                failures.append(failure)
             progress.advance(task)
-    console.print(summary(results, cfg.env))
-    return results
+
+        if jobs == 1:
+            for nb in todo:
+                progress.update(task, description=f"{cfg.env}: {nb.stem}")
+                done(nb, *_execute(nb, outputs[nb], cfg.params(), kernel))
+                if failures:
+                    break
+        else:
+            waiting = sorted(todo, key=lambda nb: -_previous_seconds(outputs[nb]))
+            progress.update(task, description=f"{cfg.env}: {jobs} notebooks at a time")
+            with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=_own_instance) as pool:
+                running: dict = {}
+                while waiting or running:
+                    while waiting and len(running) < jobs and not failures:  # one per free worker: no queue
+                        nb = waiting.pop(0)
+                        running[pool.submit(_execute, nb, outputs[nb], cfg.params(), kernel)] = nb
+                    if not running:
+                        break
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        done(running.pop(future), *future.result())
+    ran = [results[nb] for nb in todo if nb in results]
+    console.print(summary(ran, cfg.env, skipped=len(todo) - len(ran)))
+    if failures:
+        raise NotebookFailed("\n\n".join(failures))
+    return ran
 
 
-def summary(results: list[Result], env: str) -> Table:
-    table = Table(title=f"workbook run: {env}")
+def summary(results: list[Result], env: str, skipped: int = 0) -> Table:
+    table = Table(title=f"workbook run: {env}", caption=f"{skipped} not run after the failure" if skipped else None)
     for column in ("notebook", "status", "seconds", "executed copy"):
         table.add_column(column, justify="right" if column == "seconds" else "left")
     for r in results:
@@ -138,7 +200,7 @@ def refresh(only: list[str] | None = None) -> list[Path]:
         raise ValueError(f"no notebook numbered or named {', '.join(only or [])} in {' or '.join(LESSON_DIRS)}/")
     for path in chosen:
         nb = nbformat.read(path, as_version=4)
-        NotebookClient(nb, kernel_name=kernel, timeout=900, record_timing=False,
+        NotebookClient(nb, kernel_name=kernel, timeout=900, record_timing=False, kernel_manager_class=LocalKernelManager,
                        resources={"metadata": {"path": str(path.parent)}}).execute()
         nbformat.write(nb, path)
     return chosen

@@ -1,7 +1,8 @@
-"""CI's model checks: reproducibility against the committed reference, and the quality gate."""
+"""CI's model checks (reproducibility against the committed reference, the quality gate) and its package step's cache."""
 
 import json
 import re
+import zipfile
 from importlib.metadata import version
 
 import pytest
@@ -9,7 +10,7 @@ from sklearn.ensemble import RandomForestClassifier
 from typer.testing import CliRunner
 
 from mlops_workbook import config, paths, schema
-from mlops_workbook.ci import quality, reproducibility
+from mlops_workbook.ci import packaging, quality, reproducibility
 from mlops_workbook.cli import app
 from mlops_workbook.ct import features
 
@@ -86,3 +87,14 @@ def test_cli_quality():
     failed = cli.invoke(app, ["ci", "quality", "-p", "min_accuracy=0.99"])
     assert failed.exit_code == 1 and "quality gate (dev): accuracy" in failed.output
     assert cli.invoke(app, ["ci", "quality", "-p", "min_accuracy=2"]).exit_code == 2
+
+
+def test_the_project_wheel_is_built_once_per_content(tmp_path, monkeypatch):
+    first = packaging.project_wheel(paths.project_root(), tmp_path / "a")
+
+    def no_build(*args):
+        raise AssertionError("the same code was built again")
+    monkeypatch.setattr(packaging, "_build_project_wheel", no_build)
+    second = packaging.project_wheel(paths.project_root(), tmp_path / "b")
+    assert second.read_bytes() == first.read_bytes()
+    assert not any("__pycache__" in name for name in zipfile.ZipFile(second).namelist())

@@ -81,3 +81,28 @@ def test_the_stop_command_stops_every_process_this_instance_started(tmp_path):
     assert "pytest-stop-0" in done.stdout and "pytest-stop-1" in done.stdout
     assert all(gone(pid) for pid in started)
     assert not live.exists(), "an environment whose copy was stopped has no live copy any more"
+
+
+def test_stop_also_clears_what_a_finished_run_left_but_not_what_a_running_one_holds(tmp_path):
+    """`mlops-workbook run` runs notebooks side by side in instances of their own: after it was killed,
+    one `stop` clears them all, and a run still going keeps its processes."""
+    def in_own_instance(name: str, then: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-c", (
+            "import os, sys, time; from mlops_workbook import instance, processes\n"
+            "instance.claim()\n"
+            f"with processes.detached(): p = processes.start({name!r}, {SLEEP!r}, {str(tmp_path / name)!r})\n"
+            f"print(p.pid, flush=True); {then}")], stdout=subprocess.PIPE, text=True)
+
+    holder = in_own_instance("pytest-held", "time.sleep(120)")
+    leaver = in_own_instance("pytest-left", "os._exit(0)")
+    held, left = int(holder.stdout.readline()), int(leaver.stdout.readline())
+    leaver.wait()
+    try:
+        done = subprocess.run([CLI, "stop"], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert gone(left) and "pytest-left" in done.stdout
+        assert not gone(held, timeout=1), "a process of a run that is still going was stopped"
+    finally:
+        holder.kill()
+        holder.wait()
+        psutil.Process(held).kill()

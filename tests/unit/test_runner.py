@@ -56,3 +56,23 @@ def test_a_kernel_that_dies_is_reported_like_a_failing_notebook(tmp_path, stagin
     message = str(caught.value)
     assert message.startswith("01_dies failed in cell 3:") and "os._exit(1)" in message
     assert "the kernel died" in message and "mlops-workbook stop" in message
+
+
+def test_side_by_side_each_notebook_has_an_instance_of_its_own(tmp_path, staging):
+    shown = "import os\nprint('instance', os.environ['MLOPS_WORKBOOK_INSTANCE'])"
+    todo = [notebook(tmp_path / f"0{n}_n.ipynb", "env = 'dev'", "import time\ntime.sleep(2)", shown) for n in range(3)]
+    results = runner.run(staging, todo, Console(file=open(tmp_path / "log", "w")), jobs=3)
+    assert [r.notebook for r in results] == ["00_n", "01_n", "02_n"], "reported in the order given"
+    seen = {nbformat.read(tmp_path / "ws" / nb.name, as_version=4).cells[-1].outputs[0]["text"] for nb in todo}
+    assert len(seen) == 3 and "instance 0\n" not in seen
+
+
+def test_side_by_side_a_failure_is_reported_and_no_new_notebook_starts(tmp_path, staging):
+    broken = notebook(tmp_path / "01_broken.ipynb", "env = 'dev'", "ratio = 1 / 0")
+    slow = notebook(tmp_path / "02_slow.ipynb", "env = 'dev'", "import time\ntime.sleep(8)")
+    later = [notebook(tmp_path / f"0{n}_later.ipynb", "env = 'dev'", "x = 1") for n in (3, 4)]
+    with pytest.raises(runner.NotebookFailed, match="01_broken failed in cell") as caught:
+        runner.run(staging, [broken, slow, *later], Console(file=open(tmp_path / "log", "w")), jobs=2)
+    assert "ZeroDivisionError" in str(caught.value)
+    assert (tmp_path / "ws" / "02_slow.ipynb").exists(), "the notebook already running finishes"
+    assert not any((tmp_path / "ws" / nb.name).exists() for nb in later)

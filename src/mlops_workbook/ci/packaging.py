@@ -123,24 +123,42 @@ def lock_of(wheels: Path) -> str:
     return "\n".join(pins) + "\n"
 
 
+def _project_files(source: Path) -> list[Path]:
+    """What the project's wheel is built from: `src/` (no bytecode or build metadata), pyproject.toml, README."""
+    code = [f for f in sorted((Path(source) / "src").rglob("*"))
+            if f.is_file() and "__pycache__" not in f.parts and not any(p.endswith(".egg-info") for p in f.parts)]
+    return code + [f for f in (Path(source) / "pyproject.toml", Path(source) / "README.md") if f.exists()]
+
+
 def project_wheel(source: Path, folder: Path) -> Path:
     """The workbook package itself as a wheel (installed in the image without its dependencies).
 
-    It is built from a clean copy of `src/`, `pyproject.toml` and the README, so nothing stale (a `build/`
-    folder, bytecode) gets in and nothing is written into the source tree.
+    It is built from a clean copy of its files, so nothing stale (a `build/` folder, bytecode) gets in and
+    nothing is written into the source tree; and cached by their content, so the same code is built once.
     """
+    files = _project_files(source)
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f"{f.relative_to(source)}\0".encode() + f.read_bytes() + b"\0")
+    cached = paths.resolve(paths.CACHE) / f"project-wheel-{digest.hexdigest()[:12]}"
+    with instance.exclusive(cached.name):
+        if not list(cached.glob("*.whl")):
+            _build_project_wheel(Path(source), files, cached)
     shutil.rmtree(folder, ignore_errors=True)
+    Path(folder).mkdir(parents=True)
+    wheel = next(cached.glob("*.whl"))
+    return Path(shutil.copy(wheel, Path(folder) / wheel.name))
+
+
+def _build_project_wheel(source: Path, files: list[Path], folder: Path) -> None:
     with tempfile.TemporaryDirectory() as clean:
-        shutil.copytree(Path(source) / "src", Path(clean) / "src",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        for name in ("pyproject.toml", "README.md"):
-            if (Path(source) / name).exists():
-                shutil.copy(Path(source) / name, clean)
+        for f in files:
+            (Path(clean) / f.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(f, Path(clean) / f.relative_to(source))
         # a fixed timestamp makes the same code give the same wheel, so Docker's layer cache can hit
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(folder),
                         clean], check=True, capture_output=True, text=True,
                        env={**os.environ, "SOURCE_DATE_EPOCH": "315532800"})
-    return next(Path(folder).glob("*.whl"))
 
 
 def context(folder: Path, wheels: Path, model_dir: Path, source: Path | None = None) -> Path:
