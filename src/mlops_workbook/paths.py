@@ -13,7 +13,7 @@ from pathlib import Path
 
 import mlops_workbook
 
-CACHE = Path("runs/cache")  # one-time work every run and environment shares: wheelhouses, Airflow's empty db
+CACHE = Path("runs/cache")  # one-time work every run and environment shares (see cache.py)
 
 
 def project_root() -> Path:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from pathlib import Path
+
+from mlops_workbook import cache
 
 EXPERIMENT = "ride-completion"
 
@@ -21,6 +24,8 @@ def connect(tracking_uri: str | None, sandbox: Path):
 
     for noisy in ("mlflow", "alembic"):  # the store's set-up messages are not lesson output
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not tracking_uri and not (Path(sandbox) / "mlflow.db").exists():
+        shutil.copyfile(_empty_store(), Path(sandbox) / "mlflow.db")
     uri = tracking_uri or f"sqlite:///{Path(sandbox).resolve() / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -29,3 +34,12 @@ def connect(tracking_uri: str | None, sandbox: Path):
         mlflow.create_experiment(EXPERIMENT, artifact_location=artifacts)
     mlflow.set_experiment(EXPERIMENT)
     return mlflow.MlflowClient()
+
+
+def _empty_store() -> Path:
+    """An empty sqlite store, its tables created once per MLflow version (creating them takes seconds)."""
+    import mlflow
+
+    def create(db: Path) -> None:
+        mlflow.MlflowClient(f"sqlite:///{db.resolve()}").search_experiments()
+    return cache.once(f"mlflow-{mlflow.__version__}.db", create)

@@ -17,11 +17,12 @@ from pathlib import Path
 
 from kfp import compiler, dsl, local
 
-# On a cluster, each step runs in this image: the package with its training dependencies (not built here).
+# On a cluster, each step runs in this image: the package with its training dependencies and the kfp SDK
+# (not built here). The SDK is in the image, so a step does not pip-install it each time it starts.
 TRAINING_IMAGE = "ride-completion-training:latest"
 
 
-@dsl.component(base_image=TRAINING_IMAGE)
+@dsl.component(base_image=TRAINING_IMAGE, install_kfp_package=False)
 def ct_step(step: str, settings: str, folder: str) -> dict:
     """Run one CT step of mlops_workbook.ct.steps and return its summary.
 

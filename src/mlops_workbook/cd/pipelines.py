@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from mlops_workbook import instance, paths
+from mlops_workbook import cache, paths
 from mlops_workbook.ct import steps
 
 AIRFLOW_VENV, KFP_VENV = ".venv-airflow", ".venv-kfp"
@@ -95,16 +95,13 @@ def _empty_airflow_db(python: Path, timeout: float) -> Path:
     """Airflow's metadata database, migrated once per Airflow version into the cache (`airflow db migrate`
     takes seconds; every DAG run's fresh home then starts from a copy)."""
     version = hashlib.sha256(paths.resolve("requirements/airflow.txt").read_bytes())  # what .venv-airflow holds
-    cached = paths.resolve(paths.CACHE) / f"airflow-{version.hexdigest()[:12]}.db"
-    with instance.exclusive(cached.name):
-        if not cached.exists():
-            with tempfile.TemporaryDirectory() as home:
-                env = {**os.environ, "AIRFLOW_HOME": home, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
-                _run([str(python), "-m", "airflow", "db", "migrate"], env, timeout, "airflow db migrate")
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(Path(home) / "airflow.db", cached.with_suffix(".partial"))
-                os.replace(cached.with_suffix(".partial"), cached)  # whole, or not there
-    return cached
+
+    def migrate(db: Path) -> None:
+        with tempfile.TemporaryDirectory() as home:
+            env = {**os.environ, "AIRFLOW_HOME": home, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+            _run([str(python), "-m", "airflow", "db", "migrate"], env, timeout, "airflow db migrate")
+            shutil.copyfile(Path(home) / "airflow.db", db)
+    return cache.once(f"airflow-{version.hexdigest()[:12]}.db", migrate)
 
 
 def compile_kfp(cfg, folder: str, out: Path) -> Path:

@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from mlops_workbook import bundle, instance, paths
+from mlops_workbook import bundle, cache, instance, paths
 
 BASE_IMAGE = "mlops-workbook/base:bookworm"
 IMAGE = "ride-completion"
@@ -91,30 +91,24 @@ def serving_requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in SERVING_PACKAGES]
 
 
-def wheelhouse(folder: Path | None = None) -> Path:
+def wheelhouse() -> Path:
     """Wheels for the serving dependencies and theirs, resolved against this environment's versions.
 
-    Cached by content (under runs/cache by default): the same requirements reuse the same folder.
+    Cached by content (runs/cache): the same requirements reuse the same folder.
     """
     frozen = subprocess.run([sys.executable, "-m", "pip", "freeze", "--exclude-editable"], check=True,
                             capture_output=True, text=True).stdout
     requirements = "\n".join(serving_requirements())
     key = hashlib.sha256((requirements + frozen).encode()).hexdigest()[:12]
-    target = paths.resolve(folder or paths.CACHE) / f"wheelhouse-{key}"
-    with instance.exclusive(f"wheelhouse-{key}"):
-        if not (target / "requirements.lock").exists():
-            _build_wheelhouse(target, frozen)
-    return target
 
-
-def _build_wheelhouse(target: Path, frozen: str) -> None:
-    shutil.rmtree(target, ignore_errors=True)  # what a build that died half-way left
-    target.mkdir(parents=True)
-    (target / "constraints.txt").write_text(frozen)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(target / "wheels"),
-                    "--constraint", str(target / "constraints.txt"), *serving_requirements()],
-                   check=True, capture_output=True, text=True)
-    (target / "requirements.lock").write_text(lock_of(target / "wheels"))  # last: it marks the folder complete
+    def build(target: Path) -> None:
+        target.mkdir(parents=True)
+        (target / "constraints.txt").write_text(frozen)
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(target / "wheels"),
+                        "--constraint", str(target / "constraints.txt"), *serving_requirements()],
+                       check=True, capture_output=True, text=True)
+        (target / "requirements.lock").write_text(lock_of(target / "wheels"))
+    return cache.once(f"wheelhouse-{key}", build)
 
 
 def lock_of(wheels: Path) -> str:
@@ -140,10 +134,8 @@ def project_wheel(source: Path, folder: Path) -> Path:
     digest = hashlib.sha256()
     for f in files:
         digest.update(f"{f.relative_to(source)}\0".encode() + f.read_bytes() + b"\0")
-    cached = paths.resolve(paths.CACHE) / f"project-wheel-{digest.hexdigest()[:12]}"
-    with instance.exclusive(cached.name):
-        if not list(cached.glob("*.whl")):
-            _build_project_wheel(Path(source), files, cached)
+    cached = cache.once(f"project-wheel-{digest.hexdigest()[:12]}",
+                        lambda folder: _build_project_wheel(Path(source), files, folder))
     shutil.rmtree(folder, ignore_errors=True)
     Path(folder).mkdir(parents=True)
     wheel = next(cached.glob("*.whl"))
