@@ -1,10 +1,11 @@
-"""The workbook's own speed: `mlops-workbook run --env dev`, and the same code without papermill.
+"""What papermill and a kernel cost: `mlops-workbook run --env dev --jobs 1`, and the same code without them.
 
-1. Every lesson executed by the runner (papermill, a Jupyter kernel per notebook), timed per notebook.
+1. Every lesson executed by the runner (papermill, a Jupyter kernel per notebook), one after another,
+   timed per notebook.
 2. The same cells run one after the other in a plain IPython shell in a fresh process (no kernel, no
    papermill; IPython only so that `%%ipytest` cells still run), with the same parameters.
-The ratio of the two is what papermill and the kernel cost. Targets: the whole dev run at most 90 s;
-papermill's overhead at most 1.5x.
+The ratio of the two is what papermill and the kernel cost; target: at most 1.5x. The dev run as people
+run it (`make run`, notebooks side by side) is timed in the suite section.
 """
 
 from __future__ import annotations
@@ -65,14 +66,14 @@ def run() -> dict:
         folder = Path(folder)
         cfg = config.load("dev", {"workspace": str(folder / "papermill")})
         start = time.perf_counter()
-        results = runner.run(cfg, lessons, Console(quiet=True))
+        results = runner.run(cfg, lessons, Console(quiet=True), jobs=1)
         whole = time.perf_counter() - start
         plain_cfg = config.load("dev", {"workspace": str(folder / "plain")})
         plain = {nb.stem: _plain(nb, plain_cfg.params(), folder) for nb in lessons}
     rows = [{"notebook": r.notebook, "papermill s": round(r.seconds, 1), "plain IPython s": round(plain[r.notebook], 1),
              "overhead": f"{r.seconds / plain[r.notebook]:.2f}x"} for r in results]
     plain_total = sum(plain.values())
-    rows.append({"notebook": "all (mlops-workbook run --env dev)", "papermill s": round(whole, 1),
+    rows.append({"notebook": "all (mlops-workbook run --env dev --jobs 1)", "papermill s": round(whole, 1),
                  "plain IPython s": round(plain_total, 1), "overhead": f"{whole / plain_total:.2f}x"})
     return {
         "title": "Workbook: the dev run with papermill vs the same cells in plain IPython (one run each)",
@@ -80,6 +81,5 @@ def run() -> dict:
         "notes": ["each plain run is a fresh process, as each papermill run is a fresh kernel; both include imports",
                   "the lessons start real components (Docker builds, nginx, Airflow, Prometheus): most of the time is "
                   "theirs, and the same in both columns"],
-        "targets": [{"target": "whole dev run <= 90 s", "met": whole <= 90},
-                    {"target": "papermill overhead <= 1.5x", "met": whole / plain_total <= 1.5}],
+        "targets": [{"target": "papermill overhead <= 1.5x", "met": whole / plain_total <= 1.5}],
     }

@@ -1,6 +1,7 @@
 """Background processes are recorded, stopped by name from any later run, and die with whoever started them."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -9,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from mlops_workbook import processes
+from mlops_workbook import instance, processes
 from mlops_workbook.cd import deploy
 
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
@@ -86,21 +87,22 @@ def test_the_stop_command_stops_every_process_this_instance_started(tmp_path):
 def test_stop_also_clears_what_a_finished_run_left_but_not_what_a_running_one_holds(tmp_path):
     """`mlops-workbook run` runs notebooks side by side in instances of their own: after it was killed,
     one `stop` clears them all, and a run still going keeps its processes."""
-    def in_own_instance(name: str, then: str) -> subprocess.Popen:
+    def started(name: str, then: str, env: dict | None = None) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, "-c", (
             "import os, sys, time; from mlops_workbook import instance, processes\n"
-            "instance.claim()\n"
+            "instance.claim() if 'MLOPS_WORKBOOK_INSTANCE' not in os.environ else None\n"
             f"with processes.detached(): p = processes.start({name!r}, {SLEEP!r}, {str(tmp_path / name)!r})\n"
-            f"print(p.pid, flush=True); {then}")], stdout=subprocess.PIPE, text=True)
+            f"print(p.pid, flush=True); {then}")], stdout=subprocess.PIPE, text=True, env=env)
 
-    holder = in_own_instance("pytest-held", "time.sleep(120)")
-    leaver = in_own_instance("pytest-left", "os._exit(0)")
+    holder = started("pytest-held", "time.sleep(120)", {k: v for k, v in os.environ.items() if k != instance.VARIABLE})
+    # a run that died in the last instance: no concurrent test claims that one in between
+    leaver = started("pytest-left", "os._exit(0)", {**os.environ, instance.VARIABLE: str(instance.LAST)})
     held, left = int(holder.stdout.readline()), int(leaver.stdout.readline())
     leaver.wait()
     try:
         done = subprocess.run([CLI, "stop"], capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
-        assert gone(left) and "pytest-left" in done.stdout
+        assert gone(left) and "pytest-left" in done.stdout, done.stdout
         assert not gone(held, timeout=1), "a process of a run that is still going was stopped"
     finally:
         holder.kill()
