@@ -10,7 +10,7 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/sani
 WORKERS ?= 3
 XDIST  := -n $(WORKERS) --no-loadscope-reorder
 
-.PHONY: install pipelines run test quick reproduce lab notebooks labs bench
+.PHONY: install pipelines run test quick lint reproduce lab notebooks labs bench
 
 install: $(VENV)/.installed
 
@@ -44,6 +44,12 @@ test: install pipelines
 # builds an image (the items conftest.py marks heavy).
 quick: install
 	$(VENV)/bin/pytest tests notebooks solutions $(NBVAL) $(XDIST) -m "not heavy"
+
+# Lint and format check (ruff, configured in pyproject.toml); CI runs it before the tests. `ruff format .`
+# and `ruff check --fix .` fix most of what it finds; `pre-commit install` runs them on every commit.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # Re-execute the stored notebooks and solutions and compare every output with nbval (self-study readers).
 reproduce: install pipelines

@@ -124,6 +124,7 @@ def _longest_first(items) -> None:
     """Order the groups so the longest start first (make test passes --no-loadscope-reorder): whole lessons
     that start servers or build images, then the other heavy groups, then the rest, which fill the gaps at the
     end; a group's own items keep their order."""
+
     def weight(group: list) -> int:
         if all(item.get_closest_marker("slow") and _needs_heavy(item) for item in group):
             return 0

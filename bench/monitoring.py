@@ -29,8 +29,14 @@ FIRING, RESOLVED = "[FIRING] InputDrift on pickup_distance_km", "[RESOLVED] Inpu
 def _bundle(folder: Path, cfg) -> Path:
     rows = features.build(data.live_batch(cfg, 2000, index=0))
     model = training.train(rows, cfg.seed)
-    facts = bundle.Facts("ride-completion", "1", "champion", "bench", list(model.feature_names_in_),
-                         drift.Reference.of(rows, schema.FEATURES).to_dict())
+    facts = bundle.Facts(
+        "ride-completion",
+        "1",
+        "champion",
+        "bench",
+        list(model.feature_names_in_),
+        drift.Reference.of(rows, schema.FEATURES).to_dict(),
+    )
     return bundle.save(model, facts, folder / "bundle")
 
 
@@ -39,8 +45,11 @@ def _overhead(target, model_dir: Path, cfg, requests: int, repeats: int) -> list
     for n in (1, 100):
         body = data.as_requests(data.live_batch(cfg, n, index=5))
         for name, port, window in (("with drift tracking", WITH, "500"), ("without", WITHOUT, "0")):
-            copy = target.start(targets.Release("1", model_uri=str(model_dir), settings={"DRIFT_WINDOW": window}),
-                                port, name.replace(" ", "-"))
+            copy = target.start(
+                targets.Release("1", model_uri=str(model_dir), settings={"DRIFT_WINDOW": window}),
+                port,
+                name.replace(" ", "-"),
+            )
             try:
                 runs = [loadtest.run(port, body, requests, 1) for _ in range(repeats)]
                 scrapes = []
@@ -50,11 +59,16 @@ def _overhead(target, model_dir: Path, cfg, requests: int, repeats: int) -> list
                     scrapes.append((time.perf_counter() - start) * 1000)
             finally:
                 target.stop(copy)
-            table.append({"rows per request": n, "app": name,
-                          "requests/s": round(statistics.median(r["requests_per_s"] for r in runs)),
-                          "p99 ms": statistics.median(r["p99_ms"] for r in runs),
-                          "/metrics ms": round(statistics.median(scrapes), 1),
-                          "errors": sum(r["failures"] for r in runs)})
+            table.append(
+                {
+                    "rows per request": n,
+                    "app": name,
+                    "requests/s": round(statistics.median(r["requests_per_s"] for r in runs)),
+                    "p99 ms": statistics.median(r["p99_ms"] for r in runs),
+                    "/metrics ms": round(statistics.median(scrapes), 1),
+                    "errors": sum(r["failures"] for r in runs),
+                }
+            )
     return table
 
 
@@ -78,8 +92,13 @@ def _alert_latency(target, model_dir: Path, cfg, folder: Path, cycles: int) -> l
                 fired = stack.wait_until(lambda: FIRING in mail.subjects() and FIRING in slack.titles(), 60)
                 users.switch_to(normal)
                 resolved = stack.wait_until(lambda: RESOLVED in mail.subjects() and RESOLVED in slack.titles(), 60)
-                rows.append({"cycle": cycle + 1, "drift → alert delivered (s)": round(fired, 1),
-                             "normal → resolved delivered (s)": round(resolved, 1)})
+                rows.append(
+                    {
+                        "cycle": cycle + 1,
+                        "drift → alert delivered (s)": round(fired, 1),
+                        "normal → resolved delivered (s)": round(resolved, 1),
+                    }
+                )
     finally:
         monitoring.stop()
         target.stop(copy)
@@ -93,15 +112,19 @@ def overhead(requests: int = 1500, repeats: int = 3) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         rows = _overhead(targets.ProcessTarget(folder / "logs", ""), _bundle(folder, cfg), cfg, requests, repeats)
-    ratio = {n: next(r["requests/s"] for r in rows if r["rows per request"] == n and r["app"] != "without")
-             / next(r["requests/s"] for r in rows if r["rows per request"] == n and r["app"] == "without")
-             for n in (1, 100)}
+    ratio = {
+        n: next(r["requests/s"] for r in rows if r["rows per request"] == n and r["app"] != "without")
+        / next(r["requests/s"] for r in rows if r["rows per request"] == n and r["app"] == "without")
+        for n in (1, 100)
+    }
     return {
         "title": f"Monitoring: what drift tracking costs the API (median of {repeats} runs of {requests} requests, "
-                 "concurrency 1)",
+        "concurrency 1)",
         "rows": rows,
-        "notes": [f"throughput with drift tracking vs without: {ratio[1]:.2f}x (1 row), {ratio[100]:.2f}x (100 rows)",
-                  "a request appends to the drift window; PSI is computed when /metrics is scraped"],
+        "notes": [
+            f"throughput with drift tracking vs without: {ratio[1]:.2f}x (1 row), {ratio[100]:.2f}x (100 rows)",
+            "a request appends to the drift window; PSI is computed when /metrics is scraped",
+        ],
     }
 
 
@@ -115,9 +138,11 @@ def alerting(cycles: int = 3) -> dict:
     return {
         "title": f"Monitoring: drift to alert delivered by email and Slack ({cycles} cycles, demo intervals)",
         "rows": rows,
-        "notes": [f"median {statistics.median(fired):.1f} s, worst {max(fired):.1f} s; back to normal → resolved "
-                  f"delivered: median {statistics.median(resolved):.1f} s",
-                  "Prometheus scrape and rule evaluation every 1 s, the drift rule's `for: 3s`, Alertmanager "
-                  "group_wait 1 s; traffic about 15 requests/s of 20 rows, drift window 500 values"],
+        "notes": [
+            f"median {statistics.median(fired):.1f} s, worst {max(fired):.1f} s; back to normal → resolved "
+            f"delivered: median {statistics.median(resolved):.1f} s",
+            "Prometheus scrape and rule evaluation every 1 s, the drift rule's `for: 3s`, Alertmanager "
+            "group_wait 1 s; traffic about 15 requests/s of 20 rows, drift window 500 values",
+        ],
         "targets": [{"target": "drift to alert delivered <= 30 s (worst cycle)", "met": max(fired) <= 30}],
     }

@@ -47,8 +47,13 @@ def _log_model_seconds(folder: Path, pip_requirements: list[str] | None) -> floa
     model = training.train(table, seed=1)
     with mlflow.start_run():
         start = time.perf_counter()
-        mlflow.sklearn.log_model(model, name="model", signature=training.signature(),
-                                 pip_requirements=pip_requirements, skops_trusted_types=training.TRUSTED_TYPES)
+        mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=training.signature(),
+            pip_requirements=pip_requirements,
+            skops_trusted_types=training.TRUSTED_TYPES,
+        )
         return time.perf_counter() - start
 
 
@@ -62,10 +67,16 @@ def run(repeats: int = 3) -> dict:
         median = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
         steps = ["data pipeline", "train + evaluate", "MLflow log + register"]
         total = sum(median[s] for s in steps)
-        rows.append({"env": env, "rows": int(median["rows"]), "source s": round(median["source"], 2),
-                     **{f"{s} s": round(median[s], 2) for s in steps},
-                     "pipeline total s": round(total, 2),
-                     "MLflow share": f"{median['MLflow log + register'] / total:.0%}"})
+        rows.append(
+            {
+                "env": env,
+                "rows": int(median["rows"]),
+                "source s": round(median["source"], 2),
+                **{f"{s} s": round(median[s], 2) for s in steps},
+                "pipeline total s": round(total, 2),
+                "MLflow share": f"{median['MLflow log + register'] / total:.0%}",
+            }
+        )
     logs = {}
     for name, requirements in (("explicit", training.PIP_REQUIREMENTS), ("inferred", None)):
         samples = []
@@ -75,11 +86,18 @@ def run(repeats: int = 3) -> dict:
         logs[name] = statistics.median(samples)
     mlflow.set_tracking_uri(None)
     return {
-        "title": "Pipelines: data + training wall time (median of %d runs)" % repeats,
+        "title": f"Pipelines: data + training wall time (median of {repeats} runs)",
         "rows": rows,
-        "notes": ["MLflow log + register includes rendering the evaluation plots; it is a fixed cost per run",
-                  f"log_model with explicit pip requirements: {logs['explicit']:.2f} s; with MLflow inferring "
-                  f"them: {logs['inferred']:.2f} s ({logs['inferred'] / logs['explicit']:.1f}x)"],
-        "targets": [{"target": f"{r['env']}: MLflow logging does not dominate the pipeline (< 50% of its time)",
-                     "met": float(r["MLflow share"].rstrip("%")) < 50} for r in rows],
+        "notes": [
+            "MLflow log + register includes rendering the evaluation plots; it is a fixed cost per run",
+            f"log_model with explicit pip requirements: {logs['explicit']:.2f} s; with MLflow inferring "
+            f"them: {logs['inferred']:.2f} s ({logs['inferred'] / logs['explicit']:.1f}x)",
+        ],
+        "targets": [
+            {
+                "target": f"{r['env']}: MLflow logging does not dominate the pipeline (< 50% of its time)",
+                "met": float(r["MLflow share"].rstrip("%")) < 50,
+            }
+            for r in rows
+        ],
     }

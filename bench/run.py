@@ -11,24 +11,37 @@ import json
 import os
 import platform
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from bench import monitoring, packaging, pipelines, serving, suite, workbook
 
-SECTIONS = {"serving": serving.run, "monitoring": monitoring.overhead, "packaging": packaging.run,
-            "workbook": workbook.run, "pipelines": pipelines.run, "alerting": monitoring.alerting, "suite": suite.run}
+SECTIONS = {
+    "serving": serving.run,
+    "monitoring": monitoring.overhead,
+    "packaging": packaging.run,
+    "workbook": workbook.run,
+    "pipelines": pipelines.run,
+    "alerting": monitoring.alerting,
+    "suite": suite.run,
+}
 RESULTS = Path(__file__).parent / "results"
 
 
 def markdown(results: dict, machine: dict) -> str:
-    lines = [f"# Benchmark results\n\n{machine['date']}, {machine['cores']} cores, {machine['platform']}, "
-             f"Python {machine['python']}\n"]
+    lines = [
+        f"# Benchmark results\n\n{machine['date']}, {machine['cores']} cores, {machine['platform']}, "
+        f"Python {machine['python']}\n"
+    ]
     for section in results.values():
-        lines += [f"## {section['title']}\n", f"measured {section.get('measured', machine['date'])}\n",
-                  pd.DataFrame(section["rows"]).to_markdown(index=False), ""]
+        lines += [
+            f"## {section['title']}\n",
+            f"measured {section.get('measured', machine['date'])}\n",
+            pd.DataFrame(section["rows"]).to_markdown(index=False),
+            "",
+        ]
         lines += [f"- {note}" for note in section.get("notes", [])]
         lines += [f"- target: {t['target']}: **{'met' if t['met'] else 'missed'}**" for t in section.get("targets", [])]
         lines.append("")
@@ -39,8 +52,12 @@ def main(chosen: list[str]) -> None:
     unknown = sorted(set(chosen) - set(SECTIONS))
     if unknown:
         sys.exit(f"unknown section(s) {unknown}; choose from {sorted(SECTIONS)}")
-    machine = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "cores": os.cpu_count(),
-               "platform": platform.platform(terse=True), "python": platform.python_version()}
+    machine = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cores": os.cpu_count(),
+        "platform": platform.platform(terse=True),
+        "python": platform.python_version(),
+    }
     # sections not measured this time keep their last results, each with the date it was measured
     latest = RESULTS / "latest.json"
     results = json.loads(latest.read_text())["results"] if latest.exists() else {}

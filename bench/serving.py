@@ -42,13 +42,49 @@ def _wait(port: int, path: str, process: subprocess.Popen, timeout: float = 120)
 
 def _servers(folder: Path, tracking_uri: str) -> list[subprocess.Popen]:
     bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "MODEL_URI": MODEL_URI,
-           "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}  # mlflow serve execs uvicorn by name
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "MODEL_URI": MODEL_URI,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+    }  # mlflow serve execs uvicorn by name
     log = (folder / "servers.log").open("w")
-    ours = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "mlops_workbook.cd.app:create_app",
-                             "--port", str(OURS), "--log-level", "warning"], env=env, stdout=log, stderr=log)
-    theirs = subprocess.Popen([str(bin_dir / "mlflow"), "models", "serve", "-m", MODEL_URI, "--env-manager", "local",
-                               "-h", "127.0.0.1", "-p", str(MLFLOW), "-w", "1"], env=env, stdout=log, stderr=log)
+    ours = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "mlops_workbook.cd.app:create_app",
+            "--port",
+            str(OURS),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
+    theirs = subprocess.Popen(
+        [
+            str(bin_dir / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            MODEL_URI,
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(MLFLOW),
+            "-w",
+            "1",
+        ],
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
     _wait(OURS, "/health", ours)
     _wait(MLFLOW, "/ping", theirs)
     return [ours, theirs]
@@ -69,34 +105,60 @@ def run(requests: int = 1500, repeats: int = 3) -> dict:
             for n in (1, 100):
                 raw = packaging.sample_rows(n, seed=7)
                 computed = features.build(data.fake_batch(n, seed=7))[list(features.MODEL_INPUTS)]
-                bodies = {"workbook API": (OURS, raw, "/predict"),
-                          "mlflow models serve": (MLFLOW, {"dataframe_records": computed.astype(object).where(
-                              computed.notna(), None).to_dict("records")}, "/invocations")}
+                bodies = {
+                    "workbook API": (OURS, raw, "/predict"),
+                    "mlflow models serve": (
+                        MLFLOW,
+                        {"dataframe_records": computed.astype(object).where(computed.notna(), None).to_dict("records")},
+                        "/invocations",
+                    ),
+                }
                 for users in (1, 8):
                     for server, (port, body, path) in bodies.items():
                         runs = [loadtest.run(port, body, requests, users, path) for _ in range(repeats)]
-                        best = {key: statistics.median(r[key] for r in runs)
-                                for key in ("requests_per_s", "p50_ms", "p99_ms")}
+                        best = {
+                            key: statistics.median(r[key] for r in runs)
+                            for key in ("requests_per_s", "p50_ms", "p99_ms")
+                        }
                         rows[(n, users, server)] = best
-                        table.append({"rows per request": n, "concurrency": users, "server": server,
-                                      "requests/s": round(best["requests_per_s"]), "p50 ms": best["p50_ms"],
-                                      "p99 ms": best["p99_ms"], "errors": sum(r["failures"] for r in runs)})
+                        table.append(
+                            {
+                                "rows per request": n,
+                                "concurrency": users,
+                                "server": server,
+                                "requests/s": round(best["requests_per_s"]),
+                                "p50 ms": best["p50_ms"],
+                                "p99 ms": best["p99_ms"],
+                                "errors": sum(r["failures"] for r in runs),
+                            }
+                        )
         finally:
             for server in servers:
                 server.terminate()
                 server.wait(timeout=30)
-    ratios = {key[:2]: rows[(*key[:2], "workbook API")]["requests_per_s"] / rows[(*key[:2], "mlflow models serve")]
-              ["requests_per_s"] for key in rows}
+    ratios = {
+        key[:2]: rows[(*key[:2], "workbook API")]["requests_per_s"]
+        / rows[(*key[:2], "mlflow models serve")]["requests_per_s"]
+        for key in rows
+    }
     for line in table:
-        line["vs mlflow"] = f"{ratios[(line['rows per request'], line['concurrency'])]:.1f}x" \
-            if line["server"] == "workbook API" else ""
+        line["vs mlflow"] = (
+            f"{ratios[(line['rows per request'], line['concurrency'])]:.1f}x"
+            if line["server"] == "workbook API"
+            else ""
+        )
     single_p99 = rows[(1, 1, "workbook API")]["p99_ms"]
     return {
-        "title": f"Serving: the workbook's API vs mlflow models serve (median of {repeats} runs of {requests} requests)",
+        "title": f"Serving: the workbook's API vs mlflow models serve "
+        f"(median of {repeats} runs of {requests} requests)",
         "rows": table,
-        "notes": ["one uvicorn worker each, same registered model, Locust (FastHttpUser) on the same 2 cores",
-                  f"our API validates every field against the schema ({len(schema.FEATURES)} columns) and computes "
-                  "the derived features per request; mlflow serve gets them precomputed"],
-        "targets": [{"target": "at least 3x mlflow serve's requests/s (every case)", "met": min(ratios.values()) >= 3},
-                    {"target": "p99 <= 10 ms for one row (concurrency 1)", "met": single_p99 <= 10}],
+        "notes": [
+            "one uvicorn worker each, same registered model, Locust (FastHttpUser) on the same 2 cores",
+            f"our API validates every field against the schema ({len(schema.FEATURES)} columns) and computes "
+            "the derived features per request; mlflow serve gets them precomputed",
+        ],
+        "targets": [
+            {"target": "at least 3x mlflow serve's requests/s (every case)", "met": min(ratios.values()) >= 3},
+            {"target": "p99 <= 10 ms for one row (concurrency 1)", "met": single_p99 <= 10},
+        ],
     }

@@ -16,8 +16,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # make target: (what it is, target wall time in seconds)
-TIERS = {"test": ("make test: the full suite", 15 * 60), "quick": ("make quick: the edit loop's tier", 2 * 60),
-         "run": ("make run: every lesson in dev, warm", 120)}
+TIERS = {
+    "test": ("make test: the full suite", 15 * 60),
+    "quick": ("make quick: the edit loop's tier", 2 * 60),
+    "run": ("make run: every lesson in dev, warm", 120),
+}
 
 
 def _command(target: str) -> list[str]:
@@ -33,8 +36,14 @@ def _timed(target: str) -> dict:
     seconds = time.perf_counter() - start
     last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-300:]
     counts = dict((kind, int(n)) for n, kind in re.findall(r"(\d+) (passed|failed|skipped|errors?)", last))
-    return {"command": what, "wall s": round(seconds), "target s": limit, "met": seconds <= limit and not done.returncode,
-            "exit code": done.returncode, "tests passed": counts.get("passed", "-")}
+    return {
+        "command": what,
+        "wall s": round(seconds),
+        "target s": limit,
+        "met": seconds <= limit and not done.returncode,
+        "exit code": done.returncode,
+        "tests passed": counts.get("passed", "-"),
+    }
 
 
 def run() -> dict:
@@ -42,7 +51,9 @@ def run() -> dict:
     return {
         "title": "Fast feedback: the test tiers and the dev run, one run each",
         "rows": rows,
-        "notes": [f"{sys.platform}, run one after another on an otherwise idle machine; the tiers with "
-                  "pytest-xdist's workers as the Makefile sets them (WORKERS)"],
+        "notes": [
+            f"{sys.platform}, run one after another on an otherwise idle machine; the tiers with "
+            "pytest-xdist's workers as the Makefile sets them (WORKERS)"
+        ],
         "targets": [{"target": f"{row['command']} <= {row['target s']} s", "met": row["met"]} for row in rows],
     }

@@ -53,8 +53,9 @@ def _plain(notebook: Path, params: dict, folder: Path) -> float:
     cells = folder / f"{notebook.stem}.json"
     cells.write_text(json.dumps(_cells(notebook, params)))
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", DRIVER, str(cells), str(notebook.parent)],
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, "-c", DRIVER, str(cells), str(notebook.parent)], capture_output=True, text=True, timeout=900
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{notebook.stem} failed as plain code:\n{done.stderr[-2000:]}")
     return time.perf_counter() - start
@@ -70,16 +71,31 @@ def run() -> dict:
         whole = time.perf_counter() - start
         plain_cfg = config.load("dev", {"workspace": str(folder / "plain")})
         plain = {nb.stem: _plain(nb, plain_cfg.params(), folder) for nb in lessons}
-    rows = [{"notebook": r.notebook, "papermill s": round(r.seconds, 1), "plain IPython s": round(plain[r.notebook], 1),
-             "overhead": f"{r.seconds / plain[r.notebook]:.2f}x"} for r in results]
+    rows = [
+        {
+            "notebook": r.notebook,
+            "papermill s": round(r.seconds, 1),
+            "plain IPython s": round(plain[r.notebook], 1),
+            "overhead": f"{r.seconds / plain[r.notebook]:.2f}x",
+        }
+        for r in results
+    ]
     plain_total = sum(plain.values())
-    rows.append({"notebook": "all (mlops-workbook run --env dev --jobs 1)", "papermill s": round(whole, 1),
-                 "plain IPython s": round(plain_total, 1), "overhead": f"{whole / plain_total:.2f}x"})
+    rows.append(
+        {
+            "notebook": "all (mlops-workbook run --env dev --jobs 1)",
+            "papermill s": round(whole, 1),
+            "plain IPython s": round(plain_total, 1),
+            "overhead": f"{whole / plain_total:.2f}x",
+        }
+    )
     return {
         "title": "Workbook: the dev run with papermill vs the same cells in plain IPython (one run each)",
         "rows": rows,
-        "notes": ["each plain run is a fresh process, as each papermill run is a fresh kernel; both include imports",
-                  "the lessons start real components (Docker builds, nginx, Airflow, Prometheus): most of the time is "
-                  "theirs, and the same in both columns"],
+        "notes": [
+            "each plain run is a fresh process, as each papermill run is a fresh kernel; both include imports",
+            "the lessons start real components (Docker builds, nginx, Airflow, Prometheus): most of the time is "
+            "theirs, and the same in both columns",
+        ],
         "targets": [{"target": "papermill overhead <= 1.5x", "met": whole / plain_total <= 1.5}],
     }

@@ -2,7 +2,8 @@
 
 Packaging exports the registry's champion once, on the build machine (where MLflow lives), into
 a folder with the fitted pipeline (skops format) and `model.json` (name, version, alias, run,
-inputs, and the drift reference of its training rows). The image serves that folder and needs neither MLflow nor the tracking store.
+inputs, and the drift reference of its training rows). The image serves that folder and needs neither
+MLflow nor the tracking store.
 A process next to the registry (dev's deploy) loads `models:/<name>@<alias>` directly instead.
 """
 
@@ -43,8 +44,10 @@ def load(folder: Path):
     folder = Path(folder)
     missing = [name for name in (MODEL_FILE, FACTS_FILE) if not (folder / name).exists()]
     if missing:
-        raise FileNotFoundError(f"{folder} is not a model bundle (missing {', '.join(missing)}): "
-                                "export one with mlops_workbook.ci.packaging.export_champion")
+        raise FileNotFoundError(
+            f"{folder} is not a model bundle (missing {', '.join(missing)}): "
+            "export one with mlops_workbook.ci.packaging.export_champion"
+        )
     facts = Facts(**json.loads((folder / FACTS_FILE).read_text()))
     return skops.io.load(folder / MODEL_FILE, trusted=TRUSTED_TYPES), facts
 
@@ -58,7 +61,9 @@ def from_registry(uri: str):
 
     found = re.fullmatch(r"models:/([^/@]+)(?:@(\w+)|/(\d+))", uri)
     if not found:
-        raise ValueError(f"{uri!r} is not a registered model URI: use models:/<name>@<alias> or models:/<name>/<version>")
+        raise ValueError(
+            f"{uri!r} is not a registered model URI: use models:/<name>@<alias> or models:/<name>/<version>"
+        )
     name, alias, number = found.groups()
     client = mlflow.MlflowClient()
     version = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, number)
@@ -67,5 +72,6 @@ def from_registry(uri: str):
         reference = mlflow.artifacts.load_dict(f"runs:/{version.run_id}/{drift.REFERENCE_FILE}")
     except MlflowException:  # a version registered by other means: served without drift gauges
         reference = None
-    return model, Facts(name, str(version.version), alias or "", version.run_id, list(model.feature_names_in_),
-                        reference)
+    return model, Facts(
+        name, str(version.version), alias or "", version.run_id, list(model.feature_names_in_), reference
+    )

@@ -42,8 +42,11 @@ class Timeline:
         print(f"{len(self.steps):>2}. {stage} | {what}" + (f"\n      why: {why}" if why else ""))
 
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame(self.steps, columns=list(Step.__dataclass_fields__)).rename_axis("step").set_axis(
-            range(1, len(self.steps) + 1))
+        return (
+            pd.DataFrame(self.steps, columns=list(Step.__dataclass_fields__))
+            .rename_axis("step")
+            .set_axis(range(1, len(self.steps) + 1))
+        )
 
     def plot(self, psi: pd.DataFrame, threshold: float):
         """Above: each input's PSI as Prometheus recorded it. Below: the loop's steps, one lane per stage.
@@ -60,8 +63,14 @@ class Timeline:
         for number, step in enumerate(self.steps, start=1):
             lane = STAGES.index(step.stage)
             below.scatter(step.seconds, lane, color=COLOURS[step.stage], s=40, zorder=3)
-            below.annotate(str(number), (step.seconds, lane), textcoords="offset points", ha="center", fontsize=8,
-                           xytext=(0, 7 if number % 2 else -13))  # alternate, so that close steps stay readable
+            below.annotate(
+                str(number),
+                (step.seconds, lane),
+                textcoords="offset points",
+                ha="center",
+                fontsize=8,
+                xytext=(0, 7 if number % 2 else -13),
+            )  # alternate, so that close steps stay readable
             above.axvline(step.seconds, color=COLOURS[step.stage], alpha=0.25, linewidth=1)
         below.set_yticks(range(len(STAGES)), STAGES)
         below.set_ylim(-0.6, len(STAGES) - 0.2)

@@ -15,8 +15,12 @@ from rich.table import Table
 
 from mlops_workbook import config, envcheck, labs, runner
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Run, check and maintain the MLOps automation workbook.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Run, check and maintain the MLOps automation workbook.",
+)
 console = Console()
 
 Env = Annotated[str, typer.Option("--env", "-e", help="dev, staging or prod (configs/<env>.yaml)")]
@@ -44,9 +48,17 @@ def run(
     env: Env = "dev",
     only: Only = None,
     param: Params = None,
-    jobs: Annotated[int, typer.Option(min=1, max=8, help=(
-        "notebooks run side by side, each in an instance of its own (ports moved by 1000s); "
-        "1: one after another, on the ports the lessons print"))] = 3,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=8,
+            help=(
+                "notebooks run side by side, each in an instance of its own (ports moved by 1000s); "
+                "1: one after another, on the ports the lessons print"
+            ),
+        ),
+    ] = 3,
 ) -> None:
     """Execute the lessons with papermill into the environment's workspace."""
     cfg = _config(env, param)
@@ -78,11 +90,16 @@ _COLOURS = {labs.PASSED: "green", labs.UNSOLVED: "yellow"}
 
 @app.command()
 def check(
-    lab: Annotated[list[Path], typer.Argument(help="lab notebook(s), or a folder of submissions "
-                                              "(<learner>/<lab>.ipynb) for a class report", exists=True)],
+    lab: Annotated[
+        list[Path],
+        typer.Argument(
+            help="lab notebook(s), or a folder of submissions (<learner>/<lab>.ipynb) for a class report", exists=True
+        ),
+    ],
     timeout: Annotated[int, typer.Option(help="seconds a cell may run before it counts as hanging")] = 120,
     report: Annotated[Path, typer.Option(help="where a folder's class report is written (CSV)")] = Path(
-        "class-report.csv"),
+        "class-report.csv"
+    ),
 ) -> None:
     """Execute labs and say, per exercise, passed / not yet solved / wrong (a folder: the class report)."""
     all_passed = True
@@ -173,8 +190,11 @@ def stop() -> None:
             deploy.forget_live_copies()
         stopped += found
         visited += [str(k)] if found or k == instance.number() else []
-    console.print(f"stopped {len(stopped)} ({', '.join(stopped) or 'nothing was running'}) in instance "
-                  f"{', '.join(visited)} (0 is JupyterLab's; a run's side-by-side notebooks take 1 up)", soft_wrap=True)
+    console.print(
+        f"stopped {len(stopped)} ({', '.join(stopped) or 'nothing was running'}) in instance "
+        f"{', '.join(visited)} (0 is JupyterLab's; a run's side-by-side notebooks take 1 up)",
+        soft_wrap=True,
+    )
 
 
 @app.command("deploy")
@@ -194,8 +214,11 @@ def deploy_image(
             event = release.deploy_image(cfg, image, approved_by, _config("staging", param))
     except deploy.DeployFailed as error:
         _fail(str(error), code=1)
-    console.print(f"{env}: version {event.version} from {image} is live on port {cfg.serve_port} ({event.reason})"
-                  + (f", approved by {event.approved_by} at {event.time}" if event.approved_by else ""), soft_wrap=True)
+    console.print(
+        f"{env}: version {event.version} from {image} is live on port {cfg.serve_port} ({event.reason})"
+        + (f", approved by {event.approved_by} at {event.time}" if event.approved_by else ""),
+        soft_wrap=True,
+    )
 
 
 ci = typer.Typer(no_args_is_help=True, help="The model checks CI runs beside the tests.")
@@ -217,8 +240,9 @@ def reproduce(
         now = reproducibility.check()
     except reproducibility.ReproducibilityError as error:
         _fail(f"not reproducible: {error}", code=1)
-    console.print(f"reproducible: {len(now.predictions)} held-out predictions match {reproducibility.REFERENCE}",
-                  soft_wrap=True)
+    console.print(
+        f"reproducible: {len(now.predictions)} held-out predictions match {reproducibility.REFERENCE}", soft_wrap=True
+    )
 
 
 @ci.command()
@@ -247,9 +271,11 @@ def package_image(
 
     cfg = _config(env, param)
     try:
-        built, facts = packaging.package(cfg, paths.fresh_dir(cfg.workspace_dir() / "package"), tag,
-                                          port=cfg.serve_port + 1)  # beside, not on, a deployed API
+        built, facts = packaging.package(
+            cfg, paths.fresh_dir(cfg.workspace_dir() / "package"), tag, port=cfg.serve_port + 1
+        )  # beside, not on, a deployed API
     except (packaging.BuildFailed, packaging.Unhealthy, LookupError) as error:
         _fail(str(error), code=1)
-    console.print(f"built {built.tag} with {facts.name} version {facts.version}: healthy, smoke test passed",
-                  soft_wrap=True)
+    console.print(
+        f"built {built.tag} with {facts.name} version {facts.version}: healthy, smoke test passed", soft_wrap=True
+    )

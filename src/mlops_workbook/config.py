@@ -31,16 +31,21 @@ class EnvConfig(BaseModel):
 
     env: Literal["dev", "staging", "prod"]
     data_source: Literal["fake", "warehouse"] = Field(
-        description="fake: rows drawn from the schema; warehouse: the simulated production source")
+        description="fake: rows drawn from the schema; warehouse: the simulated production source"
+    )
     n_partitions: int = Field(ge=2, le=60, description="daily partitions to read")
     rows_per_partition: int = Field(ge=50, le=200_000)
     seed: int = Field(ge=0)
     workspace: str = Field(min_length=1, description="folder the notebooks write to")
-    mlflow_tracking_uri: str | None = Field(
-        description="null: a local sqlite store in each notebook's workspace")
+    mlflow_tracking_uri: str | None = Field(description="null: a local sqlite store in each notebook's workspace")
     deploy_target: Literal["process", "container"]
-    serve_port: int = Field(ge=1024, le=45000, description=(
-        "the API's port; the environment's other ports sit next to it, and a run's instance moves them all"))
+    serve_port: int = Field(
+        ge=1024,
+        le=45000,
+        description=(
+            "the API's port; the environment's other ports sit next to it, and a run's instance moves them all"
+        ),
+    )
     release_mode: Literal["delivery", "deployment"]
     min_accuracy: float = Field(ge=0, le=1)
     min_roc_auc: float = Field(ge=0, le=1)
@@ -48,13 +53,14 @@ class EnvConfig(BaseModel):
     drift_psi_threshold: float = Field(gt=0, le=10)
     retrain_schedule: str | None = Field(
         pattern=r"^(@(hourly|daily|weekly|monthly)|(\S+\s+){4}\S+)$",
-        description="when the deployed CT pipeline runs: @daily, @weekly, ... or a 5-field cron; null: by hand")
+        description="when the deployed CT pipeline runs: @daily, @weekly, ... or a 5-field cron; null: by hand",
+    )
 
     _port_shift: int = PrivateAttr(default=0)  # what this run's instance added to the configured serve_port
 
     @model_validator(mode="after")
     def _in_this_instance(self) -> EnvConfig:
-        """serve_port (and so every port next to it) moves to this run's instance; params() gives back the configured one."""
+        """serve_port (and every port next to it) moves to this run's instance; params() gives the configured one."""
         self._port_shift = instance.port(0)
         object.__setattr__(self, "serve_port", self.serve_port + self._port_shift)  # frozen to everyone else
         return self
@@ -62,8 +68,10 @@ class EnvConfig(BaseModel):
     @model_validator(mode="after")
     def _dev_has_no_real_data(self) -> EnvConfig:
         if self.env == "dev" and self.data_source != "fake":
-            raise ValueError("data_source = 'warehouse' is not allowed in dev: dev has no access "
-                             "to production data; use 'fake' (same schema, generated rows)")
+            raise ValueError(
+                "data_source = 'warehouse' is not allowed in dev: dev has no access "
+                "to production data; use 'fake' (same schema, generated rows)"
+            )
         return self
 
     def params(self) -> dict[str, Any]:
@@ -104,8 +112,11 @@ def _explain(error: ValidationError, source: str) -> ConfigError:
             lines.append(f"- {e['msg'].removeprefix('Value error, ')}")
         else:
             lines.append(f"- {key} = {e['input']!r}: {e['msg']}; allowed: {_allowed(key)}")
-    return ConfigError(f"invalid parameters in {source}:\n" + "\n".join(lines) +
-                       "\nFix it and run again; nothing was executed or written.")
+    return ConfigError(
+        f"invalid parameters in {source}:\n"
+        + "\n".join(lines)
+        + "\nFix it and run again; nothing was executed or written."
+    )
 
 
 def validate(values: dict[str, Any], source: str) -> EnvConfig:
@@ -118,8 +129,9 @@ def validate(values: dict[str, Any], source: str) -> EnvConfig:
 
 def config_path(env: str) -> Path:
     if env not in ENVIRONMENTS:
-        raise ConfigError(f"unknown environment '{env}': choose one of {', '.join(ENVIRONMENTS)} "
-                          "(one file each in configs/)")
+        raise ConfigError(
+            f"unknown environment '{env}': choose one of {', '.join(ENVIRONMENTS)} (one file each in configs/)"
+        )
     return paths.project_root() / "configs" / f"{env}.yaml"
 
 
@@ -148,5 +160,4 @@ def load(env: str, overrides: dict[str, Any] | None = None) -> EnvConfig:
 
 def from_parameters(namespace: dict[str, Any]) -> EnvConfig:
     """Validate a notebook's parameters (its globals after the `parameters` cell)."""
-    return validate({k: namespace[k] for k in EnvConfig.model_fields if k in namespace},
-                    "the notebook's parameters")
+    return validate({k: namespace[k] for k in EnvConfig.model_fields if k in namespace}, "the notebook's parameters")

@@ -30,11 +30,13 @@ def partition_names(n_partitions: int) -> list[str]:
 
 def _frame(columns: dict, n_rows: int, index: int, event_date: str) -> pd.DataFrame:
     """Assemble a batch in schema order with unique keys and schema dtypes."""
-    frame = pd.DataFrame({
-        schema.KEY: np.arange(1, n_rows + 1, dtype="int64") + index * _KEYS_PER_PARTITION,
-        schema.PARTITION: event_date,
-        **columns,
-    })
+    frame = pd.DataFrame(
+        {
+            schema.KEY: np.arange(1, n_rows + 1, dtype="int64") + index * _KEYS_PER_PARTITION,
+            schema.PARTITION: event_date,
+            **columns,
+        }
+    )
     return frame[[c.name for c in schema.COLUMNS]].astype({c.name: c.dtype for c in schema.COLUMNS})
 
 
@@ -50,8 +52,7 @@ def fake_batch(n_rows: int, seed: int, index: int = 0) -> pd.DataFrame:
         if c.name in (schema.KEY, schema.PARTITION, schema.LABEL):
             continue
         low, high = c.min, c.max
-        values = (rng.integers(low, high + 1, n_rows) if c.dtype == "int64"
-                  else rng.uniform(low, high, n_rows))
+        values = rng.integers(low, high + 1, n_rows) if c.dtype == "int64" else rng.uniform(low, high, n_rows)
         if c.nullable:
             values = np.where(rng.random(n_rows) < c.max_null_fraction / 2, np.nan, values)
         columns[c.name] = values
@@ -71,8 +72,15 @@ def production_batch(n_rows: int, seed: int, index: int = 0, drift: float = 0.0)
     trips = np.clip(rng.poisson(12, n_rows), 0, 60)
     distance = np.clip(rng.lognormal(np.log(2.5 * (1 + 0.6 * drift)), 0.6, n_rows), 0, 30)
     rating = np.clip(rng.normal(4.6, 0.25, n_rows), 1, 5)
-    logit = (1.0 + 6.0 * (acc - 0.8) + 5.0 * (conv - 0.6) - 12.0 * (cancel - 0.09)
-             - 0.7 * (1 + 1.0 * drift) * (distance - 2.5) + 1.6 * (rating - 4.6) + 0.06 * (trips - 12))
+    logit = (
+        1.0
+        + 6.0 * (acc - 0.8)
+        + 5.0 * (conv - 0.6)
+        - 12.0 * (cancel - 0.09)
+        - 0.7 * (1 + 1.0 * drift) * (distance - 2.5)
+        + 1.6 * (rating - 4.6)
+        + 0.06 * (trips - 12)
+    )
     completed = (rng.random(n_rows) < 1 / (1 + np.exp(-logit))).astype("int64")
     columns = {
         "driver_id": rng.integers(1000, 100_000, n_rows),
@@ -112,11 +120,16 @@ class Warehouse:
 
     kind = "warehouse"
 
-    def __init__(self, path: Path, n_partitions: int, rows_per_partition: int, seed: int,
-                 drift_from: int | None = None):
+    def __init__(
+        self, path: Path, n_partitions: int, rows_per_partition: int, seed: int, drift_from: int | None = None
+    ):
         self.path = Path(path)
-        self.params = {"n_partitions": n_partitions, "rows_per_partition": rows_per_partition,
-                       "seed": seed, "drift_from": -1 if drift_from is None else drift_from}
+        self.params = {
+            "n_partitions": n_partitions,
+            "rows_per_partition": rows_per_partition,
+            "seed": seed,
+            "drift_from": -1 if drift_from is None else drift_from,
+        }
         if self._stored_params() != self.params:
             self._build()
 
@@ -134,8 +147,9 @@ class Warehouse:
         with sqlite3.connect(tmp) as db:
             for i in range(p["n_partitions"]):
                 drifted = 0 <= p["drift_from"] <= i
-                production_batch(p["rows_per_partition"], p["seed"], i, drift=1.0 if drifted else 0.0
-                                 ).to_sql("bookings", db, if_exists="append", index=False)
+                production_batch(p["rows_per_partition"], p["seed"], i, drift=1.0 if drifted else 0.0).to_sql(
+                    "bookings", db, if_exists="append", index=False
+                )
             db.execute(f"create index by_day on bookings ({schema.PARTITION})")
             db.execute("create table meta (key text primary key, value integer)")
             db.executemany("insert into meta values (?, ?)", p.items())
@@ -149,8 +163,9 @@ class Warehouse:
     def read(self, partition: str) -> pd.DataFrame:
         _index_of(partition, self.partitions())
         with sqlite3.connect(self.path) as db:
-            frame = pd.read_sql(f"select * from bookings where {schema.PARTITION} = ? order by {schema.KEY}",
-                                db, params=(partition,))
+            frame = pd.read_sql(
+                f"select * from bookings where {schema.PARTITION} = ? order by {schema.KEY}", db, params=(partition,)
+            )
         return frame.astype({c.name: c.dtype for c in schema.COLUMNS})
 
 

@@ -14,8 +14,19 @@ import pandas as pd
 
 from mlops_workbook import paths
 
-LIBRARIES = ("mlops-workbook", "scikit-learn", "mlflow", "pandas", "pandera", "papermill", "nbval",
-             "nbgrader", "docker", "prometheus-client")
+LIBRARIES = (
+    "mlops-workbook",
+    "scikit-learn",
+    "mlflow",
+    "pandas",
+    "pandera",
+    "papermill",
+    "nbval",
+    "nbgrader",
+    "docker",
+    "prometheus-client",
+)
+
 
 def _in_venv(venv: str, package: str) -> list[str]:
     """Asks a pipeline environment (see cd/pipelines.py) for its package's version."""
@@ -24,12 +35,13 @@ def _in_venv(venv: str, package: str) -> list[str]:
 
 COMPONENTS = {
     # name: (command that answers when it works, how to get it on Debian/Ubuntu)
-    "docker": (["docker", "info", "--format", "{{.ServerVersion}}"],
-               "apt-get install docker.io, then start dockerd"),
+    "docker": (["docker", "info", "--format", "{{.ServerVersion}}"], "apt-get install docker.io, then start dockerd"),
     "prometheus": (["prometheus", "--version"], "apt-get install --no-install-recommends prometheus"),
     "promtool": (["promtool", "--version"], "comes with the prometheus package"),
-    "alertmanager": (["prometheus-alertmanager", "--version"],
-                     "apt-get install --no-install-recommends prometheus-alertmanager"),
+    "alertmanager": (
+        ["prometheus-alertmanager", "--version"],
+        "apt-get install --no-install-recommends prometheus-alertmanager",
+    ),
     "nginx": (["nginx", "-v"], "apt-get install --no-install-recommends nginx (the deploys' front door)"),
     "airflow": (_in_venv(".venv-airflow", "airflow"), "make pipelines (Airflow in its own environment)"),
     "kfp": (_in_venv(".venv-kfp", "kfp"), "make pipelines (the Kubeflow Pipelines SDK in its own environment)"),
@@ -80,6 +92,8 @@ def require(name: str) -> str:
     """What the component said, or ComponentMissing explaining how to get it."""
     available, detail = component_status(name)
     if not available:
-        raise ComponentMissing(f"this notebook needs {name}, which is {detail}. `sudo bash .ci/components` "
-                               "installs and starts every component on Debian/Ubuntu.")
+        raise ComponentMissing(
+            f"this notebook needs {name}, which is {detail}. `sudo bash .ci/components` "
+            "installs and starts every component on Debian/Ubuntu."
+        )
     return detail

@@ -32,8 +32,9 @@ def number() -> int:
     """This run's instance, from MLOPS_WORKBOOK_INSTANCE (0 when unset)."""
     raw = os.environ.get(VARIABLE, "0")
     if not raw.isdigit() or int(raw) > LAST:
-        raise ValueError(f"{VARIABLE}={raw!r}: expected a whole number from 0 to {LAST} (unset it for the "
-                         "ports the lessons print)")
+        raise ValueError(
+            f"{VARIABLE}={raw!r}: expected a whole number from 0 to {LAST} (unset it for the ports the lessons print)"
+        )
     return int(raw)
 
 
@@ -111,4 +112,3 @@ def using(k: int):
             del os.environ[VARIABLE]
         else:
             os.environ[VARIABLE] = before
-

@@ -108,8 +108,13 @@ def check(lab: Path, timeout: int = 120) -> list[Outcome]:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     client = NotebookClient(
-        nb, kernel_name=ensure_kernel(), timeout=timeout, allow_errors=True, record_timing=False,
-        interrupt_on_timeout=True, kernel_manager_class=LocalKernelManager,
+        nb,
+        kernel_name=ensure_kernel(),
+        timeout=timeout,
+        allow_errors=True,
+        record_timing=False,
+        interrupt_on_timeout=True,
+        kernel_manager_class=LocalKernelManager,
         error_on_timeout={"ename": "CellTimeout", "evalue": "", "traceback": []},
         resources={"metadata": {"path": str(Path(lab).resolve().parent)}},
     )
@@ -117,8 +122,10 @@ def check(lab: Path, timeout: int = 120) -> list[Outcome]:
         client.execute()
     except DeadKernelError:  # os._exit, out of memory...: judge what ran, and say the rest crashed
         pass
-    setup_error = next((e for c in nb.cells if c.cell_type == "code" and not c.metadata.get("nbgrader")
-                        for e in [_error(c)] if e), None)
+    setup_error = next(
+        (e for c in nb.cells if c.cell_type == "code" and not c.metadata.get("nbgrader") for e in [_error(c)] if e),
+        None,
+    )
     if setup_error:  # not the learner's doing: say what the lab needs instead of failing every exercise
         raise ValueError(f"{paths.show(lab)} could not set up: {setup_error['ename']}: {setup_error['evalue']}")
     outcomes: list[Outcome] = []
@@ -129,8 +136,13 @@ def check(lab: Path, timeout: int = 120) -> list[Outcome]:
             answers.append(cell)
         elif grading.get("grade") and cell.cell_type == "code":
             if cell.get("execution_count") is None:  # never ran: the kernel died before it
-                outcomes.append(Outcome(grading["grade_id"], CRASHED, "the kernel died while running your lab: "
-                                                                      "does your code exit or use all memory?"))
+                outcomes.append(
+                    Outcome(
+                        grading["grade_id"],
+                        CRASHED,
+                        "the kernel died while running your lab: does your code exit or use all memory?",
+                    )
+                )
             else:
                 outcomes.append(_judge(grading["grade_id"], answers, cell, outcomes, timeout))
             answers = []
@@ -147,8 +159,10 @@ def class_report(folder: Path, timeout: int = 120) -> pd.DataFrame:
     """
     found = sorted(Path(folder).glob("*/*.ipynb"))
     if not found:
-        raise ValueError(f"no submissions in {paths.show(Path(folder))}: expected <learner>/<lab>.ipynb, "
-                         "e.g. alice/07_cm_monitoring.ipynb")
+        raise ValueError(
+            f"no submissions in {paths.show(Path(folder))}: expected <learner>/<lab>.ipynb, "
+            "e.g. alice/07_cm_monitoring.ipynb"
+        )
     rows = []
     for path in found:
         learner, lab = path.parent.name, path.stem

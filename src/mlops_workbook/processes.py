@@ -60,8 +60,14 @@ def start(name: str, command: list[str], log: Path, env: dict | None = None) -> 
     left under that name."""
     stop(name)
     with Path(log).open("w") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                   preexec_fn=None if _detached else _die_with_parent)
+        process = subprocess.Popen(
+            command,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=None if _detached else _die_with_parent,
+        )
     record(name, process.pid, command)
     return process
 

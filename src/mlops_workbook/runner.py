@@ -65,8 +65,10 @@ def notebooks(folder: str = "notebooks", only: list[str] | None = None) -> list[
     found = sorted((paths.project_root() / folder).glob("[0-9][0-9]_*.ipynb"))
     unknown = [o for o in only or [] if not any(_matches(nb, [o]) for nb in found)]
     if unknown:
-        raise ValueError(f"no notebook numbered or named {', '.join(unknown)} in {folder}/; "
-                         f"there are: {', '.join(nb.stem for nb in found)}")
+        raise ValueError(
+            f"no notebook numbered or named {', '.join(unknown)} in {folder}/; "
+            f"there are: {', '.join(nb.stem for nb in found)}"
+        )
     return [nb for nb in found if _matches(nb, only)]
 
 
@@ -84,8 +86,10 @@ class NotebookFailed(RuntimeError):
 
 def _failure(notebook: str, cell_index: int | None, source: str, error: str, output: Path, todo: str = "") -> str:
     shown = "\n".join(f"    {line}" for line in source.splitlines()[:8])
-    return (f"{notebook} failed in cell {cell_index}:\n{shown}\n{error}\n"
-            f"The executed notebook, as far as it ran, is {paths.show(output)}" + (f"\n{todo}" if todo else ""))
+    return (
+        f"{notebook} failed in cell {cell_index}:\n{shown}\n{error}\n"
+        f"The executed notebook, as far as it ran, is {paths.show(output)}" + (f"\n{todo}" if todo else "")
+    )
 
 
 def _kernel_died(notebook: str, output: Path) -> str:
@@ -93,8 +97,14 @@ def _kernel_died(notebook: str, output: Path) -> str:
     cells = nbformat.read(output, as_version=4).cells if output.exists() else []
     started = [i for i, c in enumerate(cells) if c.metadata.get("papermill", {}).get("start_time")]
     index = started[-1] if started else None
-    return _failure(notebook, index, cells[index].source if index is not None else "", "the kernel died", output,
-                    "What it started may still run: `mlops-workbook stop` stops it, then run again.")
+    return _failure(
+        notebook,
+        index,
+        cells[index].source if index is not None else "",
+        "the kernel died",
+        output,
+        "What it started may still run: `mlops-workbook stop` stops it, then run again.",
+    )
 
 
 def _previous_seconds(output: Path) -> float:
@@ -109,12 +119,22 @@ def _execute(nb: Path, output: Path, params: dict, kernel: str) -> tuple[Result,
     """Run one notebook; its result and, if it failed, what to tell (a pool worker returns both)."""
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(nb, output, parameters=params, kernel_name=kernel,
-                                   cwd=nb.parent, progress_bar=False, log_output=False,
-                                   kernel_manager_class=LocalKernelManager)
+        papermill.execute_notebook(
+            nb,
+            output,
+            parameters=params,
+            kernel_name=kernel,
+            cwd=nb.parent,
+            progress_bar=False,
+            log_output=False,
+            kernel_manager_class=LocalKernelManager,
+        )
     except (papermill.PapermillExecutionError, DeadKernelError) as error:
-        failed = (_kernel_died(nb.stem, output) if isinstance(error, DeadKernelError) else
-                  _failure(nb.stem, error.cell_index, error.source, f"{error.ename}: {error.evalue}", output))
+        failed = (
+            _kernel_died(nb.stem, output)
+            if isinstance(error, DeadKernelError)
+            else _failure(nb.stem, error.cell_index, error.source, f"{error.ename}: {error.evalue}", output)
+        )
         return Result(nb.stem, "failed", time.perf_counter() - start, paths.show(output)), failed
     return Result(nb.stem, "passed", time.perf_counter() - start, paths.show(output)), None
 
@@ -139,8 +159,12 @@ def run(cfg: EnvConfig, todo: list[Path], console: Console | None = None, jobs: 
     jobs = max(1, min(jobs, len(todo)))
     results: dict[Path, Result] = {}
     failures: list[str] = []
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(f"{cfg.env}: starting", total=len(todo))
 
@@ -159,8 +183,9 @@ def run(cfg: EnvConfig, todo: list[Path], console: Console | None = None, jobs: 
         else:
             waiting = sorted(todo, key=lambda nb: -_previous_seconds(outputs[nb]))
             progress.update(task, description=f"{cfg.env}: {jobs} notebooks at a time")
-            with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=_own_instance) as pool:
+            with ProcessPoolExecutor(
+                jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_own_instance
+            ) as pool:
                 running: dict = {}
                 while waiting or running:
                     while waiting and len(running) < jobs and not failures:  # one per free worker: no queue
@@ -200,7 +225,13 @@ def refresh(only: list[str] | None = None) -> list[Path]:
         raise ValueError(f"no notebook numbered or named {', '.join(only or [])} in {' or '.join(LESSON_DIRS)}/")
     for path in chosen:
         nb = nbformat.read(path, as_version=4)
-        NotebookClient(nb, kernel_name=kernel, timeout=900, record_timing=False, kernel_manager_class=LocalKernelManager,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(
+            nb,
+            kernel_name=kernel,
+            timeout=900,
+            record_timing=False,
+            kernel_manager_class=LocalKernelManager,
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
         nbformat.write(nb, path)
     return chosen

@@ -40,17 +40,14 @@ COLUMNS: tuple[Column, ...] = (
     Column("acc_rate", "float64", "share of offers the driver accepted (30 days)", 0, 1),
     Column("avg_daily_trips", "int64", "trips per active day (30 days)", 0, 60),
     Column("cancel_rate", "float64", "share of accepted trips the driver cancelled", 0, 1),
-    Column("rating", "float64", "average passenger rating; missing for new drivers", 1, 5,
-           max_null_fraction=0.3),
+    Column("rating", "float64", "average passenger rating; missing for new drivers", 1, 5, max_null_fraction=0.3),
     Column("years_active", "float64", "time since the driver joined", 0, 40),
     Column("pickup_distance_km", "float64", "distance from the driver to the pickup point", 0, 30),
     Column(LABEL, "int64", "label: 1 if the booking was completed", 0, 1),
 )
 
 BY_NAME = {column.name: column for column in COLUMNS}
-FEATURES: tuple[str, ...] = tuple(
-    c.name for c in COLUMNS if c.name not in (KEY, PARTITION, LABEL, "driver_id")
-)
+FEATURES: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.name not in (KEY, PARTITION, LABEL, "driver_id"))
 
 
 def as_table() -> pd.DataFrame:

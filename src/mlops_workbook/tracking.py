@@ -42,4 +42,5 @@ def _empty_store() -> Path:
 
     def create(db: Path) -> None:
         mlflow.MlflowClient(f"sqlite:///{db.resolve()}").search_experiments()
+
     return cache.once(f"mlflow-{mlflow.__version__}.db", create)

@@ -43,8 +43,9 @@ def pandera_schema(min_rows: int = 1, rules: Rules | None = None) -> pa.DataFram
     rules = rules or {}
     unknown = sorted(set(rules) - set(schema.BY_NAME))
     if unknown:
-        raise ValueError(f"rules name unknown column(s) {unknown}: use columns of the schema, "
-                         f"{', '.join(schema.BY_NAME)}")
+        raise ValueError(
+            f"rules name unknown column(s) {unknown}: use columns of the schema, {', '.join(schema.BY_NAME)}"
+        )
     columns = {}
     for c in schema.COLUMNS:
         checks = list(rules.get(c.name, []))
@@ -75,8 +76,9 @@ class Report:
     def __str__(self) -> str:
         if self.ok:
             return "the batch passed every schema check"
-        lines = [f"- {r.check}: {r.column}" + (f" ({r.detail})" if r.detail else "")
-                 for r in self.failures.itertuples()]
+        lines = [
+            f"- {r.check}: {r.column}" + (f" ({r.detail})" if r.detail else "") for r in self.failures.itertuples()
+        ]
         return f"{len(lines)} schema check(s) failed:\n" + "\n".join(lines)
 
 

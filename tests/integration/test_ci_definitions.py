@@ -26,8 +26,11 @@ def gitlab_jobs() -> dict[str, tuple[str, list[str]]]:
     """{job: (stage, commands)}, with the default before_script in front of each job's script."""
     ci = yaml.safe_load((ROOT / ".gitlab-ci.yml").read_text())
     before = ci.get("default", {}).get("before_script", [])
-    return {name: (job["stage"], before + job["script"]) for name, job in ci.items()
-            if name not in GITLAB_KEYWORDS and not name.startswith(".")}
+    return {
+        name: (job["stage"], before + job["script"])
+        for name, job in ci.items()
+        if name not in GITLAB_KEYWORDS and not name.startswith(".")
+    }
 
 
 def github_jobs() -> dict[str, tuple[str, list[str]]]:
@@ -84,8 +87,9 @@ def commit(repo: Path, message: str, init: bool = False) -> None:
 
 def working_tree_copy(folder: Path) -> Path:
     """The working tree as a fresh one-commit repository (gitlab-ci-local copies only tracked files)."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout.splitlines()
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.splitlines()
     for name in listed:
         if (ROOT / name).is_file():
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
@@ -97,8 +101,9 @@ def working_tree_copy(folder: Path) -> Path:
 def run_pipeline(repo: Path) -> tuple[dict[str, str], str]:
     """Run every job; returns {job: PASS/FAIL} and the log. The jobs reuse this test's virtual environment."""
     venv = Path(sys.executable).parent.parent
-    result = subprocess.run(["gitlab-ci-local", "--variable", f"VENV={venv}"],
-                            cwd=repo, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        ["gitlab-ci-local", "--variable", f"VENV={venv}"], cwd=repo, capture_output=True, text=True, timeout=900
+    )
     log = result.stdout + result.stderr
     outcomes = {job: status for status, job in re.findall(r"^\s*(PASS|FAIL)\s+(\S+)\s*$", log, re.MULTILINE)}
     assert outcomes, f"no job results in gitlab-ci-local's output:\n{log[-3000:]}"
@@ -135,11 +140,20 @@ def test_the_pipeline_passes_as_it_is(repo):
 
 
 BROKEN_COMMITS = {
-    "a failing unit test": ("src/mlops_workbook/ct/triggers.py", ").days >= every_days", ").days > every_days",
-                            "unit-tests", "test_schedule"),
-    "a reproducibility mismatch": ("src/mlops_workbook/ct/training.py", "C: float = 1.0, inputs",
-                                   "C: float = 0.5, inputs", "reproducibility",
-                                   "not reproducible: predictions differ from the reference"),
+    "a failing unit test": (
+        "src/mlops_workbook/ct/triggers.py",
+        ").days >= every_days",
+        ").days > every_days",
+        "unit-tests",
+        "test_schedule",
+    ),
+    "a reproducibility mismatch": (
+        "src/mlops_workbook/ct/training.py",
+        "C: float = 1.0, inputs",
+        "C: float = 0.5, inputs",
+        "reproducibility",
+        "not reproducible: predictions differ from the reference",
+    ),
 }
 
 
@@ -161,9 +175,14 @@ def test_the_course_ci_runs_every_environment_then_the_suite_on_gitlab_and_githu
     assert sorted(github["workbook"]["strategy"]["matrix"]["ENV"]) == environments
     assert gitlab["workbook"]["script"] == ["make run ENV=$ENV"]
     assert [s["run"] for s in github["workbook"]["steps"] if "run" in s] == [
-        "sudo bash .ci/components", "make run ENV=${{ matrix.ENV }}"]
-    assert gitlab["test-suite"]["script"] == ["make test"] == [s["run"] for s in github["test-suite"]["steps"]
-                                                                if "run" in s and "components" not in s["run"]]
+        "sudo bash .ci/components",
+        "make run ENV=${{ matrix.ENV }}",
+    ]
+    assert (
+        gitlab["test-suite"]["script"]
+        == ["make test"]
+        == [s["run"] for s in github["test-suite"]["steps"] if "run" in s and "components" not in s["run"]]
+    )
     assert github["test-suite"]["needs"] == "workbook" and gitlab["stages"].index("notebooks") == 0
 
 
@@ -171,8 +190,13 @@ def test_the_course_ci_runs_every_environment_then_the_suite_on_gitlab_and_githu
 def test_gitlab_ci_local_reads_the_course_ci_as_one_job_per_environment(tmp_path):
     require("gitlab-ci-local")
     shutil.copy(ROOT / ".gitlab" / "workbook.gitlab-ci.yml", tmp_path)  # its state folder goes there, not in the repo
-    listed = subprocess.run(["gitlab-ci-local", "--file", "workbook.gitlab-ci.yml", "--list"],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    listed = subprocess.run(
+        ["gitlab-ci-local", "--file", "workbook.gitlab-ci.yml", "--list"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert listed.returncode == 0, listed.stdout + listed.stderr
     jobs = re.findall(r"^(workbook: \[\w+\]|test-suite)\s", listed.stdout, re.MULTILINE)
     assert jobs == ["workbook: [dev]", "workbook: [staging]", "workbook: [prod]", "test-suite"], listed.stdout

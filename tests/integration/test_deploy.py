@@ -52,7 +52,9 @@ def served_version(port: int) -> str:
 
 @pytest.fixture
 def dev(registry, tmp_path):
-    deployment = environment("dev", tmp_path, PORTS, targets.ProcessTarget(tmp_path / "logs", mlflow.get_tracking_uri()))
+    deployment = environment(
+        "dev", tmp_path, PORTS, targets.ProcessTarget(tmp_path / "logs", mlflow.get_tracking_uri())
+    )
     yield deployment
     deployment.stop()
 
@@ -79,8 +81,9 @@ def test_a_release_that_cannot_start_never_takes_traffic(dev):
     assert "version 2 still serves" in str(failed.value) and "not a model bundle" in str(failed.value)
     assert users.failed() == 0 and served_version(dev.port) == "2"
     assert list(dev.history()["outcome"]) == ["live", "rejected"]
-    assert [deploy._port_free(dev.slot_port(slot)) for slot in deploy.SLOTS].count(False) == 1, \
+    assert [deploy._port_free(dev.slot_port(slot)) for slot in deploy.SLOTS].count(False) == 1, (
         "only the live copy holds a slot"
+    )
 
 
 def test_a_copy_that_answers_the_wrong_version_is_stopped_and_never_takes_over(dev):
@@ -134,8 +137,9 @@ def images(registry, tmp_path_factory):
     made = {}
     for version in ("1", "2"):
         registry.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, version)
-        made[version], _ = packaging.package_champion(registry, client, tmp_path_factory.mktemp(f"v{version}"),
-                                                      f"{TAG}-v{version}")
+        made[version], _ = packaging.package_champion(
+            registry, client, tmp_path_factory.mktemp(f"v{version}"), f"{TAG}-v{version}"
+        )
     return {version: built.tag for version, built in made.items()}
 
 
@@ -158,8 +162,13 @@ def test_a_container_deploy_switches_images_and_a_broken_image_never_takes_over(
     client = packaging.docker_client()
     broken = tmp_path / "broken-model"
     broken.mkdir()  # an image whose model folder is empty: the app can't start
-    packaging.build(client, packaging.context(tmp_path / "context", packaging.wheelhouse(), broken),
-                    f"{TAG}-broken", packaging.BASE_IMAGE, {})
+    packaging.build(
+        client,
+        packaging.context(tmp_path / "context", packaging.wheelhouse(), broken),
+        f"{TAG}-broken",
+        packaging.BASE_IMAGE,
+        {},
+    )
     with pytest.raises(deploy.DeployFailed, match="did not become healthy"):
         staging.deploy(targets.Release("3", f"{TAG}-broken"))
     assert served_version(staging.port) == "2"
@@ -198,8 +207,13 @@ def test_nothing_reaches_prod_when_staging_fails(staging_and_prod, images):
 @pytest.mark.component("docker")
 def test_the_deploy_command_gates_prod_on_staging_and_an_approval(images, tmp_path):
     def deploy_cli(env, *extra):
-        return subprocess.run([CLI, "deploy", "--env", env, "--image", images["2"], "-p", f"workspace={tmp_path}",
-                               *extra], capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [CLI, "deploy", "--env", env, "--image", images["2"], "-p", f"workspace={tmp_path}", *extra],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
     try:
         early = deploy_cli("prod", "--approved-by", "ana")
         assert early.returncode == 1 and "did not pass staging" in early.stdout

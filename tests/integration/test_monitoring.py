@@ -41,15 +41,21 @@ def test_a_wrong_threshold_fails_the_rule_tests(tmp_path):
     shipped = (DEPLOY / "prometheus" / "rules.yml").read_text()
     tests = (DEPLOY / "prometheus" / "rules_test.yml").read_text()
     assert rules.test(shipped, tests, tmp_path / "as shipped")[0]
-    ok, said = rules.test(shipped.replace("model_live_accuracy{job=\"ride-completion\"} < 0.6",
-                                          "model_live_accuracy{job=\"ride-completion\"} < 0.9"), tests, tmp_path / "typo")
+    ok, said = rules.test(
+        shipped.replace(
+            'model_live_accuracy{job="ride-completion"} < 0.6', 'model_live_accuracy{job="ride-completion"} < 0.9'
+        ),
+        tests,
+        tmp_path / "typo",
+    )
     assert not ok and "LowLiveAccuracy" in said
 
 
 def test_every_rule_is_tested_firing_and_silent():
     rules = [r["alert"] for g in stack.shipped("prometheus/rules.yml")["groups"] for r in g["rules"]]
-    cases = [case for test in stack.shipped("prometheus/rules_test.yml")["tests"]
-             for case in test.get("alert_rule_test", [])]
+    cases = [
+        case for test in stack.shipped("prometheus/rules_test.yml")["tests"] for case in test.get("alert_rule_test", [])
+    ]
     assert set(rules) == {"ServiceDown", "HighErrorRate", "HighLatency", "InputDrift", "LowLiveAccuracy"}
     for rule in rules:
         outcomes = {bool(case["exp_alerts"]) for case in cases if case["alertname"] == rule}
@@ -57,8 +63,9 @@ def test_every_rule_is_tested_firing_and_silent():
 
 
 def test_the_drift_rule_uses_every_environments_threshold():
-    rule = next(r for g in stack.shipped("prometheus/rules.yml")["groups"] for r in g["rules"]
-                if r["alert"] == "InputDrift")
+    rule = next(
+        r for g in stack.shipped("prometheus/rules.yml")["groups"] for r in g["rules"] if r["alert"] == "InputDrift"
+    )
     for env in ("dev", "staging", "prod"):
         assert rule["expr"].endswith(f"> {config.load(env).drift_psi_threshold}"), env
 
@@ -71,10 +78,12 @@ def test_the_shipped_and_the_local_configs_are_valid(tmp_path):
     local_prometheus.write_text(yaml.safe_dump(monitoring.prometheus_config()))
     local_alertmanager = tmp_path / "alertmanager.yml"
     local_alertmanager.write_text(yaml.safe_dump(monitoring.alertmanager_config(tmp_path)))
-    for check in (["promtool", "check", "config", str(DEPLOY / "prometheus" / "prometheus.yml")],
-                  ["promtool", "check", "config", str(local_prometheus)],
-                  ["amtool", "check-config", str(DEPLOY / "alertmanager" / "alertmanager.yml")],
-                  ["amtool", "check-config", str(local_alertmanager)]):
+    for check in (
+        ["promtool", "check", "config", str(DEPLOY / "prometheus" / "prometheus.yml")],
+        ["promtool", "check", "config", str(local_prometheus)],
+        ["amtool", "check-config", str(DEPLOY / "alertmanager" / "alertmanager.yml")],
+        ["amtool", "check-config", str(local_alertmanager)],
+    ):
         result = subprocess.run(check, capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
 
@@ -84,7 +93,9 @@ def test_the_retrain_hook_gets_drift_only_and_the_team_still_gets_everything(tmp
     shipped = stack.shipped("alertmanager/alertmanager.yml")
     wired = stack.with_retrain_hook(shipped, f"http://127.0.0.1:{stack.Ports.near(APP_PORT).retrain}/alerts")
     assert stack.routed_to(wired, tmp_path, alertname="InputDrift", feature="acc_rate") == [
-        stack.RETRAIN_RECEIVER, "ml-team"]
+        stack.RETRAIN_RECEIVER,
+        "ml-team",
+    ]
     for other in ("ServiceDown", "HighErrorRate", "HighLatency", "LowLiveAccuracy"):
         assert stack.routed_to(wired, tmp_path, alertname=other) == ["ml-team"], other
     assert stack.routed_to(shipped, tmp_path, alertname="InputDrift") == ["ml-team"]
@@ -117,8 +128,18 @@ def live(tmp_path_factory):
     cfg = config.load("dev")
     rows = features.build(data.fake_batch(1000, cfg.seed))
     model = training.train(rows, cfg.seed)
-    bundle.save(model, bundle.Facts("ride-completion", "1", "champion", "test", list(model.feature_names_in_),
-                                    drift.Reference.of(rows, schema.FEATURES).to_dict()), folder / "bundle")
+    bundle.save(
+        model,
+        bundle.Facts(
+            "ride-completion",
+            "1",
+            "champion",
+            "test",
+            list(model.feature_names_in_),
+            drift.Reference.of(rows, schema.FEATURES).to_dict(),
+        ),
+        folder / "bundle",
+    )
     target = targets.ProcessTarget(folder / "logs", "")
     release = targets.Release("1", model_uri=str(folder / "bundle"), settings={"DRIFT_WINDOW": "300"})
     app = target.start(release, APP_PORT, "app")
@@ -134,8 +155,18 @@ def live(tmp_path_factory):
             patch.setenv(variable, value)
         monitoring.start()
     with traffic.Traffic(APP_PORT, normal, pause=0.05, batch=20) as users:
-        state = SimpleNamespace(monitoring=monitoring, mail=mail, slack=slack, retrain_hook=retrain_hook, users=users,
-                                normal=normal, drifted=drifted, target=target, release=release, app=app)
+        state = SimpleNamespace(
+            monitoring=monitoring,
+            mail=mail,
+            slack=slack,
+            retrain_hook=retrain_hook,
+            users=users,
+            normal=normal,
+            drifted=drifted,
+            target=target,
+            release=release,
+            app=app,
+        )
         yield state
     monitoring.stop()
     target.stop(state.app)  # the copy running now: a test restarts it
@@ -163,19 +194,20 @@ def test_normal_traffic_raises_no_alert(live):
 @needs_the_stack
 def test_drift_is_delivered_by_email_and_slack_naming_the_feature(live):
     live.users.switch_to(live.drifted)
-    seconds = stack.wait_until(lambda: delivered(live, "FIRING", "InputDrift on pickup_distance_km"),
-                               ALERT_WITHIN)
+    seconds = stack.wait_until(lambda: delivered(live, "FIRING", "InputDrift on pickup_distance_km"), ALERT_WITHIN)
     print(f"drift to alert delivered: {seconds:.1f} s")
     firing = {subject.split(" on ")[-1] for subject in live.mail.subjects() if "[FIRING] InputDrift" in subject}
-    stack.wait_until(lambda: DRIFTED <= {s.split(" on ")[-1] for s in live.mail.subjects()
-                                         if "[FIRING] InputDrift" in s}, 10)
+    stack.wait_until(
+        lambda: DRIFTED <= {s.split(" on ")[-1] for s in live.mail.subjects() if "[FIRING] InputDrift" in s}, 10
+    )
     assert firing <= DRIFTED, "only the drifted features are alerted on"
     email = next(m for m in live.mail.messages if m["Subject"] == "[FIRING] InputDrift on pickup_distance_km")
     assert email["To"] == "ml-team@example.com"
     assert "PSI of pickup_distance_km is" in live.mail.text(email["Subject"])
     assert set(live.monitoring.alerts().query("state == 'firing'")["feature"]) == DRIFTED
-    stack.wait_until(lambda: {a["labels"]["feature"] for post in live.retrain_hook.posts for a in post["alerts"]}
-                     == DRIFTED, 10)  # one group for all features: a second feature comes with the next post
+    stack.wait_until(
+        lambda: {a["labels"]["feature"] for post in live.retrain_hook.posts for a in post["alerts"]} == DRIFTED, 10
+    )  # one group for all features: a second feature comes with the next post
     assert all(triggers.on_alert(post).fire for post in live.retrain_hook.posts), "the CT trigger says retrain"
 
 

@@ -38,8 +38,9 @@ def model_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def built(docker_client, model_dir, tmp_path_factory):
     context = packaging.context(tmp_path_factory.mktemp("context"), packaging.wheelhouse(), model_dir)
-    return packaging.build(docker_client, context, TAG, packaging.BASE_IMAGE,
-                           {"GIT_COMMIT": "0123abc", "MODEL_VERSION": "3"})
+    return packaging.build(
+        docker_client, context, TAG, packaging.BASE_IMAGE, {"GIT_COMMIT": "0123abc", "MODEL_VERSION": "3"}
+    )
 
 
 def test_the_image_runs_healthy_and_serves(docker_client, built):
@@ -62,8 +63,7 @@ def test_the_image_is_labelled_non_root_health_checked_and_free_of_secrets(docke
     history = " ".join(layer.get("CreatedBy", "") for layer in image.history()) + " ".join(config["Env"])
     for secret in ("PASSWORD", "SECRET", "TOKEN", "WEBHOOK", "hooks.slack.com"):
         assert secret.lower() not in history.lower()
-    listing = docker_client.containers.run(TAG, ["sh", "-c", "ls / /srv/model; test ! -d /build"],
-                                           remove=True).decode()
+    listing = docker_client.containers.run(TAG, ["sh", "-c", "ls / /srv/model; test ! -d /build"], remove=True).decode()
     assert "model.skops" in listing and "build" not in listing.split()
 
 
@@ -74,8 +74,9 @@ def test_a_code_only_change_rebuilds_only_the_code_layers(docker_client, built, 
     app = source / "src/mlops_workbook/cd/app.py"
     app.write_text(app.read_text() + f"\n# a code-only change, unique to this run: {uuid.uuid4()}\n")
     context = packaging.context(tmp_path / "context", packaging.wheelhouse(), model_dir, source=source)
-    again = packaging.build(docker_client, context, TAG + "-code", packaging.BASE_IMAGE,
-                            {"GIT_COMMIT": "0123abc", "MODEL_VERSION": "3"})
+    again = packaging.build(
+        docker_client, context, TAG + "-code", packaging.BASE_IMAGE, {"GIT_COMMIT": "0123abc", "MODEL_VERSION": "3"}
+    )
     assert not [step for step in again.rebuilt if "requirements.lock" in step and step.startswith("RUN")]
     assert any(step.startswith("COPY dist/") for step in again.rebuilt)
     assert built.steps == again.steps
@@ -100,4 +101,3 @@ def test_an_unhealthy_container_is_reported_with_its_logs_and_removed(docker_cli
     with pytest.raises(packaging.Unhealthy, match="is not a model bundle"):
         packaging.run(docker_client, TAG + "-nomodel", PORT + 1, "pytest-unhealthy", timeout=60)
     assert not docker_client.containers.list(all=True, filters={"name": "pytest-unhealthy"})
-

@@ -1,4 +1,5 @@
-"""The CT steps deployed to real schedulers: an Airflow DAG run in-process, a Kubeflow pipeline compiled and run locally."""
+"""The CT steps deployed to real schedulers: an Airflow DAG run in-process, a Kubeflow pipeline compiled and
+run locally."""
 
 from __future__ import annotations
 
@@ -28,8 +29,11 @@ def test_the_airflow_dag_runs_the_same_steps_with_the_same_result(direct, tmp_pa
     cfg = config.load("staging", SMALL)
     dag_file = pipelines.install_airflow_dag(cfg, tmp_path / "dags", str(tmp_path / "ct"))
     run = pipelines.run_airflow_dag(dag_file, tmp_path / "home")
-    assert run == {"dag_id": "ct_pipeline_staging", "state": "success",
-                   "tasks": {step.__name__: "success" for step in steps.STEPS}}
+    assert run == {
+        "dag_id": "ct_pipeline_staging",
+        "state": "success",
+        "tasks": {step.__name__: "success" for step in steps.STEPS},
+    }
     assert json.loads((tmp_path / "ct" / steps.METRICS).read_text()) == direct["evaluate"]
 
 

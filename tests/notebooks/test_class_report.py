@@ -5,9 +5,9 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from test_labs import WRONG, with_answers
 
 from mlops_workbook import labs, paths
-from test_labs import WRONG, with_answers
 
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
 LAB = "00_overview"
@@ -37,8 +37,12 @@ def test_a_class_report_tells_right_wrong_unsolved_hanging_and_crashed_apart(tmp
     (submissions / "fay" / f"{LAB}.ipynb").write_text("not a notebook")
 
     report = tmp_path / "report.csv"
-    done = subprocess.run([CLI, "check", str(submissions), "--timeout", str(TIMEOUT), "--report", str(report)],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [CLI, "check", str(submissions), "--timeout", str(TIMEOUT), "--report", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "class report" in done.stdout
 

@@ -23,8 +23,10 @@ def lab_marks(name: str) -> list:
     return needs_marks(paths.project_root() / "solutions" / f"{name}.ipynb")
 
 
-SOLUTIONS = [pytest.param(path, marks=lab_marks(path.stem), id=path.stem)
-             for path in sorted((paths.project_root() / "solutions").glob("[0-9][0-9]_*.ipynb"))]
+SOLUTIONS = [
+    pytest.param(path, marks=lab_marks(path.stem), id=path.stem)
+    for path in sorted((paths.project_root() / "solutions").glob("[0-9][0-9]_*.ipynb"))
+]
 
 
 def exercises(nb) -> list[str]:
@@ -80,8 +82,10 @@ def test_every_wrong_answer_is_called_wrong_with_its_hint(tmp_path, notebook):
 def test_a_lab_whose_set_up_fails_says_so_instead_of_failing_every_exercise(tmp_path):
     nb = nbformat.read(paths.project_root() / "solutions" / "00_overview.ipynb", as_version=4)
     setup = next(c for c in nb.cells if c.cell_type == "code" and "from_parameters" in c.source)
-    setup.source += "\nfrom mlops_workbook import envcheck\nenvcheck.COMPONENTS['nothing'] = (['false'], 'apt-get install it')" \
-                    "\nenvcheck.require('nothing')"
+    setup.source += (
+        "\nfrom mlops_workbook import envcheck\nenvcheck.COMPONENTS['nothing'] = (['false'], 'apt-get install it')"
+        "\nenvcheck.require('nothing')"
+    )
     nbformat.write(nb, tmp_path / "00_overview.ipynb")
     with pytest.raises(ValueError, match=r"could not set up: ComponentMissing: this notebook needs nothing"):
         labs.check(tmp_path / "00_overview.ipynb")

@@ -33,8 +33,9 @@ def test_parameters_cell_holds_devs_values_and_is_validated_next(path):
     cells = code_cells(path)
     tagged = [i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, "exactly one cell tagged `parameters`"
-    values = {t.id: ast.literal_eval(node.value)
-              for node in ast.parse(cells[tagged[0]].source).body for t in node.targets}
+    values = {
+        t.id: ast.literal_eval(node.value) for node in ast.parse(cells[tagged[0]].source).body for t in node.targets
+    }
     dev = yaml.safe_load((ROOT / "configs" / "dev.yaml").read_text())
     assert {key: value for key, value in values.items() if key in dev} == dev
     assert set(values) - set(dev) <= EXTRA_PARAMETERS, "a parameter that is not the environment's"

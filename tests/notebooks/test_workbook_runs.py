@@ -22,12 +22,17 @@ SMALL = ["-p", "n_partitions=3", "-p", "rows_per_partition=100"]
 
 @pytest.mark.slow
 @pytest.mark.heavy
-@pytest.mark.parametrize("lesson", [pytest.param(path, marks=needs_marks(path), id=path.stem)
-                                    for path in runner.notebooks("notebooks")])
+@pytest.mark.parametrize(
+    "lesson", [pytest.param(path, marks=needs_marks(path), id=path.stem) for path in runner.notebooks("notebooks")]
+)
 @pytest.mark.parametrize("env", ["staging", "prod"])
 def test_each_lesson_runs_in_staging_and_prod(tmp_path, env, lesson):
-    done = subprocess.run([CLI, "run", "--env", env, "--only", lesson.stem, "-p", f"workspace={tmp_path}", *SMALL],
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [CLI, "run", "--env", env, "--only", lesson.stem, "-p", f"workspace={tmp_path}", *SMALL],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"workbook run: {env}" in done.stdout
     executed = nbformat.read(tmp_path / lesson.name, as_version=4)

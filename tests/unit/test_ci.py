@@ -1,4 +1,5 @@
-"""CI's model checks (reproducibility against the committed reference, the quality gate) and its package step's cache."""
+"""CI's model checks (reproducibility against the committed reference, the quality gate) and its package
+step's cache."""
 
 import json
 import re
@@ -30,16 +31,20 @@ def unseeded_forest(train_rows, seed):
 
 def forest(train_rows, seed):
     inputs = list(features.MODEL_INPUTS)
-    return RandomForestClassifier(n_estimators=20, random_state=seed).fit(train_rows[inputs].fillna(0),
-                                                                          train_rows[schema.LABEL])
+    return RandomForestClassifier(n_estimators=20, random_state=seed).fit(
+        train_rows[inputs].fillna(0), train_rows[schema.LABEL]
+    )
 
 
 def test_an_unseeded_model_is_caught(tmp_path):
     reference = tmp_path / "reference.json"
     reproducibility.record(reference, trainer=forest)
     reproducibility.check(reference, trainer=forest)  # seeded: the same
-    with pytest.raises(reproducibility.ReproducibilityError, match=r"predictions differ .* is every source of "
-                                                                   r"randomness seeded"):
+    with pytest.raises(
+        reproducibility.ReproducibilityError,
+        match=r"predictions differ .* is every source of "
+        r"randomness seeded",
+    ):
         reproducibility.check(reference, trainer=unseeded_forest)
 
 
@@ -48,7 +53,10 @@ def test_a_changed_library_version_is_named(tmp_path):
     recorded = json.loads(paths.resolve(reproducibility.REFERENCE).read_text())
     recorded["versions"]["scikit-learn"] = "1.8.0"
     reference.write_text(json.dumps(recorded))
-    with pytest.raises(reproducibility.ReproducibilityError, match=rf"scikit-learn 1\.8\.0 -> {re.escape(version('scikit-learn'))}.*Pin"):
+    with pytest.raises(
+        reproducibility.ReproducibilityError,
+        match=rf"scikit-learn 1\.8\.0 -> {re.escape(version('scikit-learn'))}.*Pin",
+    ):
         reproducibility.check(reference)
 
 
@@ -94,6 +102,7 @@ def test_the_project_wheel_is_built_once_per_content(tmp_path, monkeypatch):
 
     def no_build(*args):
         raise AssertionError("the same code was built again")
+
     monkeypatch.setattr(packaging, "_build_project_wheel", no_build)
     second = packaging.project_wheel(paths.project_root(), tmp_path / "b")
     assert second.read_bytes() == first.read_bytes()

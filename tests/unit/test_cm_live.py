@@ -27,8 +27,11 @@ def reference(training_rows):
 def scrape(registry) -> dict:
     """{(metric, feature label or None): value} from a registry's exposition text."""
     text = registry if isinstance(registry, str) else generate_latest(registry).decode()
-    return {(s.name, s.labels.get("feature")): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, s.labels.get("feature")): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def test_the_reference_round_trips_and_scores_like_psi(training_rows, reference):
@@ -83,8 +86,9 @@ def test_a_window_smaller_than_its_minimum_is_refused(reference):
 @pytest.fixture(scope="module")
 def model_bundle(tmp_path_factory, training_rows, reference):
     model = training.train(training_rows, seed=4)
-    facts = bundle.Facts("ride-completion", "3", "champion", "run-3", list(model.feature_names_in_),
-                         reference.to_dict())
+    facts = bundle.Facts(
+        "ride-completion", "3", "champion", "run-3", list(model.feature_names_in_), reference.to_dict()
+    )
     return bundle.save(model, facts, tmp_path_factory.mktemp("bundle"))
 
 
@@ -94,8 +98,9 @@ def test_the_app_exports_drift_and_live_accuracy(model_bundle):
     answer = client.post("/feedback", json=[{"predicted": 1, "actual": 1}] * 150 + [{"predicted": 1, "actual": 0}] * 50)
     assert answer.json() == {"accepted": 200, "live_accuracy": 0.75}
     samples = scrape(client.get("/metrics").text)
-    assert {name for (metric, name), value in samples.items() if metric == "model_input_drift_psi" and value > 0.2} \
-        == DRIFTED
+    assert {
+        name for (metric, name), value in samples.items() if metric == "model_input_drift_psi" and value > 0.2
+    } == DRIFTED
     assert samples[("model_live_accuracy", None)] == 0.75
 
 
@@ -106,17 +111,22 @@ def test_drift_tracking_can_be_turned_off(model_bundle):
     assert client.post("/feedback", json=[{"predicted": 1, "actual": 1}]).json()["live_accuracy"] is None
 
 
-@pytest.mark.parametrize("body", [[], [{"predicted": 2, "actual": 1}], [{"predicted": 1}],
-                                  [{"predicted": 1, "actual": 0, "booking": "x"}]])
+@pytest.mark.parametrize(
+    "body", [[], [{"predicted": 2, "actual": 1}], [{"predicted": 1}], [{"predicted": 1, "actual": 0, "booking": "x"}]]
+)
 def test_bad_feedback_gets_a_422(model_bundle, body):
     assert TestClient(create_app(model_bundle)).post("/feedback", json=body).status_code == 422
 
 
 def test_odd_paths_and_label_values_cannot_break_a_request_or_the_scrape(model_bundle):
     client = TestClient(create_app(model_bundle))
-    for odd in ['/predict"}', "/\u00e9t\u00e9\\n", "/" + "x" * 5000, "/metrics?x=\"}"]:
+    for odd in ['/predict"}', "/\u00e9t\u00e9\\n", "/" + "x" * 5000, '/metrics?x="}']:
         assert client.get(odd).status_code in (404, 405, 200)
     assert client.post("/predict", json=rows(data.production_batch(1, seed=13))).status_code == 200
-    samples = {s.labels.get("path") for f in text_string_to_metric_families(client.get("/metrics").text)
-               for s in f.samples if s.name == "http_requests_total"}
+    samples = {
+        s.labels.get("path")
+        for f in text_string_to_metric_families(client.get("/metrics").text)
+        for s in f.samples
+        if s.name == "http_requests_total"
+    }
     assert samples <= {"/predict", "/metrics", "other"}

@@ -61,6 +61,9 @@ def test_missing_key_in_notebook_parameters():
 
 def test_overrides_are_read_as_yaml():
     assert config.parse_overrides(["seed=7", "mlflow_tracking_uri=null", "workspace=/x"]) == {
-        "seed": 7, "mlflow_tracking_uri": None, "workspace": "/x"}
+        "seed": 7,
+        "mlflow_tracking_uri": None,
+        "workspace": "/x",
+    }
     with pytest.raises(config.ConfigError, match="is not key=value"):
         config.parse_overrides(["seed"])

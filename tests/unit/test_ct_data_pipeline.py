@@ -31,7 +31,8 @@ def test_features_are_the_schema_features_plus_the_derived_ones(batch):
     assert table.is_new_driver.tolist() == batch.rating.isna().astype(int).tolist()
     assert "reliability" not in batch.columns, "build must not change its input"
     assert {name: str(table[name].dtype) for name in features.MODEL_INPUTS} == {
-        name: features.dtype(name) for name in features.MODEL_INPUTS}
+        name: features.dtype(name) for name in features.MODEL_INPUTS
+    }
 
 
 def test_a_good_batch_is_written_with_its_manifest(store, batch):
@@ -64,10 +65,14 @@ def test_new_data_makes_a_new_version_that_becomes_current(store, batch):
 
 BAD_BATCHES = {
     "missing column": (lambda b: b.drop(columns=["conv_rate"]), "missing column: conv_rate"),
-    "wrong dtype": (lambda b: b.assign(avg_daily_trips=b.avg_daily_trips.astype(str)),
-                    "wrong dtype, expected 'int64': avg_daily_trips"),
-    "out of range": (lambda b: b.assign(pickup_distance_km=b.pickup_distance_km + 100),
-                     "outside the range [0, 30]: pickup_distance_km"),
+    "wrong dtype": (
+        lambda b: b.assign(avg_daily_trips=b.avg_daily_trips.astype(str)),
+        "wrong dtype, expected 'int64': avg_daily_trips",
+    ),
+    "out of range": (
+        lambda b: b.assign(pickup_distance_km=b.pickup_distance_km + 100),
+        "outside the range [0, 30]: pickup_distance_km",
+    ),
     "too many nulls": (lambda b: b.assign(rating=b.rating.where(b.index % 2 == 0)), "at most 30% nulls: rating"),
     "duplicate keys": (lambda b: b.assign(booking_id=7), "duplicate key: booking_id"),
     "empty": (lambda b: b.iloc[:0], "at least 1 row(s): (whole batch)"),

@@ -60,15 +60,18 @@ def test_pip_requirements_are_pinned_explicitly():
 METRICS = {"accuracy": 0.8, "roc_auc": 0.85}
 
 
-@pytest.mark.parametrize("challenger, champion, promote, reason", [
-    (METRICS, None, True, "first model to pass the thresholds"),
-    ({"accuracy": 0.8, "roc_auc": 0.87}, METRICS, True, "beats the champion's ROC AUC 0.8500 by 0.0200"),
-    (METRICS, METRICS, False, "a gain of +0.0000 is not above the margin 0.01"),
-    ({"accuracy": 0.8, "roc_auc": 0.855}, METRICS, False, "is not above the margin 0.01"),
-    ({"accuracy": 0.8, "roc_auc": 0.80}, METRICS, False, "a gain of -0.0500"),
-    ({"accuracy": 0.6, "roc_auc": 0.95}, METRICS, False, "accuracy 0.6000 is below the minimum 0.7"),
-    ({"accuracy": 0.8, "roc_auc": 0.7}, None, False, "ROC AUC 0.7000 is below the minimum 0.75"),
-])
+@pytest.mark.parametrize(
+    "challenger, champion, promote, reason",
+    [
+        (METRICS, None, True, "first model to pass the thresholds"),
+        ({"accuracy": 0.8, "roc_auc": 0.87}, METRICS, True, "beats the champion's ROC AUC 0.8500 by 0.0200"),
+        (METRICS, METRICS, False, "a gain of +0.0000 is not above the margin 0.01"),
+        ({"accuracy": 0.8, "roc_auc": 0.855}, METRICS, False, "is not above the margin 0.01"),
+        ({"accuracy": 0.8, "roc_auc": 0.80}, METRICS, False, "a gain of -0.0500"),
+        ({"accuracy": 0.6, "roc_auc": 0.95}, METRICS, False, "accuracy 0.6000 is below the minimum 0.7"),
+        ({"accuracy": 0.8, "roc_auc": 0.7}, None, False, "ROC AUC 0.7000 is below the minimum 0.75"),
+    ],
+)
 def test_the_gate_rule(challenger, champion, promote, reason):
     decision = gate.decide(challenger, champion, min_accuracy=0.7, min_roc_auc=0.75, margin=0.01)
     assert decision.promote is promote and reason in decision.reason
@@ -83,8 +86,9 @@ def registry(tmp_path):
 
 def register(model, halves, client, note):
     train, held_out = halves
-    return training.log_and_register(model, {"note": note}, training.evaluate(model, held_out), held_out, client, note,
-                                     train)
+    return training.log_and_register(
+        model, {"note": note}, training.evaluate(model, held_out), held_out, client, note, train
+    )
 
 
 @pytest.mark.slow

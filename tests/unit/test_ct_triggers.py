@@ -31,11 +31,16 @@ def alert(name, status="firing", **labels):
 
 
 def test_alert_retrains_on_firing_drift_only():
-    fired = triggers.on_alert({"status": "firing", "alerts": [alert("InputDrift", feature="acc_rate"),
-                                                              alert("InputDrift", feature="pickup_distance_km")]})
+    fired = triggers.on_alert(
+        {
+            "status": "firing",
+            "alerts": [alert("InputDrift", feature="acc_rate"), alert("InputDrift", feature="pickup_distance_km")],
+        }
+    )
     assert fired.fire and fired.reason == "InputDrift firing on acc_rate, pickup_distance_km"
-    resolved = triggers.on_alert({"status": "resolved",
-                                  "alerts": [alert("InputDrift", "resolved", feature="acc_rate")]})
+    resolved = triggers.on_alert(
+        {"status": "resolved", "alerts": [alert("InputDrift", "resolved", feature="acc_rate")]}
+    )
     assert not resolved.fire and "resolved" in resolved.reason
     down = triggers.on_alert({"status": "firing", "alerts": [alert("ServiceDown")]})
     assert not down.fire and "ServiceDown" in down.reason

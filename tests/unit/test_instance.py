@@ -32,8 +32,11 @@ def test_a_bad_instance_says_what_is_allowed(monkeypatch, value):
 
 
 def test_two_processes_claim_different_instances():
-    claim = [sys.executable, "-c", "import time; from mlops_workbook import instance; "
-                                   "print(instance.claim(), flush=True); time.sleep(30)"]
+    claim = [
+        sys.executable,
+        "-c",
+        "import time; from mlops_workbook import instance; print(instance.claim(), flush=True); time.sleep(30)",
+    ]
     first = subprocess.Popen(claim, stdout=subprocess.PIPE, text=True)
     second = subprocess.Popen(claim, stdout=subprocess.PIPE, text=True)
     try:

@@ -51,8 +51,9 @@ def test_a_pid_given_to_another_process_is_never_signalled(tmp_path, name):
     bystander = subprocess.Popen(SLEEP)
     try:
         # a record left by a run long ago, whose pid the system has since given to the bystander
-        (processes.registry() / f"{name}.json").write_text(json.dumps({"pid": bystander.pid, "started": 1.0,
-                                                                       "command": ["old"]}))
+        (processes.registry() / f"{name}.json").write_text(
+            json.dumps({"pid": bystander.pid, "started": 1.0, "command": ["old"]})
+        )
         assert not processes.running(name)
         assert processes.stop(name) is False
         assert bystander.poll() is None
@@ -63,10 +64,20 @@ def test_a_pid_given_to_another_process_is_never_signalled(tmp_path, name):
 
 def test_a_process_dies_with_the_process_that_started_it(tmp_path):
     """A kernel killed mid-notebook: what it started in the background does not outlive it."""
-    starter = subprocess.run([sys.executable, "-c", (
-        "import os, sys; from mlops_workbook import processes\n"
-        f"p = processes.start('pytest-orphan', {SLEEP!r}, {str(tmp_path / 'log')!r})\n"
-        "print(p.pid, flush=True); os._exit(9)")], capture_output=True, text=True, timeout=60)
+    starter = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import os, sys; from mlops_workbook import processes\n"
+                f"p = processes.start('pytest-orphan', {SLEEP!r}, {str(tmp_path / 'log')!r})\n"
+                "print(p.pid, flush=True); os._exit(9)"
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     pid = int(starter.stdout.split()[0])
     assert gone(pid), "the background process outlived the process that started it"
     assert not processes.running("pytest-orphan")
@@ -87,12 +98,23 @@ def test_the_stop_command_stops_every_process_this_instance_started(tmp_path):
 def test_stop_also_clears_what_a_finished_run_left_but_not_what_a_running_one_holds(tmp_path):
     """`mlops-workbook run` runs notebooks side by side in instances of their own: after it was killed,
     one `stop` clears them all, and a run still going keeps its processes."""
+
     def started(name: str, then: str, env: dict | None = None) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-c", (
-            "import os, sys, time; from mlops_workbook import instance, processes\n"
-            "instance.claim() if 'MLOPS_WORKBOOK_INSTANCE' not in os.environ else None\n"
-            f"with processes.detached(): p = processes.start({name!r}, {SLEEP!r}, {str(tmp_path / name)!r})\n"
-            f"print(p.pid, flush=True); {then}")], stdout=subprocess.PIPE, text=True, env=env)
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                (
+                    "import os, sys, time; from mlops_workbook import instance, processes\n"
+                    "instance.claim() if 'MLOPS_WORKBOOK_INSTANCE' not in os.environ else None\n"
+                    f"with processes.detached(): p = processes.start({name!r}, {SLEEP!r}, {str(tmp_path / name)!r})\n"
+                    f"print(p.pid, flush=True); {then}"
+                ),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
 
     holder = started("pytest-held", "time.sleep(120)", {k: v for k, v in os.environ.items() if k != instance.VARIABLE})
     # a run that died in the last instance: no concurrent test claims that one in between

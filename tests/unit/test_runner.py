@@ -11,8 +11,9 @@ from mlops_workbook import config, runner
 def notebook(path, *sources):
     cells = [new_code_cell(s) for s in sources]
     cells[0].metadata["tags"] = ["parameters"]
-    nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python",
-                                                            "display_name": "Python 3"}})
+    nb = new_notebook(
+        cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}}
+    )
     nbformat.write(nb, path)
     return path
 

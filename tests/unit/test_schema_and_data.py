@@ -14,9 +14,14 @@ def test_features_are_the_columns_a_model_learns_from():
     assert list(schema.as_table().index) == [c.name for c in schema.COLUMNS]
 
 
-@pytest.mark.parametrize("make", [lambda: data.fake_batch(300, seed=1, index=2),
-                                  lambda: data.production_batch(300, seed=1, index=2),
-                                  lambda: data.production_batch(300, seed=1, index=2, drift=1.0)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: data.fake_batch(300, seed=1, index=2),
+        lambda: data.production_batch(300, seed=1, index=2),
+        lambda: data.production_batch(300, seed=1, index=2, drift=1.0),
+    ],
+)
 def test_every_generated_batch_passes_the_schema(make):
     batch = make()
     assert validation.validate(batch).ok, validation.validate(batch)

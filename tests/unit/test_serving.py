@@ -12,8 +12,11 @@ from mlops_workbook.ct import features, training
 def served(tmp_path_factory):
     table = features.build(data.production_batch(800, seed=4))
     model = training.train(table, seed=4)
-    folder = bundle.save(model, bundle.Facts("ride-completion", "7", "champion", "run-1",
-                                             list(model.feature_names_in_)), tmp_path_factory.mktemp("bundle"))
+    folder = bundle.save(
+        model,
+        bundle.Facts("ride-completion", "7", "champion", "run-1", list(model.feature_names_in_)),
+        tmp_path_factory.mktemp("bundle"),
+    )
     return model, TestClient(create_app(folder))
 
 
@@ -44,11 +47,14 @@ def test_one_row_without_a_list(served):
     assert answer.status_code == 200 and len(answer.json()["predictions"]) == 1
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"acc_rate": 1.7}, "acc_rate"),
-    ({"avg_daily_trips": "many"}, "avg_daily_trips"),
-    ({"surge": 2.0}, "surge"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"acc_rate": 1.7}, "acc_rate"),
+        ({"avg_daily_trips": "many"}, "avg_daily_trips"),
+        ({"surge": 2.0}, "surge"),
+    ],
+)
 def test_a_bad_request_gets_a_422_naming_the_field(served, change, field):
     _, client = served
     answer = client.post("/predict", json={**rows(1)[0], **change})

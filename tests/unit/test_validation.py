@@ -23,25 +23,33 @@ def test_a_good_batch_passes(good):
     assert validation.require_valid(good) is good
 
 
-@pytest.mark.parametrize("breakage, expected", [
-    (lambda b: b.drop(columns=["acc_rate"]), ("missing column", "acc_rate")),
-    (lambda b: b.assign(surge=1.0), ("unexpected column", "surge")),
-    (lambda b: b.assign(avg_daily_trips=b.avg_daily_trips.astype(float)),
-     ("wrong dtype, expected 'int64'", "avg_daily_trips")),
-    (lambda b: b.assign(conv_rate=b.conv_rate + 1), ("outside the range [0, 1]", "conv_rate")),
-    (lambda b: b.assign(rating=np.nan), ("at most 30% nulls", "rating")),
-    (lambda b: b.assign(cancel_rate=b.cancel_rate.where(b.index > 5)), ("null values", "cancel_rate")),
-    (lambda b: b.assign(booking_id=b.booking_id.where(b.index > 3, 7)), ("duplicate key", "booking_id")),
-    (lambda b: b.iloc[:0], ("at least 1 row(s)", "(whole batch)")),
-])
+@pytest.mark.parametrize(
+    "breakage, expected",
+    [
+        (lambda b: b.drop(columns=["acc_rate"]), ("missing column", "acc_rate")),
+        (lambda b: b.assign(surge=1.0), ("unexpected column", "surge")),
+        (
+            lambda b: b.assign(avg_daily_trips=b.avg_daily_trips.astype(float)),
+            ("wrong dtype, expected 'int64'", "avg_daily_trips"),
+        ),
+        (lambda b: b.assign(conv_rate=b.conv_rate + 1), ("outside the range [0, 1]", "conv_rate")),
+        (lambda b: b.assign(rating=np.nan), ("at most 30% nulls", "rating")),
+        (lambda b: b.assign(cancel_rate=b.cancel_rate.where(b.index > 5)), ("null values", "cancel_rate")),
+        (lambda b: b.assign(booking_id=b.booking_id.where(b.index > 3, 7)), ("duplicate key", "booking_id")),
+        (lambda b: b.iloc[:0], ("at least 1 row(s)", "(whole batch)")),
+    ],
+)
 def test_each_breakage_is_named(good, breakage, expected):
     assert expected in failed(breakage(good))
 
 
 def test_all_failures_are_reported_at_once(good):
     bad = good.drop(columns=["rating"]).assign(acc_rate=good.acc_rate * 3, surge=1)
-    assert failed(bad) >= {("missing column", "rating"), ("unexpected column", "surge"),
-                           ("outside the range [0, 1]", "acc_rate")}
+    assert failed(bad) >= {
+        ("missing column", "rating"),
+        ("unexpected column", "surge"),
+        ("outside the range [0, 1]", "acc_rate"),
+    }
 
 
 def test_row_count_floor(good):
@@ -61,8 +69,9 @@ def test_extra_rules_join_the_declared_checks(good):
     rules = {"event_date": [validation.pa.Check.str_matches(r"^\d{4}-\d{2}-\d{2}$", error="a YYYY-MM-DD date")]}
     assert validation.validate(good, rules=rules).ok
     bad = good.assign(event_date="05/01/2026")
-    assert ("a YYYY-MM-DD date", "event_date") in {(r.check, r.column) for r in
-                                                    validation.validate(bad, rules=rules).failures.itertuples()}
+    assert ("a YYYY-MM-DD date", "event_date") in {
+        (r.check, r.column) for r in validation.validate(bad, rules=rules).failures.itertuples()
+    }
 
 
 def test_a_rule_on_an_unknown_column_is_refused(good):
@@ -72,5 +81,6 @@ def test_a_rule_on_an_unknown_column_is_refused(good):
 
 def test_a_mistyped_column_is_reported_once_by_its_type(good):
     report = validation.validate(good.assign(avg_daily_trips=good.avg_daily_trips.astype(str)))
-    assert report.failures[["check", "column"]].values.tolist() == [["wrong dtype, expected 'int64'",
-                                                                      "avg_daily_trips"]]
+    assert report.failures[["check", "column"]].values.tolist() == [
+        ["wrong dtype, expected 'int64'", "avg_daily_trips"]
+    ]

@@ -25,12 +25,21 @@ def build(env: str, settings: dict, folder: str, schedule: str | None, steps: li
     from airflow.providers.standard.operators.python import PythonOperator
     from airflow.sdk import DAG
 
-    with DAG(dag_id=f"ct_pipeline_{env}", schedule=schedule, start_date=datetime(2026, 1, 1), catchup=False,
-             tags=["mlops-workbook", env], doc_md=f"Continuous Training for {env}: {' → '.join(steps)}") as dag:
+    with DAG(
+        dag_id=f"ct_pipeline_{env}",
+        schedule=schedule,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        tags=["mlops-workbook", env],
+        doc_md=f"Continuous Training for {env}: {' → '.join(steps)}",
+    ) as dag:
         previous = None
         for reference in steps:
-            task = PythonOperator(task_id=reference.partition(":")[2], python_callable=_step(reference),
-                                  op_kwargs={"settings": settings, "folder": folder})
+            task = PythonOperator(
+                task_id=reference.partition(":")[2],
+                python_callable=_step(reference),
+                op_kwargs={"settings": settings, "folder": folder},
+            )
             if previous is not None:
                 previous >> task
             previous = task

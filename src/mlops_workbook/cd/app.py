@@ -17,13 +17,21 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 import pandas as pd
 from fastapi import FastAPI
 from fastapi.responses import Response
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector,
-                               disable_created_metrics, generate_latest)
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from mlops_workbook import bundle, schema
@@ -44,15 +52,15 @@ def _not_a_bool(value):
 
 
 def _field(column: schema.Column):
-    number = Annotated[_PYTHON_TYPES[column.dtype], Field(ge=column.min, le=column.max),
-                       BeforeValidator(_not_a_bool)]
+    number = Annotated[_PYTHON_TYPES[column.dtype], Field(ge=column.min, le=column.max), BeforeValidator(_not_a_bool)]
     if column.nullable:
-        return Annotated[Union[number, None], Field(description=column.description)], None
+        return Annotated[number | None, Field(description=column.description)], None
     return Annotated[number, Field(description=column.description)], ...
 
 
-Row = create_model("Row", __config__=ConfigDict(extra="forbid"),
-                   **{name: _field(schema.BY_NAME[name]) for name in schema.FEATURES})
+Row = create_model(
+    "Row", __config__=ConfigDict(extra="forbid"), **{name: _field(schema.BY_NAME[name]) for name in schema.FEATURES}
+)
 
 
 MAX_ROWS = 1000  # one request's work stays bounded
@@ -86,16 +94,26 @@ class Metrics:
     def __init__(self):
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)  # CPU seconds, memory, open files of this process
-        self.requests = Counter("http_requests_total", "HTTP requests by path and status code",
-                                ["path", "status"], registry=self.registry)
-        self.latency = Histogram("http_request_duration_seconds", "Time to answer a request", ["path"],
-                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
-                                 registry=self.registry)
+        self.requests = Counter(
+            "http_requests_total", "HTTP requests by path and status code", ["path", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "Time to answer a request",
+            ["path"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+            registry=self.registry,
+        )
         self.in_flight = Gauge("http_requests_in_flight", "Requests being answered now", registry=self.registry)
-        self.predictions = Counter("model_predictions_total", "Predictions by predicted class", ["completed"],
-                                   registry=self.registry)
-        self.scores = Histogram("model_score", "Predicted probability of completion",
-                                buckets=tuple(i / 10 for i in range(1, 11)), registry=self.registry)
+        self.predictions = Counter(
+            "model_predictions_total", "Predictions by predicted class", ["completed"], registry=self.registry
+        )
+        self.scores = Histogram(
+            "model_score",
+            "Predicted probability of completion",
+            buckets=tuple(i / 10 for i in range(1, 11)),
+            registry=self.registry,
+        )
 
 
 class Measured:
@@ -144,8 +162,7 @@ def create_app(model: str | Path | None = None, drift_window: int | None = None)
     """
     model, facts = load_model(model)
     window = int(os.environ.get("DRIFT_WINDOW", DRIFT_WINDOW)) if drift_window is None else drift_window
-    app = FastAPI(title="ride-completion", version=facts.version,
-                  description="Will this driver complete the booking?")
+    app = FastAPI(title="ride-completion", version=facts.version, description="Will this driver complete the booking?")
     metrics = Metrics()
     monitor = None
     if window > 0 and facts.reference:
@@ -165,22 +182,32 @@ def create_app(model: str | Path | None = None, drift_window: int | None = None)
 
     @app.get("/version")
     def version() -> dict:
-        return {"model": facts.name, "version": facts.version, "alias": facts.alias, "run_id": facts.run_id,
-                "git_commit": os.environ.get("GIT_COMMIT", "unknown")}
+        return {
+            "model": facts.name,
+            "version": facts.version,
+            "alias": facts.alias,
+            "run_id": facts.run_id,
+            "git_commit": os.environ.get("GIT_COMMIT", "unknown"),
+        }
 
     @app.post("/predict", responses={400: {"description": "the body is not valid JSON"}})
-    def predict(rows: Union[Row, Rows]) -> Predictions:  # type: ignore[valid-type]
+    def predict(rows: Row | Rows) -> Predictions:  # type: ignore[valid-type]
         records = [r.model_dump() for r in (rows if isinstance(rows, list) else [rows])]
         if monitor:
             monitor.observe(records)
-        table = features.build(pd.DataFrame(records, columns=list(schema.FEATURES))
-                               .astype({n: schema.BY_NAME[n].dtype for n in schema.FEATURES}))
+        table = features.build(
+            pd.DataFrame(records, columns=list(schema.FEATURES)).astype(
+                {n: schema.BY_NAME[n].dtype for n in schema.FEATURES}
+            )
+        )
         scores = model.predict_proba(table[facts.inputs])[:, 1]
         for score in scores:
             metrics.scores.observe(score)
             metrics.predictions.labels(str(int(score >= 0.5))).inc()
-        return Predictions(model_version=facts.version, predictions=[
-            Prediction(completed=int(s >= 0.5), probability=round(float(s), 6)) for s in scores])
+        return Predictions(
+            model_version=facts.version,
+            predictions=[Prediction(completed=int(s >= 0.5), probability=round(float(s), 6)) for s in scores],
+        )
 
     @app.post("/feedback", responses={400: {"description": "the body is not valid JSON"}})
     def feedback(outcomes: Annotated[list[Outcome], Field(min_length=1, max_length=MAX_ROWS)]) -> dict:

@@ -12,7 +12,7 @@ import json
 import socket
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -93,8 +93,9 @@ class Deployment:
         saved = json.loads(state.read_text())
         return Copy(Release(**saved.pop("release")), **saved)
 
-    def deploy(self, release: Release, approved_by: str | None = None, why: str = "",
-               switch=health_gated_switch) -> Event:
+    def deploy(
+        self, release: Release, approved_by: str | None = None, why: str = "", switch=health_gated_switch
+    ) -> Event:
         """Put `release` live if it earns it; DeployFailed (the old copy still serving) if not."""
         live = self.live()
         slot = "green" if live is not None and live.name.endswith("blue") else "blue"
@@ -120,35 +121,52 @@ class Deployment:
                 self.target.stop(live)
 
         try:
-            switch(start, lambda new: packaging.smoke_test(new.port, self.rows, release.version), take_over,
-                   self.target.stop)
+            switch(
+                start,
+                lambda new: packaging.smoke_test(new.port, self.rows, release.version),
+                take_over,
+                self.target.stop,
+            )
         except (packaging.Unhealthy, AssertionError, OSError, RouterError) as error:
             reason, _, logs = str(error).partition(" Its last logs:")
             reason = (reason.strip().splitlines()[0].rstrip(".") if reason.strip() else type(error).__name__) + "."
             self._record(release, slot, "rejected", reason, approved_by)
             serving = f"version {live.release.version} still serves" if live else "nothing was serving"
-            raise DeployFailed(f"version {release.version} was not deployed to {self.env}: {reason} "
-                               f"{serving} on port {self.port}." + (f" The new copy's last logs:{logs}" if logs else "")
-                               ) from error
-        return self._record(release, slot, "live", why or "passed its health check and smoke test",
-                            approved_by)
+            raise DeployFailed(
+                f"version {release.version} was not deployed to {self.env}: {reason} "
+                f"{serving} on port {self.port}." + (f" The new copy's last logs:{logs}" if logs else "")
+            ) from error
+        return self._record(release, slot, "live", why or "passed its health check and smoke test", approved_by)
 
     def rollback(self, client) -> Event:
         """Serve the model version that was live before this one again: `champion` moves back, then a deploy."""
         from mlops_workbook.ct import gate, training
 
         live = self.live()
-        earlier = [e for e in self.history().itertuples() if e.outcome == "live"
-                   and live is not None and e.version != live.release.version]
+        earlier = [
+            e
+            for e in self.history().itertuples()
+            if e.outcome == "live" and live is not None and e.version != live.release.version
+        ]
         if not earlier:
             raise DeployFailed(f"nothing to roll back to in {self.env}: no other version was ever live here")
         previous = earlier[-1]
         client.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, previous.version)
-        client.set_model_version_tag(training.MODEL_NAME, live.release.version, "rolled_back",
-                                     f"{self.env}: replaced by version {previous.version}")
-        return self.deploy(Release(previous.version, previous.image, previous.model_uri,
-                                   image_id=previous.image_id if isinstance(previous.image_id, str) else None),
-                           why=f"rollback from version {live.release.version}")
+        client.set_model_version_tag(
+            training.MODEL_NAME,
+            live.release.version,
+            "rolled_back",
+            f"{self.env}: replaced by version {previous.version}",
+        )
+        return self.deploy(
+            Release(
+                previous.version,
+                previous.image,
+                previous.model_uri,
+                image_id=previous.image_id if isinstance(previous.image_id, str) else None,
+            ),
+            why=f"rollback from version {live.release.version}",
+        )
 
     def serving(self, release: Release) -> Event | None:
         """The event that put `release` live, if it is the live one now."""
@@ -179,8 +197,18 @@ class Deployment:
         (self.folder / "history.jsonl").unlink(missing_ok=True)
 
     def _record(self, release: Release, slot: str, outcome: str, reason: str, approved_by: str | None) -> Event:
-        event = Event(datetime.now(timezone.utc).isoformat(timespec="seconds"), self.env, release.version,
-                      release.image, release.model_uri, slot, outcome, reason, approved_by, release.image_id)
+        event = Event(
+            datetime.now(UTC).isoformat(timespec="seconds"),
+            self.env,
+            release.version,
+            release.image,
+            release.model_uri,
+            slot,
+            outcome,
+            reason,
+            approved_by,
+            release.image_id,
+        )
         with (self.folder / "history.jsonl").open("a") as log:
             log.write(json.dumps(asdict(event)) + "\n")
         return event

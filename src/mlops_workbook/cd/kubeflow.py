@@ -70,8 +70,15 @@ def main(command: str, settings_file: str, folder: str, out: str | None = None) 
     pipeline(settings=settings, folder=folder)  # raises if a task fails
     latest = max(root.iterdir(), key=lambda run: run.stat().st_mtime)
     tasks = sorted(latest.glob("ct-step*/executor_output.json"), key=_task_number)
-    print(json.dumps({"pipeline": f"ct-pipeline-{parsed['env']}", "state": "success",
-                      "tasks": [json.loads(out.read_text())["parameterValues"]["Output"] for out in tasks]}))
+    print(
+        json.dumps(
+            {
+                "pipeline": f"ct-pipeline-{parsed['env']}",
+                "state": "success",
+                "tasks": [json.loads(out.read_text())["parameterValues"]["Output"] for out in tasks],
+            }
+        )
+    )
     return 0
 
 

@@ -21,14 +21,38 @@ def run(port: int, body, requests: int = 1000, users: int = 8, path: str = "/pre
     """Send `requests` POSTs of `body` (JSON) to 127.0.0.1:`port``path` from `users` concurrent clients."""
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "load.json"
-        env = {**os.environ, "LOADTEST_BODY": json.dumps(body), "LOADTEST_PATH": path,
-               "LOADTEST_REQUESTS": str(requests),
-               "LOADTEST_REPORT": str(report)}
-        done = subprocess.run([sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host",
-                               f"http://127.0.0.1:{port}", "-u", str(users), "-r", str(users), "--only-summary",
-                               "--exit-code-on-error", "0",
-                               "--run-time", f"{timeout:.0f}s"],  # a safety net: the count stops it first
-                              env=env, capture_output=True, text=True, timeout=timeout + 30)
+        env = {
+            **os.environ,
+            "LOADTEST_BODY": json.dumps(body),
+            "LOADTEST_PATH": path,
+            "LOADTEST_REQUESTS": str(requests),
+            "LOADTEST_REPORT": str(report),
+        }
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                str(LOCUSTFILE),
+                "--headless",
+                "--host",
+                f"http://127.0.0.1:{port}",
+                "-u",
+                str(users),
+                "-r",
+                str(users),
+                "--only-summary",
+                "--exit-code-on-error",
+                "0",
+                "--run-time",
+                f"{timeout:.0f}s",
+            ],  # a safety net: the count stops it first
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout + 30,
+        )
         if not report.exists():
             raise RuntimeError(f"locust did not run (exit {done.returncode}): {done.stderr.strip()[-600:]}")
         return {**json.loads(report.read_text()), "users": users}

@@ -45,7 +45,14 @@ def _stop_at_the_limit(**_):
 def _report(environment, **_):
     """What Locust measured over every request, as JSON for `loadtest.run`."""
     total = environment.stats.total
-    Path(os.environ["LOADTEST_REPORT"]).write_text(json.dumps({
-        "requests": total.num_requests, "failures": total.num_failures, "requests_per_s": total.total_rps,
-        "p50_ms": total.get_response_time_percentile(0.5), "p99_ms": total.get_response_time_percentile(0.99)}))
-
+    Path(os.environ["LOADTEST_REPORT"]).write_text(
+        json.dumps(
+            {
+                "requests": total.num_requests,
+                "failures": total.num_failures,
+                "requests_per_s": total.total_rps,
+                "p50_ms": total.get_response_time_percentile(0.5),
+                "p99_ms": total.get_response_time_percentile(0.99),
+            }
+        )
+    )

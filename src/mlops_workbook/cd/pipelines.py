@@ -71,23 +71,34 @@ def install_airflow_dag(cfg, dags_folder: Path, folder: str, step_list: list[str
     """Write the environment's DAG file (its settings and `retrain_schedule`) into an Airflow DAGs folder."""
     dags_folder.mkdir(parents=True, exist_ok=True)
     dag_file = dags_folder / f"ct_pipeline_{cfg.env}.py"
-    dag_file.write_text(DAG_FILE.format(env=cfg.env, settings=pprint.pformat(cfg.params(), sort_dicts=False),
-                                        folder=folder, schedule=cfg.retrain_schedule,
-                                        steps=pprint.pformat(step_list)))
+    dag_file.write_text(
+        DAG_FILE.format(
+            env=cfg.env,
+            settings=pprint.pformat(cfg.params(), sort_dicts=False),
+            folder=folder,
+            schedule=cfg.retrain_schedule,
+            steps=pprint.pformat(step_list),
+        )
+    )
     return dag_file
 
 
 def run_airflow_dag(dag_file: Path, airflow_home: Path, timeout: float = 600) -> dict:
     """Run the DAG once in-process with `dag.test()` (sqlite, no scheduler, no webserver)."""
     airflow_home.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "AIRFLOW_HOME": str(airflow_home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-           "AIRFLOW__CORE__DAGS_FOLDER": str(dag_file.parent),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(dag_file.parent), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dag_file.parent),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(dag_file.parent), os.environ.get("PYTHONPATH")])),
+    }
     python = python_of(AIRFLOW_VENV)
     if not (airflow_home / "airflow.db").exists():  # Airflow's own metadata database: a copy of an empty one
         shutil.copyfile(_empty_airflow_db(python, timeout), airflow_home / "airflow.db")
-    done = _run([str(python), "-m", "mlops_workbook.cd.airflow_dag", str(dag_file)], env, timeout, "the DAG run",
-                check=False)
+    done = _run(
+        [str(python), "-m", "mlops_workbook.cd.airflow_dag", str(dag_file)], env, timeout, "the DAG run", check=False
+    )
     return _summary(done, "the Airflow DAG run")
 
 
@@ -101,6 +112,7 @@ def _empty_airflow_db(python: Path, timeout: float) -> Path:
             env = {**os.environ, "AIRFLOW_HOME": home, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
             _run([str(python), "-m", "airflow", "db", "migrate"], env, timeout, "airflow db migrate")
             shutil.copyfile(Path(home) / "airflow.db", db)
+
     return cache.once(f"airflow-{version.hexdigest()[:12]}.db", migrate)
 
 
@@ -109,8 +121,12 @@ def compile_kfp(cfg, folder: str, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     settings = out.with_suffix(".settings.json")
     settings.write_text(json.dumps(cfg.params()))
-    _run([str(python_of(KFP_VENV)), "-m", "mlops_workbook.cd.kubeflow", "compile", str(settings), folder, str(out)],
-         dict(os.environ), 120, "kfp compile")
+    _run(
+        [str(python_of(KFP_VENV)), "-m", "mlops_workbook.cd.kubeflow", "compile", str(settings), folder, str(out)],
+        dict(os.environ),
+        120,
+        "kfp compile",
+    )
     settings.unlink()
     return out
 
@@ -120,15 +136,19 @@ def run_kfp_locally(cfg, folder: str, timeout: float = 600) -> dict:
     settings = paths.resolve(folder) / "settings.json"
     settings.parent.mkdir(parents=True, exist_ok=True)
     settings.write_text(json.dumps(cfg.params()))
-    done = _run([str(python_of(KFP_VENV)), "-m", "mlops_workbook.cd.kubeflow", "run", str(settings), folder],
-                dict(os.environ), timeout, "the kfp local run", check=False)
+    done = _run(
+        [str(python_of(KFP_VENV)), "-m", "mlops_workbook.cd.kubeflow", "run", str(settings), folder],
+        dict(os.environ),
+        timeout,
+        "the kfp local run",
+        check=False,
+    )
     return _summary(done, "the Kubeflow local run")
 
 
 def _run(command: list[str], env: dict, timeout: float, what: str, check: bool = True):
     env = {**env, "MPLBACKEND": "Agg"}  # a notebook's inline plotting backend does not exist over there
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout,
-                          cwd=paths.project_root())
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, cwd=paths.project_root())
     if check and done.returncode != 0:
         raise PipelineFailed(f"{what} failed (exit {done.returncode}):\n" + _tail(done))
     return done

@@ -30,8 +30,11 @@ def may_go_to_prod(mode: str, staging_passed: bool, approved_by: str | None) -> 
         return Decision(True, "continuous deployment: it passed staging, so it goes out")
     if approved_by:
         return Decision(True, f"continuous delivery: approved by {approved_by}")
-    return Decision(False, "continuous delivery: waiting for a person to approve "
-                           "(papermill -p approved_by <name>, or mlops-workbook deploy --approved-by <name>)")
+    return Decision(
+        False,
+        "continuous delivery: waiting for a person to approve "
+        "(papermill -p approved_by <name>, or mlops-workbook deploy --approved-by <name>)",
+    )
 
 
 def environments(folder: Path, tracking_uri: str) -> dict[str, Deployment]:
@@ -51,8 +54,14 @@ class Outcome:
     prod: Event | None
 
 
-def promote(release: Release, staging: Deployment, prod: Deployment, mode: str, approved_by: str | None = None,
-            gate=may_go_to_prod) -> Outcome:
+def promote(
+    release: Release,
+    staging: Deployment,
+    prod: Deployment,
+    mode: str,
+    approved_by: str | None = None,
+    gate=may_go_to_prod,
+) -> Outcome:
     """Deploy to staging, then to prod if the gate says so (`gate` is may_go_to_prod unless a lab passes its own)."""
     staged = staging.serving(release)  # already live in staging: not deployed twice
     if staged is None:
@@ -78,8 +87,10 @@ def deploy_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Event
     from mlops_workbook.ci import packaging
 
     if cfg.deploy_target != "container":
-        raise DeployFailed(f"{cfg.env} runs the app as a {cfg.deploy_target}, from its notebook's registry: deploy it "
-                           "from notebooks/03_cd_serving.ipynb. This command deploys CI's image to staging or prod.")
+        raise DeployFailed(
+            f"{cfg.env} runs the app as a {cfg.deploy_target}, from its notebook's registry: deploy it "
+            "from notebooks/03_cd_serving.ipynb. This command deploys CI's image to staging or prod."
+        )
     client = packaging.docker_client()
     try:
         labels = client.images.get(image).labels

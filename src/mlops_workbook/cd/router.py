@@ -96,8 +96,11 @@ class Router:
         process = processes.start(self.process_name, self._command(), self.folder / "nginx.out")
         if not processes.wait_ready(process, self._listening, timeout):
             processes.stop(self.process_name)
-            said = (self.folder / "error.log").read_text().strip().splitlines()[-3:] if (
-                self.folder / "error.log").exists() else []
+            said = (
+                (self.folder / "error.log").read_text().strip().splitlines()[-3:]
+                if (self.folder / "error.log").exists()
+                else []
+            )
             raise RouterError(f"nginx did not start for {self.env} on port {self.port}: " + " ".join(said))
 
     def _listening(self) -> bool:

@@ -64,22 +64,48 @@ class ProcessTarget:
 
     def start(self, release: Release, port: int, name: str, timeout: float = 60) -> Copy:
         if _healthy(port):  # else that server's answers would pass for the new copy's
-            raise packaging.Unhealthy(f"port {port} already serves an app: stop what listens there first "
-                                      f"(`ss -ltnp | grep {port}` shows it)")
+            raise packaging.Unhealthy(
+                f"port {port} already serves an app: stop what listens there first (`ss -ltnp | grep {port}` shows it)"
+            )
         log = self.folder / f"{name}.log"
-        env = {**os.environ, "MODEL_URI": release.model_uri, "MLFLOW_TRACKING_URI": self.tracking_uri,
-               "GIT_COMMIT": packaging.git_commit(), **release.settings}
-        process = processes.start(name, [sys.executable, "-m", "uvicorn", "--factory",
-                                         "mlops_workbook.cd.app:create_app", "--host", "127.0.0.1",
-                                         "--port", str(port), "--log-level", "warning"], log, env)
+        env = {
+            **os.environ,
+            "MODEL_URI": release.model_uri,
+            "MLFLOW_TRACKING_URI": self.tracking_uri,
+            "GIT_COMMIT": packaging.git_commit(),
+            **release.settings,
+        }
+        process = processes.start(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "mlops_workbook.cd.app:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            log,
+            env,
+        )
         if processes.wait_ready(process, lambda: _healthy(port), timeout):
             return Copy(release, port, name, process.pid)
-        why = (f"it exited with code {process.returncode}" if process.poll() is not None
-               else f"it did not answer /health in {timeout:g} s")
+        why = (
+            f"it exited with code {process.returncode}"
+            if process.poll() is not None
+            else f"it did not answer /health in {timeout:g} s"
+        )
         self.stop(Copy(release, port, name, process.pid))
         tail = "\n".join(log.read_text().strip().splitlines()[-5:])
-        raise packaging.Unhealthy(f"process {name} for version {release.version} did not become healthy: {why}; "
-                                  f"it was stopped. Its last logs:\n{tail}")
+        raise packaging.Unhealthy(
+            f"process {name} for version {release.version} did not become healthy: {why}; "
+            f"it was stopped. Its last logs:\n{tail}"
+        )
 
     def stop(self, copy: Copy) -> None:
         processes.stop(copy.name)  # uvicorn finishes the requests in flight; found by name after a crash too
@@ -96,15 +122,15 @@ class ContainerTarget:
     def release(self, registry) -> Release:
         """The registry's champion in its image: CI's package step, run here (the layer cache makes it quick)."""
         version = _champion(registry)
-        built, _ = packaging.package_champion(registry, self.client, self.folder / f"v{version}",
-                                              f"{packaging.IMAGE}:{self.env}-model-v{version}")
+        built, _ = packaging.package_champion(
+            registry, self.client, self.folder / f"v{version}", f"{packaging.IMAGE}:{self.env}-model-v{version}"
+        )
         return Release(version, image=built.tag, image_id=built.image_id or None)
 
     def start(self, release: Release, port: int, name: str, timeout: float = 90) -> Copy:
         if release.image is None:
             raise ValueError(f"release of version {release.version} names no image: containers run CI's image")
-        packaging.run(self.client, release.image_id or release.image, port, name, timeout,
-                      environment=release.settings)
+        packaging.run(self.client, release.image_id or release.image, port, name, timeout, environment=release.settings)
         return Copy(release, port, name)
 
     def stop(self, copy: Copy) -> None:

@@ -45,8 +45,11 @@ class Traffic:
         self.stop()
 
     def switch_to(self, rows: list[dict]) -> None:
-        self._bodies = ([json.dumps(rows[i:i + self.batch]).encode() for i in range(0, len(rows), self.batch)]
-                        if self.batch else [json.dumps(rows).encode()])
+        self._bodies = (
+            [json.dumps(rows[i : i + self.batch]).encode() for i in range(0, len(rows), self.batch)]
+            if self.batch
+            else [json.dumps(rows).encode()]
+        )
 
     def _send(self) -> None:
         sent = 0

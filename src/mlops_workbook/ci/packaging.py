@@ -76,8 +76,17 @@ def _build_base_image(client, tag: str) -> None:
             raise RuntimeError(f"{tool} is needed to build the base image: apt-get install {tool}")
     with tempfile.TemporaryDirectory() as folder:
         rootfs = Path(folder) / "rootfs"
-        subprocess.run(["debootstrap", "--variant=minbase", "--include=python3,python3-venv,ca-certificates",
-                        "bookworm", str(rootfs)], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "debootstrap",
+                "--variant=minbase",
+                "--include=python3,python3-venv,ca-certificates",
+                "bookworm",
+                str(rootfs),
+            ],
+            check=True,
+            capture_output=True,
+        )
         for stripped in _STRIPPED:  # docs, manuals, translations and apt's caches: not needed to run
             shutil.rmtree(rootfs / stripped, ignore_errors=True)
         archive = Path(folder) / "rootfs.tar"
@@ -96,18 +105,34 @@ def wheelhouse() -> Path:
 
     Cached by content (runs/cache): the same requirements reuse the same folder.
     """
-    frozen = subprocess.run([sys.executable, "-m", "pip", "freeze", "--exclude-editable"], check=True,
-                            capture_output=True, text=True).stdout
+    frozen = subprocess.run(
+        [sys.executable, "-m", "pip", "freeze", "--exclude-editable"], check=True, capture_output=True, text=True
+    ).stdout
     requirements = "\n".join(serving_requirements())
     key = hashlib.sha256((requirements + frozen).encode()).hexdigest()[:12]
 
     def build(target: Path) -> None:
         target.mkdir(parents=True)
         (target / "constraints.txt").write_text(frozen)
-        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(target / "wheels"),
-                        "--constraint", str(target / "constraints.txt"), *serving_requirements()],
-                       check=True, capture_output=True, text=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--quiet",
+                "--wheel-dir",
+                str(target / "wheels"),
+                "--constraint",
+                str(target / "constraints.txt"),
+                *serving_requirements(),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         (target / "requirements.lock").write_text(lock_of(target / "wheels"))
+
     return cache.once(f"wheelhouse-{key}", build)
 
 
@@ -119,8 +144,11 @@ def lock_of(wheels: Path) -> str:
 
 def _project_files(source: Path) -> list[Path]:
     """What the project's wheel is built from: `src/` (no bytecode or build metadata), pyproject.toml, README."""
-    code = [f for f in sorted((Path(source) / "src").rglob("*"))
-            if f.is_file() and "__pycache__" not in f.parts and not any(p.endswith(".egg-info") for p in f.parts)]
+    code = [
+        f
+        for f in sorted((Path(source) / "src").rglob("*"))
+        if f.is_file() and "__pycache__" not in f.parts and not any(p.endswith(".egg-info") for p in f.parts)
+    ]
     return code + [f for f in (Path(source) / "pyproject.toml", Path(source) / "README.md") if f.exists()]
 
 
@@ -134,8 +162,9 @@ def project_wheel(source: Path, folder: Path) -> Path:
     digest = hashlib.sha256()
     for f in files:
         digest.update(f"{f.relative_to(source)}\0".encode() + f.read_bytes() + b"\0")
-    cached = cache.once(f"project-wheel-{digest.hexdigest()[:12]}",
-                        lambda folder: _build_project_wheel(Path(source), files, folder))
+    cached = cache.once(
+        f"project-wheel-{digest.hexdigest()[:12]}", lambda folder: _build_project_wheel(Path(source), files, folder)
+    )
     shutil.rmtree(folder, ignore_errors=True)
     Path(folder).mkdir(parents=True)
     wheel = next(cached.glob("*.whl"))
@@ -148,9 +177,13 @@ def _build_project_wheel(source: Path, files: list[Path], folder: Path) -> None:
             (Path(clean) / f.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(f, Path(clean) / f.relative_to(source))
         # a fixed timestamp makes the same code give the same wheel, so Docker's layer cache can hit
-        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(folder),
-                        clean], check=True, capture_output=True, text=True,
-                       env={**os.environ, "SOURCE_DATE_EPOCH": "315532800"})
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(folder), clean],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "SOURCE_DATE_EPOCH": "315532800"},
+        )
 
 
 def context(folder: Path, wheels: Path, model_dir: Path, source: Path | None = None) -> Path:
@@ -177,8 +210,14 @@ def build(client, context_dir: Path, tag: str, base_image: str, labels: dict[str
     """`docker build` through the SDK, with a progress bar over the Dockerfile's steps."""
     log: list[str] = []
     start, steps, cached, image_id = time.perf_counter(), [], set(), ""
-    stream = client.api.build(path=str(context_dir), tag=tag, rm=True, forcerm=True, decode=True,
-                              buildargs={"BASE_IMAGE": base_image, **labels})
+    stream = client.api.build(
+        path=str(context_dir),
+        tag=tag,
+        rm=True,
+        forcerm=True,
+        decode=True,
+        buildargs={"BASE_IMAGE": base_image, **labels},
+    )
     with tqdm(desc=f"docker build {tag}", unit="step") as bar:
         for chunk in stream:
             text = chunk.get("stream", "")
@@ -201,13 +240,21 @@ def _failure(steps: list[str], error: str, log: list[str]) -> str:
     """The failed step, its exit code and the last lines it printed (without the builder's own noise)."""
     code = re.search(r"non-zero code: (\d+)", error)
     lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in "".join(log).splitlines()]
-    said = [line for line in lines if line and not line.startswith(("--->", "Removing intermediate", "Step ",
-                                                                      "Processing ", "Running in",
-                                                                      "Looking in links"))]
+    said = [
+        line
+        for line in lines
+        if line
+        and not line.startswith(
+            ("--->", "Removing intermediate", "Step ", "Processing ", "Running in", "Looking in links")
+        )
+    ]
     step = steps[-1] if steps else "?"
-    return (f"docker build failed at step {len(steps)} ({step[:70]}{'...' if len(step) > 70 else ''})"
-            + (f" with exit code {code.group(1)}" if code else f": {error.strip()}")
-            + ". Its last lines:\n" + "\n".join(said[-6:]))
+    return (
+        f"docker build failed at step {len(steps)} ({step[:70]}{'...' if len(step) > 70 else ''})"
+        + (f" with exit code {code.group(1)}" if code else f": {error.strip()}")
+        + ". Its last lines:\n"
+        + "\n".join(said[-6:])
+    )
 
 
 def layers(client, tag: str) -> pd.DataFrame:
@@ -238,9 +285,14 @@ def run(client, tag: str, port: int, name: str, timeout: float = 90, environment
         client.containers.get(name).remove(force=True)
     except docker.errors.NotFound:
         pass
-    container = client.containers.run(tag, name=name, detach=True, environment=environment or {},
-                                      labels={INSTANCE_LABEL: str(instance.number())},
-                                      ports={f"{PORT}/tcp": ("127.0.0.1", port)})
+    container = client.containers.run(
+        tag,
+        name=name,
+        detach=True,
+        environment=environment or {},
+        labels={INSTANCE_LABEL: str(instance.number())},
+        ports={f"{PORT}/tcp": ("127.0.0.1", port)},
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         container.reload()
@@ -254,11 +306,16 @@ def run(client, tag: str, port: int, name: str, timeout: float = 90, environment
     logs = container.logs(tail=30).decode(errors="replace").strip()
     state = container.attrs["State"]
     container.remove(force=True)
-    why = (f"it exited with code {state['ExitCode']}" if state["Status"] == "exited"
-           else "its health check failed" if state.get("Health", {}).get("Status") == "unhealthy"
-           else f"it was not healthy after {timeout:g} s")
-    raise Unhealthy(f"container {name} from {tag} did not become healthy: {why}; it was removed. "
-                    f"Its last logs:\n{logs}")
+    why = (
+        f"it exited with code {state['ExitCode']}"
+        if state["Status"] == "exited"
+        else "its health check failed"
+        if state.get("Health", {}).get("Status") == "unhealthy"
+        else f"it was not healthy after {timeout:g} s"
+    )
+    raise Unhealthy(
+        f"container {name} from {tag} did not become healthy: {why}; it was removed. Its last logs:\n{logs}"
+    )
 
 
 def remove_containers(client) -> list[str]:
@@ -271,9 +328,12 @@ def remove_containers(client) -> list[str]:
 
 def call(port: int, path: str, body=None) -> dict:
     """GET (or POST `body` as JSON) on the running container; the parsed JSON answer."""
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method="POST" if body is not None else "GET",
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        method="POST" if body is not None else "GET",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=10) as answer:
         return json.loads(answer.read())
 
@@ -295,8 +355,9 @@ def export_champion(client, folder: Path) -> bundle.Facts:
     from mlops_workbook.ct import gate, training
 
     if gate.champion_version(client) is None:
-        raise LookupError(f"no '{gate.CHAMPION}' in the registry: train and promote a model first "
-                          "(06_ct_training_pipeline)")
+        raise LookupError(
+            f"no '{gate.CHAMPION}' in the registry: train and promote a model first (06_ct_training_pipeline)"
+        )
     model, facts = bundle.from_registry(f"models:/{training.MODEL_NAME}@{gate.CHAMPION}")
     bundle.save(model, facts, folder)
     return facts
@@ -320,8 +381,13 @@ def package_champion(registry, client, folder: Path, tag: str) -> tuple[Built, b
     folder = paths.fresh_dir(Path(folder))
     facts = export_champion(registry, folder / "model")
     build_base_image(client)
-    built = build(client, context(folder / "context", wheelhouse(), folder / "model"), tag, BASE_IMAGE,
-                  {"GIT_COMMIT": git_commit(), "MODEL_VERSION": facts.version})
+    built = build(
+        client,
+        context(folder / "context", wheelhouse(), folder / "model"),
+        tag,
+        BASE_IMAGE,
+        {"GIT_COMMIT": git_commit(), "MODEL_VERSION": facts.version},
+    )
     return built, facts
 
 

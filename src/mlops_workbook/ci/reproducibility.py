@@ -65,8 +65,10 @@ def load(path: Path | None = None) -> Reference:
     """The committed reference (or the one at `path`)."""
     target = paths.resolve(path or REFERENCE)
     if not target.exists():
-        raise ReproducibilityError(f"no reference at {paths.show(target)}: record one on the machine you trust "
-                                   f"with `{RECORD_COMMAND}` and commit it")
+        raise ReproducibilityError(
+            f"no reference at {paths.show(target)}: record one on the machine you trust "
+            f"with `{RECORD_COMMAND}` and commit it"
+        )
     return Reference(**json.loads(target.read_text()))
 
 
@@ -78,17 +80,20 @@ def check(path: Path | None = None, trainer: Trainer = training.train) -> Refere
         listed = ", ".join(f"{lib} {was} -> {now}" for lib, (was, now) in changed.items())
         raise ReproducibilityError(
             f"library versions differ from the reference ({listed}). Pin the reference's versions in "
-            f"pyproject.toml, or upgrade on purpose: `{RECORD_COMMAND}` and review the diff")
+            f"pyproject.toml, or upgrade on purpose: `{RECORD_COMMAND}` and review the diff"
+        )
     now = current(reference.seed, trainer)
     if now.data_hash != reference.data_hash:
         raise ReproducibilityError(
             "the reference training data changed (the data generator or the features): if that was meant, "
-            f"`{RECORD_COMMAND}` and commit the new reference")
+            f"`{RECORD_COMMAND}` and commit the new reference"
+        )
     differences = np.abs(np.array(now.predictions) - np.array(reference.predictions))
     off = int((differences > TOLERANCE).sum())
     if off:
         raise ReproducibilityError(
             f"predictions differ from the reference on {off} of {len(differences)} rows (largest difference "
             f"{differences.max():.4f}): is every source of randomness seeded (estimators, splits, sampling)? "
-            "Did the training code change?")
+            "Did the training code change?"
+        )
     return now

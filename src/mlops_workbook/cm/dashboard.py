@@ -32,18 +32,36 @@ class Panel:
 
 PANELS = [
     # the service
-    Panel("Requests per second by status", f"sum by (status) (rate(http_requests_total{{{JOB}}}[1m]))",
-          "reqps", "{{status}}"),
-    Panel("p99 latency of /predict", "histogram_quantile(0.99, sum by (le) "
-          f'(rate(http_request_duration_seconds_bucket{{{JOB}, path="/predict"}}[1m])))', "s", "p99", 0.25),
+    Panel(
+        "Requests per second by status",
+        f"sum by (status) (rate(http_requests_total{{{JOB}}}[1m]))",
+        "reqps",
+        "{{status}}",
+    ),
+    Panel(
+        "p99 latency of /predict",
+        "histogram_quantile(0.99, sum by (le) "
+        f'(rate(http_request_duration_seconds_bucket{{{JOB}, path="/predict"}}[1m])))',
+        "s",
+        "p99",
+        0.25,
+    ),
     Panel("Requests in flight", f"http_requests_in_flight{{{JOB}}}", "short", "in flight"),
     Panel("CPU used (cores)", f"rate(process_cpu_seconds_total{{{JOB}}}[1m])", "short", "cores"),
     Panel("Memory (resident)", f"process_resident_memory_bytes{{{JOB}}}", "bytes", "memory"),
     # the model
-    Panel("Predictions per second by class", f"sum by (completed) (rate(model_predictions_total{{{JOB}}}[1m]))",
-          "reqps", "completed={{completed}}"),
-    Panel("Median predicted probability", "histogram_quantile(0.5, sum by (le) "
-          f"(rate(model_score_bucket{{{JOB}}}[1m])))", "percentunit", "median"),
+    Panel(
+        "Predictions per second by class",
+        f"sum by (completed) (rate(model_predictions_total{{{JOB}}}[1m]))",
+        "reqps",
+        "completed={{completed}}",
+    ),
+    Panel(
+        "Median predicted probability",
+        f"histogram_quantile(0.5, sum by (le) (rate(model_score_bucket{{{JOB}}}[1m])))",
+        "percentunit",
+        "median",
+    ),
     Panel("Input drift (PSI) per feature", f"model_input_drift_psi{{{JOB}}}", "short", "{{feature}}", 0.2),
     Panel("Live accuracy (late ground truth)", f"model_live_accuracy{{{JOB}}}", "percentunit", "accuracy", 0.6),
 ]
@@ -54,22 +72,35 @@ def _panel(panel: Panel, index: int) -> core.TimeSeries:
     if panel.threshold is not None:
         steps.append({"color": "red", "value": panel.threshold})
     return core.TimeSeries(
-        title=panel.title, dataSource=DATASOURCE, unit=panel.unit,
+        title=panel.title,
+        dataSource=DATASOURCE,
+        unit=panel.unit,
         targets=[core.Target(expr=panel.expr, legendFormat=panel.legend, refId="A", datasource=DATASOURCE)],
-        thresholdsStyleMode="line" if panel.threshold is not None else "off", thresholds=steps,
+        thresholdsStyleMode="line" if panel.threshold is not None else "off",
+        thresholds=steps,
         gridPos=core.GridPos(h=8, w=8, x=8 * (index % 3), y=8 * (index // 3)),
     )
 
 
 def build() -> core.Dashboard:
-    return core.Dashboard(title="ride-completion: service and model", uid="ride-completion",
-                          tags=["mlops-workbook"], refresh="5s", timezone="utc",
-                          time=core.Time("now-15m", "now"),
-                          panels=[_panel(panel, i) for i, panel in enumerate(PANELS)]).auto_panel_ids()
+    return core.Dashboard(
+        title="ride-completion: service and model",
+        uid="ride-completion",
+        tags=["mlops-workbook"],
+        refresh="5s",
+        timezone="utc",
+        time=core.Time("now-15m", "now"),
+        panels=[_panel(panel, i) for i, panel in enumerate(PANELS)],
+    ).auto_panel_ids()
 
 
-def plot(monitoring, seconds: float, panels: list[Panel] = PANELS, marks: dict[str, float] | None = None,
-         rate_window: str = "1m"):
+def plot(
+    monitoring,
+    seconds: float,
+    panels: list[Panel] = PANELS,
+    marks: dict[str, float] | None = None,
+    rate_window: str = "1m",
+):
     """The panels as matplotlib charts, from Prometheus's query_range API (what Grafana would draw).
 
     `marks` are moments to show on every chart, as {label: seconds ago}. A run shorter than the
@@ -87,12 +118,20 @@ def plot(monitoring, seconds: float, panels: list[Panel] = PANELS, marks: dict[s
             ax.axhline(panel.threshold, color="red", linestyle="--", linewidth=1)
         for label, ago in (marks or {}).items():
             ax.axvline(-ago, color="grey", linestyle=":", linewidth=1)
-            ax.annotate(label, (-ago, 1), xycoords=("data", "axes fraction"), fontsize=7, rotation=90,
-                        va="top", ha="right", color="grey")
+            ax.annotate(
+                label,
+                (-ago, 1),
+                xycoords=("data", "axes fraction"),
+                fontsize=7,
+                rotation=90,
+                va="top",
+                ha="right",
+                color="grey",
+            )
         ax.set_title(panel.title, fontsize=9)
         if len(series.columns) > 1:  # one line needs no legend: the title says what it is
             ax.legend(fontsize=6, loc="upper left")
-    for ax in axes.flat[len(panels):]:
+    for ax in axes.flat[len(panels) :]:
         ax.axis("off")
     for ax in axes[-1]:
         ax.set_xlabel("seconds ago")

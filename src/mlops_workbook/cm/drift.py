@@ -77,8 +77,11 @@ def report(reference: pd.DataFrame, current: pd.DataFrame, features: list[str], 
     rows = {}
     for name in features:
         ks = stats.ks_2samp(reference[name].dropna(), current[name].dropna())
-        rows[name] = {"psi": round(ref.psi(name, current[name]), 4), "ks_statistic": round(float(ks.statistic), 4),
-                      "ks_pvalue": float(f"{ks.pvalue:.3g}")}
+        rows[name] = {
+            "psi": round(ref.psi(name, current[name]), 4),
+            "ks_statistic": round(float(ks.statistic), 4),
+            "ks_pvalue": float(f"{ks.pvalue:.3g}"),
+        }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.insert(1, "drifted", table["psi"] > threshold)
     return table

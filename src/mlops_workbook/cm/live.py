@@ -53,8 +53,9 @@ class LiveMonitor:
     def psi(self, snapshot: dict[str, np.ndarray] | None = None) -> dict[str, float]:
         """PSI per feature over the window; empty until the window holds min_rows values."""
         snapshot = self._snapshot() if snapshot is None else snapshot
-        return {name: self.reference.psi(name, values) for name, values in snapshot.items()
-                if len(values) >= self.min_rows}
+        return {
+            name: self.reference.psi(name, values) for name, values in snapshot.items() if len(values) >= self.min_rows
+        }
 
     def accuracy(self) -> float | None:
         with self._lock:
@@ -64,8 +65,11 @@ class LiveMonitor:
     def collect(self):
         """Called by prometheus-client on each scrape of /metrics."""
         snapshot = self._snapshot()  # one copy: the PSI and the row count describe the same window
-        psi = GaugeMetricFamily("model_input_drift_psi", "PSI of each input's recent values against the "
-                                "training reference of the served version", labels=["feature"])
+        psi = GaugeMetricFamily(
+            "model_input_drift_psi",
+            "PSI of each input's recent values against the training reference of the served version",
+            labels=["feature"],
+        )
         for name, value in self.psi(snapshot).items():
             psi.add_metric([name], value)
         yield psi
@@ -74,5 +78,6 @@ class LiveMonitor:
         yield rows
         accuracy = self.accuracy()
         if accuracy is not None:
-            yield GaugeMetricFamily("model_live_accuracy", "Accuracy of the recent predictions whose outcome "
-                                    "is known", value=accuracy)
+            yield GaugeMetricFamily(
+                "model_live_accuracy", "Accuracy of the recent predictions whose outcome is known", value=accuracy
+            )

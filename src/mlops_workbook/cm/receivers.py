@@ -33,8 +33,15 @@ class MailSink:
         self._login = (username.encode(), password.encode())
         # PLAIN only: Alertmanager's LOGIN expects other prompts than aiosmtpd's. No TLS on loopback
         # (Go's SMTP client sends a password in clear only to localhost).
-        self._controller = Controller(self, hostname="127.0.0.1", port=port, authenticator=self._check,
-                                      auth_require_tls=False, auth_required=True, auth_exclude_mechanism=["LOGIN"])
+        self._controller = Controller(
+            self,
+            hostname="127.0.0.1",
+            port=port,
+            authenticator=self._check,
+            auth_require_tls=False,
+            auth_required=True,
+            auth_exclude_mechanism=["LOGIN"],
+        )
 
     def _check(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
         return AuthResult(success=(auth_data.login, auth_data.password) == self._login)

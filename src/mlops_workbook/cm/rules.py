@@ -20,9 +20,18 @@ FOLDER = Path("deploy/prometheus")
 def table() -> pd.DataFrame:
     """One row per alert rule: its severity, how long it must hold, and its PromQL."""
     groups = yaml.safe_load((paths.resolve(FOLDER) / "rules.yml").read_text())["groups"]
-    return pd.DataFrame([{"alert": r["alert"], "severity": r["labels"]["severity"], "for": r.get("for", "0s"),
-                          "fires when": " ".join(r["expr"].split())} for g in groups for r in g["rules"]]
-                        ).set_index("alert")
+    return pd.DataFrame(
+        [
+            {
+                "alert": r["alert"],
+                "severity": r["labels"]["severity"],
+                "for": r.get("for", "0s"),
+                "fires when": " ".join(r["expr"].split()),
+            }
+            for g in groups
+            for r in g["rules"]
+        ]
+    ).set_index("alert")
 
 
 def promtool(*args: str, folder: Path | None = None) -> subprocess.CompletedProcess:

@@ -64,19 +64,36 @@ def with_retrain_hook(config: dict, url: str) -> dict:
     drifted feature (grouped by alert name), so one drift starts one retrain, not one per feature.
     """
     team = config["route"]["receiver"]
-    route = {"receiver": RETRAIN_RECEIVER, "matchers": ['alertname="InputDrift"'], "group_by": ["alertname"],
-             "continue": True}
+    route = {
+        "receiver": RETRAIN_RECEIVER,
+        "matchers": ['alertname="InputDrift"'],
+        "group_by": ["alertname"],
+        "continue": True,
+    }
     receiver = {"name": RETRAIN_RECEIVER, "webhook_configs": [{"url": url, "send_resolved": False}]}
-    return {**config, "route": {**config["route"], "routes": [route, {"receiver": team}]},
-            "receivers": [*config["receivers"], receiver]}
+    return {
+        **config,
+        "route": {**config["route"], "routes": [route, {"receiver": team}]},
+        "receivers": [*config["receivers"], receiver],
+    }
 
 
 def routed_to(config: dict, folder: Path, **labels: str) -> list[str]:
     """The receivers Alertmanager's own router picks for an alert with these labels (`amtool config routes test`)."""
     path = Path(folder) / "alertmanager-routes.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    result = subprocess.run(["amtool", "config", "routes", "test", f"--config.file={path}",
-                             *(f"{name}={value}" for name, value in labels.items())], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            "amtool",
+            "config",
+            "routes",
+            "test",
+            f"--config.file={path}",
+            *(f"{name}={value}" for name, value in labels.items()),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         raise MonitoringError(f"amtool rejected the configuration: {result.stderr.strip() or result.stdout.strip()}")
     return sorted(result.stdout.strip().split(","))
@@ -95,19 +112,24 @@ class Monitoring:
 
     def prometheus_config(self) -> dict:
         config = shipped("prometheus/prometheus.yml")
-        config["global"].update(scrape_interval=self.interval, evaluation_interval=self.interval,
-                                external_labels={"env": self.env})
+        config["global"].update(
+            scrape_interval=self.interval, evaluation_interval=self.interval, external_labels={"env": self.env}
+        )
         config["rule_files"] = [str(paths.resolve(DEPLOY) / "prometheus" / name) for name in config["rule_files"]]
         config["alerting"]["alertmanagers"][0]["static_configs"] = [
-            {"targets": [f"127.0.0.1:{self.ports.alertmanager}"]}]
+            {"targets": [f"127.0.0.1:{self.ports.alertmanager}"]}
+        ]
         config["scrape_configs"][0]["static_configs"] = [{"targets": [f"127.0.0.1:{self.app_port}"]}]
         return config
 
     def alertmanager_config(self, secrets: Path) -> dict:
         config = shipped("alertmanager/alertmanager.yml")
-        config["global"].update(smtp_smarthost=f"127.0.0.1:{self.ports.smtp}", smtp_require_tls=False,
-                                smtp_auth_password_file=str(secrets / "smtp_password"),
-                                slack_api_url_file=str(secrets / "slack_webhook_url"))
+        config["global"].update(
+            smtp_smarthost=f"127.0.0.1:{self.ports.smtp}",
+            smtp_require_tls=False,
+            smtp_auth_password_file=str(secrets / "smtp_password"),
+            slack_api_url_file=str(secrets / "slack_webhook_url"),
+        )
         config["route"].update(group_wait="1s", group_interval="2s", repeat_interval="1h")
         return with_retrain_hook(config, self.retrain_url) if self.retrain_url else config
 
@@ -115,8 +137,10 @@ class Monitoring:
         """Stop what an earlier run left, then start Alertmanager and Prometheus and wait until ready."""
         missing = [variable for variable in SECRETS.values() if not os.environ.get(variable)]
         if missing:
-            raise MonitoringError(f"set {' and '.join(missing)} in the environment: Alertmanager reads its "
-                                  "secrets from there (never from a file in the repository)")
+            raise MonitoringError(
+                f"set {' and '.join(missing)} in the environment: Alertmanager reads its "
+                "secrets from there (never from a file in the repository)"
+            )
         self.stop()
         self.secrets_folder = Path(tempfile.mkdtemp(prefix="alertmanager-secrets-"))
         for name, variable in SECRETS.items():
@@ -125,16 +149,29 @@ class Monitoring:
             secret.write_text(os.environ[variable])
         self.folder.mkdir(parents=True, exist_ok=True)
         am_config = self._write("alertmanager.yml", self.alertmanager_config(self.secrets_folder))
-        self._launch("alertmanager", ["prometheus-alertmanager", f"--config.file={am_config}",
-                                      f"--storage.path={self.folder / 'alertmanager-data'}",
-                                      f"--web.listen-address=127.0.0.1:{self.ports.alertmanager}",
-                                      "--cluster.listen-address="], f"{self.alertmanager_url}/-/ready")
+        self._launch(
+            "alertmanager",
+            [
+                "prometheus-alertmanager",
+                f"--config.file={am_config}",
+                f"--storage.path={self.folder / 'alertmanager-data'}",
+                f"--web.listen-address=127.0.0.1:{self.ports.alertmanager}",
+                "--cluster.listen-address=",
+            ],
+            f"{self.alertmanager_url}/-/ready",
+        )
         prom_config = self._write("prometheus.yml", self.prometheus_config())
-        self._launch("prometheus", ["prometheus", f"--config.file={prom_config}",
-                                    f"--storage.tsdb.path={self.folder / 'prometheus-data'}",
-                                    f"--web.listen-address=127.0.0.1:{self.ports.prometheus}",
-                                    "--rules.alert.resend-delay=1s"],  # the default (1 min) delays the first alert
-                     f"{self.prometheus_url}/-/ready")
+        self._launch(
+            "prometheus",
+            [
+                "prometheus",
+                f"--config.file={prom_config}",
+                f"--storage.tsdb.path={self.folder / 'prometheus-data'}",
+                f"--web.listen-address=127.0.0.1:{self.ports.prometheus}",
+                "--rules.alert.resend-delay=1s",
+            ],  # the default (1 min) delays the first alert
+            f"{self.prometheus_url}/-/ready",
+        )
         return self
 
     def stop(self, name: str | None = None) -> None:
@@ -153,19 +190,25 @@ class Monitoring:
     def query_range(self, expr: str, seconds: float, step: str | None = None) -> pd.DataFrame:
         """The last `seconds` of a PromQL expression: one column per series, indexed by seconds ago."""
         end = time.time()
-        result = self._prometheus("query_range", query=expr, start=end - seconds, end=end,
-                                  step=step or self.interval)
+        result = self._prometheus("query_range", query=expr, start=end - seconds, end=end, step=step or self.interval)
         columns = {}
         for s in result:
-            label = ",".join(f"{k}={v}" for k, v in s["metric"].items() if k not in ("__name__", "job", "instance", "env"))
+            label = ",".join(
+                f"{k}={v}" for k, v in s["metric"].items() if k not in ("__name__", "job", "instance", "env")
+            )
             columns[label or expr] = pd.Series({round(float(t) - end, 1): float(v) for t, v in s["values"]})
         return pd.DataFrame(columns).rename_axis("seconds")
 
     def alerts(self) -> pd.DataFrame:
         """Prometheus's view of its alerts now: name, labels, state (pending or firing)."""
         alerts = self._get(f"{self.prometheus_url}/api/v1/alerts")["data"]["alerts"]
-        return pd.DataFrame([{"alert": a["labels"]["alertname"], "feature": a["labels"].get("feature", ""),
-                              "state": a["state"]} for a in alerts], columns=["alert", "feature", "state"])
+        return pd.DataFrame(
+            [
+                {"alert": a["labels"]["alertname"], "feature": a["labels"].get("feature", ""), "state": a["state"]}
+                for a in alerts
+            ],
+            columns=["alert", "feature", "state"],
+        )
 
     def target_up(self) -> bool:
         targets = self._get(f"{self.prometheus_url}/api/v1/targets")["data"]["activeTargets"]
@@ -194,8 +237,10 @@ class Monitoring:
 
     def _launch(self, name: str, command: list[str], ready_url: str, timeout: float = 30) -> None:
         if shutil.which(command[0]) is None:
-            raise MonitoringError(f"{command[0]} is not installed: apt-get install --no-install-recommends "
-                                  "prometheus prometheus-alertmanager")
+            raise MonitoringError(
+                f"{command[0]} is not installed: apt-get install --no-install-recommends "
+                "prometheus prometheus-alertmanager"
+            )
         log = self.folder / f"{name}.log"
         process = processes.start(self._process_name(name), command, log)
         if processes.wait_ready(process, lambda: _answers(ready_url), timeout):
@@ -221,4 +266,3 @@ def wait_until(condition, timeout: float, every: float = 0.5) -> float:
             raise TimeoutError(f"not true after {timeout:g} s: {getattr(condition, '__doc__', None) or condition}")
         time.sleep(every)
     return time.monotonic() - start
-

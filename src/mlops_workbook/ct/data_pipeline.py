@@ -84,24 +84,39 @@ class FeatureStore:
         missing = [p for p in chosen if self.current(p) is None]
         if missing:
             raise KeyError(f"no features for partition(s) {', '.join(missing)}: run the data pipeline first")
-        return pd.concat([pd.read_parquet(self.root / p / self.current(p).version / "features.parquet")
-                          for p in chosen], ignore_index=True)
+        return pd.concat(
+            [pd.read_parquet(self.root / p / self.current(p).version / "features.parquet") for p in chosen],
+            ignore_index=True,
+        )
 
     def manifests(self, partitions: list[str] | None = None) -> pd.DataFrame:
         """The current version's manifest of each partition (all of them by default)."""
         return pd.DataFrame([asdict(self.current(p)) for p in partitions or self.partitions()])
 
 
-def process(batch: pd.DataFrame, store: FeatureStore, partition: str, source: str, min_rows: int = 1,
-            rules: validation.Rules | None = None) -> Manifest:
+def process(
+    batch: pd.DataFrame,
+    store: FeatureStore,
+    partition: str,
+    source: str,
+    min_rows: int = 1,
+    rules: validation.Rules | None = None,
+) -> Manifest:
     """Validate one batch and store its features; a bad batch raises BadBatchError, writing nothing."""
     validation.require_valid(batch, min_rows, rules)
     return store.write(partition, features.build(batch), source)
 
 
-def run(source, store: FeatureStore, partitions: list[str] | None = None, min_rows: int = 1,
-        rules: validation.Rules | None = None) -> list[Manifest]:
+def run(
+    source,
+    store: FeatureStore,
+    partitions: list[str] | None = None,
+    min_rows: int = 1,
+    rules: validation.Rules | None = None,
+) -> list[Manifest]:
     """Process each partition of the source (all by default), with a progress bar."""
     chosen = partitions or source.partitions()
-    return [process(source.read(p), store, p, source.kind, min_rows, rules)
-            for p in tqdm(chosen, desc="data pipeline", unit="partition")]
+    return [
+        process(source.read(p), store, p, source.kind, min_rows, rules)
+        for p in tqdm(chosen, desc="data pipeline", unit="partition")
+    ]

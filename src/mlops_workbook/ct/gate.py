@@ -28,12 +28,14 @@ def passes_thresholds(metrics: dict, min_accuracy: float, min_roc_auc: float) ->
         return Decision(False, f"accuracy {metrics['accuracy']:.4f} is below the minimum {min_accuracy}")
     if metrics["roc_auc"] < min_roc_auc:
         return Decision(False, f"ROC AUC {metrics['roc_auc']:.4f} is below the minimum {min_roc_auc}")
-    return Decision(True, f"accuracy {metrics['accuracy']:.4f} and ROC AUC {metrics['roc_auc']:.4f} "
-                          f"reach the minimums {min_accuracy} and {min_roc_auc}")
+    return Decision(
+        True,
+        f"accuracy {metrics['accuracy']:.4f} and ROC AUC {metrics['roc_auc']:.4f} "
+        f"reach the minimums {min_accuracy} and {min_roc_auc}",
+    )
 
 
-def decide(challenger: dict, champion: dict | None, min_accuracy: float, min_roc_auc: float,
-           margin: float) -> Decision:
+def decide(challenger: dict, champion: dict | None, min_accuracy: float, min_roc_auc: float, margin: float) -> Decision:
     """The rule itself, on metrics alone (ROC AUC decides between models)."""
     floor = passes_thresholds(challenger, min_accuracy, min_roc_auc)
     if not floor.promote:
@@ -42,10 +44,12 @@ def decide(challenger: dict, champion: dict | None, min_accuracy: float, min_roc
         return Decision(True, "first model to pass the thresholds")
     gain = challenger["roc_auc"] - champion["roc_auc"]
     if gain > margin:
-        return Decision(True, f"beats the champion's ROC AUC {champion['roc_auc']:.4f} by {gain:.4f} "
-                              f"(margin {margin})")
-    return Decision(False, f"ROC AUC {challenger['roc_auc']:.4f} vs the champion's {champion['roc_auc']:.4f}: "
-                           f"a gain of {gain:+.4f} is not above the margin {margin}")
+        return Decision(True, f"beats the champion's ROC AUC {champion['roc_auc']:.4f} by {gain:.4f} (margin {margin})")
+    return Decision(
+        False,
+        f"ROC AUC {challenger['roc_auc']:.4f} vs the champion's {champion['roc_auc']:.4f}: "
+        f"a gain of {gain:+.4f} is not above the margin {margin}",
+    )
 
 
 def champion_version(client) -> str | None:

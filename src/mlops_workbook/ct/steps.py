@@ -84,11 +84,23 @@ def register(settings: dict, folder: str) -> dict:
     cfg, folder, store = _setup(settings, folder)
     train_rows, held_out = _held_out(store)
     client = tracking.connect(cfg.mlflow_tracking_uri, folder)
-    run_params = {"env": cfg.env, "seed": cfg.seed, "partitions": len(store.partitions()),
-                  "train_rows": len(train_rows)}
+    run_params = {
+        "env": cfg.env,
+        "seed": cfg.seed,
+        "partitions": len(store.partitions()),
+        "train_rows": len(train_rows),
+    }
     metrics = json.loads(_output_of("evaluate", folder / METRICS).read_text())
-    version = training.log_and_register(_candidate(folder), run_params, metrics, held_out, client, "CT pipeline run",
-                                        train_rows, store.manifests(store.partitions()).to_dict("records"))
+    version = training.log_and_register(
+        _candidate(folder),
+        run_params,
+        metrics,
+        held_out,
+        client,
+        "CT pipeline run",
+        train_rows,
+        store.manifests(store.partitions()).to_dict("records"),
+    )
     decision = gate.review(client, version, held_out, cfg)
     return {"version": version, "promoted": decision.promote, "reason": decision.reason}
 

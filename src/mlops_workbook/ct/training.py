@@ -40,11 +40,13 @@ def split(table: pd.DataFrame, held_out_percent: int = 25) -> tuple[pd.DataFrame
 
 def train(table: pd.DataFrame, seed: int, C: float = 1.0, inputs: tuple[str, ...] = features.MODEL_INPUTS) -> Pipeline:
     """Impute, scale, logistic regression: small, fast to serve, and easy to explain."""
-    model = Pipeline([
-        ("impute", SimpleImputer(strategy="median")),
-        ("scale", StandardScaler()),
-        ("classify", LogisticRegression(C=C, max_iter=1000, random_state=seed)),
-    ])
+    model = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median")),
+            ("scale", StandardScaler()),
+            ("classify", LogisticRegression(C=C, max_iter=1000, random_state=seed)),
+        ]
+    )
     return model.fit(table[list(inputs)], table[schema.LABEL])
 
 
@@ -58,8 +60,11 @@ def evaluate(model: Pipeline, table: pd.DataFrame) -> dict[str, float]:
     scores = predict_proba(model, table)
     labels = (scores >= 0.5).astype("int64")
     truth = table[schema.LABEL]
-    return {"accuracy": round(accuracy_score(truth, labels), 4), "roc_auc": round(roc_auc_score(truth, scores), 4),
-            "f1": round(f1_score(truth, labels), 4)}
+    return {
+        "accuracy": round(accuracy_score(truth, labels), 4),
+        "roc_auc": round(roc_auc_score(truth, scores), 4),
+        "f1": round(f1_score(truth, labels), 4),
+    }
 
 
 def evaluation_plots(model: Pipeline, table: pd.DataFrame):
@@ -80,12 +85,22 @@ def signature(inputs: tuple[str, ...] = features.MODEL_INPUTS):
     from mlflow.types import ColSpec, Schema
 
     kind = {"float64": "double", "int64": "long"}
-    return ModelSignature(inputs=Schema([ColSpec(kind[features.dtype(n)], n) for n in inputs]),
-                          outputs=Schema([ColSpec("long", schema.LABEL)]))
+    return ModelSignature(
+        inputs=Schema([ColSpec(kind[features.dtype(n)], n) for n in inputs]),
+        outputs=Schema([ColSpec("long", schema.LABEL)]),
+    )
 
 
-def log_and_register(model: Pipeline, params: dict, metrics: dict, eval_table: pd.DataFrame,
-                     client, description: str, train_rows: pd.DataFrame, lineage: list[dict] | None = None) -> str:
+def log_and_register(
+    model: Pipeline,
+    params: dict,
+    metrics: dict,
+    eval_table: pd.DataFrame,
+    client,
+    description: str,
+    train_rows: pd.DataFrame,
+    lineage: list[dict] | None = None,
+) -> str:
     """One MLflow run with params, metrics, plots and the model; returns the new registered version.
 
     The drift reference of `train_rows` is logged with the run, so the app serving this version can
@@ -105,12 +120,18 @@ def log_and_register(model: Pipeline, params: dict, metrics: dict, eval_table: p
         mlflow.log_dict(drift.Reference.of(train_rows, schema.FEATURES).to_dict(), drift.REFERENCE_FILE)
         if lineage is not None:
             mlflow.log_dict({"feature_versions": lineage}, "lineage.json")
-        info = mlflow.sklearn.log_model(model, name="model", signature=signature(inputs),
-                                        pip_requirements=PIP_REQUIREMENTS, skops_trusted_types=TRUSTED_TYPES)
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=signature(inputs),
+            pip_requirements=PIP_REQUIREMENTS,
+            skops_trusted_types=TRUSTED_TYPES,
+        )
     if not client.search_registered_models(filter_string=f"name = '{MODEL_NAME}'"):
         client.create_registered_model(MODEL_NAME)
-    registered = client.create_model_version(MODEL_NAME, source=info.model_uri, run_id=run.info.run_id,
-                                             description=description)
+    registered = client.create_model_version(
+        MODEL_NAME, source=info.model_uri, run_id=run.info.run_id, description=description
+    )
     return str(registered.version)
 
 
@@ -131,16 +152,29 @@ class Candidate:
     held_out: pd.DataFrame
 
 
-def run(store, cfg, client, description: str, partitions: list[str] | None = None, C: float = 1.0,
-        inputs: tuple[str, ...] = features.MODEL_INPUTS) -> Candidate:
+def run(
+    store,
+    cfg,
+    client,
+    description: str,
+    partitions: list[str] | None = None,
+    C: float = 1.0,
+    inputs: tuple[str, ...] = features.MODEL_INPUTS,
+) -> Candidate:
     """The training pipeline end to end on the store's current features: what a scheduler runs."""
     chosen = partitions or store.partitions()
     train_rows, held_out = split(store.read(chosen))
     model = train(train_rows, cfg.seed, C, inputs)
     metrics = evaluate(model, held_out)
-    params = {"env": cfg.env, "seed": cfg.seed, "C": C, "inputs": len(inputs), "partitions": len(chosen),
-              "train_rows": len(train_rows)}
+    params = {
+        "env": cfg.env,
+        "seed": cfg.seed,
+        "C": C,
+        "inputs": len(inputs),
+        "partitions": len(chosen),
+        "train_rows": len(train_rows),
+    }
     lineage = store.manifests(chosen).to_dict("records")
-    return Candidate(log_and_register(model, params, metrics, held_out, client, description, train_rows,
-                                      lineage),
-                     metrics, held_out)
+    return Candidate(
+        log_and_register(model, params, metrics, held_out, client, description, train_rows, lineage), metrics, held_out
+    )

@@ -21,8 +21,9 @@ class Trigger:
 
 def on_schedule(last_trained: date, today: date, every_days: int) -> Trigger:
     due = (today - last_trained).days >= every_days
-    return Trigger("schedule", due, f"last trained {(today - last_trained).days} day(s) ago, "
-                                    f"retrain every {every_days}")
+    return Trigger(
+        "schedule", due, f"last trained {(today - last_trained).days} day(s) ago, retrain every {every_days}"
+    )
 
 
 def on_new_data(available: list[str], trained_on: list[str]) -> Trigger:
@@ -33,8 +34,9 @@ def on_new_data(available: list[str], trained_on: list[str]) -> Trigger:
 def on_drift(drift: pd.DataFrame) -> Trigger:
     """`drift` is cm.drift.report(...): one row per feature with its PSI and a `drifted` flag."""
     drifted = drift.index[drift["drifted"]].tolist()
-    return Trigger("drift", bool(drifted),
-                   f"drifted: {', '.join(drifted)}" if drifted else "no feature over the threshold")
+    return Trigger(
+        "drift", bool(drifted), f"drifted: {', '.join(drifted)}" if drifted else "no feature over the threshold"
+    )
 
 
 def on_alert(notification: dict) -> Trigger:
@@ -43,10 +45,18 @@ def on_alert(notification: dict) -> Trigger:
     A resolved drift alert, or any other alert (the service down, slow answers), is not a reason to
     retrain: a new model cannot fix a crashed server.
     """
-    drifted = sorted({alert["labels"].get("feature", "?") for alert in notification.get("alerts", [])
-                      if alert.get("status") == "firing" and alert["labels"].get("alertname") == "InputDrift"})
+    drifted = sorted(
+        {
+            alert["labels"].get("feature", "?")
+            for alert in notification.get("alerts", [])
+            if alert.get("status") == "firing" and alert["labels"].get("alertname") == "InputDrift"
+        }
+    )
     if drifted:
         return Trigger("drift alert", True, f"InputDrift firing on {', '.join(drifted)}")
     names = sorted({alert["labels"].get("alertname", "?") for alert in notification.get("alerts", [])})
-    return Trigger("drift alert", False, f"no firing InputDrift (got: {', '.join(names) or 'no alert'}, "
-                                         f"{notification.get('status', 'unknown')})")
+    return Trigger(
+        "drift alert",
+        False,
+        f"no firing InputDrift (got: {', '.join(names) or 'no alert'}, {notification.get('status', 'unknown')})",
+    )
