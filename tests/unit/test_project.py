@@ -47,3 +47,40 @@ def test_the_pipeline_environments_pin_the_workbooks_own_versions():
         shared = {package: version for package, version in pins.items() if package in pinned}
         assert shared == {package: pinned[package] for package in shared}, f"requirements/{name}.txt"
         assert {"mlflow", "scikit-learn", "pandas", "pandera", "skops"} <= set(shared)
+
+
+# Each stage package may use only the stages before it: monitoring's primitives (drift, live gauges) are used
+# by training (it logs the drift reference), CI checks and packages what training made, CD ships what CI built.
+STAGE_LAYERS = ("cm", "ct", "ci", "cd")
+
+
+def _stage_imports(stage: str) -> set[tuple[str, str]]:
+    """(module, imported stage) for every import of another stage in a stage package, lazy ones included."""
+    import ast
+
+    found = set()
+    for module in (ROOT / "src" / "mlops_workbook" / stage).glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mlops_workbook"):
+                parts = node.module.split(".")
+                names = [parts[1]] if len(parts) > 1 else [alias.name for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name.split(".")[1] for a in node.names if a.name.startswith("mlops_workbook.")]
+            else:
+                continue
+            found |= {(f"{stage}/{module.name}", name) for name in names if name in STAGE_LAYERS and name != stage}
+    return found
+
+
+def test_stage_packages_depend_in_one_direction():
+    backwards = [
+        f"{module} imports mlops_workbook.{used}"
+        for stage in STAGE_LAYERS
+        for module, used in sorted(_stage_imports(stage))
+        if STAGE_LAYERS.index(used) > STAGE_LAYERS.index(stage)
+    ]
+    assert not backwards, (
+        f"stage packages may use only the stages before them ({' ← '.join(STAGE_LAYERS)}): "
+        + "; ".join(backwards)
+        + ". Move what both need into the earlier stage, or into the top-level package."
+    )
