@@ -1,7 +1,8 @@
 """`mlops-workbook`: one command for learners, instructors and CI.
 
-Every subcommand validates its input before doing any work, and reports a problem as
-one clear message (what is wrong, how to fix it) with a non-zero exit code.
+Every subcommand validates its input before doing any work. Whatever the workbook raises on purpose
+(errors.WorkbookError) is reported in one place, `Commands.invoke`: one clear message (what is wrong, how to
+fix it) and the error's exit code (2: the input was wrong and nothing was done; 1: the work failed).
 """
 
 from __future__ import annotations
@@ -12,22 +13,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
-from mlops_workbook import config, envcheck, labs, runner
+from mlops_workbook import config, envcheck, errors, labs, runner
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    help="Run, check and maintain the MLOps automation workbook.",
-)
 console = Console()
-
-Env = Annotated[str, typer.Option("--env", "-e", help="dev, staging or prod (configs/<env>.yaml)")]
-Only = Annotated[list[str] | None, typer.Option("--only", help="a notebook number or name; repeat for more")]
-
-
-Params = Annotated[list[str] | None, typer.Option("--param", "-p", help="override: key=value")]
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -35,12 +25,33 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+class Commands(TyperGroup):
+    """Every command (and the `ci` group's) runs through here: a WorkbookError becomes its message and code."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except errors.WorkbookError as error:
+            _fail(str(error), error.exit_code)
+
+
+app = typer.Typer(
+    cls=Commands,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Run, check and maintain the MLOps automation workbook.",
+)
+Env = Annotated[str, typer.Option("--env", "-e", help="dev, staging or prod (configs/<env>.yaml)")]
+Only = Annotated[list[str] | None, typer.Option("--only", help="a notebook number or name; repeat for more")]
+
+
+Params = Annotated[list[str] | None, typer.Option("--param", "-p", help="override: key=value")]
+
+
 def _config(env: str, param: list[str] | None) -> config.EnvConfig:
-    """The environment's validated parameters, or exit 2 with the reason before any work."""
-    try:
-        return config.load(env, config.parse_overrides(param or []))
-    except (config.ConfigError, ValueError) as error:
-        _fail(str(error))
+    """The environment's validated parameters (a ConfigError, before any work, if they are not)."""
+    return config.load(env, config.parse_overrides(param or []))
 
 
 @app.command()
@@ -62,23 +73,13 @@ def run(
 ) -> None:
     """Execute the lessons with papermill into the environment's workspace."""
     cfg = _config(env, param)
-    try:
-        todo = runner.notebooks("notebooks", only)
-    except ValueError as error:
-        _fail(str(error))
-    try:
-        runner.run(cfg, todo, console, jobs)
-    except runner.NotebookFailed as error:
-        _fail(str(error), code=1)
+    runner.run(cfg, runner.notebooks("notebooks", only), console, jobs)
 
 
 @app.command("config")
 def show_config(env: Env = "dev") -> None:
     """Validate an environment's parameters and print them."""
-    try:
-        cfg = config.load(env)
-    except config.ConfigError as error:
-        _fail(str(error))
+    cfg = config.load(env)
     table = Table("key", "value", title=f"configs/{env}.yaml (valid)")
     for key, value in cfg.params().items():
         table.add_row(key, repr(value))
@@ -107,10 +108,7 @@ def check(
         if path.is_dir():
             _class_report(path, timeout, report)
             continue
-        try:
-            outcomes = labs.check(path, timeout)
-        except ValueError as error:
-            _fail(str(error))
+        outcomes = labs.check(path, timeout)
         table = Table("exercise", "result", "hint", title=str(path))
         for o in outcomes:
             table.add_row(o.exercise, f"[{_COLOURS.get(o.status, 'red')}]{o.status}[/]", o.hint)
@@ -121,10 +119,7 @@ def check(
 
 def _class_report(folder: Path, timeout: int, report: Path) -> None:
     """One row per learner, one column per lab exercise; the CSV keeps every hint too."""
-    try:
-        results = labs.class_report(folder, timeout)
-    except ValueError as error:
-        _fail(str(error))
+    results = labs.class_report(folder, timeout)
     results.to_csv(report, index=False)
     results["column"] = results["lab"].str[:2] + " " + results["exercise"]
     grid = results.pivot_table(index="learner", columns="column", values="result", aggfunc="first", fill_value="-")
@@ -154,11 +149,8 @@ def make_labs(
 @app.command()
 def refresh(only: Only = None) -> None:
     """Re-execute notebooks/ and solutions/ in place with dev defaults (refresh stored outputs)."""
-    try:
-        for path in runner.refresh(only):
-            console.print(f"refreshed {path.parent.name}/{path.name}")
-    except ValueError as error:
-        _fail(str(error))
+    for path in runner.refresh(only):
+        console.print(f"refreshed {path.parent.name}/{path.name}")
 
 
 @app.command()
@@ -206,14 +198,11 @@ def deploy_image(
 ) -> None:
     """Deploy CI's image to staging or prod, health-gated; prod needs it live in staging (and an approval)."""
     from mlops_workbook import processes
-    from mlops_workbook.cd import deploy, release
+    from mlops_workbook.cd import release
 
     cfg = _config(env, param)
-    try:
-        with processes.detached():  # the environment's nginx serves on after this command ends
-            event = release.deploy_image(cfg, image, approved_by, _config("staging", param))
-    except deploy.DeployFailed as error:
-        _fail(str(error), code=1)
+    with processes.detached():  # the environment's nginx serves on after this command ends
+        event = release.deploy_image(cfg, image, approved_by, _config("staging", param))
     console.print(
         f"{env}: version {event.version} from {image} is live on port {cfg.serve_port} ({event.reason})"
         + (f", approved by {event.approved_by} at {event.time}" if event.approved_by else ""),
@@ -236,10 +225,7 @@ def reproduce(
         reproducibility.record()
         console.print(f"recorded {reproducibility.REFERENCE}: review the diff, then commit it")
         return
-    try:
-        now = reproducibility.check()
-    except reproducibility.ReproducibilityError as error:
-        _fail(f"not reproducible: {error}", code=1)
+    now = reproducibility.check()
     console.print(
         f"reproducible: {len(now.predictions)} held-out predictions match {reproducibility.REFERENCE}", soft_wrap=True
     )
@@ -270,12 +256,9 @@ def package_image(
     from mlops_workbook.ci import packaging
 
     cfg = _config(env, param)
-    try:
-        built, facts = packaging.package(
-            cfg, paths.fresh_dir(cfg.workspace_dir() / "package"), tag, port=cfg.serve_port + 1
-        )  # beside, not on, a deployed API
-    except (packaging.BuildFailed, packaging.Unhealthy, LookupError) as error:
-        _fail(str(error), code=1)
+    built, facts = packaging.package(
+        cfg, paths.fresh_dir(cfg.workspace_dir() / "package"), tag, port=cfg.serve_port + 1
+    )  # beside, not on, a deployed API
     console.print(
         f"built {built.tag} with {facts.name} version {facts.version}: healthy, smoke test passed", soft_wrap=True
     )

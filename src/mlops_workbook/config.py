@@ -15,12 +15,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from mlops_workbook import instance, paths
+from mlops_workbook import errors, instance, paths
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 
 
-class ConfigError(ValueError):
+class ConfigError(errors.BadInput):
     """The parameters are not valid; nothing has been executed or written."""
 
 

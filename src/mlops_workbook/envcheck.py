@@ -12,7 +12,7 @@ from importlib import metadata
 
 import pandas as pd
 
-from mlops_workbook import paths
+from mlops_workbook import errors, paths
 
 LIBRARIES = (
     "mlops-workbook",
@@ -80,7 +80,7 @@ def components() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["component", "available", "detail"]).set_index("component")
 
 
-class ComponentMissing(RuntimeError):
+class ComponentMissing(errors.WorkbookError, RuntimeError):
     """A notebook needs a component this machine lacks; the message says how to get it."""
 
     def _render_traceback_(self) -> list[str]:

@@ -21,6 +21,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from mlops_workbook import errors
+
 VARIABLE = "MLOPS_WORKBOOK_INSTANCE"
 STRIDE = 1000
 LAST = 20  # a configured serve_port is at most 45000 (config.py): + 99 + 20 × 1000 stays below 65536
@@ -32,7 +34,7 @@ def number() -> int:
     """This run's instance, from MLOPS_WORKBOOK_INSTANCE (0 when unset)."""
     raw = os.environ.get(VARIABLE, "0")
     if not raw.isdigit() or int(raw) > LAST:
-        raise ValueError(
+        raise errors.BadInput(
             f"{VARIABLE}={raw!r}: expected a whole number from 0 to {LAST} (unset it for the ports the lessons print)"
         )
     return int(raw)
@@ -83,7 +85,7 @@ def claim() -> int:
         _held.append(handle)
         os.environ[VARIABLE] = str(k)
         return k
-    raise RuntimeError(f"all {LAST} workbook instances are taken by running processes: stop a test run first")
+    raise errors.WorkbookError(f"all {LAST} workbook instances are taken by running processes: stop a test run first")
 
 
 def unclaimed() -> list[int]:

@@ -19,7 +19,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbgrader.preprocessors import ClearOutput, ClearSolutions
 
-from mlops_workbook import paths
+from mlops_workbook import errors, paths
 from mlops_workbook.runner import LocalKernelManager, ensure_kernel
 
 PASSED, UNSOLVED, WRONG, TIMED_OUT, CRASHED = "passed", "not yet solved", "wrong", "timed out", "crashed"
@@ -127,7 +127,7 @@ def check(lab: Path, timeout: int = 120) -> list[Outcome]:
         None,
     )
     if setup_error:  # not the learner's doing: say what the lab needs instead of failing every exercise
-        raise ValueError(f"{paths.show(lab)} could not set up: {setup_error['ename']}: {setup_error['evalue']}")
+        raise errors.BadInput(f"{paths.show(lab)} could not set up: {setup_error['ename']}: {setup_error['evalue']}")
     outcomes: list[Outcome] = []
     answers = []
     for cell in nb.cells:
@@ -147,7 +147,7 @@ def check(lab: Path, timeout: int = 120) -> list[Outcome]:
                 outcomes.append(_judge(grading["grade_id"], answers, cell, outcomes, timeout))
             answers = []
     if not outcomes:
-        raise ValueError(f"{paths.show(lab)} has no exercise check cells: is it one of the workbook's labs?")
+        raise errors.BadInput(f"{paths.show(lab)} has no exercise check cells: is it one of the workbook's labs?")
     return outcomes
 
 
@@ -159,7 +159,7 @@ def class_report(folder: Path, timeout: int = 120) -> pd.DataFrame:
     """
     found = sorted(Path(folder).glob("*/*.ipynb"))
     if not found:
-        raise ValueError(
+        raise errors.BadInput(
             f"no submissions in {paths.show(Path(folder))}: expected <learner>/<lab>.ipynb, "
             "e.g. alice/07_cm_monitoring.ipynb"
         )

@@ -27,7 +27,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from traitlets import Unicode, default
 
-from mlops_workbook import instance, paths
+from mlops_workbook import errors, instance, paths
 from mlops_workbook.config import EnvConfig
 
 KERNEL = "mlops-workbook"
@@ -65,7 +65,7 @@ def notebooks(folder: str = "notebooks", only: list[str] | None = None) -> list[
     found = sorted((paths.project_root() / folder).glob("[0-9][0-9]_*.ipynb"))
     unknown = [o for o in only or [] if not any(_matches(nb, [o]) for nb in found)]
     if unknown:
-        raise ValueError(
+        raise errors.BadInput(
             f"no notebook numbered or named {', '.join(unknown)} in {folder}/; "
             f"there are: {', '.join(nb.stem for nb in found)}"
         )
@@ -80,7 +80,7 @@ class Result:
     output: str
 
 
-class NotebookFailed(RuntimeError):
+class NotebookFailed(errors.WorkbookError, RuntimeError):
     """Notebooks raised, or their kernels died: which ones, in which cell, with which error, what to do."""
 
 
@@ -222,7 +222,7 @@ def refresh(only: list[str] | None = None) -> list[Path]:
     kernel = ensure_kernel()
     chosen = [nb for folder in LESSON_DIRS for nb in notebooks(folder) if _matches(nb, only)]
     if not chosen:
-        raise ValueError(f"no notebook numbered or named {', '.join(only or [])} in {' or '.join(LESSON_DIRS)}/")
+        raise errors.BadInput(f"no notebook numbered or named {', '.join(only or [])} in {' or '.join(LESSON_DIRS)}/")
     for path in chosen:
         nb = nbformat.read(path, as_version=4)
         NotebookClient(

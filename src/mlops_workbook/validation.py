@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 import pandera.pandas as pa
 
-from mlops_workbook import schema
+from mlops_workbook import errors, schema
 
 # pandera's internal check names, said the way a person reading the report would.
 _READABLE = {
@@ -82,7 +82,7 @@ class Report:
         return f"{len(lines)} schema check(s) failed:\n" + "\n".join(lines)
 
 
-class BadBatchError(ValueError):
+class BadBatchError(errors.BadInput):
     """A batch broke the schema. It carries the report; nothing was written."""
 
     def __init__(self, report: Report):

@@ -152,7 +152,7 @@ BROKEN_COMMITS = {
         "C: float = 1.0, inputs",
         "C: float = 0.5, inputs",
         "reproducibility",
-        "not reproducible: predictions differ from the reference",
+        "error: predictions differ from the reference",
     ),
 }
 

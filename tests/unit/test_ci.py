@@ -88,7 +88,7 @@ def test_cli_reproduce_passes():
 def test_cli_reproduce_fails_with_the_reason(monkeypatch, tmp_path):
     monkeypatch.setattr(reproducibility, "REFERENCE", tmp_path / "none.json")
     result = cli.invoke(app, ["ci", "reproduce"])
-    assert result.exit_code == 1 and "not reproducible: no reference" in result.output
+    assert result.exit_code == 1 and "error: no reference" in result.output
 
 
 def test_cli_quality():

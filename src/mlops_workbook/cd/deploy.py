@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlops_workbook import instance, paths
+from mlops_workbook import errors, instance, paths
 from mlops_workbook.cd.router import Router, RouterError
 from mlops_workbook.cd.targets import Copy, Release
 from mlops_workbook.ci import packaging
@@ -37,7 +37,7 @@ def forget_live_copies() -> None:
         live.unlink()
 
 
-class DeployFailed(RuntimeError):
+class DeployFailed(errors.WorkbookError, RuntimeError):
     """The new release was not put live; the message says why and what still serves."""
 
 
@@ -127,14 +127,14 @@ class Deployment:
                 take_over,
                 self.target.stop,
             )
-        except (packaging.Unhealthy, AssertionError, OSError, RouterError) as error:
-            reason, _, logs = str(error).partition(" Its last logs:")
-            reason = (reason.strip().splitlines()[0].rstrip(".") if reason.strip() else type(error).__name__) + "."
+        except (errors.WorkbookError, AssertionError, OSError) as error:  # a check passed in may assert
+            said = (error.message if isinstance(error, errors.WorkbookError) else str(error)).strip()
+            reason = (said.splitlines()[0].rstrip(".") if said else type(error).__name__) + "."
             self._record(release, slot, "rejected", reason, approved_by)
             serving = f"version {live.release.version} still serves" if live else "nothing was serving"
             raise DeployFailed(
-                f"version {release.version} was not deployed to {self.env}: {reason} "
-                f"{serving} on port {self.port}." + (f" The new copy's last logs:{logs}" if logs else "")
+                f"version {release.version} was not deployed to {self.env}: {reason} {serving} on port {self.port}.",
+                logs=getattr(error, "logs", ""),
             ) from error
         return self._record(release, slot, "live", why or "passed its health check and smoke test", approved_by)
 

@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from mlops_workbook import cache, paths
+from mlops_workbook import cache, errors, paths
 from mlops_workbook.ct import steps
 
 AIRFLOW_VENV, KFP_VENV = ".venv-airflow", ".venv-kfp"
@@ -37,7 +37,7 @@ dag = airflow_dag.build({env!r}, SETTINGS, {folder!r}, schedule={schedule!r}, st
 '''
 
 
-class PipelineFailed(RuntimeError):
+class PipelineFailed(errors.WorkbookError, RuntimeError):
     """A scheduler's run of the pipeline failed; the message carries the end of its output."""
 
 

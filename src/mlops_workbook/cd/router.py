@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from mlops_workbook import processes
+from mlops_workbook import errors, processes
 
 CONF = """\
 # written by mlops_workbook.cd.router: the {env} front door
@@ -37,7 +37,7 @@ http {{
 """
 
 
-class RouterError(RuntimeError):
+class RouterError(errors.WorkbookError, RuntimeError):
     """nginx refused the configuration or did not start; the message carries what it said."""
 
 

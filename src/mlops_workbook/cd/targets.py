@@ -60,7 +60,7 @@ class ProcessTarget:
 
     def release(self, registry) -> Release:
         """The registry's champion: the process loads it by alias when it starts."""
-        return Release(_champion(registry))
+        return Release(gate.required_champion(registry))
 
     def start(self, release: Release, port: int, name: str, timeout: float = 60) -> Copy:
         if _healthy(port):  # else that server's answers would pass for the new copy's
@@ -103,8 +103,7 @@ class ProcessTarget:
         self.stop(Copy(release, port, name, process.pid))
         tail = "\n".join(log.read_text().strip().splitlines()[-5:])
         raise packaging.Unhealthy(
-            f"process {name} for version {release.version} did not become healthy: {why}; "
-            f"it was stopped. Its last logs:\n{tail}"
+            f"process {name} for version {release.version} did not become healthy: {why}; it was stopped.", logs=tail
         )
 
     def stop(self, copy: Copy) -> None:
@@ -121,7 +120,7 @@ class ContainerTarget:
 
     def release(self, registry) -> Release:
         """The registry's champion in its image: CI's package step, run here (the layer cache makes it quick)."""
-        version = _champion(registry)
+        version = gate.required_champion(registry)
         built, _ = packaging.package_champion(
             registry, self.client, self.folder / f"v{version}", f"{packaging.IMAGE}:{self.env}-model-v{version}"
         )
@@ -150,10 +149,3 @@ def _healthy(port: int) -> bool:
             return answer.status == 200
     except (urllib.error.URLError, OSError):
         return False
-
-
-def _champion(registry) -> str:
-    version = gate.champion_version(registry)
-    if version is None:
-        raise LookupError("no champion in the registry to deploy: train and promote a model first")
-    return version

@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from mlops_workbook import bundle, cache, instance, paths
+from mlops_workbook import bundle, cache, errors, instance, paths
 
 BASE_IMAGE = "mlops-workbook/base:bookworm"
 IMAGE = "ride-completion"
@@ -38,11 +38,11 @@ SERVING_PACKAGES = ("fastapi", "uvicorn", "scikit-learn", "pandas", "numpy", "sk
 _STRIPPED = ("usr/share/doc", "usr/share/man", "usr/share/locale", "var/cache/apt", "var/lib/apt/lists")
 
 
-class BuildFailed(RuntimeError):
+class BuildFailed(errors.WorkbookError, RuntimeError):
     """A Dockerfile step failed; the message shows the step and the end of its log."""
 
 
-class Unhealthy(RuntimeError):
+class Unhealthy(errors.WorkbookError, RuntimeError):
     """The container did not become healthy; the message carries its logs (it was removed)."""
 
 
@@ -73,7 +73,7 @@ def _exists(client, tag: str) -> bool:
 def _build_base_image(client, tag: str) -> None:
     for tool in ("debootstrap", "tar"):
         if shutil.which(tool) is None:
-            raise RuntimeError(f"{tool} is needed to build the base image: apt-get install {tool}")
+            raise BuildFailed(f"{tool} is needed to build the base image: apt-get install {tool}")
     with tempfile.TemporaryDirectory() as folder:
         rootfs = Path(folder) / "rootfs"
         subprocess.run(
@@ -313,9 +313,7 @@ def run(client, tag: str, port: int, name: str, timeout: float = 90, environment
         if state.get("Health", {}).get("Status") == "unhealthy"
         else f"it was not healthy after {timeout:g} s"
     )
-    raise Unhealthy(
-        f"container {name} from {tag} did not become healthy: {why}; it was removed. Its last logs:\n{logs}"
-    )
+    raise Unhealthy(f"container {name} from {tag} did not become healthy: {why}; it was removed.", logs=logs)
 
 
 def remove_containers(client) -> list[str]:
@@ -338,15 +336,27 @@ def call(port: int, path: str, body=None) -> dict:
         return json.loads(answer.read())
 
 
+class SmokeTestFailed(errors.WorkbookError):
+    """The copy is up but answers wrongly: it must not take traffic."""
+
+
 def smoke_test(port: int, rows: list[dict], expected_version: str) -> dict:
     """Health, version and one prediction per row: what a deploy checks before it takes traffic."""
     health = call(port, "/health")
-    assert health["status"] == "ok", f"/health said {health}"
     served = call(port, "/version")
-    assert served["version"] == expected_version, f"serving version {served['version']}, expected {expected_version}"
     answer = call(port, "/predict", rows)
-    assert len(answer["predictions"]) == len(rows), f"{len(rows)} rows sent, {len(answer['predictions'])} answers"
-    assert all(0 <= p["probability"] <= 1 for p in answer["predictions"]), answer
+    predictions = answer.get("predictions", [])
+    problems = []
+    if health.get("status") != "ok":
+        problems.append(f"/health said {health}")
+    if served.get("version") != expected_version:
+        problems.append(f"serving version {served.get('version')}, expected {expected_version}")
+    if len(predictions) != len(rows):
+        problems.append(f"{len(rows)} rows sent, {len(predictions)} answers")
+    if not all(0 <= p.get("probability", -1) <= 1 for p in predictions):
+        problems.append(f"a probability outside [0, 1]: {answer}")
+    if problems:
+        raise SmokeTestFailed(f"smoke test on port {port} failed: " + "; ".join(problems))
     return answer
 
 
@@ -354,10 +364,7 @@ def export_champion(client, folder: Path) -> bundle.Facts:
     """The registry's champion as a serving bundle (see mlops_workbook.bundle)."""
     from mlops_workbook.ct import gate, training
 
-    if gate.champion_version(client) is None:
-        raise LookupError(
-            f"no '{gate.CHAMPION}' in the registry: train and promote a model first (06_ct_training_pipeline)"
-        )
+    gate.required_champion(client)
     model, facts = bundle.from_registry(f"models:/{training.MODEL_NAME}@{gate.CHAMPION}")
     bundle.save(model, facts, folder)
     return facts

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlops_workbook import data, paths
+from mlops_workbook import data, errors, paths
 from mlops_workbook.ct import data_pipeline, features, training
 
 REFERENCE = Path("tests/reference/reproducibility.json")  # relative to the repository
@@ -28,7 +28,7 @@ RECORD_COMMAND = "mlops-workbook ci reproduce --record"
 Trainer = Callable  # (train_rows, seed) -> a fitted scikit-learn model
 
 
-class ReproducibilityError(AssertionError):
+class ReproducibilityError(errors.WorkbookError):
     """The model differs from the reference; the message says how and what to do."""
 
 

@@ -24,13 +24,13 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from mlops_workbook import paths, processes
+from mlops_workbook import errors, paths, processes
 
 DEPLOY = Path("deploy")
 SECRETS = {"smtp_password": "SMTP_PASSWORD", "slack_webhook_url": "SLACK_WEBHOOK_URL"}  # file: environment variable
 
 
-class MonitoringError(RuntimeError):
+class MonitoringError(errors.WorkbookError, RuntimeError):
     """Prometheus or Alertmanager could not start or answer; the message says why."""
 
 
@@ -247,7 +247,7 @@ class Monitoring:
             return
         tail = "\n".join(log.read_text().strip().splitlines()[-5:])
         self.stop(name)
-        raise MonitoringError(f"{name} did not become ready in {timeout:g} s; its last logs:\n{tail}")
+        raise MonitoringError(f"{name} did not become ready in {timeout:g} s.", logs=tail)
 
 
 def _answers(url: str) -> bool:

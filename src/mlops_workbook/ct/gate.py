@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from mlops_workbook import errors
 from mlops_workbook.ct import training
 
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -50,6 +51,18 @@ def decide(challenger: dict, champion: dict | None, min_accuracy: float, min_roc
         f"ROC AUC {challenger['roc_auc']:.4f} vs the champion's {champion['roc_auc']:.4f}: "
         f"a gain of {gain:+.4f} is not above the margin {margin}",
     )
+
+
+class NoChampion(errors.WorkbookError, LookupError):
+    """Nothing to package or deploy: no version holds the champion alias yet."""
+
+
+def required_champion(client) -> str:
+    """The champion's version; NoChampion, saying what to do, when there is none."""
+    version = champion_version(client)
+    if version is None:
+        raise NoChampion(f"no '{CHAMPION}' in the registry: train and promote a model first (06_ct_training_pipeline)")
+    return version
 
 
 def champion_version(client) -> str | None:
