@@ -17,7 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from mlops_workbook import bundle, config, data, schema
+from mlops_workbook import bundle, config, data, schema, waiting
 from mlops_workbook.cd import loadtest, targets, traffic
 from mlops_workbook.cm import drift, receivers, stack
 from mlops_workbook.ct import features, training
@@ -83,15 +83,15 @@ def _alert_latency(target, model_dir: Path, cfg, folder: Path, cycles: int) -> l
     try:
         monitoring.start()
         with traffic.Traffic(WITH, normal, pause=0.05, batch=20) as users:
-            stack.wait_until(lambda: len(monitoring.query("model_input_drift_psi")) == len(schema.FEATURES), 30)
+            waiting.until(lambda: len(monitoring.query("model_input_drift_psi")) == len(schema.FEATURES), 30)
             for cycle in range(cycles):
                 mail.messages.clear()
                 slack.posts.clear()
                 time.sleep(5)
                 users.switch_to(drifted)
-                fired = stack.wait_until(lambda: FIRING in mail.subjects() and FIRING in slack.titles(), 60)
+                fired = waiting.until(lambda: FIRING in mail.subjects() and FIRING in slack.titles(), 60)
                 users.switch_to(normal)
-                resolved = stack.wait_until(lambda: RESOLVED in mail.subjects() and RESOLVED in slack.titles(), 60)
+                resolved = waiting.until(lambda: RESOLVED in mail.subjects() and RESOLVED in slack.titles(), 60)
                 rows.append(
                     {
                         "cycle": cycle + 1,

@@ -17,13 +17,12 @@ import json
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 
-from mlops_workbook import instance, paths
+from mlops_workbook import instance, paths, waiting
 
 REGISTRY = Path("runs/processes")
 _PR_SET_PDEATHSIG = 1
@@ -80,12 +79,7 @@ def record(name: str, pid: int, command: list[str]) -> None:
 
 def wait_ready(process: subprocess.Popen, ready: Callable[[], bool], timeout: float) -> bool:
     """Whether `ready()` came true within `timeout` seconds while the process kept running."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        if ready():
-            return True
-        time.sleep(0.1)
-    return False
+    return waiting.within(lambda: process.poll() is not None or ready(), timeout) and process.poll() is None
 
 
 def find(name: str) -> psutil.Process | None:
@@ -126,17 +120,18 @@ def stop(name: str, timeout: float = 5, sig: int = signal.SIGTERM) -> bool:
 
 def _gone(process: psutil.Process, timeout: float) -> bool:
     """Whether it exited within `timeout` (a zombie has: only its parent can reap it, and does if that is us)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def exited() -> bool:
         try:
-            if process.status() == psutil.STATUS_ZOMBIE:
-                with contextlib.suppress(psutil.Error):
-                    process.wait(0)  # our own child: reap it
-                return True
+            if process.status() != psutil.STATUS_ZOMBIE:
+                return False
         except psutil.NoSuchProcess:
             return True
-        time.sleep(0.05)
-    return False
+        with contextlib.suppress(psutil.Error):
+            process.wait(0)  # our own child: reap it
+        return True
+
+    return waiting.within(exited, timeout, every=0.05)
 
 
 def stop_all() -> list[str]:

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from conftest import require
-from mlops_workbook import bundle, config, data, instance, paths, schema
+from mlops_workbook import bundle, config, data, instance, paths, schema, waiting
 from mlops_workbook.cd import targets, traffic
 from mlops_workbook.ci import packaging
 from mlops_workbook.cm import dashboard, drift, receivers, rules, stack
@@ -181,31 +181,33 @@ def delivered(live, status: str, title: str) -> bool:
 
 
 @needs_the_stack
-def test_normal_traffic_raises_no_alert(live):
-    stack.wait_until(lambda: len(live.monitoring.query("model_input_drift_psi")) == len(schema.FEATURES), 20)
+def test_normal_traffic_raises_no_drift_alert(live):
+    waiting.until(lambda: len(live.monitoring.query("model_input_drift_psi")) == len(schema.FEATURES), 20)
     time.sleep(6)  # longer than the drift rule's `for:` plus Alertmanager's group_wait
     psi = live.monitoring.query("model_input_drift_psi")
     assert psi["value"].max() < 0.2, psi
     assert live.monitoring.target_up()
-    assert live.monitoring.alerts().empty
-    assert live.mail.messages == [] and live.slack.posts == [] and live.retrain_hook.posts == []
+    # A latency alert may fire on a loaded machine; drift must not.
+    assert live.monitoring.alerts("InputDrift").empty
+    assert live.mail.subjects("InputDrift") == [] and live.slack.titles("InputDrift") == []
+    assert live.retrain_hook.posts == []
 
 
 @needs_the_stack
 def test_drift_is_delivered_by_email_and_slack_naming_the_feature(live):
     live.users.switch_to(live.drifted)
-    seconds = stack.wait_until(lambda: delivered(live, "FIRING", "InputDrift on pickup_distance_km"), ALERT_WITHIN)
+    seconds = waiting.until(lambda: delivered(live, "FIRING", "InputDrift on pickup_distance_km"), ALERT_WITHIN)
     print(f"drift to alert delivered: {seconds:.1f} s")
     firing = {subject.split(" on ")[-1] for subject in live.mail.subjects() if "[FIRING] InputDrift" in subject}
-    stack.wait_until(
+    waiting.until(
         lambda: DRIFTED <= {s.split(" on ")[-1] for s in live.mail.subjects() if "[FIRING] InputDrift" in s}, 10
     )
     assert firing <= DRIFTED, "only the drifted features are alerted on"
     email = next(m for m in live.mail.messages if m["Subject"] == "[FIRING] InputDrift on pickup_distance_km")
     assert email["To"] == "ml-team@example.com"
     assert "PSI of pickup_distance_km is" in live.mail.text(email["Subject"])
-    assert set(live.monitoring.alerts().query("state == 'firing'")["feature"]) == DRIFTED
-    stack.wait_until(
+    assert set(live.monitoring.alerts("InputDrift").query("state == 'firing'")["feature"]) == DRIFTED
+    waiting.until(
         lambda: {a["labels"]["feature"] for post in live.retrain_hook.posts for a in post["alerts"]} == DRIFTED, 10
     )  # one group for all features: a second feature comes with the next post
     assert all(triggers.on_alert(post).fire for post in live.retrain_hook.posts), "the CT trigger says retrain"
@@ -214,7 +216,7 @@ def test_drift_is_delivered_by_email_and_slack_naming_the_feature(live):
 @needs_the_stack
 def test_the_alert_resolves_when_traffic_is_normal_again(live):
     live.users.switch_to(live.normal)
-    stack.wait_until(lambda: delivered(live, "RESOLVED", "InputDrift on pickup_distance_km"), 30)
+    waiting.until(lambda: delivered(live, "RESOLVED", "InputDrift on pickup_distance_km"), 30)
     assert live.monitoring.query("model_input_drift_psi")["value"].max() < 0.2
     assert all(post["status"] == "firing" for post in live.retrain_hook.posts), "a resolved drift starts nothing"
 
@@ -222,17 +224,17 @@ def test_the_alert_resolves_when_traffic_is_normal_again(live):
 @needs_the_stack
 def test_the_app_going_down_is_alerted(live):
     live.target.stop(live.app)
-    stack.wait_until(lambda: delivered(live, "FIRING", "ServiceDown"), 30)
+    waiting.until(lambda: delivered(live, "FIRING", "ServiceDown"), 30)
     assert all(a["labels"]["alertname"] == "InputDrift" for post in live.retrain_hook.posts for a in post["alerts"])
     live.app = live.target.start(live.release, APP_PORT, "app")
-    stack.wait_until(live.monitoring.target_up, 10)
+    waiting.until(live.monitoring.target_up, 10)
 
 
 @needs_the_stack
 def test_every_dashboard_panel_has_data(live):
     outcomes = [{"predicted": 1, "actual": 1}] * 80 + [{"predicted": 1, "actual": 0}] * 20
     assert packaging.call(APP_PORT, "/feedback", outcomes)["live_accuracy"] == 0.8
-    stack.wait_until(lambda: not live.monitoring.query(dashboard.PANELS[-1].expr).empty, 10)
+    waiting.until(lambda: not live.monitoring.query(dashboard.PANELS[-1].expr).empty, 10)
     for panel in dashboard.PANELS:
         assert not live.monitoring.query_range(panel.expr, 20).dropna(how="all").empty, panel.title
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from mlops_workbook import errors, instance, paths
+from mlops_workbook import errors, instance, paths, waiting
 from mlops_workbook.cd.router import Router, RouterError
 from mlops_workbook.cd.targets import Copy, Release
 from mlops_workbook.ci import packaging
@@ -214,15 +213,14 @@ class Deployment:
         return event
 
     def _wait_until_served(self, version: str, timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def served() -> bool:
             try:
-                if packaging.call(self.port, "/version")["version"] == version:
-                    return
+                return packaging.call(self.port, "/version")["version"] == version
             except OSError:
-                pass
-            time.sleep(0.1)
-        raise RouterError(f"the router on port {self.port} did not serve version {version} within {timeout:g} s")
+                return False
+
+        if not waiting.within(served, timeout):
+            raise RouterError(f"the router on port {self.port} did not serve version {version} within {timeout:g} s")
 
 
 def _port_free(port: int) -> bool:

@@ -16,6 +16,7 @@ import inspect
 import json
 import os
 import pprint
+import re
 import shutil
 import subprocess
 import tempfile
@@ -150,17 +151,21 @@ def _run(command: list[str], env: dict, timeout: float, what: str, check: bool =
     env = {**env, "MPLBACKEND": "Agg"}  # a notebook's inline plotting backend does not exist over there
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, cwd=paths.project_root())
     if check and done.returncode != 0:
-        raise PipelineFailed(f"{what} failed (exit {done.returncode}):\n" + _tail(done))
+        raise _failed(done, what)
     return done
 
 
 def _summary(done, what: str) -> dict:
     last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
     if done.returncode != 0 or not last.startswith("{"):
-        raise PipelineFailed(f"{what} failed (exit {done.returncode}):\n" + _tail(done))
+        raise _failed(done, what)
     return json.loads(last)
 
 
-def _tail(done) -> str:
+def _failed(done, what: str) -> PipelineFailed:
+    """What failed and why: the last exception it printed (a scheduler's log lines may follow it), its output's
+    last lines apart."""
     lines = (done.stdout + done.stderr).strip().splitlines()
-    return "\n".join(line for line in lines[-12:])
+    raised = [line for line in lines if re.match(r"\w+(Error|Exception)\b.*: ", line)]
+    why = f": {raised[-1]}" if raised else ""
+    return PipelineFailed(f"{what} failed (exit {done.returncode}){why}", logs="\n".join(lines[-12:]))

@@ -11,10 +11,9 @@ import re
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
-from mlops_workbook import errors, processes
+from mlops_workbook import errors, processes, waiting
 
 CONF = """\
 # written by mlops_workbook.cd.router: the {env} front door
@@ -80,13 +79,13 @@ class Router:
         After a reload, old workers still finish (and may still accept) requests for the old copy:
         the old copy may only stop once they are gone.
         """
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def settled() -> bool:
             master = processes.find(self.process_name)
-            if master is None or len(master.children()) <= 1:
-                return
-            time.sleep(0.05)
-        raise RouterError(f"nginx for {self.env} still runs the previous configuration after {timeout:g} s")
+            return master is None or len(master.children()) <= 1
+
+        if not waiting.within(settled, timeout, every=0.05):
+            raise RouterError(f"nginx for {self.env} still runs the previous configuration after {timeout:g} s")
 
     def stop(self, timeout: float = 10) -> None:
         """Stop nginx gracefully (it finishes what is in flight) and wait until its port is free."""

@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from mlops_workbook import bundle, cache, errors, instance, paths
+from mlops_workbook import bundle, cache, errors, instance, paths, waiting
 
 BASE_IMAGE = "mlops-workbook/base:bookworm"
 IMAGE = "ride-completion"
@@ -293,16 +293,15 @@ def run(client, tag: str, port: int, name: str, timeout: float = 90, environment
         labels={INSTANCE_LABEL: str(instance.number())},
         ports={f"{PORT}/tcp": ("127.0.0.1", port)},
     )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def settled() -> bool:  # healthy, or never going to be
         container.reload()
         state = container.attrs["State"]
-        status = state.get("Health", {}).get("Status", "none")
-        if status == "healthy":
-            return container
-        if status == "unhealthy" or state["Status"] == "exited":
-            break
-        time.sleep(0.5)
+        return state.get("Health", {}).get("Status") in ("healthy", "unhealthy") or state["Status"] == "exited"
+
+    waiting.within(settled, timeout, every=0.5)
+    if container.attrs["State"].get("Health", {}).get("Status") == "healthy":
+        return container
     logs = container.logs(tail=30).decode(errors="replace").strip()
     state = container.attrs["State"]
     container.remove(force=True)

@@ -57,8 +57,9 @@ class MailSink:
     def stop(self) -> None:
         self._controller.stop()
 
-    def subjects(self) -> list[str]:
-        return [message["Subject"] for message in self.messages]
+    def subjects(self, about: str = "") -> list[str]:
+        """The subject of each message received, in order (those that mention `about`, if given)."""
+        return [message["Subject"] for message in self.messages if about in message["Subject"]]
 
     def text(self, subject: str) -> str:
         """The plain-text body of the first message with this subject."""
@@ -94,9 +95,10 @@ class WebhookSink:
         self._server.shutdown()
         self._server.server_close()
 
-    def titles(self) -> list[str]:
-        """The title of each Slack attachment posted, in order."""
-        return [attachment["title"] for post in self.posts for attachment in post.get("attachments", [])]
+    def titles(self, about: str = "") -> list[str]:
+        """The title of each Slack attachment posted, in order (those that mention `about`, if given)."""
+        titles = [attachment["title"] for post in self.posts for attachment in post.get("attachments", [])]
+        return [title for title in titles if about in title]
 
 
 def team_stand_ins(ports: stack.Ports) -> tuple[MailSink, WebhookSink, dict[str, str]]:

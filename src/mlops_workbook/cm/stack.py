@@ -199,9 +199,11 @@ class Monitoring:
             columns[label or expr] = pd.Series({round(float(t) - end, 1): float(v) for t, v in s["values"]})
         return pd.DataFrame(columns).rename_axis("seconds")
 
-    def alerts(self) -> pd.DataFrame:
-        """Prometheus's view of its alerts now: name, labels, state (pending or firing)."""
+    def alerts(self, name: str | None = None) -> pd.DataFrame:
+        """Prometheus's view of its alerts now (those named `name`, if given): name, feature, state (pending or
+        firing). A lesson about drift asks for InputDrift: a loaded machine may also be slow, and say so."""
         alerts = self._get(f"{self.prometheus_url}/api/v1/alerts")["data"]["alerts"]
+        alerts = [a for a in alerts if name is None or a["labels"]["alertname"] == name]
         return pd.DataFrame(
             [
                 {"alert": a["labels"]["alertname"], "feature": a["labels"].get("feature", ""), "state": a["state"]}
@@ -256,13 +258,3 @@ def _answers(url: str) -> bool:
             return True
     except OSError:
         return False
-
-
-def wait_until(condition, timeout: float, every: float = 0.5) -> float:
-    """Seconds until `condition()` is true; TimeoutError after `timeout` seconds."""
-    start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > timeout:
-            raise TimeoutError(f"not true after {timeout:g} s: {getattr(condition, '__doc__', None) or condition}")
-        time.sleep(every)
-    return time.monotonic() - start
