@@ -10,7 +10,6 @@ from __future__ import annotations
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -30,11 +29,7 @@ def _naive_image(client, model, folder: Path) -> str:
     wheels = folder / "context" / "wheelhouse"
     subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
+            *packaging.PIP_WHEEL,
             "--wheel-dir",
             str(wheels),
             f"mlflow=={version('mlflow')}",

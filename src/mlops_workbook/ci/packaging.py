@@ -38,6 +38,9 @@ SERVING_PACKAGES = ("fastapi", "uvicorn", "scikit-learn", "pandas", "numpy", "sk
 _STRIPPED = ("usr/share/doc", "usr/share/man", "usr/share/locale", "var/cache/apt", "var/lib/apt/lists")
 
 
+PIP_WHEEL = [sys.executable, "-m", "pip", "wheel", "--quiet"]  # wheels built by this environment's pip
+
+
 class BuildFailed(errors.WorkbookError, RuntimeError):
     """A Dockerfile step failed; the message shows the step and the end of its log."""
 
@@ -116,11 +119,7 @@ def wheelhouse() -> Path:
         (target / "constraints.txt").write_text(frozen)
         subprocess.run(
             [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "--quiet",
+                *PIP_WHEEL,
                 "--wheel-dir",
                 str(target / "wheels"),
                 "--constraint",
@@ -178,7 +177,7 @@ def _build_project_wheel(source: Path, files: list[Path], folder: Path) -> None:
             shutil.copy(f, Path(clean) / f.relative_to(source))
         # a fixed timestamp makes the same code give the same wheel, so Docker's layer cache can hit
         subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(folder), clean],
+            [*PIP_WHEEL, "--no-deps", "--wheel-dir", str(folder), clean],
             check=True,
             capture_output=True,
             text=True,
