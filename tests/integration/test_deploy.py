@@ -70,7 +70,7 @@ def test_a_process_deploy_switches_versions_without_dropping_a_request(dev):
         event = dev.deploy(pinned("2"))
     assert (event.outcome, served_version(dev.port)) == ("live", "2")
     assert users.failed() == 0 and {"1", "2"} <= set(users.table()["version"])
-    assert deploy._port_free(old.port), "the old copy is stopped once the new one took over"
+    assert deploy.port_free(old.port), "the old copy is stopped once the new one took over"
 
 
 def test_a_release_that_cannot_start_never_takes_traffic(dev):
@@ -81,7 +81,7 @@ def test_a_release_that_cannot_start_never_takes_traffic(dev):
     assert "version 2 still serves" in str(failed.value) and "not a model bundle" in str(failed.value)
     assert users.failed() == 0 and served_version(dev.port) == "2"
     assert list(dev.history()["outcome"]) == ["live", "rejected"]
-    assert [deploy._port_free(dev.slot_port(slot)) for slot in deploy.SLOTS].count(False) == 1, (
+    assert [deploy.port_free(dev.slot_port(slot)) for slot in deploy.SLOTS].count(False) == 1, (
         "only the live copy holds a slot"
     )
 
@@ -91,7 +91,7 @@ def test_a_copy_that_answers_the_wrong_version_is_stopped_and_never_takes_over(d
     with pytest.raises(deploy.DeployFailed, match="serving version 2, expected 1"):
         dev.deploy(targets.Release("1", model_uri=f"models:/{training.MODEL_NAME}/2"))
     assert served_version(dev.port) == "1"
-    assert [deploy._port_free(dev.slot_port(slot)) for slot in deploy.SLOTS].count(False) == 1
+    assert [deploy.port_free(dev.slot_port(slot)) for slot in deploy.SLOTS].count(False) == 1
 
 
 def test_rollback_to_the_previous_model_version_is_one_call(dev, registry):

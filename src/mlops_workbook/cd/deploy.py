@@ -101,7 +101,7 @@ class Deployment:
         port, name = self.slot_port(slot), f"ride-completion-{self.env}-{slot}"
 
         def start() -> Copy:
-            if not _port_free(port):
+            if not port_free(port):
                 raise packaging.Unhealthy(f"port {port} ({slot}) is taken by something else: stop it first")
             return self.target.start(release, port, name)
 
@@ -223,6 +223,7 @@ class Deployment:
             raise RouterError(f"the router on port {self.port} did not serve version {version} within {timeout:g} s")
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
+    """Whether nothing listens on the port on loopback (a copy that was stopped has let it go)."""
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) != 0
