@@ -94,7 +94,16 @@ def test_an_unknown_path_cannot_grow_the_label_set(served):
     assert 'path="other",status="404"' in exported and "no-such-path" not in exported
 
 
-@pytest.mark.parametrize("body", [[], "not rows", {"acc_rate": True}])
+@pytest.mark.parametrize("body", [[], "not rows"])
 def test_empty_or_malformed_requests_get_a_422(served, body):
     _, client = served
     assert client.post("/predict", json=body).status_code == 422
+
+
+def test_true_or_false_is_not_a_number(served):
+    """Python counts True as 1; the API must not: a complete row whose acc_rate is true is refused for that."""
+    _, client = served
+    answer = client.post("/predict", json=rows(1)[0] | {"acc_rate": True})
+    assert answer.status_code == 422
+    said = [(e["loc"][-1], e["msg"]) for e in answer.json()["detail"]]
+    assert any(field == "acc_rate" and "not true or false" in msg for field, msg in said), said
