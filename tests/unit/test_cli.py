@@ -2,6 +2,7 @@
 
 from typer.testing import CliRunner
 
+from mlops_workbook import labs
 from mlops_workbook.cli import app
 
 cli = CliRunner()
@@ -36,4 +37,10 @@ def test_config_prints_the_validated_parameters():
 
 def test_labs_are_in_sync():
     result = cli.invoke(app, ["labs", "--check"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, result.output + " (run `make labs` to regenerate labs/ from solutions/)"
+
+
+def test_a_stale_lab_is_named_with_the_fix(monkeypatch):
+    monkeypatch.setattr(labs, "stale_labs", lambda: ["03_cd_serving.ipynb"])
+    result = cli.invoke(app, ["labs", "--check"])
+    assert result.exit_code == 1 and "03_cd_serving.ipynb" in result.output and "make labs" in result.output
