@@ -68,7 +68,9 @@ def stale_labs() -> list[str]:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ExerciseResult:
+    """One exercise of a lab, as the checker judged it: passed, not yet solved, wrong or timed out, and why."""
+
     exercise: str
     status: str
     hint: str = ""
@@ -83,25 +85,25 @@ def _error(cell) -> dict | None:
 _TIMEOUTS = ("KeyboardInterrupt", "CellTimeout")
 
 
-def _judge(exercise: str, answers: list, check_cell, earlier: list[Outcome], timeout: int) -> Outcome:
+def _judge(exercise: str, answers: list, check_cell, earlier: list[ExerciseResult], timeout: int) -> ExerciseResult:
     errors = [e for e in map(_error, answers) if e] + [e for e in [_error(check_cell)] if e]
     if not errors:
-        return Outcome(exercise, PASSED)
+        return ExerciseResult(exercise, PASSED)
     first, raised_in_check = errors[0], _error(check_cell) is errors[0]
     if first["ename"] in _TIMEOUTS:
-        return Outcome(exercise, TIMED_OUT, f"a cell ran longer than {timeout} s: is there an endless loop?")
+        return ExerciseResult(exercise, TIMED_OUT, f"a cell ran longer than {timeout} s: is there an endless loop?")
     if first["ename"] == "NotImplementedError":
-        return Outcome(exercise, UNSOLVED, "replace `raise NotImplementedError()` with your answer")
+        return ExerciseResult(exercise, UNSOLVED, "replace `raise NotImplementedError()` with your answer")
     unfinished = [o.exercise for o in earlier if o.status != PASSED]
     if raised_in_check and first["ename"] == "NameError" and unfinished:
-        return Outcome(exercise, UNSOLVED, f"finish {', '.join(unfinished)} first")
+        return ExerciseResult(exercise, UNSOLVED, f"finish {', '.join(unfinished)} first")
     if raised_in_check and first["ename"] == "AssertionError":
-        return Outcome(exercise, WRONG, first["evalue"] or "the check failed")
+        return ExerciseResult(exercise, WRONG, first["evalue"] or "the check failed")
     where = "the check" if raised_in_check else "your code"
-    return Outcome(exercise, WRONG, f"{where} raised {first['ename']}: {first['evalue']}")
+    return ExerciseResult(exercise, WRONG, f"{where} raised {first['ename']}: {first['evalue']}")
 
 
-def check(lab: Path, timeout: int = 120) -> list[Outcome]:
+def check(lab: Path, timeout: int = 120) -> list[ExerciseResult]:
     """Execute a learner's lab and say, per exercise, passed / not yet solved / wrong / timed out / crashed."""
     nb = nbformat.read(lab, as_version=4)
     for cell in nb.cells:  # what the learner's own run left must not count: only this run's outputs do
@@ -128,7 +130,7 @@ def check(lab: Path, timeout: int = 120) -> list[Outcome]:
     )
     if setup_error:  # not the learner's doing: say what the lab needs instead of failing every exercise
         raise errors.BadInput(f"{paths.show(lab)} could not set up: {setup_error['ename']}: {setup_error['evalue']}")
-    outcomes: list[Outcome] = []
+    outcomes: list[ExerciseResult] = []
     answers = []
     for cell in nb.cells:
         grading = cell.metadata.get("nbgrader", {})
@@ -137,7 +139,7 @@ def check(lab: Path, timeout: int = 120) -> list[Outcome]:
         elif grading.get("grade") and cell.cell_type == "code":
             if cell.get("execution_count") is None:  # never ran: the kernel died before it
                 outcomes.append(
-                    Outcome(
+                    ExerciseResult(
                         grading["grade_id"],
                         CRASHED,
                         "the kernel died while running your lab: does your code exit or use all memory?",

@@ -48,7 +48,9 @@ def environments(folder: Path, tracking_uri: str) -> dict[str, Deployment]:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Promotion:
+    """What one promotion did: the staging deploy, the decision about prod, and the prod deploy if it went."""
+
     staging: Event | None
     decision: Decision
     prod: Event | None
@@ -61,7 +63,7 @@ def promote(
     mode: str,
     approved_by: str | None = None,
     gate=may_go_to_prod,
-) -> Outcome:
+) -> Promotion:
     """Deploy to staging, then to prod if the gate says so (`gate` is may_go_to_prod unless a lab passes its own)."""
     staged = staging.serving(release)  # already live in staging: not deployed twice
     if staged is None:
@@ -71,8 +73,8 @@ def promote(
             pass  # the failure is in staging's history; prod is not touched
     decision = gate(mode, staged is not None, approved_by)
     if not decision.go:
-        return Outcome(staged, decision, None)
-    return Outcome(staged, decision, prod.deploy(release, approved_by=approved_by, why=decision.reason))
+        return Promotion(staged, decision, None)
+    return Promotion(staged, decision, prod.deploy(release, approved_by=approved_by, why=decision.reason))
 
 
 def deploy_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Event:
