@@ -39,7 +39,6 @@ from mlops_workbook.cm import drift, live
 from mlops_workbook.ct import features
 
 _PYTHON_TYPES = {"int64": int, "float64": float}
-disable_created_metrics()  # no `*_created` series: Prometheus does not need them, and they double the count
 KNOWN_PATHS = {"/health", "/version", "/predict", "/feedback", "/metrics"}
 DRIFT_WINDOW = 500
 
@@ -92,6 +91,7 @@ class Metrics:
     """
 
     def __init__(self):
+        disable_created_metrics()  # no `*_created` series: Prometheus does not need them, and they double the count
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)  # CPU seconds, memory, open files of this process
         self.requests = Counter(

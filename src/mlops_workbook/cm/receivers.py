@@ -20,10 +20,6 @@ from aiosmtpd.smtp import AuthResult
 
 from mlops_workbook.cm import stack
 
-# A login without TLS is what this sink is for (loopback only): say so once here, not on every connection.
-warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS", module="aiosmtpd")
-logging.getLogger("mail.log").setLevel(logging.ERROR)
-
 
 class MailSink:
     """An SMTP server on loopback that keeps every message; it accepts only the given login."""
@@ -51,6 +47,9 @@ class MailSink:
         return "250 OK"
 
     def start(self) -> MailSink:
+        # A login without TLS is what this sink is for (loopback only): say so once, not on every connection.
+        warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS", module="aiosmtpd")
+        logging.getLogger("mail.log").setLevel(logging.ERROR)
         self._controller.start()
         return self
 
