@@ -139,12 +139,6 @@ def _execute(nb: Path, output: Path, params: dict, kernel: str) -> tuple[Result,
     return Result(nb.stem, "passed", time.perf_counter() - start, paths.show(output)), None
 
 
-def _own_instance() -> None:
-    """A pool worker claims an instance of its own: its notebooks' ports, deploy state and containers
-    are apart from those of the notebooks running beside it."""
-    instance.claim()
-
-
 def run(cfg: EnvConfig, todo: list[Path], console: Console | None = None, jobs: int = 1) -> list[Result]:
     """Execute the notebooks for one environment, `jobs` at a time; after a failure no new one starts.
 
@@ -184,7 +178,9 @@ def run(cfg: EnvConfig, todo: list[Path], console: Console | None = None, jobs: 
             waiting = sorted(todo, key=lambda nb: -_previous_seconds(outputs[nb]))
             progress.update(task, description=f"{cfg.env}: {jobs} notebooks at a time")
             with ProcessPoolExecutor(
-                jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_own_instance
+                jobs,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=instance.claim,  # each worker's notebooks get ports, deploy state, containers of their own
             ) as pool:
                 running: dict = {}
                 while waiting or running:
