@@ -19,6 +19,7 @@ from pathlib import Path
 
 from mlops_workbook import bundle, config, data, schema, waiting
 from mlops_workbook.cd import loadtest, targets, traffic
+from mlops_workbook.ci import conversion
 from mlops_workbook.cm import drift, receivers, stack
 from mlops_workbook.ct import features, training
 
@@ -37,7 +38,7 @@ def _bundle(folder: Path, cfg) -> Path:
         list(model.feature_names_in_),
         drift.Reference.of(rows, schema.FEATURES).to_dict(),
     )
-    return bundle.save(model, facts, folder / "bundle")
+    return bundle.save(conversion.to_onnx(model), facts, folder / "bundle")
 
 
 def _overhead(target, model_dir: Path, cfg, requests: int, repeats: int) -> list[dict]:
@@ -46,7 +47,7 @@ def _overhead(target, model_dir: Path, cfg, requests: int, repeats: int) -> list
         body = data.as_requests(data.live_batch(cfg, n, index=5))
         for name, port, window in (("with drift tracking", WITH, "500"), ("without", WITHOUT, "0")):
             copy = target.start(
-                targets.Release("1", model_uri=str(model_dir), settings={"DRIFT_WINDOW": window}),
+                targets.Release("1", model_dir=str(model_dir), settings={"DRIFT_WINDOW": window}),
                 port,
                 name.replace(" ", "-"),
             )
@@ -73,7 +74,7 @@ def _overhead(target, model_dir: Path, cfg, requests: int, repeats: int) -> list
 
 
 def _alert_latency(target, model_dir: Path, cfg, folder: Path, cycles: int) -> list[dict]:
-    copy = target.start(targets.Release("1", model_uri=str(model_dir)), WITH, "alerting")
+    copy = target.start(targets.Release("1", model_dir=str(model_dir)), WITH, "alerting")
     monitoring = stack.Monitoring("bench", WITH, folder / "stack")
     mail, slack, team_secrets = receivers.team_stand_ins(monitoring.ports)
     os.environ.update(team_secrets)
@@ -111,7 +112,7 @@ def overhead(requests: int = 1500, repeats: int = 3) -> dict:
     cfg = config.load("dev")
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        rows = _overhead(targets.ProcessTarget(folder / "logs", ""), _bundle(folder, cfg), cfg, requests, repeats)
+        rows = _overhead(targets.ProcessTarget(folder / "logs"), _bundle(folder, cfg), cfg, requests, repeats)
     ratio = {
         n: next(r["requests/s"] for r in rows if r["rows per request"] == n and r["app"] != "without")
         / next(r["requests/s"] for r in rows if r["rows per request"] == n and r["app"] == "without")
@@ -132,7 +133,7 @@ def alerting(cycles: int = 3) -> dict:
     cfg = config.load("dev")
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        rows = _alert_latency(targets.ProcessTarget(folder / "logs", ""), _bundle(folder, cfg), cfg, folder, cycles)
+        rows = _alert_latency(targets.ProcessTarget(folder / "logs"), _bundle(folder, cfg), cfg, folder, cycles)
     fired = [row["drift → alert delivered (s)"] for row in rows]
     resolved = [row["normal → resolved delivered (s)"] for row in rows]
     return {

@@ -1,12 +1,15 @@
-"""The serving image against a naive one, and how fast a code-only change rebuilds.
+"""The serving image against a naive one, how fast it starts, and how fast a code-only change rebuilds.
 
 The naive image is what a learner would write first: the same locally built base,
-`pip install mlflow scikit-learn`, and the model served by `mlflow models serve`.
-Targets: the workbook's image at most 30% of the naive one's size; a code-only rebuild within 10 s.
+`pip install mlflow scikit-learn`, and the model served by `mlflow models serve`. Both start from the
+same base, so what each adds on top of it (image minus base) is what the comparison is about.
+`images` builds both once per run (the serving section reports their sizes and start-up against its targets);
+this section's own target: a code-only rebuild within 10 s.
 """
 
 from __future__ import annotations
 
+import functools
 import shutil
 import statistics
 import subprocess
@@ -19,10 +22,11 @@ from pathlib import Path
 import mlflow.sklearn
 
 from mlops_workbook import bundle, data, paths
-from mlops_workbook.ci import packaging
+from mlops_workbook.ci import conversion, packaging
 from mlops_workbook.ct import features, training
 
 NAIVE = Path(__file__).parent / "naive"
+PORT = 8703  # bench/serving.py takes 8701 and 8702
 
 
 def _naive_image(client, model, folder: Path) -> str:
@@ -48,26 +52,49 @@ def _naive_image(client, model, folder: Path) -> str:
     return packaging.build(client, folder / "context", "ride-completion:naive", packaging.BASE_IMAGE, {}).tag
 
 
-def run(rebuilds: int = 3) -> dict:
+def _model_dir(folder: Path):
+    """A fitted pipeline and its bundle (ONNX), as CI exports one."""
+    model = training.train(features.build(data.fake_batch(1000, seed=1)), seed=1)
+    facts = bundle.Facts("ride-completion", "1", "champion", "bench", list(model.feature_names_in_))
+    return model, bundle.save(conversion.to_onnx(model), facts, folder / "model")
+
+
+@functools.cache
+def images(starts: int = 3) -> dict:
+    """Our image and the naive one, built once per `make bench` (the serving section reports them too).
+
+    Sizes in MB, and our container's time from start to healthy (median of `starts`).
+    """
     client = packaging.docker_client()
     packaging.build_base_image(client)
-    model = training.train(features.build(data.fake_batch(1000, seed=1)), seed=1)
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        bundle.save(
-            model,
-            bundle.Facts("ride-completion", "1", "champion", "bench", list(model.feature_names_in_)),
-            folder / "model",
-        )
-        wheels = packaging.wheelhouse()
-        ours = packaging.build(
-            client,
-            packaging.context(folder / "ours", wheels, folder / "model"),
-            "ride-completion:bench",
-            packaging.BASE_IMAGE,
-            {},
-        ).tag
+        model, model_dir = _model_dir(folder)
+        context = packaging.context(folder / "ours", packaging.wheelhouse(), model_dir)
+        ours = packaging.build(client, context, "ride-completion:bench", packaging.BASE_IMAGE, {}).tag
         naive = _naive_image(client, model, folder / "naive")
+    healthy = []
+    for _ in range(starts):
+        start = time.perf_counter()
+        container = packaging.run(client, ours, PORT, "bench-start")
+        healthy.append(time.perf_counter() - start)
+        container.remove(force=True)
+    return {
+        "base": packaging.size_mb(client, packaging.BASE_IMAGE),
+        "ours": packaging.size_mb(client, ours),
+        "naive": packaging.size_mb(client, naive),
+        "healthy_s": statistics.median(healthy),
+        "starts": starts,
+    }
+
+
+def run(rebuilds: int = 3) -> dict:
+    client = packaging.docker_client()
+    sizes = images()
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        _, model_dir = _model_dir(folder)
+        wheels = packaging.wheelhouse()
         seconds, totals = [], []
         for _ in range(rebuilds):
             source = folder / "source"
@@ -79,34 +106,31 @@ def run(rebuilds: int = 3) -> dict:
             app = source / "src/mlops_workbook/cd/app.py"
             app.write_text(app.read_text() + f"\n# {uuid.uuid4()}\n")
             start = time.perf_counter()
-            context = packaging.context(folder / "changed", wheels, folder / "model", source=source)
+            context = packaging.context(folder / "changed", wheels, model_dir, source=source)
             seconds.append(
                 packaging.build(client, context, "ride-completion:bench-code", packaging.BASE_IMAGE, {}).seconds
             )
             totals.append(time.perf_counter() - start)
-    size_ours, size_naive = packaging.size_mb(client, ours), packaging.size_mb(client, naive)
     rebuild, total = statistics.median(seconds), statistics.median(totals)
     return {
         "title": f"Packaging: image size and code-only rebuild (median of {rebuilds})",
         "rows": [
             {
-                "image": "workbook (FastAPI + bundle, locked deps)",
-                "size MB": round(size_ours),
-                "share of naive": f"{size_ours / size_naive:.0%}",
+                "image": "workbook (FastAPI + ONNX Runtime + bundle, locked deps)",
+                "size MB": round(sizes["ours"]),
+                "added to the base MB": round(sizes["ours"] - sizes["base"]),
             },
             {
                 "image": "naive (pip install mlflow scikit-learn, mlflow models serve)",
-                "size MB": round(size_naive),
-                "share of naive": "100%",
+                "size MB": round(sizes["naive"]),
+                "added to the base MB": round(sizes["naive"] - sizes["base"]),
             },
         ],
         "notes": [
-            f"both start from the same local base image ({packaging.size_mb(client, packaging.BASE_IMAGE):.0f} MB)",
+            f"both start from the same local base image ({sizes['base']:.0f} MB); the serving section holds the "
+            "size and start-up targets",
             f"code-only rebuild: {total:.1f} s in all (the package's wheel, the build context, then "
             f"docker build), of which docker build {rebuild:.1f} s (dependency layers from the cache)",
         ],
-        "targets": [
-            {"target": "workbook image <= 30% of the naive image", "met": size_ours <= 0.3 * size_naive},
-            {"target": "code-only rebuild <= 10 s, wheel and context included", "met": total <= 10},
-        ],
+        "targets": [{"target": "code-only rebuild <= 10 s, wheel and context included", "met": total <= 10}],
     }

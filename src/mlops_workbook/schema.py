@@ -8,8 +8,10 @@ model. Changing a column here changes it everywhere, which is the point.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas only for `as_table`: the serving image has no pandas
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ FEATURES: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.name not in (KEY,
 
 def as_table() -> pd.DataFrame:
     """The schema as a table, for people to read."""
+    import pandas as pd
+
     return pd.DataFrame(
         {
             "column": c.name,

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import mlflow
 import pytest
 
 from conftest import require
@@ -39,6 +38,15 @@ def registry(tmp_path_factory):
     return client
 
 
+@pytest.fixture(scope="module")
+def pinned(registry, tmp_path_factory):
+    """A process release of version 1 or 2: its bundle, exported as CI's package step does."""
+    folder = tmp_path_factory.mktemp("bundles")
+    for version in ("1", "2"):
+        packaging.export(registry, version, folder / version)
+    return lambda version: targets.Release(version, model_dir=str(folder / version))
+
+
 def environment(env: str, folder: Path, port: int, target) -> deploy.Deployment:
     cfg = config.load(env, {"serve_port": port, "workspace": str(folder)})
     deployment = deploy.Deployment(cfg, target, folder / "environments" / env)
@@ -52,18 +60,12 @@ def served_version(port: int) -> str:
 
 @pytest.fixture
 def dev(registry, tmp_path):
-    deployment = environment(
-        "dev", tmp_path, PORTS, targets.ProcessTarget(tmp_path / "logs", mlflow.get_tracking_uri())
-    )
+    deployment = environment("dev", tmp_path, PORTS, targets.ProcessTarget(tmp_path / "logs"))
     yield deployment
     deployment.stop()
 
 
-def pinned(version: str) -> targets.Release:
-    return targets.Release(version, model_uri=f"models:/{training.MODEL_NAME}/{version}")
-
-
-def test_a_process_deploy_switches_versions_without_dropping_a_request(dev):
+def test_a_process_deploy_switches_versions_without_dropping_a_request(dev, pinned):
     dev.deploy(pinned("1"))
     old = dev.live()
     with traffic.Traffic(dev.port, packaging.sample_rows(2, 1)) as users:
@@ -73,9 +75,9 @@ def test_a_process_deploy_switches_versions_without_dropping_a_request(dev):
     assert deploy.port_free(old.port), "the old copy is stopped once the new one took over"
 
 
-def test_a_release_that_cannot_start_never_takes_traffic(dev):
+def test_a_release_that_cannot_start_never_takes_traffic(dev, pinned):
     dev.deploy(pinned("2"))
-    broken = targets.Release("2", settings={"MODEL_URI": "/no/such/model"})
+    broken = targets.Release("2", model_dir="/no/such/model")
     with traffic.Traffic(dev.port, packaging.sample_rows(2, 1)) as users, pytest.raises(deploy.DeployFailed) as failed:
         dev.deploy(broken)
     assert "version 2 still serves" in str(failed.value) and "not a model bundle" in str(failed.value)
@@ -86,17 +88,17 @@ def test_a_release_that_cannot_start_never_takes_traffic(dev):
     )
 
 
-def test_a_copy_that_answers_the_wrong_version_is_stopped_and_never_takes_over(dev):
+def test_a_copy_that_answers_the_wrong_version_is_stopped_and_never_takes_over(dev, pinned):
     dev.deploy(pinned("1"))
     with pytest.raises(deploy.DeployFailed, match="serving version 2, expected 1"):
-        dev.deploy(targets.Release("1", model_uri=f"models:/{training.MODEL_NAME}/2"))
+        dev.deploy(targets.Release("1", model_dir=pinned("2").model_dir))
     assert served_version(dev.port) == "1"
     assert [deploy.port_free(dev.slot_port(slot)) for slot in deploy.SLOTS].count(False) == 1
 
 
-def test_rollback_to_the_previous_model_version_is_one_call(dev, registry):
+def test_rollback_to_the_previous_model_version_is_one_call(dev, pinned, registry):
     dev.deploy(pinned("1"))
-    dev.deploy(targets.Release("2"))  # loads models:/ride-completion@champion
+    dev.deploy(dev.target.release(registry))  # the champion, exported now
     assert served_version(dev.port) == "2"
     event = dev.rollback(registry)
     assert (event.version, event.reason, served_version(dev.port)) == ("1", "rollback from version 2", "1")
@@ -105,28 +107,25 @@ def test_rollback_to_the_previous_model_version_is_one_call(dev, registry):
     registry.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, "2")  # as the module found it
 
 
-def test_a_bounded_load_from_another_process_gets_no_errors(dev):
+def test_a_bounded_load_from_another_process_gets_no_errors(dev, pinned):
     dev.deploy(pinned("2"))
     load = loadtest.run(dev.port, packaging.sample_rows(1, 3), requests=600, users=4)
     assert load["failures"] == 0 and load["requests"] >= 600, load
 
 
-def test_nothing_to_roll_back_to_is_a_clear_error(dev, registry):
+def test_nothing_to_roll_back_to_is_a_clear_error(dev, pinned, registry):
     dev.deploy(pinned("2"))
     with pytest.raises(deploy.DeployFailed, match="nothing to roll back to"):
         dev.rollback(registry)
     assert gate.champion_version(registry) == "2"
 
 
-def test_the_app_keeps_serving_what_it_loaded_when_the_registry_goes_away(dev, registry, tmp_path):
-    dev.deploy(targets.Release("2"))
-    store = Path(mlflow.get_tracking_uri().removeprefix("sqlite:///"))
-    moved = store.rename(tmp_path / "registry-gone.db")
-    try:
-        answer = packaging.call(dev.port, "/predict", packaging.sample_rows(3, 2))
-        assert len(answer["predictions"]) == 3 and answer["model_version"] == "2"
-    finally:
-        moved.rename(store)
+def test_the_app_keeps_serving_what_it_loaded_when_its_bundle_goes_away(dev, registry, tmp_path):
+    release = dev.target.release(registry)
+    dev.deploy(release)
+    Path(release.model_dir).rename(tmp_path / "bundle-gone")
+    answer = packaging.call(dev.port, "/predict", packaging.sample_rows(3, 2))
+    assert len(answer["predictions"]) == 3 and answer["model_version"] == "2"
 
 
 @pytest.fixture(scope="module")

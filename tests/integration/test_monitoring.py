@@ -18,7 +18,7 @@ import yaml
 from conftest import require
 from mlops_workbook import bundle, config, data, instance, paths, schema, waiting
 from mlops_workbook.cd import targets, traffic
-from mlops_workbook.ci import packaging
+from mlops_workbook.ci import conversion, packaging
 from mlops_workbook.cm import dashboard, drift, receivers, rules, stack
 from mlops_workbook.ct import features, training, triggers
 
@@ -129,7 +129,7 @@ def live(tmp_path_factory):
     rows = features.build(data.fake_batch(1000, cfg.seed))
     model = training.train(rows, cfg.seed)
     bundle.save(
-        model,
+        conversion.to_onnx(model),
         bundle.Facts(
             "ride-completion",
             "1",
@@ -140,8 +140,8 @@ def live(tmp_path_factory):
         ),
         folder / "bundle",
     )
-    target = targets.ProcessTarget(folder / "logs", "")
-    release = targets.Release("1", model_uri=str(folder / "bundle"), settings={"DRIFT_WINDOW": "300"})
+    target = targets.ProcessTarget(folder / "logs")
+    release = targets.Release("1", model_dir=str(folder / "bundle"), settings={"DRIFT_WINDOW": "300"})
     app = target.start(release, APP_PORT, "app")
 
     ports = stack.Ports.near(APP_PORT)

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import require
 from mlops_workbook import bundle, data, instance, paths
-from mlops_workbook.ci import packaging
+from mlops_workbook.ci import conversion, packaging
 from mlops_workbook.ct import features, training
 
 pytestmark = pytest.mark.component("docker")
@@ -32,7 +32,7 @@ def docker_client():
 def model_dir(tmp_path_factory):
     model = training.train(features.build(data.production_batch(600, seed=2)), seed=2)
     facts = bundle.Facts("ride-completion", "3", "champion", "run-3", list(model.feature_names_in_))
-    return bundle.save(model, facts, tmp_path_factory.mktemp("bundle"))
+    return bundle.save(conversion.to_onnx(model), facts, tmp_path_factory.mktemp("bundle"))
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,18 @@ def test_the_image_is_labelled_non_root_health_checked_and_free_of_secrets(docke
     for secret in ("PASSWORD", "SECRET", "TOKEN", "WEBHOOK", "hooks.slack.com"):
         assert secret.lower() not in history.lower()
     listing = docker_client.containers.run(TAG, ["sh", "-c", "ls / /srv/model; test ! -d /build"], remove=True).decode()
-    assert "model.skops" in listing and "build" not in listing.split()
+    assert "model.onnx" in listing and "build" not in listing.split()
+
+
+def test_the_image_serves_with_onnx_runtime_and_holds_no_training_library(docker_client, built):
+    """The served model is the ONNX graph: scikit-learn, scipy, pandas, MLflow (and pip) stay out of the image."""
+    probe = "import importlib.util as u; print([m for m in {} if u.find_spec(m)])"
+    training_side = ("sklearn", "scipy", "pandas", "mlflow", "skops", "pip", "setuptools")
+    found = docker_client.containers.run(TAG, ["python3", "-c", probe.format(training_side)], remove=True)
+    assert found.decode().strip() == "[]"
+    serving_side = ("onnxruntime", "uvloop", "httptools")
+    found = docker_client.containers.run(TAG, ["python3", "-c", probe.format(serving_side)], remove=True)
+    assert found.decode().strip() == str(list(serving_side))
 
 
 def test_a_code_only_change_rebuilds_only_the_code_layers(docker_client, built, model_dir, tmp_path):
@@ -84,12 +95,12 @@ def test_a_code_only_change_rebuilds_only_the_code_layers(docker_client, built, 
 
 def test_a_failing_step_is_reported_with_its_log(docker_client, model_dir, tmp_path):
     context = packaging.context(tmp_path / "context", packaging.wheelhouse(), model_dir)
-    next((context / "wheelhouse").glob("scikit_learn-*.whl")).unlink()  # a wheel missing from the wheelhouse
+    next((context / "wheelhouse").glob("onnxruntime-*.whl")).unlink()  # a wheel missing from the wheelhouse
     with pytest.raises(packaging.BuildFailed) as failure:
         packaging.build(docker_client, context, TAG + "-broken", packaging.BASE_IMAGE, {})
     message = str(failure.value)
     assert "failed at step 5 (RUN python3 -m venv" in message and "exit code 1" in message
-    assert "scikit-learn" in message.lower() or "scikit_learn" in message.lower()
+    assert "onnxruntime" in message.lower()
 
 
 def test_an_unhealthy_container_is_reported_with_its_logs_and_removed(docker_client, model_dir, tmp_path):

@@ -7,6 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from mlops_workbook import bundle, data, schema
 from mlops_workbook.cd.app import create_app
+from mlops_workbook.ci import conversion
 from mlops_workbook.cm import drift, live
 from mlops_workbook.ct import features, training
 
@@ -89,7 +90,7 @@ def model_bundle(tmp_path_factory, training_rows, reference):
     facts = bundle.Facts(
         "ride-completion", "3", "champion", "run-3", list(model.feature_names_in_), reference.to_dict()
     )
-    return bundle.save(model, facts, tmp_path_factory.mktemp("bundle"))
+    return bundle.save(conversion.to_onnx(model), facts, tmp_path_factory.mktemp("bundle"))
 
 
 def test_the_app_exports_drift_and_live_accuracy(model_bundle):

@@ -1,5 +1,6 @@
 """The project's set-up files agree with each other."""
 
+import json
 import re
 import subprocess
 import sys
@@ -36,6 +37,15 @@ def test_the_dockerfile_passes_hadolint():
     hadolint = Path(sys.executable).parent / "hadolint"
     result = subprocess.run([str(hadolint), str(ROOT / "Dockerfile")], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_image_runs_the_app_as_dev_s_process_copies_do():
+    """One definition of how the app is served (cd/server.py); the Dockerfile's CMD must say the same."""
+    from mlops_workbook.cd import server
+
+    cmd = re.search(r"^CMD (\[.*?\])\s*$", (ROOT / "Dockerfile").read_text().replace("\\\n", ""), re.M | re.S)
+    assert cmd, "the Dockerfile has no CMD in exec form"
+    assert json.loads(cmd.group(1)) == ["uvicorn", *server.OPTIONS, "--host", "0.0.0.0", "--port", "8000"]
 
 
 def test_the_pipeline_environments_pin_the_workbooks_own_versions():

@@ -1,10 +1,16 @@
 """The serving app: schema-driven requests, the same features as training, and the bundle it serves."""
 
+import json
+import re
+import subprocess
+import sys
+
 import pytest
 from fastapi.testclient import TestClient
 
 from mlops_workbook import bundle, data, schema
-from mlops_workbook.cd.app import create_app
+from mlops_workbook.cd.app import MAX_BODY, MAX_ROWS, create_app
+from mlops_workbook.ci import conversion
 from mlops_workbook.ct import features, training
 
 
@@ -13,7 +19,7 @@ def served(tmp_path_factory):
     table = features.build(data.production_batch(800, seed=4))
     model = training.train(table, seed=4)
     folder = bundle.save(
-        model,
+        conversion.to_onnx(model),
         bundle.Facts("ride-completion", "7", "champion", "run-1", list(model.feature_names_in_)),
         tmp_path_factory.mktemp("bundle"),
     )
@@ -52,6 +58,8 @@ def test_one_row_without_a_list(served):
     [
         ({"acc_rate": 1.7}, "acc_rate"),
         ({"avg_daily_trips": "many"}, "avg_daily_trips"),
+        ({"acc_rate": "0.5"}, "acc_rate"),
+        ({"avg_daily_trips": 3.5}, "avg_daily_trips"),
         ({"surge": 2.0}, "surge"),
     ],
 )
@@ -60,6 +68,53 @@ def test_a_bad_request_gets_a_422_naming_the_field(served, change, field):
     answer = client.post("/predict", json={**rows(1)[0], **change})
     assert answer.status_code == 422
     assert field in str(answer.json()["detail"])
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+def test_nan_or_infinity_gets_a_422_naming_the_field_not_a_500(served, value):
+    """Python's json reads NaN and Infinity, which are not JSON: the 422 must still be answerable."""
+    _, client = served
+    body = re.sub(r'"years_active": [0-9.e-]+', f'"years_active": {value}', json.dumps(rows(1)[0]))
+    answer = client.post("/predict", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    said = [(e["loc"][-1], e["msg"], e["input"]) for e in answer.json()["detail"] if e["loc"][1] == "Row"]
+    echoed = value.replace("Infinity", "inf").replace("NaN", "nan")  # as text: NaN and Infinity are not JSON
+    assert said == [("years_active", "Input should be a finite number", echoed)]
+
+
+def test_an_integer_may_be_written_with_a_zero_fraction(served):
+    _, client = served
+    assert client.post("/predict", json=rows(1)[0] | {"avg_daily_trips": 12.0}).status_code == 200
+
+
+def test_a_body_larger_than_the_row_limit_needs_is_refused_before_it_is_read(served):
+    """The size is checked against Content-Length, so the server never reads (or parses) the body."""
+    _, client = served
+    too_many = json.dumps(rows(1) * (MAX_ROWS * 8))
+    assert len(too_many) > MAX_BODY
+    answer = client.post("/predict", content=too_many, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413
+    at_the_limit = client.post("/predict", json=rows(1) * MAX_ROWS)
+    assert at_the_limit.status_code == 200 and len(at_the_limit.json()["predictions"]) == MAX_ROWS
+    assert client.post("/predict", json=rows(1) * (MAX_ROWS + 1)).status_code == 422
+
+
+def test_the_openapi_document_lists_what_predict_can_answer(served):
+    _, client = served
+    listed = client.get("/openapi.json").json()["paths"]["/predict"]["post"]["responses"]
+    assert set(listed) == {"200", "400", "413", "422"}
+
+
+def test_the_app_imports_no_training_library():
+    """The image has no pandas, scikit-learn, scipy or MLflow: importing the app must not need them."""
+    heavy = ("pandas", "sklearn", "scipy", "mlflow", "skops", "matplotlib")
+    found = subprocess.run(
+        [sys.executable, "-c", f"import sys, mlops_workbook.cd.app; print([m for m in {heavy} if m in sys.modules])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert found.stdout.strip() == "[]"
 
 
 def test_a_missing_field_is_named(served):

@@ -48,7 +48,7 @@ class Event:
     env: str
     version: str
     image: str | None
-    model_uri: str
+    model_dir: str | None
     slot: str
     outcome: str  # live | rejected
     reason: str
@@ -161,7 +161,7 @@ class Deployment:
             Release(
                 previous.version,
                 previous.image,
-                previous.model_uri,
+                previous.model_dir,
                 image_id=previous.image_id if isinstance(previous.image_id, str) else None,
             ),
             why=f"rollback from version {live.release.version}",
@@ -201,7 +201,7 @@ class Deployment:
             self.env,
             release.version,
             release.image,
-            release.model_uri,
+            release.model_dir,
             slot,
             outcome,
             reason,

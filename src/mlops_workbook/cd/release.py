@@ -37,12 +37,12 @@ def may_go_to_prod(mode: str, staging_passed: bool, approved_by: str | None) -> 
     )
 
 
-def environments(folder: Path, tracking_uri: str) -> dict[str, Deployment]:
+def environments(folder: Path) -> dict[str, Deployment]:
     """staging and prod with their real configs, emptied of what an earlier run left (copies' files in `folder`)."""
     stages = {}
     for name in ("staging", "prod"):
         env_cfg = config.load(name)
-        stages[name] = Deployment(env_cfg, targets.for_env(env_cfg, folder, tracking_uri))
+        stages[name] = Deployment(env_cfg, targets.for_env(env_cfg, folder))
         stages[name].reset()
     return stages
 

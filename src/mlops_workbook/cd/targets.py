@@ -1,5 +1,8 @@
 """Where a copy of the serving app runs: a local process (dev) or a container of the CI image.
 
+Both serve the bundle CI's packaging step exports (the ONNX model and its facts, see bundle.py): a process
+loads it from a folder, a container has it baked into its image.
+
 Both targets answer the same two calls, `start` and `stop`, so the deploy logic does not care
 which one an environment uses (its config's `deploy_target` decides). `start` returns only once
 the copy answers `/health`; a copy that never does is stopped and reported with its logs.
@@ -8,17 +11,15 @@ the copy answers `/health`; a copy that never does is stopped and reported with 
 from __future__ import annotations
 
 import os
-import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlops_workbook import instance, processes
+from mlops_workbook import instance, paths, processes
+from mlops_workbook.cd import server
 from mlops_workbook.ci import packaging
-from mlops_workbook.ct import gate, training
-
-CHAMPION_URI = f"models:/{training.MODEL_NAME}@{gate.CHAMPION}"
+from mlops_workbook.ct import gate
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class Release:
 
     version: str  # the model version it must serve (checked on /version)
     image: str | None = None  # containers: the CI image built around that version (its tag)
-    model_uri: str = CHAMPION_URI  # processes: what the app loads from the registry at start
+    model_dir: str | None = None  # processes: the bundle folder the app loads at start
     settings: dict = field(default_factory=dict, hash=False)  # extra environment variables for the app
     image_id: str | None = None  # containers: that very build, which a tag moved by a concurrent run cannot change
 
@@ -42,57 +43,44 @@ class Copy:
     pid: int | None = None  # processes only
 
 
-def for_env(cfg, folder: Path, tracking_uri: str):
+def for_env(cfg, folder: Path):
     """The target the environment's `deploy_target` names."""
     if cfg.deploy_target == "process":
-        return ProcessTarget(folder, tracking_uri)
+        return ProcessTarget(folder)
     return ContainerTarget(packaging.docker_client(), folder, cfg.env)
 
 
 class ProcessTarget:
-    """dev: the app as a local uvicorn process, loading its model from the registry by alias."""
+    """dev: the app as a local uvicorn process, serving the champion's bundle from a folder."""
 
     kind = "process"
 
-    def __init__(self, folder: Path, tracking_uri: str):
-        self.folder, self.tracking_uri = Path(folder), tracking_uri
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def release(self, registry) -> Release:
-        """The registry's champion: the process loads it by alias when it starts."""
-        return Release(gate.required_champion(registry))
+        """The registry's champion, exported as CI's package step does (ONNX, parity-checked), without an image."""
+        version = gate.required_champion(registry)
+        folder = paths.fresh_dir(self.folder / f"model-v{version}")
+        packaging.export_champion(registry, folder)
+        return Release(version, model_dir=str(folder))
 
     def start(self, release: Release, port: int, name: str, timeout: float = 60) -> Copy:
         if _healthy(port):  # else that server's answers would pass for the new copy's
             raise packaging.Unhealthy(
                 f"port {port} already serves an app: stop what listens there first (`ss -ltnp | grep {port}` shows it)"
             )
+        if release.model_dir is None:
+            raise ValueError(f"release of version {release.version} names no model folder: processes serve a bundle")
         log = self.folder / f"{name}.log"
         env = {
             **os.environ,
-            "MODEL_URI": release.model_uri,
-            "MLFLOW_TRACKING_URI": self.tracking_uri,
+            "MODEL_DIR": release.model_dir,
             "GIT_COMMIT": packaging.git_commit(),
             **release.settings,
         }
-        process = processes.start(
-            name,
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "mlops_workbook.cd.app:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            log,
-            env,
-        )
+        process = processes.start(name, [*server.command(port), "--log-level", "warning"], log, env)
         if processes.wait_ready(process, lambda: _healthy(port), timeout):
             return Copy(release, port, name, process.pid)
         why = (

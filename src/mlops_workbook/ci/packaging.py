@@ -26,6 +26,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from mlops_workbook import bundle, cache, errors, instance, paths, waiting
+from mlops_workbook.ci import conversion
 
 BASE_IMAGE = "mlops-workbook/base:bookworm"
 IMAGE = "ride-completion"
@@ -34,7 +35,11 @@ PORT = 8000  # inside the container
 INSTANCE_LABEL = "org.mlops-workbook.instance"  # which run started a container (mlops_workbook.instance)
 MODEL_VERSION_LABEL = "ai.mlops-workbook.model-version"  # set by the Dockerfile from MODEL_VERSION
 # What the serving app imports; their versions (and their dependencies') are the training environment's.
-SERVING_PACKAGES = ("fastapi", "uvicorn", "scikit-learn", "pandas", "numpy", "skops", "pydantic", "prometheus-client")
+# ONNX Runtime runs the model, so neither scikit-learn, scipy, pandas nor MLflow is in the image.
+SERVING_PACKAGES = (
+    *("fastapi", "pydantic", "uvicorn", "httptools", "uvloop"),
+    *("onnxruntime", "numpy", "prometheus-client"),
+)
 _STRIPPED = ("usr/share/doc", "usr/share/man", "usr/share/locale", "var/cache/apt", "var/lib/apt/lists")
 
 
@@ -298,7 +303,7 @@ def run(client, tag: str, port: int, name: str, timeout: float = 90, environment
         state = container.attrs["State"]
         return state.get("Health", {}).get("Status") in ("healthy", "unhealthy") or state["Status"] == "exited"
 
-    waiting.within(settled, timeout, every=0.5)
+    waiting.within(settled, timeout, every=0.1)  # Docker answers a status query in milliseconds
     if container.attrs["State"].get("Health", {}).get("Status") == "healthy":
         return container
     logs = container.logs(tail=30).decode(errors="replace").strip()
@@ -358,14 +363,52 @@ def smoke_test(port: int, rows: list[dict], expected_version: str) -> dict:
     return answer
 
 
-def export_champion(client, folder: Path) -> bundle.Facts:
-    """The registry's champion as a serving bundle (see mlops_workbook.bundle)."""
-    from mlops_workbook.ct import gate, training
+def export(registry, version: str, folder: Path, alias: str = "") -> tuple[bundle.Facts, conversion.Parity]:
+    """A registered version as a serving bundle: its pipeline converted to ONNX and checked on its held-out rows.
 
-    gate.required_champion(client)
-    model, facts = bundle.from_registry(f"models:/{training.MODEL_NAME}@{gate.CHAMPION}")
-    bundle.save(model, facts, folder)
-    return facts
+    Nothing is written unless the converted model passes the parity check (conversion.ParityFailed says why).
+    The ONNX model is also logged with the version's run (`onnx/model.onnx`), so the registry holds what shipped.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from mlops_workbook.cm import drift
+    from mlops_workbook.ct import training
+
+    found = registry.get_model_version(training.MODEL_NAME, version)
+    model = training.load(str(found.version))
+    try:
+        logged = mlflow.artifacts.download_artifacts(f"runs:/{found.run_id}/{training.HELD_OUT_FILE}")
+        held_out = pd.read_parquet(logged)
+    except (MlflowException, OSError):
+        raise conversion.ParityFailed(
+            f"version {version} has no held-out rows ({training.HELD_OUT_FILE}) to check its conversion on: "
+            "register versions with mlops_workbook.ct.training.log_and_register, which logs them"
+        ) from None
+    onnx_model = conversion.to_onnx(model)
+    parity = conversion.check(model, onnx_model, held_out)
+    try:
+        reference = mlflow.artifacts.load_dict(f"runs:/{found.run_id}/{drift.REFERENCE_FILE}")
+    except MlflowException:  # a version registered by other means: served without drift gauges
+        reference = None
+    facts = bundle.Facts(
+        training.MODEL_NAME,
+        str(found.version),
+        alias,
+        found.run_id,
+        list(model.feature_names_in_),
+        reference,
+    )
+    bundle.save(onnx_model, facts, folder)
+    registry.log_artifact(found.run_id, str(Path(folder) / bundle.MODEL_FILE), "onnx")
+    return facts, parity
+
+
+def export_champion(registry, folder: Path) -> tuple[bundle.Facts, conversion.Parity]:
+    """The registry's champion as a serving bundle (see export)."""
+    from mlops_workbook.ct import gate
+
+    return export(registry, gate.required_champion(registry), folder, gate.CHAMPION)
 
 
 def git_commit() -> str:
@@ -384,7 +427,7 @@ def sample_rows(n: int, seed: int) -> list[dict]:
 def package_champion(registry, client, folder: Path, tag: str) -> tuple[Built, bundle.Facts]:
     """Export the registry's champion and build the serving image around it (as `tag`)."""
     folder = paths.fresh_dir(Path(folder))
-    facts = export_champion(registry, folder / "model")
+    facts, _ = export_champion(registry, folder / "model")
     build_base_image(client)
     built = build(
         client,

@@ -7,15 +7,18 @@ thumb: below 0.1 stable, 0.1 to 0.2 watch, above 0.2 drifted.
 The reference (bin edges and shares per feature) is small, so training logs it with every
 model version and the serving app scores its live window against the version it serves.
 The report adds scipy's two-sample Kolmogorov-Smirnov test, a second opinion that needs no bins.
+`Reference` needs only numpy: the serving app uses it, and its image has neither pandas nor scipy.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from scipy import stats
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _FLOOR = 1e-4  # an empty bin would make the logarithm infinite
 REFERENCE_FILE = "drift_reference.json"  # the artifact name in each training run
@@ -67,12 +70,17 @@ def _shares(values: np.ndarray, inner_edges: list[float]) -> np.ndarray:
 
 def psi(reference: pd.Series, current: pd.Series, bins: int = 10) -> float:
     """PSI of one feature's current values against its reference values."""
+    import pandas as pd
+
     frame = pd.DataFrame({"x": reference})
     return Reference.of(frame, ["x"], bins).psi("x", current.to_numpy(dtype=float))
 
 
 def report(reference: pd.DataFrame, current: pd.DataFrame, features: list[str], threshold: float) -> pd.DataFrame:
     """Per feature: PSI, whether it is over the threshold, and the KS test's statistic and p-value."""
+    import pandas as pd
+    from scipy import stats
+
     ref = Reference.of(reference, features)
     rows = {}
     for name in features:
@@ -90,6 +98,7 @@ def report(reference: pd.DataFrame, current: pd.DataFrame, features: list[str], 
 def plot(reference: pd.DataFrame, current: pd.DataFrame, features: list[str]):
     """Histograms of each feature: the training reference against the current window."""
     import matplotlib.pyplot as plt
+    import pandas as pd
 
     fig, axes = plt.subplots(1, len(features), figsize=(4.2 * len(features), 3), squeeze=False)
     for ax, name in zip(axes[0], features):

@@ -30,7 +30,7 @@ class LiveMonitor:
         self.reference, self.min_rows = reference, min_rows
         self._values = {name: deque(maxlen=window) for name in reference.features}
         self._outcomes: deque[bool] = deque(maxlen=window)
-        self._lock = threading.Lock()  # requests are answered on several threads; a scrape reads on another
+        self._lock = threading.Lock()  # the app answers on its event loop, but a test client or sync caller may not
 
     def observe(self, rows: list[dict]) -> None:
         """Remember the inputs of one request, as it carried them (a missing value is None, ignored by PSI).

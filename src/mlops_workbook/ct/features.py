@@ -1,31 +1,55 @@
-"""The features the model sees, computed by one function for training and for serving alike.
+"""The features the model sees, each derived one defined once, for training and for serving alike.
 
-One function in both places is what prevents training/serving skew: the API calls
-`build` on a request exactly as the data pipeline calls it on a partition.
+One definition in both places is what prevents training/serving skew. Each formula is written with
+operations that pandas columns and numpy arrays share, so the data pipeline applies it to a partition
+(`build`, DataFrames) and the API to a request's rows (`build_array`, one float array, no pandas).
 """
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from mlops_workbook import schema
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def reliability(acc_rate, cancel_rate):
+    """Offers accepted and not cancelled."""
+    return acc_rate * (1 - cancel_rate)
+
+
+def is_new_driver(rating):
+    """1 when the driver has no rating yet."""
+    return np.isnan(rating).astype("int64")
+
+
+# name: (formula, the declared columns it reads, dtype)
 DERIVED = {
-    "reliability": "offers accepted and not cancelled: acc_rate * (1 - cancel_rate)",
-    "is_new_driver": "1 when the driver has no rating yet",
+    "reliability": (reliability, ("acc_rate", "cancel_rate"), "float64"),
+    "is_new_driver": (is_new_driver, ("rating",), "int64"),
 }
-DERIVED_DTYPES = {"reliability": "float64", "is_new_driver": "int64"}
 MODEL_INPUTS: tuple[str, ...] = (*schema.FEATURES, *DERIVED)
 
 
 def dtype(name: str) -> str:
     """The pandas dtype of a model input, declared or derived."""
-    return DERIVED_DTYPES[name] if name in DERIVED_DTYPES else schema.BY_NAME[name].dtype
+    return DERIVED[name][2] if name in DERIVED else schema.BY_NAME[name].dtype
 
 
 def build(batch: pd.DataFrame) -> pd.DataFrame:
     """The schema's features plus the derived ones (ids and label are kept when present)."""
     features = batch.copy()
-    features["reliability"] = batch["acc_rate"] * (1 - batch["cancel_rate"])
-    features["is_new_driver"] = batch["rating"].isna().astype("int64")
+    for name, (formula, reads, kind) in DERIVED.items():
+        features[name] = formula(*(batch[column] for column in reads)).astype(kind)
     return features
+
+
+def build_array(declared: np.ndarray) -> np.ndarray:
+    """Rows of `schema.FEATURES` (missing as NaN) → rows of `MODEL_INPUTS`, as float32 for the ONNX model."""
+    column = {name: declared[:, i] for i, name in enumerate(schema.FEATURES)}
+    derived = [formula(*(column[c] for c in reads)) for formula, reads, _ in DERIVED.values()]
+    return np.column_stack([declared, *derived]).astype(np.float32, copy=False)

@@ -61,9 +61,9 @@ def _output_of(step: str, path: Path) -> Path:
 def _candidate(folder: Path):
     import skops.io
 
-    from mlops_workbook import bundle
+    from mlops_workbook.ct import training
 
-    return skops.io.load(_output_of("train", folder / CANDIDATE), trusted=bundle.TRUSTED_TYPES)
+    return skops.io.load(_output_of("train", folder / CANDIDATE), trusted=training.TRUSTED_TYPES)
 
 
 def evaluate(settings: dict, folder: str) -> dict:

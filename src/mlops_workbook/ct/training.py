@@ -17,15 +17,16 @@ from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay, accuracy_sc
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mlops_workbook import bundle, schema
+from mlops_workbook import schema
 from mlops_workbook.cm import drift
 from mlops_workbook.ct import features
 
 MODEL_NAME = "ride-completion"
 # Named, not inferred: inferring requirements makes every log_model seconds slower.
 PIP_REQUIREMENTS = [f"{p}=={version(p)}" for p in ("scikit-learn", "pandas", "numpy")]
-# skops (MLflow's default format for sklearn, and the serving bundle's) loads only types it is told to trust.
-TRUSTED_TYPES = bundle.TRUSTED_TYPES
+# skops (MLflow's default format for sklearn) loads only types it is told to trust; this pipeline needs just this one.
+TRUSTED_TYPES = ["numpy.dtype"]
+HELD_OUT_FILE = "held_out.parquet"  # the rows a version was evaluated on, logged with its run
 
 
 def split(table: pd.DataFrame, held_out_percent: int = 25) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -105,8 +106,11 @@ def log_and_register(
 
     The drift reference of `train_rows` is logged with the run, so the app serving this version can
     tell when live inputs move away from what it learned (07_cm_monitoring). `lineage` (the feature
-    manifests trained on) is logged too, so every version can say which data it saw.
+    manifests trained on) is logged too, so every version can say which data it saw, and the evaluation
+    rows (model inputs and label), on which CI checks that the converted model answers alike (ci.conversion).
     """
+    import tempfile
+
     import mlflow
     import mlflow.sklearn
 
@@ -120,6 +124,9 @@ def log_and_register(
         mlflow.log_dict(drift.Reference.of(train_rows, schema.FEATURES).to_dict(), drift.REFERENCE_FILE)
         if lineage is not None:
             mlflow.log_dict({"feature_versions": lineage}, "lineage.json")
+        with tempfile.TemporaryDirectory() as folder:
+            eval_table[[*inputs, schema.LABEL]].to_parquet(f"{folder}/{HELD_OUT_FILE}", index=False)
+            mlflow.log_artifact(f"{folder}/{HELD_OUT_FILE}")
         info = mlflow.sklearn.log_model(
             model,
             name="model",
