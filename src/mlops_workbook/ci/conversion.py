@@ -55,11 +55,11 @@ def check(model, onnx_model: bytes, held_out) -> Parity:
     parity = Parity(len(held_out), float(difference.max(initial=0)), int(differing.sum()))
     if parity.labels_differing or parity.max_difference > TOLERANCE:
         worst = int(difference.argmax())
+        onnx_says, sklearn_says = (p[worst].astype(float).round(6).tolist() for p in (probabilities, expected))
         raise ParityFailed(
             f"the ONNX model answers unlike the trained one on {len(held_out)} held-out rows: "
             f"{parity.labels_differing} labels differ, largest probability difference {parity.max_difference:.2g} "
-            f"(allowed {TOLERANCE:g}), worst on row {worst}: ONNX {probabilities[worst].astype(float).round(6).tolist()} vs "
-            f"scikit-learn {expected[worst].round(6).tolist()}. Check that every step of the pipeline has a "
+            f"(allowed {TOLERANCE:g}), worst on row {worst}: ONNX {onnx_says} vs scikit-learn {sklearn_says}. Check that every step of the pipeline has a "
             "skl2onnx converter and that the inputs are in the model's order; it was not packaged."
         )
     return parity
