@@ -59,7 +59,8 @@ def check(model, onnx_model: bytes, held_out) -> Parity:
         raise ParityFailed(
             f"the ONNX model answers unlike the trained one on {len(held_out)} held-out rows: "
             f"{parity.labels_differing} labels differ, largest probability difference {parity.max_difference:.2g} "
-            f"(allowed {TOLERANCE:g}), worst on row {worst}: ONNX {onnx_says} vs scikit-learn {sklearn_says}. Check that every step of the pipeline has a "
-            "skl2onnx converter and that the inputs are in the model's order; it was not packaged."
+            f"(allowed {TOLERANCE:g}), worst on row {worst}: ONNX {onnx_says} vs scikit-learn {sklearn_says}. "
+            "Check that every step of the pipeline has a skl2onnx converter and that the inputs are in the "
+            "model's order; it was not packaged."
         )
     return parity
