@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from mlops_workbook import config, envcheck, errors, labs, runner
+from mlops_workbook import config, envcheck, errors, grading, labs, runner
 
 console = Console()
 
@@ -86,7 +86,7 @@ def show_config(env: Env = "dev") -> None:
     console.print(table)
 
 
-_COLOURS = {labs.PASSED: "green", labs.UNSOLVED: "yellow"}
+_COLOURS = {grading.PASSED: "green", grading.UNSOLVED: "yellow"}
 
 
 @app.command()
@@ -108,24 +108,24 @@ def check(
         if path.is_dir():
             _class_report(path, timeout, report)
             continue
-        outcomes = labs.check(path, timeout)
+        outcomes = grading.check(path, timeout)
         table = Table("exercise", "result", "hint", title=str(path))
         for o in outcomes:
             table.add_row(o.exercise, f"[{_COLOURS.get(o.status, 'red')}]{o.status}[/]", o.hint)
-            all_passed &= o.status == labs.PASSED
+            all_passed &= o.status == grading.PASSED
         console.print(table)
     raise typer.Exit(0 if all_passed else 1)
 
 
 def _class_report(folder: Path, timeout: int, report: Path) -> None:
     """One row per learner, one column per lab exercise; the CSV keeps every hint too."""
-    results = labs.class_report(folder, timeout)
+    results = grading.class_report(folder, timeout)
     results.to_csv(report, index=False)
     results["column"] = results["lab"].str[:2] + " " + results["exercise"]
     grid = results.pivot_table(index="learner", columns="column", values="result", aggfunc="first", fill_value="-")
     table = Table("learner", *grid.columns, "passed", title=f"class report: {folder}")
     for learner, row in grid.iterrows():
-        passed = (row == labs.PASSED).sum()
+        passed = (row == grading.PASSED).sum()
         table.add_row(learner, *(f"[{_COLOURS.get(r, 'red')}]{r}[/]" for r in row), f"{passed}/{len(row)}")
     console.print(table)
     console.print(f"every result with its hint: {report}", soft_wrap=True)

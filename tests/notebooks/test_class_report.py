@@ -4,10 +4,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 from test_labs import WRONG, with_answers
 
-from mlops_workbook import labs, paths
+from mlops_workbook import grading, paths
 
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
 LAB = "00_overview"
@@ -25,7 +26,8 @@ def hand_in(folder: Path, learner: str, exercise: str | None = None, code: str =
 
 
 def test_a_class_report_tells_right_wrong_unsolved_hanging_and_crashed_apart(tmp_path):
-    """One submission per outcome; a hanging answer times out and the rest of its lab is still checked."""
+    """One submission per outcome; a hanging answer times out and the rest of its lab is still checked; a
+    submission that edited a check is reported tampered for that exercise."""
     submissions = tmp_path / "submissions"
     hand_in(submissions, "ada")
     (submissions / "bo").mkdir(parents=True)
@@ -35,6 +37,10 @@ def test_a_class_report_tells_right_wrong_unsolved_hanging_and_crashed_apart(tmp
     hand_in(submissions, "ed", "ex3_range_check", "import os\nos._exit(1)")
     (submissions / "fay").mkdir()
     (submissions / "fay" / f"{LAB}.ipynb").write_text("not a notebook")
+    hand_in(submissions, "gus")  # right answers, but the first exercise's checks replaced by a print
+    tampered = nbformat.read(submissions / "gus" / f"{LAB}.ipynb", as_version=4)
+    next(c for c in tampered.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex1_stage_map").source = "1"
+    nbformat.write(tampered, submissions / "gus" / f"{LAB}.ipynb")
 
     report = tmp_path / "report.csv"
     done = subprocess.run(
@@ -49,12 +55,13 @@ def test_a_class_report_tells_right_wrong_unsolved_hanging_and_crashed_apart(tmp
     rows = pd.read_csv(report).fillna("")
     result = {(r.learner, r.exercise): r.result for r in rows.itertuples()}
     exercises = ["ex1_stage_map", "ex2_release_mode", "ex3_range_check"]
-    assert [result["ada", e] for e in exercises] == [labs.PASSED] * 3
-    assert [result["bo", e] for e in exercises] == [labs.UNSOLVED] * 3
-    assert [result["cy", e] for e in exercises] == [labs.PASSED, labs.WRONG, labs.PASSED]
-    assert [result["di", e] for e in exercises] == [labs.TIMED_OUT, labs.PASSED, labs.PASSED]
-    assert [result["ed", e] for e in exercises] == [labs.PASSED, labs.PASSED, labs.CRASHED]
+    assert [result["ada", e] for e in exercises] == [grading.PASSED] * 3
+    assert [result["bo", e] for e in exercises] == [grading.UNSOLVED] * 3
+    assert [result["cy", e] for e in exercises] == [grading.PASSED, grading.WRONG, grading.PASSED]
+    assert [result["di", e] for e in exercises] == [grading.TIMED_OUT, grading.PASSED, grading.PASSED]
+    assert [result["ed", e] for e in exercises] == [grading.PASSED, grading.PASSED, grading.CRASHED]
     assert result["fay", "-"] == "not checked"
+    assert [result["gus", e] for e in exercises] == [grading.TAMPERED, grading.PASSED, grading.PASSED]
     hints = {(r.learner, r.exercise): r.hint for r in rows.itertuples()}
     assert hints["cy", "ex2_release_mode"].startswith("Hint:")
     assert f"{TIMEOUT} s" in hints["di", "ex1_stage_map"]

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from conftest import needs_marks
-from mlops_workbook import labs, paths
+from mlops_workbook import grading, paths
 
 WRONG = yaml.safe_load((Path(__file__).parent / "wrong_answers.yaml").read_text())
 
@@ -55,9 +55,9 @@ def test_a_lab_has_stubs_and_no_outputs_or_answers(solution):
 
 @pytest.mark.parametrize("solution", SOLUTIONS)
 def test_the_untouched_lab_is_not_yet_solved(solution):
-    outcomes = labs.check(paths.project_root() / "labs" / solution.name)
+    outcomes = grading.check(paths.project_root() / "labs" / solution.name)
     assert [o.exercise for o in outcomes] == exercises(nbformat.read(solution, as_version=4))
-    assert {o.status for o in outcomes} == {labs.UNSOLVED}
+    assert {o.status for o in outcomes} == {grading.UNSOLVED}
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS)
@@ -68,23 +68,25 @@ def test_every_exercise_has_a_wrong_answer_on_file(solution):
 @pytest.mark.parametrize("notebook", [pytest.param(nb, marks=lab_marks(nb), id=nb) for nb in WRONG])
 def test_every_wrong_answer_is_called_wrong_with_its_hint(tmp_path, notebook):
     solution = paths.project_root() / "solutions" / f"{notebook}.ipynb"
-    outcomes = {o.exercise: o for o in labs.check(with_answers(solution, WRONG[notebook], tmp_path))}
+    outcomes = {o.exercise: o for o in grading.check(with_answers(solution, WRONG[notebook], tmp_path))}
     assert sorted(outcomes) == sorted(WRONG[notebook])
     for exercise, outcome in outcomes.items():
-        assert outcome.status == labs.WRONG, f"{exercise}: {outcome.status} ({outcome.hint})"
+        assert outcome.status == grading.WRONG, f"{exercise}: {outcome.status} ({outcome.hint})"
         assert outcome.hint.startswith("Hint:"), f"{exercise}: {outcome.hint}"
 
 
 def test_a_lab_whose_set_up_fails_says_so_instead_of_failing_every_exercise(tmp_path):
-    nb = nbformat.read(paths.project_root() / "solutions" / "00_overview.ipynb", as_version=4)
+    """The set-up is the workbook's (a submission cannot change it): when it fails, the machine lacks something."""
+    solution = paths.project_root() / "solutions" / "00_overview.ipynb"
+    nb = nbformat.read(solution, as_version=4)
     setup = next(c for c in nb.cells if c.cell_type == "code" and "from_parameters" in c.source)
     setup.source += (
         "\nfrom mlops_workbook import envcheck\nenvcheck.COMPONENTS['nothing'] = (['false'], 'apt-get install it')"
         "\nenvcheck.require('nothing')"
     )
-    nbformat.write(nb, tmp_path / "00_overview.ipynb")
+    nbformat.write(nb, tmp_path / "needs-nothing.ipynb")
     with pytest.raises(ValueError, match=r"could not set up: ComponentMissing: this notebook needs nothing"):
-        labs.check(tmp_path / "00_overview.ipynb")
+        grading.check(solution, source=tmp_path / "needs-nothing.ipynb")
 
 
 def test_labs_carry_no_run_state():

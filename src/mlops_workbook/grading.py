@@ -1,0 +1,155 @@
+"""Grading: a learner's lab, rebuilt from the workbook's source, executed and judged exercise by exercise.
+
+Only the answer cells come from the submission (tampering.py rebuilds the rest from `solutions/` and
+says what else the learner changed); a check cell's assert carries the hint a learner sees. An exercise
+whose checks were tampered with is reported as such, never as passed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+
+from mlops_workbook import errors, labs, paths, tampering
+from mlops_workbook.runner import LocalKernelManager, ensure_kernel
+
+PASSED, UNSOLVED, WRONG, TIMED_OUT, CRASHED = "passed", "not yet solved", "wrong", "timed out", "crashed"
+TAMPERED = "tampered"
+
+
+@dataclass(frozen=True)
+class ExerciseResult:
+    """One exercise of a lab, as the checker judged it: passed, not yet solved, wrong or timed out, and why."""
+
+    exercise: str
+    status: str
+    hint: str = ""
+
+
+def _error(cell) -> dict | None:
+    return next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
+
+
+# The checker interrupts a cell that runs past the timeout; the kernel answers KeyboardInterrupt
+# (or nothing, and nbclient reports CellTimeout).
+_TIMEOUTS = ("KeyboardInterrupt", "CellTimeout")
+
+
+def _judge(exercise: str, answers: list, check_cell, earlier: list[ExerciseResult], timeout: int) -> ExerciseResult:
+    errors = [e for e in map(_error, answers) if e] + [e for e in [_error(check_cell)] if e]
+    if not errors:
+        return ExerciseResult(exercise, PASSED)
+    first, raised_in_check = errors[0], _error(check_cell) is errors[0]
+    if first["ename"] in _TIMEOUTS:
+        return ExerciseResult(exercise, TIMED_OUT, f"a cell ran longer than {timeout} s: is there an endless loop?")
+    if first["ename"] == "NotImplementedError":
+        return ExerciseResult(exercise, UNSOLVED, "replace `raise NotImplementedError()` with your answer")
+    unfinished = [o.exercise for o in earlier if o.status != PASSED]
+    if raised_in_check and first["ename"] == "NameError" and unfinished:
+        return ExerciseResult(exercise, UNSOLVED, f"finish {', '.join(unfinished)} first")
+    if raised_in_check and first["ename"] == "AssertionError":
+        return ExerciseResult(exercise, WRONG, first["evalue"] or "the check failed")
+    where = "the check" if raised_in_check else "your code"
+    return ExerciseResult(exercise, WRONG, f"{where} raised {first['ename']}: {first['evalue']}")
+
+
+def rebuilt(lab: Path, source: Path | None = None) -> tampering.Rebuilt:
+    """The submission's answers in the lab `solutions/` generates (or in `source`, a solved notebook)."""
+    submission = nbformat.read(lab, as_version=4)
+    solution_path = source or labs.solution_for(submission, Path(lab).stem)
+    if solution_path is None:
+        raise errors.BadInput(
+            f"{paths.show(Path(lab))} is not one of the workbook's labs: name it as in labs/ (e.g. 00_overview.ipynb)"
+        )
+    solution = nbformat.read(solution_path, as_version=4)
+    return tampering.rebuild(submission, labs.generate(solution), solution)
+
+
+def check(lab: Path, timeout: int = 120, source: Path | None = None) -> list[ExerciseResult]:
+    """Execute a learner's lab and say, per exercise, passed / not yet solved / wrong / timed out / crashed,
+    or tampered when the submission changed more than its answers.
+
+    Only the answers are the learner's: the rest of the notebook comes from `solutions/` (or `source`).
+    """
+    rebuilt_lab = rebuilt(lab, source)
+    nb = rebuilt_lab.notebook
+    client = NotebookClient(
+        nb,
+        kernel_name=ensure_kernel(),
+        timeout=timeout,
+        allow_errors=True,
+        record_timing=False,
+        interrupt_on_timeout=True,
+        kernel_manager_class=LocalKernelManager,
+        error_on_timeout={"ename": "CellTimeout", "evalue": "", "traceback": []},
+        resources={"metadata": {"path": str(Path(lab).resolve().parent)}},
+    )
+    try:
+        client.execute()
+    except DeadKernelError:  # os._exit, out of memory...: judge what ran, and say the rest crashed
+        pass
+    setup_error = next(
+        (e for c in nb.cells if c.cell_type == "code" and not c.metadata.get("nbgrader") for e in [_error(c)] if e),
+        None,
+    )
+    if setup_error:  # not the learner's doing: say what the lab needs instead of failing every exercise
+        raise errors.BadInput(f"{paths.show(lab)} could not set up: {setup_error['ename']}: {setup_error['evalue']}")
+    outcomes: list[ExerciseResult] = []
+    answers = []
+    for cell in nb.cells:
+        grading = cell.metadata.get("nbgrader", {})
+        if grading.get("solution"):
+            answers.append(cell)
+        elif grading.get("grade") and cell.cell_type == "code":
+            if cell.get("execution_count") is None:  # never ran: the kernel died before it
+                outcomes.append(
+                    ExerciseResult(
+                        grading["grade_id"],
+                        CRASHED,
+                        "the kernel died while running your lab: does your code exit or use all memory?",
+                    )
+                )
+            else:
+                outcomes.append(_judge(grading["grade_id"], answers, cell, outcomes, timeout))
+            answers = []
+    return [_unless_tampered(o, rebuilt_lab.tampered.get(o.exercise)) for o in outcomes]
+
+
+def _unless_tampered(outcome: ExerciseResult, changes: list[str] | None) -> ExerciseResult:
+    """A tampered exercise is reported as such; what the restored checks said is kept in the hint."""
+    if not changes:
+        return outcome
+    verdict = f"{outcome.status}{': ' + outcome.hint if outcome.hint else ''}"
+    return ExerciseResult(
+        outcome.exercise,
+        TAMPERED,
+        f"{'; '.join(changes)}. Only the answer cells count: the lab was checked with the workbook's own cells, "
+        f"which said: {verdict}",
+    )
+
+
+def class_report(folder: Path, timeout: int = 120) -> pd.DataFrame:
+    """Check every submission in `folder/<learner>/<lab>.ipynb`: one row per learner, lab and exercise.
+
+    A submission that cannot be checked at all (not a notebook, not one of the workbook's labs, a set-up
+    that fails) gets one row saying why, so one bad file never stops the class's report.
+    """
+    found = sorted(Path(folder).glob("*/*.ipynb"))
+    if not found:
+        raise errors.BadInput(
+            f"no submissions in {paths.show(Path(folder))}: expected <learner>/<lab>.ipynb, "
+            "e.g. alice/07_cm_monitoring.ipynb"
+        )
+    rows = []
+    for path in found:
+        learner, lab = path.parent.name, path.stem
+        try:
+            rows += [(learner, lab, o.exercise, o.status, o.hint) for o in check(path, timeout)]
+        except (ValueError, OSError, nbformat.ValidationError) as error:  # unreadable JSON is a ValueError too
+            rows.append((learner, lab, "-", "not checked", str(error).splitlines()[0]))
+    return pd.DataFrame(rows, columns=["learner", "lab", "exercise", "result", "hint"])
