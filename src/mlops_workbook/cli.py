@@ -89,6 +89,15 @@ def show_config(env: Env = "dev") -> None:
 _COLOURS = {grading.PASSED: "green", grading.UNSOLVED: "yellow"}
 
 
+def _shard(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    index, _, total = value.partition("/")
+    if not (index.isdigit() and total.isdigit()):
+        raise errors.BadInput(f"--shard {value}: expected i/n, e.g. --shard 1/4 (the first of four shards)")
+    return int(index), int(total)
+
+
 @app.command()
 def check(
     lab: Annotated[
@@ -101,12 +110,21 @@ def check(
     report: Annotated[Path, typer.Option(help="where a folder's class report is written (CSV)")] = Path(
         "class-report.csv"
     ),
+    jobs: Annotated[
+        int | None, typer.Option(help="submissions checked side by side (default: one per core)", min=1)
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(help="check only shard i of n of a class (i/n), e.g. one CI job of a parallel set; see merge"),
+    ] = None,
 ) -> None:
-    """Execute labs and say, per exercise, passed / not yet solved / wrong (a folder: the class report)."""
+    """Execute labs and say, per exercise, passed / not yet solved / wrong / tampered (a folder: the class report)."""
     all_passed = True
     for path in lab:
         if path.is_dir():
-            _class_report(path, timeout, report)
+            results = grading.class_report(path, timeout, jobs, _shard(shard))
+            results.to_csv(report, index=False)
+            _print_class_report(results, f"class report: {path}" + (f" (shard {shard})" if shard else ""), report)
             continue
         outcomes = grading.check(path, timeout)
         table = Table("exercise", "result", "hint", title=str(path))
@@ -117,13 +135,24 @@ def check(
     raise typer.Exit(0 if all_passed else 1)
 
 
-def _class_report(folder: Path, timeout: int, report: Path) -> None:
-    """One row per learner, one column per lab exercise; the CSV keeps every hint too."""
-    results = grading.class_report(folder, timeout)
+@app.command()
+def merge(
+    reports: Annotated[list[Path], typer.Argument(help="the class reports the shards wrote (CSV)")],
+    report: Annotated[Path, typer.Option(help="where the merged class report is written (CSV)")] = Path(
+        "class-report.csv"
+    ),
+) -> None:
+    """Merge the class reports of `check --shard i/n` runs into one, as a single run would have written it."""
+    results = grading.merge(reports)
     results.to_csv(report, index=False)
-    results["column"] = results["lab"].str[:2] + " " + results["exercise"]
+    _print_class_report(results, f"class report: {len(reports)} shards merged", report)
+
+
+def _print_class_report(results, title: str, report: Path) -> None:
+    """One row per learner, one column per lab exercise; the CSV keeps every hint too."""
+    results = results.assign(column=results["lab"].str[:2] + " " + results["exercise"])
     grid = results.pivot_table(index="learner", columns="column", values="result", aggfunc="first", fill_value="-")
-    table = Table("learner", *grid.columns, "passed", title=f"class report: {folder}")
+    table = Table("learner", *grid.columns, "passed", title=title)
     for learner, row in grid.iterrows():
         passed = (row == grading.PASSED).sum()
         table.add_row(learner, *(f"[{_COLOURS.get(r, 'red')}]{r}[/]" for r in row), f"{passed}/{len(row)}")

@@ -7,6 +7,10 @@ whose checks were tampered with is reported as such, never as passed.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import tempfile
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,8 +18,11 @@ import nbformat
 import pandas as pd
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
+from papermill.iorw import load_notebook_node
+from papermill.parameterize import parameterize_notebook
+from tqdm.auto import tqdm
 
-from mlops_workbook import errors, labs, paths, tampering
+from mlops_workbook import errors, instance, labs, paths, tampering
 from mlops_workbook.runner import LocalKernelManager, ensure_kernel
 
 PASSED, UNSOLVED, WRONG, TIMED_OUT, CRASHED = "passed", "not yet solved", "wrong", "timed out", "crashed"
@@ -70,14 +77,20 @@ def rebuilt(lab: Path, source: Path | None = None) -> tampering.Rebuilt:
     return tampering.rebuild(submission, labs.generate(solution), solution)
 
 
-def check(lab: Path, timeout: int = 120, source: Path | None = None) -> list[ExerciseResult]:
+def check(
+    lab: Path, timeout: int = 120, source: Path | None = None, workspace: Path | None = None
+) -> list[ExerciseResult]:
     """Execute a learner's lab and say, per exercise, passed / not yet solved / wrong / timed out / crashed,
     or tampered when the submission changed more than its answers.
 
     Only the answers are the learner's: the rest of the notebook comes from `solutions/` (or `source`).
+    `workspace` (papermill injects it as the lab's parameter) is where the lab writes; by default the
+    dev one, `runs/dev/`, as when the learner runs it.
     """
     rebuilt_lab = rebuilt(lab, source)
     nb = rebuilt_lab.notebook
+    if workspace is not None:
+        nb = _with_workspace(nb, workspace)
     client = NotebookClient(
         nb,
         kernel_name=ensure_kernel(),
@@ -120,6 +133,14 @@ def check(lab: Path, timeout: int = 120, source: Path | None = None) -> list[Exe
     return [_unless_tampered(o, rebuilt_lab.tampered.get(o.exercise)) for o in outcomes]
 
 
+def _with_workspace(nb: nbformat.NotebookNode, workspace: Path) -> nbformat.NotebookNode:
+    """The lab with `workspace` injected as papermill injects a parameter (loaded by papermill's own loader)."""
+    with tempfile.TemporaryDirectory() as folder:
+        nbformat.write(nb, Path(folder) / "lab.ipynb")
+        loaded = load_notebook_node(str(Path(folder) / "lab.ipynb"))
+    return parameterize_notebook(loaded, {"workspace": str(workspace)}, kernel_name=ensure_kernel())
+
+
 def _unless_tampered(outcome: ExerciseResult, changes: list[str] | None) -> ExerciseResult:
     """A tampered exercise is reported as such; what the restored checks said is kept in the hint."""
     if not changes:
@@ -133,11 +154,13 @@ def _unless_tampered(outcome: ExerciseResult, changes: list[str] | None) -> Exer
     )
 
 
-def class_report(folder: Path, timeout: int = 120) -> pd.DataFrame:
-    """Check every submission in `folder/<learner>/<lab>.ipynb`: one row per learner, lab and exercise.
+COLUMNS = ["learner", "lab", "exercise", "result", "hint"]
 
-    A submission that cannot be checked at all (not a notebook, not one of the workbook's labs, a set-up
-    that fails) gets one row saying why, so one bad file never stops the class's report.
+
+def submissions(folder: Path, shard: tuple[int, int] | None = None) -> list[Path]:
+    """`folder/<learner>/<lab>.ipynb`, in order; with `shard=(i, n)` only every n-th from the i-th (1-based).
+
+    Shards are interleaved, so each CI job of a class split n ways gets about as many labs of each kind.
     """
     found = sorted(Path(folder).glob("*/*.ipynb"))
     if not found:
@@ -145,11 +168,61 @@ def class_report(folder: Path, timeout: int = 120) -> pd.DataFrame:
             f"no submissions in {paths.show(Path(folder))}: expected <learner>/<lab>.ipynb, "
             "e.g. alice/07_cm_monitoring.ipynb"
         )
-    rows = []
-    for path in found:
-        learner, lab = path.parent.name, path.stem
-        try:
-            rows += [(learner, lab, o.exercise, o.status, o.hint) for o in check(path, timeout)]
-        except (ValueError, OSError, nbformat.ValidationError) as error:  # unreadable JSON is a ValueError too
-            rows.append((learner, lab, "-", "not checked", str(error).splitlines()[0]))
-    return pd.DataFrame(rows, columns=["learner", "lab", "exercise", "result", "hint"])
+    if shard is None:
+        return found
+    index, total = shard
+    if not 1 <= index <= total:
+        raise errors.BadInput(f"shard {index}/{total}: expected i/n with 1 <= i <= n, e.g. --shard 1/4")
+    return found[index - 1 :: total]
+
+
+def _rows(path: Path, timeout: int, workspace: Path) -> list[tuple]:
+    """One submission's rows of the class report; one row saying why when it cannot be checked at all."""
+    learner, lab = path.parent.name, path.stem
+    try:
+        return [(learner, lab, o.exercise, o.status, o.hint) for o in check(path, timeout, workspace=workspace)]
+    except (ValueError, OSError, nbformat.ValidationError) as error:  # unreadable JSON is a ValueError too
+        return [(learner, lab, "-", "not checked", str(error).splitlines()[0])]
+
+
+def class_report(
+    folder: Path, timeout: int = 120, jobs: int | None = None, shard: tuple[int, int] | None = None
+) -> pd.DataFrame:
+    """Check every submission in `folder/<learner>/<lab>.ipynb` (or one shard of them): one row per learner,
+    lab and exercise, in the same order however many `jobs` (default: one per core) check side by side.
+
+    Each submission writes only to a workspace of its own, and with jobs > 1 each runs in a workbook
+    instance of its own (ports, containers), so two learners' copies of a lab never meet. A submission that
+    cannot be checked at all (not a notebook, not one of the workbook's labs, a set-up that fails) gets one
+    row saying why, so one bad file never stops the class's report.
+    """
+    found = submissions(folder, shard)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(found)))
+    results: dict[Path, list[tuple]] = {}
+    with tempfile.TemporaryDirectory(prefix="mlops-workbook-grading-") as scratch:
+        workspaces = {path: Path(scratch) / f"{i}-{path.parent.name}" for i, path in enumerate(found)}
+        bar = tqdm(total=len(found), desc=f"checking ({jobs} at a time)", unit="submission")
+        if jobs == 1:
+            for path in found:
+                results[path] = _rows(path, timeout, workspaces[path])
+                bar.update()
+        else:
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(jobs, mp_context=context, initializer=instance.claim) as pool:
+                pending = {pool.submit(_rows, path, timeout, workspaces[path]): path for path in found}
+                for done in as_completed(pending):
+                    results[pending[done]] = done.result()
+                    bar.update()
+        bar.close()
+    return pd.DataFrame([row for path in found for row in results[path]], columns=COLUMNS)
+
+
+def merge(reports: list[Path]) -> pd.DataFrame:
+    """The class report of several shards' CSVs, in the order a single run would give."""
+    missing = [paths.show(Path(r)) for r in reports if not Path(r).is_file()]
+    if missing:
+        raise errors.BadInput(f"no such report: {', '.join(missing)}: pass the CSVs each shard wrote with --report")
+    merged = pd.concat([pd.read_csv(r, keep_default_na=False) for r in reports], ignore_index=True)
+    if list(merged.columns) != COLUMNS:
+        raise errors.BadInput(f"these are not class reports: expected the columns {COLUMNS}")
+    return merged.sort_values(["learner", "lab"], kind="stable").reset_index(drop=True)

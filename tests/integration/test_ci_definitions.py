@@ -186,6 +186,22 @@ def test_the_course_ci_runs_every_environment_then_the_suite_on_gitlab_and_githu
     assert github["test-suite"]["needs"] == "workbook" and gitlab["stages"].index("notebooks") == 0
 
 
+def test_the_course_ci_grades_a_class_in_shards_and_merges_one_report_on_gitlab_and_github():
+    gitlab = yaml.safe_load((ROOT / ".gitlab" / "workbook.gitlab-ci.yml").read_text())
+    github = yaml.safe_load((ROOT / ".github" / "workflows" / "workbook.yml").read_text())["jobs"]
+    shards = gitlab["grade"]["parallel"]
+    assert github["grade"]["strategy"]["matrix"]["shard"] == list(range(1, shards + 1))
+    check = "mlops-workbook check submissions/ --shard"
+    assert any(check in line and "$CI_NODE_INDEX/$CI_NODE_TOTAL" in line for line in gitlab["grade"]["script"])
+    assert any(
+        check in s.get("run", "") and f"{{{{ matrix.shard }}}}/{shards}" in s["run"] for s in github["grade"]["steps"]
+    )
+    merge = "mlops-workbook merge class-report-*.csv --report class-report.csv"
+    assert any(merge in line for line in gitlab["class-report"]["script"])
+    assert any(merge in s.get("run", "") for s in github["class-report"]["steps"])
+    assert github["class-report"]["needs"] == "grade"
+
+
 @pytest.mark.component("gitlab-ci-local")
 def test_gitlab_ci_local_reads_the_course_ci_as_one_job_per_environment(tmp_path):
     require("gitlab-ci-local")
@@ -200,3 +216,13 @@ def test_gitlab_ci_local_reads_the_course_ci_as_one_job_per_environment(tmp_path
     assert listed.returncode == 0, listed.stdout + listed.stderr
     jobs = re.findall(r"^(workbook: \[\w+\]|test-suite)\s", listed.stdout, re.MULTILINE)
     assert jobs == ["workbook: [dev]", "workbook: [staging]", "workbook: [prod]", "test-suite"], listed.stdout
+    grading = subprocess.run(
+        ["gitlab-ci-local", "--file", "workbook.gitlab-ci.yml", "--list", "--variable", "GRADE=1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert grading.returncode == 0, grading.stdout + grading.stderr
+    jobs = re.findall(r"^(workbook\S*|test-suite|grade: \[\d/\d\]|grade \d/\d|class-report)\s", grading.stdout, re.M)
+    assert "class-report" in jobs and not {"workbook", "test-suite"} & {j.split(":")[0] for j in jobs}, grading.stdout

@@ -71,3 +71,39 @@ def test_an_empty_folder_says_what_a_submission_looks_like(tmp_path):
     done = subprocess.run([CLI, "check", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "<learner>/<lab>.ipynb" in done.stdout
+
+
+def test_parallel_and_sharded_grading_give_the_serial_report(tmp_path):
+    """Side by side, or split across CI jobs and merged: the same report, row for row, as one by one."""
+    submissions = tmp_path / "submissions"
+    hand_in(submissions, "ada")
+    hand_in(submissions, "cy", "ex2_release_mode", WRONG[LAB]["ex2_release_mode"])
+    hand_in(submissions, "hal", "ex1_stage_map", "stage_of = {}\nstages.TASKS = {}")  # tampered through its answer
+    (submissions / "bo").mkdir()
+    (submissions / "bo" / f"{LAB}.ipynb").write_bytes((paths.project_root() / "labs" / f"{LAB}.ipynb").read_bytes())
+
+    serial = grading.class_report(submissions, TIMEOUT, jobs=1)
+    assert list(serial["learner"].unique()) == ["ada", "bo", "cy", "hal"]
+    assert serial.query("learner == 'hal'")["result"].tolist() == [grading.TAMPERED, grading.PASSED, grading.PASSED]
+    pd.testing.assert_frame_equal(grading.class_report(submissions, TIMEOUT, jobs=2), serial)
+
+    shards = [tmp_path / f"shard-{i}.csv" for i in (1, 2)]
+    for i, shard in enumerate(shards, start=1):
+        done = subprocess.run(
+            [CLI, "check", str(submissions), "--timeout", str(TIMEOUT), "--shard", f"{i}/2", "--report", str(shard)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert set(pd.read_csv(shard)["learner"]) == ({"ada", "cy"} if i == 1 else {"bo", "hal"})
+    merged = tmp_path / "class-report.csv"
+    done = subprocess.run([CLI, "merge", *map(str, shards), "--report", str(merged)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(merged, keep_default_na=False), serial.astype({"hint": str}))
+
+
+def test_a_shard_outside_the_class_is_a_clear_error(tmp_path):
+    hand_in(tmp_path, "ada")
+    done = subprocess.run([CLI, "check", str(tmp_path), "--shard", "3/2"], capture_output=True, text=True)
+    assert done.returncode == 2 and "expected i/n with 1 <= i <= n" in done.stdout + done.stderr
