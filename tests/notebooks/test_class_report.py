@@ -6,6 +6,7 @@ from pathlib import Path
 
 import nbformat
 import pandas as pd
+import pytest
 from test_labs import WRONG, with_answers
 
 from mlops_workbook import grading, paths
@@ -73,6 +74,7 @@ def test_an_empty_folder_says_what_a_submission_looks_like(tmp_path):
     assert "<learner>/<lab>.ipynb" in done.stdout
 
 
+@pytest.mark.heavy  # grades one class four ways: a minute of kernels, not for the edit loop
 def test_parallel_and_sharded_grading_give_the_serial_report(tmp_path):
     """Side by side, or split across CI jobs and merged: the same report, row for row, as one by one."""
     submissions = tmp_path / "submissions"
@@ -90,7 +92,8 @@ def test_parallel_and_sharded_grading_give_the_serial_report(tmp_path):
     shards = [tmp_path / f"shard-{i}.csv" for i in (1, 2)]
     for i, shard in enumerate(shards, start=1):
         done = subprocess.run(
-            [CLI, "check", str(submissions), "--timeout", str(TIMEOUT), "--shard", f"{i}/2", "--report", str(shard)],
+            [CLI, "check", str(submissions), "--timeout", str(TIMEOUT), "--shard", f"{i}/2", "--jobs", "1"]
+            + ["--report", str(shard)],
             capture_output=True,
             text=True,
             timeout=300,
