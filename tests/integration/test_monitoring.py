@@ -56,7 +56,10 @@ def test_every_rule_is_tested_firing_and_silent():
     cases = [
         case for test in stack.shipped("prometheus/rules_test.yml")["tests"] for case in test.get("alert_rule_test", [])
     ]
-    assert set(rules) == {"ServiceDown", "HighErrorRate", "HighLatency", "InputDrift", "LowLiveAccuracy"}
+    assert set(rules) == {"ServiceDown", "HighErrorRate", "HighLatency", "InputDrift", "LowLiveAccuracy"} | {
+        "HighCPU",
+        "MemoryNearLimit",
+    }
     for rule in rules:
         outcomes = {bool(case["exp_alerts"]) for case in cases if case["alertname"] == rule}
         assert outcomes == {True, False}, f"{rule} needs a firing and a silent case in rules_test.yml"
@@ -96,7 +99,7 @@ def test_the_retrain_hook_gets_drift_only_and_the_team_still_gets_everything(tmp
         stack.RETRAIN_RECEIVER,
         "ml-team",
     ]
-    for other in ("ServiceDown", "HighErrorRate", "HighLatency", "LowLiveAccuracy"):
+    for other in ("ServiceDown", "HighErrorRate", "HighLatency", "HighCPU", "MemoryNearLimit", "LowLiveAccuracy"):
         assert stack.routed_to(wired, tmp_path, alertname=other) == ["ml-team"], other
     assert stack.routed_to(shipped, tmp_path, alertname="InputDrift") == ["ml-team"]
     assert shipped == stack.shipped("alertmanager/alertmanager.yml"), "the shipped config is not changed"

@@ -6,6 +6,7 @@ One image is built per session from a freshly trained bundle; the broken cases b
 from __future__ import annotations
 
 import shutil
+import urllib.request
 import uuid
 
 import pytest
@@ -49,6 +50,8 @@ def test_the_image_runs_healthy_and_serves(docker_client, built):
         answer = packaging.smoke_test(PORT, packaging.sample_rows(5, seed=5), expected_version="3")
         assert len(answer["predictions"]) == 5
         assert packaging.call(PORT, "/version")["git_commit"] == "0123abc"
+        with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/metrics") as answer:  # for the MemoryNearLimit rule
+            assert "process_memory_limit_bytes 2.68435456e+08" in answer.read().decode()
     finally:
         container.remove(force=True)
 

@@ -141,6 +141,18 @@ def test_metrics_count_requests_and_predictions(served):
     assert "process_resident_memory_bytes" in exported
 
 
+def test_the_memory_limit_is_read_from_the_cgroup_and_absent_without_one(tmp_path):
+    from mlops_workbook.cd.app import memory_limit
+
+    limited, unlimited_v2, unlimited_v1 = (tmp_path / name for name in ("limited", "v2", "v1"))
+    limited.write_text("268435456\n")
+    unlimited_v2.write_text("max\n")
+    unlimited_v1.write_text("9223372036854771712\n")
+    assert memory_limit([tmp_path / "missing", limited]) == 268435456
+    assert memory_limit([unlimited_v2]) is None and memory_limit([unlimited_v1]) is None
+    assert memory_limit([tmp_path / "missing"]) is None
+
+
 def test_an_unknown_path_cannot_grow_the_label_set(served):
     _, client = served
     for i in range(5):

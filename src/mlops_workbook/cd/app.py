@@ -105,6 +105,21 @@ class Outcome(BaseModel):
     actual: Annotated[Literal[0, 1], BeforeValidator(_not_a_bool)]
 
 
+# Where Linux says how much memory this process's container may use: cgroup v2, then v1.
+CGROUP_MEMORY_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
+def memory_limit(files=CGROUP_MEMORY_LIMITS) -> int | None:
+    """The container's memory limit in bytes; None for a process without one (v2 says "max", v1 a huge number)."""
+    for file in files:
+        try:
+            text = Path(file).read_text().strip()
+        except OSError:
+            continue
+        return int(text) if text.isdigit() and int(text) < 1 << 50 else None
+    return None
+
+
 class Metrics:
     """What `/metrics` exports for Prometheus: the service's traffic and the model's outputs.
 
@@ -115,6 +130,11 @@ class Metrics:
         disable_created_metrics()  # no `*_created` series: Prometheus does not need them, and they double the count
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)  # CPU seconds, memory, open files of this process
+        limit = memory_limit()
+        if limit is not None:  # what the MemoryNearLimit rule compares the resident memory with
+            Gauge("process_memory_limit_bytes", "Memory this process's container may use", registry=self.registry).set(
+                limit
+            )
         self.requests = Counter(
             "http_requests_total", "HTTP requests by path and status code", ["path", "status"], registry=self.registry
         )

@@ -32,6 +32,9 @@ BASE_IMAGE = "mlops-workbook/base:bookworm"
 IMAGE = "ride-completion"
 DOCKERFILE = "Dockerfile"
 PORT = 8000  # inside the container
+# Each serving container's memory limit: about twice what the app holds after 10,000 requests (bench/), so
+# the MemoryNearLimit rule (deploy/prometheus/rules.yml) warns before the kernel kills it.
+MEMORY_LIMIT = "256m"
 INSTANCE_LABEL = "org.mlops-workbook.instance"  # which run started a container (mlops_workbook.instance)
 MODEL_VERSION_LABEL = "ai.mlops-workbook.model-version"  # set by the Dockerfile from MODEL_VERSION
 # What the serving app imports; their versions (and their dependencies') are the training environment's.
@@ -296,6 +299,7 @@ def run(client, tag: str, port: int, name: str, timeout: float = 90, environment
         environment=environment or {},
         labels={INSTANCE_LABEL: str(instance.number())},
         ports={f"{PORT}/tcp": ("127.0.0.1", port)},
+        mem_limit=MEMORY_LIMIT,
     )
 
     def settled() -> bool:  # healthy, or never going to be

@@ -8,6 +8,7 @@ through deploy/grafana/provisioning (docker-compose.yml mounts both); a test kee
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,11 @@ class Panel:
     unit: str  # Grafana's unit name
     legend: str = ""
     threshold: float | None = None  # drawn as a red line: where the alert rule fires
+    count: str = ""  # what a unitless ("short") value counts, for the plot's axis
+
+
+# Grafana picks a readable scale for its units itself; the notebook's plots do it here: (factor, axis label).
+_SCALES = {"s": (1e3, "ms"), "bytes": (1e-6, "MB"), "reqps": (1, "per second"), "percentunit": (100, "%")}
 
 
 PANELS = [
@@ -46,8 +52,8 @@ PANELS = [
         "p99",
         0.25,
     ),
-    Panel("Requests in flight", f"http_requests_in_flight{{{JOB}}}", "short", "in flight"),
-    Panel("CPU used (cores)", f"rate(process_cpu_seconds_total{{{JOB}}}[1m])", "short", "cores"),
+    Panel("Requests in flight", f"http_requests_in_flight{{{JOB}}}", "short", "in flight", count="requests"),
+    Panel("CPU used", f"rate(process_cpu_seconds_total{{{JOB}}}[1m])", "short", "cores", 0.8, count="cores"),
     Panel("Memory (resident)", f"process_resident_memory_bytes{{{JOB}}}", "bytes", "memory"),
     # the model
     Panel(
@@ -62,7 +68,7 @@ PANELS = [
         "percentunit",
         "median",
     ),
-    Panel("Input drift (PSI) per feature", f"model_input_drift_psi{{{JOB}}}", "short", "{{feature}}", 0.2),
+    Panel("Input drift (PSI) per feature", f"model_input_drift_psi{{{JOB}}}", "short", "{{feature}}", 0.2, "PSI"),
     Panel("Live accuracy (late ground truth)", f"model_live_accuracy{{{JOB}}}", "percentunit", "accuracy", 0.6),
 ]
 
@@ -112,10 +118,16 @@ def plot(
     fig, axes = plt.subplots(rows, 3, figsize=(13, 2.8 * rows), sharex=True, squeeze=False)
     for ax, panel in zip(axes.flat, panels):
         series = monitoring.query_range(panel.expr.replace("[1m]", f"[{rate_window}]"), seconds)
+        factor, unit = _SCALES.get(panel.unit, (1, panel.count))
         for column in series:
-            ax.plot(series.index, series[column], label=column)
+            ax.plot(series.index, series[column] * factor, label=_legend(panel.legend, str(column)))
         if panel.threshold is not None:
-            ax.axhline(panel.threshold, color="red", linestyle="--", linewidth=1)
+            ax.axhline(panel.threshold * factor, color="red", linestyle="--", linewidth=1)
+        ax.set_ylabel(unit, fontsize=8)
+        ax.ticklabel_format(axis="y", style="plain", useOffset=False)  # 152 MB, not 1.52e8 + 0.002
+        peak = series.max().max() if not series.empty else 0  # NaN when every point is missing
+        highest = max(0 if peak != peak else peak * factor, (panel.threshold or 0) * factor)
+        ax.set_ylim(0, (highest or 1) * 1.15)  # from zero: a 1% change in memory must not look like a cliff
         for label, ago in (marks or {}).items():
             ax.axvline(-ago, color="grey", linestyle=":", linewidth=1)
             ax.annotate(
@@ -130,13 +142,19 @@ def plot(
             )
         ax.set_title(panel.title, fontsize=9)
         if len(series.columns) > 1:  # one line needs no legend: the title says what it is
-            ax.legend(fontsize=6, loc="upper left")
+            ax.legend(fontsize=7, loc="upper left", ncol=2 if len(series.columns) > 3 else 1, frameon=False)
     for ax in axes.flat[len(panels) :]:
         ax.axis("off")
     for ax in axes[-1]:
         ax.set_xlabel("seconds ago")
     fig.tight_layout()
     return fig
+
+
+def _legend(template: str, column: str) -> str:
+    """A series' legend as Grafana writes it from `legendFormat`: "{{feature}}" of "feature=acc_rate" is "acc_rate"."""
+    labels = dict(pair.split("=", 1) for pair in column.split(",") if "=" in pair)
+    return re.sub(r"\{\{(\w+)\}\}", lambda found: labels.get(found.group(1), found.group(0)), template) or column
 
 
 def as_json() -> str:
