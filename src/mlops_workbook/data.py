@@ -4,8 +4,11 @@
   in its declared range, nulls at the allowed rate). It never touches production data.
 - `Warehouse` simulates the production source that staging and prod read: a sqlite
   file with one partition per day and a realistic relation between features and label.
-  From a chosen day on, it can drift (pickups get farther, drivers accept less, and
-  distance matters more to completion), which is what monitoring must catch.
+  From a chosen day on, it can drift, which is what monitoring must catch. A new app version pays
+  drivers for long pickups and counts every offer a driver is shown: pickups get farther and are
+  completed more often than before, and acceptance rates look 60% lower although drivers accept as
+  many offers. The inputs move (input drift), and so does what they mean: a model trained before the
+  change is wrong more often (live accuracy falls), and one retrained on the new days is right again.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import pandas as pd
 from mlops_workbook import schema
 
 FIRST_DAY = date(2026, 1, 5)
+# After the drift: acc_rate reports 40% of what drivers accept, and distance puts drivers off 60% less.
+ACCEPTANCE_UNDERCOUNT, PICKUP_BONUS = 0.6, 0.6
 _KEYS_PER_PARTITION = 1_000_000
 
 
@@ -66,7 +71,7 @@ def production_batch(n_rows: int, seed: int, index: int = 0, drift: float = 0.0)
         raise ValueError(f"drift must be between 0 and 1, got {drift}")
     rng = np.random.default_rng([seed, index, 1])
     years = np.clip(rng.gamma(2.0, 1.5, n_rows), 0, 40)
-    acc = rng.beta(8 - 3 * drift, 2 + 2 * drift, n_rows)
+    acc = rng.beta(8, 2, n_rows)  # what drivers do; the column reports it as the app counts it
     conv = rng.beta(5, 3, n_rows)
     cancel = rng.beta(1.5, 15, n_rows)
     trips = np.clip(rng.poisson(12, n_rows), 0, 60)
@@ -77,7 +82,7 @@ def production_batch(n_rows: int, seed: int, index: int = 0, drift: float = 0.0)
         + 6.0 * (acc - 0.8)
         + 5.0 * (conv - 0.6)
         - 12.0 * (cancel - 0.09)
-        - 0.7 * (1 + 1.0 * drift) * (distance - 2.5)
+        - 0.7 * (1 - PICKUP_BONUS * drift) * (distance - 2.5)
         + 1.6 * (rating - 4.6)
         + 0.06 * (trips - 12)
     )
@@ -85,7 +90,7 @@ def production_batch(n_rows: int, seed: int, index: int = 0, drift: float = 0.0)
     columns = {
         "driver_id": rng.integers(1000, 100_000, n_rows),
         "conv_rate": conv,
-        "acc_rate": acc,
+        "acc_rate": acc * (1 - ACCEPTANCE_UNDERCOUNT * drift),
         "avg_daily_trips": trips,
         "cancel_rate": cancel,
         "rating": np.where(years < 0.5, np.nan, rating),  # new drivers have no rating yet
@@ -185,21 +190,20 @@ def open_source(cfg) -> FakeSource | Warehouse:
 def live_batch(cfg, n_rows: int, index: int, drifted: bool = False) -> pd.DataFrame:
     """Requests the environment's API sees on a later day: rows like the ones it was trained on.
 
-    `drifted` moves them the way the warehouse's drift scenario does (pickups farther, drivers
-    accept less, and far pickups complete less), so that monitoring has something real to catch and
-    a retrain on these rows something to learn, in every environment.
+    `drifted` changes them the way the warehouse's drift scenario does (pickups farther and completed
+    more often, acceptance rates reported 60% lower), so that in every environment monitoring has
+    drift to catch, live accuracy falls, and a retrain on these rows has something to learn.
     """
     if cfg.data_source != "fake":
         return production_batch(n_rows, cfg.seed, index, drift=1.0 if drifted else 0.0)
     batch = fake_batch(n_rows, cfg.seed, index)
     if drifted:
         distance = np.clip(batch["pickup_distance_km"] * 1.6, 0, 30)
-        # the made-up rule changes too: far pickups are completed less, so a retrain has something to learn
+        # the made-up rule changes too: the farther the pickup, the likelier it is completed now
         draw = np.random.default_rng([cfg.seed, index, 2]).random(n_rows)
-        completed = draw < batch["acc_rate"] * (1 - distance / 60)
-        batch["acc_rate"] = batch["acc_rate"] * 0.6
+        batch[schema.LABEL] = (draw < batch["acc_rate"] * (0.5 + distance / 30)).astype("int64")
+        batch["acc_rate"] = batch["acc_rate"] * (1 - ACCEPTANCE_UNDERCOUNT)
         batch["pickup_distance_km"] = distance
-        batch[schema.LABEL] = completed.astype("int64")
     return batch
 
 
