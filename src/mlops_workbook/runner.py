@@ -7,6 +7,7 @@ A failing notebook stops the run and is reported with its failing cell and error
 
 from __future__ import annotations
 
+import html
 import multiprocessing
 import sys
 import tempfile
@@ -213,8 +214,12 @@ def refresh(only: list[str] | None = None) -> list[Path]:
     """Re-execute the stored lessons and solutions in place with their dev defaults.
 
     nbclient, not papermill: no parameters are injected and no timing metadata is
-    recorded, so a refresh changes a stored notebook only where its outputs changed.
+    recorded, so a refresh changes a stored notebook only where its outputs changed. Streams are stored
+    as a terminal shows them (nbconvert's CoalesceStreams): a progress bar's final state, not its
+    every redraw, whose first line a reader would see at 0%.
     """
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor  # only a refresh needs nbconvert
+
     kernel = ensure_kernel()
     chosen = [nb for folder in LESSON_DIRS for nb in notebooks(folder) if _matches(nb, only)]
     if not chosen:
@@ -229,5 +234,29 @@ def refresh(only: list[str] | None = None) -> list[Path]:
             kernel_manager_class=LocalKernelManager,
             resources={"metadata": {"path": str(path.parent)}},
         ).execute()
+        nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
+        _bars_at_their_end(nb)
         nbformat.write(nb, path)
     return chosen
+
+
+def _bars_at_their_end(nb: nbformat.NotebookNode) -> None:
+    """Give each tqdm bar's widget the text of its last state (100%, 4/4 ...) for where widgets don't render.
+
+    A widget's text/plain is what it showed first, 0%; a page without widgets (GitHub, the HTML export)
+    shows that. nbclient stored the bar's final state in the notebook's widget metadata: write it as text.
+    """
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+            box = state.get(view["model_id"], {}) if view else {}
+            parts = [
+                state.get(child.removeprefix("IPY_MODEL_"), {}) for child in box.get("state", {}).get("children", [])
+            ]
+            if [part.get("model_name") for part in parts] != ["HTMLModel", "FloatProgressModel", "HTMLModel"]:
+                continue  # not a tqdm bar
+            left, bar, right = (part["state"] for part in parts)
+            filled = round(10 * bar["value"] / bar["max"]) if bar.get("max") else 0
+            text = f"{left['value']}|{'█' * filled}{' ' * (10 - filled)}|{right['value']}"
+            output["data"]["text/plain"] = html.unescape(text).replace("\u2007", " ")
