@@ -7,6 +7,7 @@ whose checks were tampered with is reported as such, never as passed.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import tempfile
@@ -73,8 +74,14 @@ def rebuilt(lab: Path, source: Path | None = None) -> tampering.Rebuilt:
         raise errors.BadInput(
             f"{paths.show(Path(lab))} is not one of the workbook's labs: name it as in labs/ (e.g. 00_overview.ipynb)"
         )
+    return tampering.rebuild(submission, *_source(Path(solution_path)))
+
+
+@functools.cache
+def _source(solution_path: Path) -> tuple[nbformat.NotebookNode, nbformat.NotebookNode]:
+    """(blank lab, solution) of one lab, read and generated once per process, not once per submission."""
     solution = nbformat.read(solution_path, as_version=4)
-    return tampering.rebuild(submission, labs.generate(solution), solution)
+    return labs.generate(solution), solution
 
 
 def check(

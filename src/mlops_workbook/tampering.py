@@ -95,9 +95,7 @@ def _describe(name: str) -> str:
 def _compare_checks(source, handed_in: dict, submission, checks: list[str], rebuilt: Rebuilt) -> None:
     order = [_id(c) for c in submission.cells if _is_check(c) and _id(c) in checks]
     kept = [c for c in checks if c in order]
-    moved = (
-        [c for c in order if c in checks and kept.index(c) != order.index(c)] if len(set(order)) == len(order) else []
-    )
+    moved = [c for c in order if kept.index(c) != order.index(c)] if len(set(order)) == len(order) else []
     for cell in source.cells:
         if not _is_check(cell):
             continue
