@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from mlops_workbook import config, envcheck, errors, grading, labs, runner
+from mlops_workbook import config, envcheck, errors, grading, labs, paths, runner
 
 console = Console()
 
@@ -239,6 +239,23 @@ def deploy_image(
     )
 
 
+@app.command("deploy-pipelines")
+def deploy_pipelines(env: Env = "staging", param: Params = None) -> None:
+    """Install the environment's CT pipeline: its Airflow DAG (checked to load) and its Kubeflow YAML."""
+    from mlops_workbook.cd import pipelines
+
+    cfg = _config(env, param)
+    installed = pipelines.deploy(cfg)
+    root = paths.project_root()
+    cron = pipelines.kubeflow_cron(cfg.retrain_schedule)
+    console.print(
+        f"{env}: Airflow DAG {installed.dag['dag_id']} ({' → '.join(installed.dag['tasks'])}; schedule "
+        f"{installed.dag['schedule'] or 'by hand'}) in {installed.dag_file.relative_to(root)}; Kubeflow pipeline in "
+        f"{installed.kfp_yaml.relative_to(root)}" + (f" (recurring run cron {cron})" if cron else ""),
+        soft_wrap=True,
+    )
+
+
 ci = typer.Typer(no_args_is_help=True, help="The model checks CI runs beside the tests.")
 app.add_typer(ci, name="ci")
 
@@ -281,7 +298,6 @@ def package_image(
     param: Params = None,
 ) -> None:
     """Train and gate a model, then build the serving image around the champion and smoke-test it."""
-    from mlops_workbook import paths
     from mlops_workbook.ci import packaging
 
     cfg = _config(env, param)

@@ -1,11 +1,15 @@
-"""The CI definitions: GitLab, Jenkins and GitHub run the same jobs, and the GitLab file really runs.
+"""The CI/CD definitions: GitLab, Jenkins and GitHub run the same jobs, and the GitLab file really runs.
 
-gitlab-ci-local executes .gitlab-ci.yml on a copy of the working tree (shell executor), green as
-it is, and red with a broken commit that must fail at the right job and only there.
+gitlab-ci-local executes .gitlab-ci.yml on a copy of the working tree (shell executor): green as it is, through
+staging to prod once a person starts the manual prod job; red with a broken commit, which must fail at the
+right job and only there; and red with an image that cannot serve, which must stop at staging.
 """
 
 from __future__ import annotations
 
+import io
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -16,7 +20,9 @@ import pytest
 import yaml
 
 from conftest import require
-from mlops_workbook import paths
+from mlops_workbook import config, instance, paths
+from mlops_workbook.cd import pipelines
+from mlops_workbook.ci import packaging
 
 ROOT = paths.project_root()
 GITLAB_KEYWORDS = {"stages", "variables", "default", "workflow", "include", "image", "services", "cache"}
@@ -43,7 +49,10 @@ def github_jobs() -> dict[str, tuple[str, list[str]]]:
         needs = jobs[name].get("needs", [])
         return 1 + max(map(depth, [needs] if isinstance(needs, str) else needs)) if needs else 0
 
-    return {name: (stages[depth(name)], [s["run"] for s in job["steps"] if "run" in s]) for name, job in jobs.items()}
+    def commands(job: dict) -> list[str]:  # without the step that asks GitHub who approved (GitHub's own way)
+        return [step["run"] for step in job["steps"] if "run" in step and step.get("id") != "approver"]
+
+    return {name: (stages[depth(name)], commands(job)) for name, job in jobs.items()}
 
 
 def jenkins_jobs() -> dict[str, tuple[str, list[str]]]:
@@ -75,12 +84,30 @@ def test_every_definition_sets_the_same_environment():
     jenkins = dict(re.findall(r"(\w+) = [\"']([^\"']+)[\"']", (ROOT / "Jenkinsfile").read_text()))
     assert gitlab["VENV"] == github["VENV"] == jenkins["VENV"]
     assert all(env["PYTHONPATH"].endswith("/src") for env in (gitlab, github, jenkins))
+    prod_mode = config.load("prod").release_mode
+    assert gitlab["PROD_RELEASE_MODE"] == github["PROD_RELEASE_MODE"] == jenkins["PROD_RELEASE_MODE"] == prod_mode, (
+        f"configs/prod.yaml says release_mode: {prod_mode}: set PROD_RELEASE_MODE to it in every CI definition"
+    )
+
+
+def test_github_and_jenkins_gate_prod_their_own_way():
+    github = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())["jobs"]
+    assert github["deploy-prod"]["environment"] == "prod" and github["deploy-staging"]["environment"] == "staging"
+    assert "Required reviewers" in (ROOT / ".github/workflows/ci.yml").read_text()
+    assert any(step.get("id") == "approver" for step in github["deploy-prod"]["steps"])
+    jenkins = (ROOT / "Jenkinsfile").read_text()
+    assert re.search(r"env\.APPROVER = env\.PROD_RELEASE_MODE == 'delivery' \? input\(", jenkins)
+    assert "submitterParameter: 'approver'" in jenkins
+
+
+APPROVER = "release-manager"  # the repository's git user: gitlab-ci-local's GITLAB_USER_LOGIN, who starts jobs
 
 
 def commit(repo: Path, message: str, init: bool = False) -> None:
     git = ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.invalid"]
     if init:
-        subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+        subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)  # CD runs on the main branch
+        subprocess.run(["git", "config", "user.email", f"{APPROVER}@example.invalid"], cwd=repo, check=True)
     subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
     subprocess.run([*git, "commit", "-qm", message], cwd=repo, check=True)
 
@@ -98,11 +125,16 @@ def working_tree_copy(folder: Path) -> Path:
     return folder
 
 
-def run_pipeline(repo: Path) -> tuple[dict[str, str], str]:
-    """Run every job; returns {job: PASS/FAIL} and the log. The jobs reuse this test's virtual environment."""
+def run_pipeline(repo: Path, *arguments: str) -> tuple[dict[str, str], str]:
+    """Run the pipeline (or the jobs named); returns {job: PASS/FAIL} and the log. The jobs reuse this test's
+    virtual environment, and inherit its instance (their ports)."""
     venv = Path(sys.executable).parent.parent
     result = subprocess.run(
-        ["gitlab-ci-local", "--variable", f"VENV={venv}"], cwd=repo, capture_output=True, text=True, timeout=900
+        ["gitlab-ci-local", "--variable", f"VENV={venv}", *arguments],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     log = result.stdout + result.stderr
     outcomes = {job: status for status, job in re.findall(r"^\s*(PASS|FAIL)\s+(\S+)\s*$", log, re.MULTILINE)}
@@ -124,19 +156,84 @@ def repo(tmp_path):
     require("gitlab-ci-local")
     require("rsync")
     require("docker")
-    return working_tree_copy(tmp_path)
+    folder = working_tree_copy(tmp_path)
+    for venv in (pipelines.AIRFLOW_VENV, pipelines.KFP_VENV):  # `make pipelines` finds them built
+        (folder / venv).symlink_to(ROOT / venv)
+    yield folder
+    # what the deploy jobs left running (containers, nginx), found through the copy's own registry
+    env = {**os.environ, "PYTHONPATH": str(folder / "src")}
+    subprocess.run([str(Path(sys.executable).parent / "mlops-workbook"), "stop"], cwd=folder, env=env, timeout=120)
 
 
 def passing_test_stage() -> dict[str, str]:
     return {job: "PASS" for job, (stage, _) in gitlab_jobs().items() if stage == "test"}
 
 
+def history(repo: Path, env: str) -> list[dict]:
+    """An environment's deploy history, as the jobs recorded it in the copy."""
+    path = repo / "runs" / "environments" / str(instance.number()) / env / "history.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def served_version(env: str) -> str:
+    return packaging.call(config.load(env).serve_port, "/version")["version"]
+
+
+def image_that_cannot_start(good: str) -> str:
+    """CI's image with its model folder moved away: it passes nothing, as a broken release would."""
+    tag = f"{packaging.IMAGE}:broken{instance.suffix()}"
+    recipe = f"FROM {good}\nENV MODEL_DIR=/srv/no-model-here\n".encode()
+    packaging.docker_client().images.build(fileobj=io.BytesIO(recipe), tag=tag, pull=False, rm=True)
+    return tag
+
+
 @pytest.mark.component("gitlab-ci-local")
-def test_the_pipeline_passes_as_it_is(repo):
+def test_a_commit_goes_to_staging_then_to_prod_when_a_person_starts_the_job_and_a_broken_image_stops_at_staging(
+    repo,
+):
     outcomes, log = run_pipeline(repo)
-    assert outcomes == {job: "PASS" for job in gitlab_jobs()}, log[-3000:]
+    delivered = {job: "PASS" for job in gitlab_jobs() if job != "deploy-prod"}
+    assert outcomes == delivered, log[-3000:]  # Continuous Delivery: prod waits for a person
     assert "reproducible: 254 held-out predictions match" in log
     assert "healthy, smoke test passed" in log
+    assert "Airflow DAG ct_pipeline_staging (prepare_features → train → evaluate → register" in log
+    (staged,) = history(repo, "staging")
+    assert staged["outcome"] == "live" and served_version("staging") == staged["version"]
+    assert history(repo, "prod") == []
+
+    outcomes, log = run_pipeline(repo, "deploy-prod")  # a person starts the manual job
+    assert outcomes == {"deploy-prod": "PASS"}, log[-3000:]
+    (shipped,) = history(repo, "prod")
+    assert shipped["image"] == staged["image"] and shipped["approved_by"] == APPROVER
+    assert served_version("prod") == staged["version"]
+    assert (repo / "runs" / "prod" / "pipelines" / "deployed" / "dags" / "ct_pipeline_prod.py").exists()
+
+    broken = image_that_cannot_start(staged["image"])
+    outcomes, log = run_pipeline(repo, "deploy-staging", "deploy-prod", "--variable", f"IMAGE_TAG={broken}")
+    assert outcomes == {"deploy-staging": "FAIL"}, log[-3000:]  # prod's job never started
+    assert "it exited with code" in log
+    assert history(repo, "staging")[-1]["outcome"] == "rejected" and len(history(repo, "prod")) == 1
+    assert served_version("staging") == served_version("prod") == staged["version"]  # the previous one serves on
+
+
+@pytest.mark.component("gitlab-ci-local")
+def test_prod_is_a_manual_job_only_under_continuous_delivery_and_nothing_deploys_off_the_main_branch(tmp_path):
+    require("gitlab-ci-local")
+    shutil.copy(ROOT / ".gitlab-ci.yml", tmp_path)
+    commit(tmp_path, "the CI definition", init=True)
+
+    def when(*arguments: str) -> dict[str, str]:
+        done = subprocess.run(
+            ["gitlab-ci-local", "--list-csv", *arguments], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        rows = [line.split(";") for line in done.stdout.splitlines() if line.count(";") >= 3]
+        return {row[0]: row[3] for row in rows[1:]}
+
+    assert when()["deploy-prod"] == "manual" and when()["deploy-staging"] == "on_success"
+    assert when("--variable", "PROD_RELEASE_MODE=deployment")["deploy-prod"] == "on_success"
+    subprocess.run(["git", "checkout", "-qb", "a-feature"], cwd=tmp_path, check=True)
+    assert sorted(when()) == sorted(job for job, (stage, _) in gitlab_jobs().items() if stage in ("test", "package"))
 
 
 BROKEN_COMMITS = {

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from conftest import require
-from mlops_workbook import config
+from mlops_workbook import config, errors
 from mlops_workbook.cd import pipelines
 from mlops_workbook.ct import steps
 
@@ -57,13 +57,31 @@ def test_each_environment_gets_a_dag_with_its_settings_and_schedule(env, tmp_pat
     assert f"schedule={cfg.retrain_schedule!r}" in text
 
 
+@pytest.mark.parametrize(
+    "schedule, cron",
+    [
+        ("0 3 * * *", "0 0 3 * * *"),
+        ("@daily", "0 0 0 * * *"),
+        ("*/15 8-18 * * 1-5", "0 */15 8-18 * * 1-5"),
+        (None, None),
+    ],
+)
+def test_a_schedule_becomes_kubeflows_six_field_cron(schedule, cron):
+    assert pipelines.kubeflow_cron(schedule) == cron
+
+
+def test_a_schedule_kubeflow_cannot_read_is_refused_with_what_it_expects():
+    with pytest.raises(errors.BadInput, match="expected 5 cron fields"):
+        pipelines.kubeflow_cron("0 0 3 * * *")
+
+
 @pytest.mark.component("kfp")
 def test_the_kubeflow_pipeline_compiles_with_the_environment_as_defaults(tmp_path):
     require("kfp")
     cfg = config.load("prod")
     spec = yaml.safe_load(pipelines.compile_kfp(cfg, "runs/prod/pipelines/ct", tmp_path / "ct.yaml").read_text())
     assert spec["pipelineInfo"]["name"] == "ct-pipeline-prod"
-    assert "0 3 * * *" in spec["pipelineInfo"]["description"]
+    assert "cron_expression='0 0 3 * * *'" in spec["pipelineInfo"]["description"]
     defaults = spec["root"]["inputDefinitions"]["parameters"]
     assert json.loads(defaults["settings"]["defaultValue"]) == cfg.params()
     assert len(spec["root"]["dag"]["tasks"]) == len(steps.STEPS)

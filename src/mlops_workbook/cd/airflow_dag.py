@@ -3,7 +3,8 @@
 This module runs where Airflow is installed (`.venv-airflow`, see `cd/pipelines.py`), never in the
 workbook's own environment: Airflow pins an older FastAPI than the serving app. The DAG file that
 `pipelines.install_airflow_dag` writes calls `build`; `python -m mlops_workbook.cd.airflow_dag <file>`
-runs it once in-process (`dag.test()`, no scheduler or webserver) and prints each task's state as JSON.
+runs it once in-process (`dag.test()`, no scheduler or webserver) and prints each task's state as JSON;
+with `--parse` it only loads the file as Airflow's scheduler would and prints the DAG it defines.
 """
 
 from __future__ import annotations
@@ -46,6 +47,14 @@ def build(env: str, settings: dict, folder: str, schedule: str | None, steps: li
     return dag
 
 
+def parse(dag_file: str) -> int:
+    """Load the file as Airflow's scheduler would (a deploy's check that the DAG imports) and describe it."""
+    dag = runpy.run_path(dag_file)["dag"]
+    tasks = [task.task_id for task in dag.tasks]
+    print(json.dumps({"dag_id": dag.dag_id, "schedule": dag.schedule, "tasks": tasks}))
+    return 0
+
+
 def main(dag_file: str) -> int:
     dag = runpy.run_path(dag_file)["dag"]
     run = dag.test()
@@ -56,4 +65,4 @@ def main(dag_file: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(parse(sys.argv[2]) if sys.argv[1] == "--parse" else main(sys.argv[1]))

@@ -36,6 +36,7 @@ def ct_step(step: str, settings: str, folder: str) -> dict:
 
 
 def pipeline_for(env: str, schedule: str | None):
+    from mlops_workbook.cd.pipelines import kubeflow_cron
     from mlops_workbook.ct import steps
 
     def ct_pipeline(settings: str, folder: str):
@@ -47,7 +48,9 @@ def pipeline_for(env: str, schedule: str | None):
                 task.after(previous)
             previous = task
 
-    description = f"Continuous Training for {env}; schedule: {schedule or 'by hand'}"
+    cron = kubeflow_cron(schedule)
+    when = f"recurring run cron_expression={cron!r} (Kubeflow's 6 fields, seconds first)" if cron else "by hand"
+    description = f"Continuous Training for {env}; schedule: {when}"
     return dsl.pipeline(name=f"ct-pipeline-{env}", description=description)(ct_pipeline)
 
 

@@ -20,6 +20,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from mlops_workbook import cache, errors, paths
@@ -36,6 +37,23 @@ SETTINGS = {settings}
 STEPS = {steps}
 dag = airflow_dag.build({env!r}, SETTINGS, {folder!r}, schedule={schedule!r}, steps=STEPS)
 '''
+
+
+# Kubeflow's recurring runs read cron with a seconds field first (6 fields), Airflow reads the usual 5 or a preset.
+_PRESETS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *"}
+
+
+def kubeflow_cron(schedule: str | None) -> str | None:
+    """An environment's `retrain_schedule` as Kubeflow's 6-field cron: '0 3 * * *' → '0 0 3 * * *'."""
+    if schedule is None:
+        return None
+    fields = _PRESETS.get(schedule, schedule).split()
+    if len(fields) != 5:
+        raise errors.BadInput(
+            f"retrain_schedule {schedule!r}: expected 5 cron fields (minute hour day month weekday) or one of "
+            f"{', '.join(_PRESETS)}"
+        )
+    return " ".join(["0", *fields])
 
 
 class PipelineFailed(errors.WorkbookError, RuntimeError):
@@ -82,6 +100,43 @@ def install_airflow_dag(cfg, dags_folder: Path, folder: str, step_list: list[str
         )
     )
     return dag_file
+
+
+@dataclass(frozen=True)
+class Installed:
+    """An environment's deployed CT pipeline: its DAG file (checked to load in Airflow) and Kubeflow YAML."""
+
+    dag_file: Path
+    dag: dict  # what Airflow read from the file: dag_id, schedule, tasks in order
+    kfp_yaml: Path
+
+
+def deploy(cfg, timeout: float = 120) -> Installed:
+    """Install the environment's CT pipeline for its schedulers (a CD job's work, `mlops-workbook deploy-pipelines`).
+
+    The DAG goes into the environment's DAGs folder and is loaded by Airflow before anything else is written,
+    so a DAG that does not import never reaches a scheduler; the Kubeflow YAML goes beside it. Runs write to
+    `<workspace>/pipelines/ct`.
+    """
+    into = cfg.workspace_dir() / "pipelines" / "deployed"
+    folder = portable(cfg.workspace_dir() / "pipelines" / "ct")
+    with tempfile.TemporaryDirectory() as trial:
+        dag = _parse_dag(install_airflow_dag(cfg, Path(trial), folder), timeout)
+    dag_file = install_airflow_dag(cfg, into / "dags", folder)
+    return Installed(dag_file, dag, compile_kfp(cfg, folder, into / f"ct_pipeline_{cfg.env}.yaml"))
+
+
+def _parse_dag(dag_file: Path, timeout: float) -> dict:
+    env = {**os.environ, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    with tempfile.TemporaryDirectory() as home:  # parsing needs no metadata database
+        done = _run(
+            [str(python_of(AIRFLOW_VENV)), "-m", "mlops_workbook.cd.airflow_dag", "--parse", str(dag_file)],
+            {**env, "AIRFLOW_HOME": home},
+            timeout,
+            "loading the DAG in Airflow",
+            check=False,
+        )
+    return _summary(done, "loading the DAG in Airflow")
 
 
 def run_airflow_dag(dag_file: Path, airflow_home: Path, timeout: float = 600) -> dict:

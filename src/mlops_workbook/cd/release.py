@@ -100,12 +100,12 @@ def deploy_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Event
         raise DeployFailed(f"no image {image} here: build it first (mlops-workbook ci package --tag {image})") from None
     target = ContainerTarget(client, cfg.workspace_dir() / "copies", cfg.env)
     chosen = Release(labels.get(packaging.MODEL_VERSION_LABEL, "unknown"), image)
-    why = ""
+    why, approver = "", None
     if cfg.env == "prod":
         staging = Deployment(staging_cfg, target)
         decision = may_go_to_prod(cfg.release_mode, staging.serving(chosen) is not None, approved_by)
         if not decision.go:
             raise DeployFailed(f"{image} does not go to prod: {decision.reason}")
         why = decision.reason
-    deployment = Deployment(cfg, target)
-    return deployment.deploy(chosen, approved_by=approved_by, why=why)
+        approver = approved_by if cfg.release_mode == "delivery" else None  # under deployment, nobody approves
+    return Deployment(cfg, target).deploy(chosen, approved_by=approver, why=why)
