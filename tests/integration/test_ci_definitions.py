@@ -21,7 +21,7 @@ import yaml
 
 from conftest import require
 from mlops_workbook import config, instance, paths
-from mlops_workbook.cd import pipelines
+from mlops_workbook.cd import ci_pipeline
 from mlops_workbook.ci import packaging
 
 ROOT = paths.project_root()
@@ -100,47 +100,12 @@ def test_github_and_jenkins_gate_prod_their_own_way():
     assert "submitterParameter: 'approver'" in jenkins
 
 
-APPROVER = "release-manager"  # the repository's git user: gitlab-ci-local's GITLAB_USER_LOGIN, who starts jobs
-
-
-def commit(repo: Path, message: str, init: bool = False) -> None:
-    git = ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.invalid"]
-    if init:
-        subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)  # CD runs on the main branch
-        subprocess.run(["git", "config", "user.email", f"{APPROVER}@example.invalid"], cwd=repo, check=True)
-    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
-    subprocess.run([*git, "commit", "-qm", message], cwd=repo, check=True)
-
-
-def working_tree_copy(folder: Path) -> Path:
-    """The working tree as a fresh one-commit repository (gitlab-ci-local copies only tracked files)."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True, capture_output=True, text=True
-    ).stdout.splitlines()
-    for name in listed:
-        if (ROOT / name).is_file():
-            (folder / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, folder / name)
-    commit(folder, "working tree", init=True)
-    return folder
+APPROVER = "release-manager"  # the copy's git user: gitlab-ci-local's GITLAB_USER_LOGIN, who starts jobs
 
 
 def run_pipeline(repo: Path, *arguments: str) -> tuple[dict[str, str], str]:
-    """Run the pipeline (or the jobs named); returns {job: PASS/FAIL} and the log. The jobs reuse this test's
-    virtual environment, and inherit its instance (their ports)."""
-    venv = Path(sys.executable).parent.parent
-    result = subprocess.run(
-        ["gitlab-ci-local", "--variable", f"VENV={venv}", *arguments],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    log = result.stdout + result.stderr
-    outcomes = {job: status for status, job in re.findall(r"^\s*(PASS|FAIL)\s+(\S+)\s*$", log, re.MULTILINE)}
-    assert outcomes, f"no job results in gitlab-ci-local's output:\n{log[-3000:]}"
-    assert (result.returncode == 0) == all(s == "PASS" for s in outcomes.values()), log[-3000:]
-    return outcomes, log
+    done = ci_pipeline.run(repo, *arguments)
+    return done.results, done.log
 
 
 def break_file(repo: Path, name: str, old: str, new: str) -> None:
@@ -148,7 +113,7 @@ def break_file(repo: Path, name: str, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, f"{name} no longer contains {old!r}: update this test's breakage"
     path.write_text(text.replace(old, new))
-    commit(repo, f"break {name}")
+    ci_pipeline.commit(repo, f"break {name}")
 
 
 @pytest.fixture
@@ -156,9 +121,7 @@ def repo(tmp_path):
     require("gitlab-ci-local")
     require("rsync")
     require("docker")
-    folder = working_tree_copy(tmp_path)
-    for venv in (pipelines.AIRFLOW_VENV, pipelines.KFP_VENV):  # `make pipelines` finds them built
-        (folder / venv).symlink_to(ROOT / venv)
+    folder = ci_pipeline.project_copy(tmp_path / "project", APPROVER)
     yield folder
     # what the deploy jobs left running (containers, nginx), found through the copy's own registry
     env = {**os.environ, "PYTHONPATH": str(folder / "src")}
@@ -220,20 +183,16 @@ def test_a_commit_goes_to_staging_then_to_prod_when_a_person_starts_the_job_and_
 def test_prod_is_a_manual_job_only_under_continuous_delivery_and_nothing_deploys_off_the_main_branch(tmp_path):
     require("gitlab-ci-local")
     shutil.copy(ROOT / ".gitlab-ci.yml", tmp_path)
-    commit(tmp_path, "the CI definition", init=True)
-
-    def when(*arguments: str) -> dict[str, str]:
-        done = subprocess.run(
-            ["gitlab-ci-local", "--list-csv", *arguments], cwd=tmp_path, capture_output=True, text=True, timeout=120
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        rows = [line.split(";") for line in done.stdout.splitlines() if line.count(";") >= 3]
-        return {row[0]: row[3] for row in rows[1:]}
-
-    assert when()["deploy-prod"] == "manual" and when()["deploy-staging"] == "on_success"
-    assert when("--variable", "PROD_RELEASE_MODE=deployment")["deploy-prod"] == "on_success"
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=tmp_path, check=True)
+    ci_pipeline.commit(tmp_path, "the CI definition")
+    planned = ci_pipeline.jobs(tmp_path)
+    assert planned.loc["deploy-prod", "when"] == "manual" and planned.loc["deploy-staging", "when"] == "on_success"
+    assert list(planned["stage"].unique()) == ["test", "package", "staging", "prod"]
+    automatic = ci_pipeline.jobs(tmp_path, {"PROD_RELEASE_MODE": "deployment"})
+    assert automatic.loc["deploy-prod", "when"] == "on_success"
     subprocess.run(["git", "checkout", "-qb", "a-feature"], cwd=tmp_path, check=True)
-    assert sorted(when()) == sorted(job for job, (stage, _) in gitlab_jobs().items() if stage in ("test", "package"))
+    ci_only = [job for job, (stage, _) in gitlab_jobs().items() if stage in ("test", "package")]
+    assert sorted(ci_only) == sorted(ci_pipeline.jobs(tmp_path).index)
 
 
 BROKEN_COMMITS = {

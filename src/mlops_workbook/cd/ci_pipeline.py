@@ -1,0 +1,110 @@
+"""The project's CI/CD definition, run as a CI server would: gitlab-ci-local on a one-commit copy of the work tree.
+
+gitlab-ci-local runs what git tracks in the repository it starts in, with a shell executor (no `image:`): the
+jobs run here, with this machine's Docker. The copy gives it this work tree, committed or not, on the main branch
+(where CD runs) and with a runs/ folder of its own, so the jobs' deploy state never mixes with a notebook's. The
+copy's git user is who starts a job (gitlab-ci-local's GITLAB_USER_LOGIN): the approver of the manual prod job.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from mlops_workbook import errors, paths
+from mlops_workbook.cd import pipelines
+
+DEFINITION = ".gitlab-ci.yml"
+BRANCH = "main"
+
+
+class PipelineError(errors.WorkbookError, RuntimeError):
+    """gitlab-ci-local could not read or run the definition; the message carries the end of its output."""
+
+
+def commit(repo: Path, message: str) -> None:
+    """Commit everything in `repo` (gitlab-ci-local runs only what git tracks)."""
+    git = ["git", "-c", "user.name=workbook", "-c", "user.email=workbook@example.invalid"]
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", message], cwd=repo, check=True)
+
+
+def project_copy(folder: Path, approver: str = "release-manager") -> Path:
+    """This work tree as a fresh one-commit repository in `folder`, on the main branch, its user `approver`.
+
+    The pipeline environments (`make pipelines`) are linked in, not rebuilt: the jobs' `make pipelines` finds them.
+    """
+    root = paths.project_root()
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=root, capture_output=True, text=True)
+    if listed.returncode != 0:
+        raise PipelineError(f"{root} is not a git clone: gitlab-ci-local runs what git tracks. Clone the workbook.")
+    folder = paths.fresh_dir(folder)
+    for name in listed.stdout.splitlines():
+        if (root / name).is_file():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / name, folder / name)
+    for venv in (pipelines.AIRFLOW_VENV, pipelines.KFP_VENV):
+        if (root / venv).is_dir():
+            (folder / venv).symlink_to(root / venv)
+    subprocess.run(["git", "init", "-q", "-b", BRANCH], cwd=folder, check=True)
+    subprocess.run(["git", "config", "user.email", f"{approver}@example.invalid"], cwd=folder, check=True)
+    commit(folder, "the work tree")
+    return folder
+
+
+def _gitlab_ci_local(repo: Path, arguments: list[str], variables: dict, venv: Path | None, timeout: float):
+    venv = venv or Path(sys.executable).parent.parent  # the jobs reuse this environment instead of installing
+    flags = [f"--variable={key}={value}" for key, value in {"VENV": venv, **variables}.items()]
+    return subprocess.run(
+        ["gitlab-ci-local", *flags, *arguments],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def jobs(repo: Path, variables: dict | None = None) -> pd.DataFrame:
+    """The pipeline as GitLab would plan it for this commit: each job's stage and when it runs, in order."""
+    done = _gitlab_ci_local(repo, ["--list-csv"], variables or {}, None, 120)
+    if done.returncode != 0:
+        raise PipelineError(f"gitlab-ci-local could not read {DEFINITION}", logs=(done.stdout + done.stderr)[-3000:])
+    rows = [line.split(";") for line in done.stdout.splitlines() if line.count(";") >= 4]
+    header, *body = rows
+    table = pd.DataFrame(body, columns=header)
+    return table.rename(columns={"name": "job"})[["job", "stage", "when"]].set_index("job")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One gitlab-ci-local run: each job that ran and whether it passed, in the order of the report, and its log."""
+
+    results: dict[str, str]  # job: PASS or FAIL
+    log: str
+
+    @property
+    def passed(self) -> bool:
+        return all(result == "PASS" for result in self.results.values())
+
+    def said(self, job: str) -> list[str]:
+        """What a job printed (its own lines, without gitlab-ci-local's)."""
+        prefix = re.compile(rf"^{re.escape(job)}\s+> (.*)$")
+        return [m.group(1) for line in self.log.splitlines() if (m := prefix.match(line))]
+
+
+def run(
+    repo: Path, *job_names: str, variables: dict | None = None, venv: Path | None = None, timeout: float = 900
+) -> Run:
+    """Run the pipeline (every job that is not manual), or the jobs named: naming a manual job starts it."""
+    done = _gitlab_ci_local(repo, list(job_names), variables or {}, venv, timeout)
+    log = done.stdout + done.stderr
+    results = {job: result for result, job in re.findall(r"^\s*(PASS|FAIL)\s+(\S+)\s*$", log, re.MULTILINE)}
+    if not results or (done.returncode == 0) != all(r == "PASS" for r in results.values()):
+        raise PipelineError("gitlab-ci-local ran no job, or its report does not say why it failed", logs=log[-3000:])
+    return Run(results, log)
