@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -123,9 +121,7 @@ def repo(tmp_path):
     require("docker")
     folder = ci_pipeline.project_copy(tmp_path / "project", APPROVER)
     yield folder
-    # what the deploy jobs left running (containers, nginx), found through the copy's own registry
-    env = {**os.environ, "PYTHONPATH": str(folder / "src")}
-    subprocess.run([str(Path(sys.executable).parent / "mlops-workbook"), "stop"], cwd=folder, env=env, timeout=120)
+    ci_pipeline.stop()
 
 
 def passing_test_stage() -> dict[str, str]:

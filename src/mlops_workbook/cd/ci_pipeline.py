@@ -2,12 +2,15 @@
 
 gitlab-ci-local runs what git tracks in the repository it starts in, with a shell executor (no `image:`): the
 jobs run here, with this machine's Docker. The copy gives it this work tree, committed or not, on the main branch
-(where CD runs) and with a runs/ folder of its own, so the jobs' deploy state never mixes with a notebook's. The
-copy's git user is who starts a job (gitlab-ci-local's GITLAB_USER_LOGIN): the approver of the manual prod job.
+(where CD runs) and with a runs/ folder of its own, so the jobs' deploy state never mixes with a notebook's; only
+its process registry is this work tree's, so that `mlops-workbook stop` here stops what the jobs left serving
+(nginx outlives a deploy command). The copy's git user is who starts a job (gitlab-ci-local's GITLAB_USER_LOGIN):
+the approver of the manual prod job.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -16,11 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
-from mlops_workbook import errors, paths
+from mlops_workbook import errors, paths, processes
 from mlops_workbook.cd import pipelines
 
 DEFINITION = ".gitlab-ci.yml"
+_COLOURED = ("FORCE_COLOR", "CLICOLOR_FORCE")  # what a notebook's kernel sets; the log is read as plain text
 BRANCH = "main"
 
 
@@ -52,10 +57,49 @@ def project_copy(folder: Path, approver: str = "release-manager") -> Path:
     for venv in (pipelines.AIRFLOW_VENV, pipelines.KFP_VENV):
         if (root / venv).is_dir():
             (folder / venv).symlink_to(root / venv)
+    (folder / processes.REGISTRY).parent.mkdir(parents=True)
+    (folder / processes.REGISTRY).symlink_to(paths.resolve(processes.REGISTRY), target_is_directory=True)
     subprocess.run(["git", "init", "-q", "-b", BRANCH], cwd=folder, check=True)
     subprocess.run(["git", "config", "user.email", f"{approver}@example.invalid"], cwd=folder, check=True)
     commit(folder, "the work tree")
     return folder
+
+
+def with_job(repo: Path, name: str, definition: str) -> None:
+    """Replace job `name` in the copy's definition with `definition` (YAML text of that one job), and commit.
+
+    A lab's check runs a learner's job this way, in the project's real pipeline.
+    """
+    try:
+        job = yaml.safe_load(definition)
+    except yaml.YAMLError as error:
+        raise errors.BadInput(f"the job is not valid YAML: {error}") from None
+    if not isinstance(job, dict) or list(job) != [name]:
+        found = list(job) if isinstance(job, dict) else type(job).__name__
+        raise errors.BadInput(f"expected the YAML of one job, `{name}:` and its keys under it; found {found}")
+    ci = yaml.safe_load((repo / DEFINITION).read_text())
+    ci[name] = job[name]
+    (repo / DEFINITION).write_text(yaml.safe_dump(ci, sort_keys=False))
+    commit(repo, f"{name} rewritten")
+
+
+def recording_venv(folder: Path) -> Path:
+    """A stand-in for the workbook's environment (VENV) whose commands record their call in `calls.txt`, one per
+    line, and do nothing else: a lab checks how a job calls the workbook in seconds, without deploying."""
+    folder = paths.fresh_dir(folder)
+    (folder / "bin").mkdir()
+    for command in ("mlops-workbook", "pytest", "python"):
+        script = folder / "bin" / command
+        script.write_text(f'#!/bin/sh\necho "{command} $*" >> "{folder / "calls.txt"}"\n')
+        script.chmod(0o755)
+    return folder
+
+
+def stop() -> list[str]:
+    """Stop what the jobs left serving (nginx, containers): as `mlops-workbook stop`, all this instance runs."""
+    from mlops_workbook.ci import packaging
+
+    return processes.stop_all() + packaging.remove_containers(packaging.docker_client())
 
 
 def _gitlab_ci_local(repo: Path, arguments: list[str], variables: dict, venv: Path | None, timeout: float):
@@ -67,18 +111,21 @@ def _gitlab_ci_local(repo: Path, arguments: list[str], variables: dict, venv: Pa
         capture_output=True,
         text=True,
         timeout=timeout,
+        env={key: value for key, value in os.environ.items() if key not in _COLOURED},
     )
 
 
 def jobs(repo: Path, variables: dict | None = None) -> pd.DataFrame:
-    """The pipeline as GitLab would plan it for this commit: each job's stage and when it runs, in order."""
+    """The pipeline as GitLab would plan it for this commit: each job's stage, when it runs and whether its failure
+    is allowed (a manual job that is not blocks the pipeline until someone starts it), in order."""
     done = _gitlab_ci_local(repo, ["--list-csv"], variables or {}, None, 120)
     if done.returncode != 0:
         raise PipelineError(f"gitlab-ci-local could not read {DEFINITION}", logs=(done.stdout + done.stderr)[-3000:])
     rows = [line.split(";") for line in done.stdout.splitlines() if line.count(";") >= 4]
     header, *body = rows
     table = pd.DataFrame(body, columns=header)
-    return table.rename(columns={"name": "job"})[["job", "stage", "when"]].set_index("job")
+    table = table.rename(columns={"name": "job", "allowFailure": "allow_failure"}).set_index("job")
+    return table[["stage", "when", "allow_failure"]]
 
 
 @dataclass(frozen=True)
@@ -103,7 +150,7 @@ def run(
 ) -> Run:
     """Run the pipeline (every job that is not manual), or the jobs named: naming a manual job starts it."""
     done = _gitlab_ci_local(repo, list(job_names), variables or {}, venv, timeout)
-    log = done.stdout + done.stderr
+    log = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)  # in case a terminal's colours came through
     results = {job: result for result, job in re.findall(r"^\s*(PASS|FAIL)\s+(\S+)\s*$", log, re.MULTILINE)}
     if not results or (done.returncode == 0) != all(r == "PASS" for r in results.values()):
         raise PipelineError("gitlab-ci-local ran no job, or its report does not say why it failed", logs=log[-3000:])
