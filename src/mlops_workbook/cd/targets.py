@@ -31,6 +31,7 @@ class Release:
     model_dir: str | None = None  # processes: the bundle folder the app loads at start
     settings: dict = field(default_factory=dict, hash=False)  # extra environment variables for the app
     image_id: str | None = None  # containers: that very build, which a tag moved by a concurrent run cannot change
+    memory_limit: str | int = packaging.MEMORY_LIMIT  # containers: what the kernel lets it hold (a process: no limit)
 
 
 @dataclass(frozen=True)
@@ -117,10 +118,21 @@ class ContainerTarget:
     def start(self, release: Release, port: int, name: str, timeout: float = 90) -> Copy:
         if release.image is None:
             raise ValueError(f"release of version {release.version} names no image: containers run CI's image")
-        packaging.run(self.client, release.image_id or release.image, port, name, timeout, environment=release.settings)
+        packaging.run(
+            self.client,
+            release.image_id or release.image,
+            port,
+            name,
+            timeout,
+            environment=release.settings,
+            memory_limit=release.memory_limit,
+        )
         return Copy(release, port, name)
 
     def stop(self, copy: Copy) -> None:
+        if copy.pid is not None:  # the process copy of an environment that moved to containers (07 does)
+            processes.stop(copy.name)
+            return
         import docker.errors
 
         try:

@@ -278,7 +278,15 @@ def size_mb(client, tag: str) -> float:
     return client.images.get(tag).attrs["Size"] / 1e6
 
 
-def run(client, tag: str, port: int, name: str, timeout: float = 90, environment: dict | None = None):
+def run(
+    client,
+    tag: str,
+    port: int,
+    name: str,
+    timeout: float = 90,
+    environment: dict | None = None,
+    memory_limit: str | int = MEMORY_LIMIT,
+):
     """Start the image on 127.0.0.1:`port` and wait for Docker's health check to say healthy.
 
     The container is named `name` plus this run's instance suffix (the returned container says it).
@@ -299,7 +307,7 @@ def run(client, tag: str, port: int, name: str, timeout: float = 90, environment
         environment=environment or {},
         labels={INSTANCE_LABEL: str(instance.number())},
         ports={f"{PORT}/tcp": ("127.0.0.1", port)},
-        mem_limit=MEMORY_LIMIT,
+        mem_limit=memory_limit,
     )
 
     def settled() -> bool:  # healthy, or never going to be
