@@ -117,12 +117,21 @@ def check(
         str | None,
         typer.Option(help="check only shard i of n of a class (i/n), e.g. one CI job of a parallel set; see merge"),
     ] = None,
+    sandbox: Annotated[
+        bool,
+        typer.Option(
+            help=(
+                "a folder's submissions each run in a throwaway container (no network, read-only but their own "
+                "workspace, limits); --no-sandbox only on a throwaway machine"
+            )
+        ),
+    ] = True,
 ) -> None:
     """Execute labs and say, per exercise, passed / not yet solved / wrong / tampered (a folder: the class report)."""
     all_passed = True
     for path in lab:
         if path.is_dir():
-            results = grading.class_report(path, timeout, jobs, _shard(shard))
+            results = grading.class_report(path, timeout, jobs, _shard(shard), contained=sandbox)
             results.to_csv(report, index=False)
             _print_class_report(results, f"class report: {path}" + (f" (shard {shard})" if shard else ""), report)
             continue

@@ -17,13 +17,11 @@ from pathlib import Path
 
 import nbformat
 import pandas as pd
-from nbclient import NotebookClient
-from nbclient.exceptions import DeadKernelError
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 from tqdm.auto import tqdm
 
-from mlops_workbook import errors, instance, labs, paths, tampering
+from mlops_workbook import errors, execution, instance, labs, paths, tampering
 from mlops_workbook.runner import LocalKernelManager, ensure_kernel
 
 PASSED, UNSOLVED, WRONG, TIMED_OUT, CRASHED = "passed", "not yet solved", "wrong", "timed out", "crashed"
@@ -85,34 +83,34 @@ def _source(solution_path: Path) -> tuple[nbformat.NotebookNode, nbformat.Notebo
 
 
 def check(
-    lab: Path, timeout: int = 120, source: Path | None = None, workspace: Path | None = None
+    lab: Path,
+    timeout: int = 120,
+    source: Path | None = None,
+    workspace: Path | None = None,
+    contained: str | None = None,
 ) -> list[ExerciseResult]:
     """Execute a learner's lab and say, per exercise, passed / not yet solved / wrong / timed out / crashed,
     or tampered when the submission changed more than its answers.
 
     Only the answers are the learner's: the rest of the notebook comes from `solutions/` (or `source`).
     `workspace` (papermill injects it as the lab's parameter) is where the lab writes; by default the
-    dev one, `runs/dev/`, as when the learner runs it.
+    dev one, `runs/dev/`, as when the learner runs it. With `contained` (the grading image, see execution.py)
+    the lab runs in a throwaway container instead, writing only to its own workspace there.
     """
     rebuilt_lab = rebuilt(lab, source)
     nb = rebuilt_lab.notebook
-    if workspace is not None:
-        nb = _with_workspace(nb, workspace)
-    client = NotebookClient(
-        nb,
-        kernel_name=ensure_kernel(),
-        timeout=timeout,
-        allow_errors=True,
-        record_timing=False,
-        interrupt_on_timeout=True,
-        kernel_manager_class=LocalKernelManager,
-        error_on_timeout={"ename": "CellTimeout", "evalue": "", "traceback": []},
-        resources={"metadata": {"path": str(Path(lab).resolve().parent)}},
-    )
-    try:
-        client.execute()
-    except DeadKernelError:  # os._exit, out of memory...: judge what ran, and say the rest crashed
-        pass
+    if contained:
+        needs = nb.metadata.get("mlops_workbook", {}).get("needs", [])
+        if needs:
+            raise errors.BadInput(
+                f"{paths.show(Path(lab))} needs {', '.join(needs)}, which a grading container does not have: check "
+                "labs like it with --no-sandbox on a throwaway runner (README: Grading a class)"
+            )
+        nb = execution.contained(_with_workspace(nb, Path(execution.WORKSPACE)), timeout, contained)
+    else:
+        if workspace is not None:
+            nb = _with_workspace(nb, workspace)
+        nb = execution.here(nb, timeout, Path(lab).resolve().parent, ensure_kernel(), LocalKernelManager)
     setup_error = next(
         (e for c in nb.cells if c.cell_type == "code" and not c.metadata.get("nbgrader") for e in [_error(c)] if e),
         None,
@@ -183,17 +181,22 @@ def submissions(folder: Path, shard: tuple[int, int] | None = None) -> list[Path
     return found[index - 1 :: total]
 
 
-def _rows(path: Path, timeout: int, workspace: Path) -> list[tuple]:
+def _rows(path: Path, timeout: int, workspace: Path, contained: str | None) -> list[tuple]:
     """One submission's rows of the class report; one row saying why when it cannot be checked at all."""
     learner, lab = path.parent.name, path.stem
     try:
-        return [(learner, lab, o.exercise, o.status, o.hint) for o in check(path, timeout, workspace=workspace)]
+        checked = check(path, timeout, workspace=workspace, contained=contained)
+        return [(learner, lab, o.exercise, o.status, o.hint) for o in checked]
     except (ValueError, OSError, nbformat.ValidationError) as error:  # unreadable JSON is a ValueError too
         return [(learner, lab, "-", "not checked", str(error).splitlines()[0])]
 
 
 def class_report(
-    folder: Path, timeout: int = 120, jobs: int | None = None, shard: tuple[int, int] | None = None
+    folder: Path,
+    timeout: int = 120,
+    jobs: int | None = None,
+    shard: tuple[int, int] | None = None,
+    contained: bool = False,
 ) -> pd.DataFrame:
     """Check every submission in `folder/<learner>/<lab>.ipynb` (or one shard of them): one row per learner,
     lab and exercise, in the same order however many `jobs` (default: one per core) check side by side.
@@ -201,9 +204,11 @@ def class_report(
     Each submission writes only to a workspace of its own, and with jobs > 1 each runs in a workbook
     instance of its own (ports, containers), so two learners' copies of a lab never meet. A submission that
     cannot be checked at all (not a notebook, not one of the workbook's labs, a set-up that fails) gets one
-    row saying why, so one bad file never stops the class's report.
+    row saying why, so one bad file never stops the class's report. With `contained`, each submission runs in a
+    throwaway container of its own (execution.py).
     """
     found = submissions(folder, shard)
+    image = execution.image() if contained else None
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(found)))
     results: dict[Path, list[tuple]] = {}
     with tempfile.TemporaryDirectory(prefix="mlops-workbook-grading-") as scratch:
@@ -211,12 +216,12 @@ def class_report(
         bar = tqdm(total=len(found), desc=f"checking ({jobs} at a time)", unit="submission")
         if jobs == 1:
             for path in found:
-                results[path] = _rows(path, timeout, workspaces[path])
+                results[path] = _rows(path, timeout, workspaces[path], image)
                 bar.update()
         else:
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(jobs, mp_context=context, initializer=instance.claim) as pool:
-                pending = {pool.submit(_rows, path, timeout, workspaces[path]): path for path in found}
+                pending = {pool.submit(_rows, path, timeout, workspaces[path], image): path for path in found}
                 for done in as_completed(pending):
                     results[pending[done]] = done.result()
                     bar.update()

@@ -1,0 +1,136 @@
+"""Executing a lab for the checker: here, or in a throwaway container for code nobody has read.
+
+`here` runs the notebook with nbclient, in a kernel of this environment. `contained` runs the same function in
+a container made for one submission, from the local base image (no pull): no network, every file read-only but
+its own workspace (a size-limited tmpfs), a user that is not root and has no capabilities, limits on memory,
+processes, CPU and time, and nothing of the grader's environment: no home, no variables, no Docker socket, no
+other submission. The workbook's code and environment are mounted read-only (only `src/`, `configs/`, the
+virtual environment and its interpreter), and the notebook goes in on stdin and comes back on stdout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+
+from mlops_workbook import errors, instance, paths
+
+WORKSPACE = "/grading/workspace"  # the only folder a contained submission may write (its lab's `workspace`)
+LIMITS = {"memory": "1g", "processes": 128, "cpus": "1", "workspace": "256m", "tmp": "64m"}
+USER_ID = 10002
+# The base image's /root is closed to other users; an interpreter installed under it (pyenv) must stay reachable.
+RECIPE = f"""FROM {{base}}
+RUN chmod 0711 /root && useradd --no-create-home --home-dir /tmp --uid {USER_ID} learner
+"""
+
+
+def here(nb: nbformat.NotebookNode, timeout: int, cwd: Path, kernel_name: str, manager=None) -> nbformat.NotebookNode:
+    """Run every cell (errors recorded, not raised); a cell past `timeout` is interrupted; a dead kernel ends it."""
+    options = {"kernel_manager_class": manager} if manager else {}
+    client = NotebookClient(
+        nb,
+        kernel_name=kernel_name,
+        timeout=timeout,
+        allow_errors=True,
+        record_timing=False,
+        interrupt_on_timeout=True,
+        error_on_timeout={"ename": "CellTimeout", "evalue": "", "traceback": []},
+        resources={"metadata": {"path": str(cwd)}},
+        **options,
+    )
+    try:
+        client.execute()
+    except DeadKernelError:  # os._exit, out of memory...: the cells after it keep no execution count
+        pass
+    return nb
+
+
+def image() -> str:
+    """The grading image, built once from the local base image (packaging builds that base)."""
+    import docker.errors
+
+    from mlops_workbook.ci import packaging
+
+    try:
+        client = packaging.docker_client()
+    except docker.errors.DockerException as error:
+        raise errors.BadInput(
+            f"grading in containers needs Docker, which does not answer ({error}): start it (`bash .ci/components` "
+            "installs it), or check on a throwaway machine with --no-sandbox"
+        ) from None
+    base = packaging.build_base_image(client)
+    recipe = RECIPE.format(base=base)
+    tag = f"mlops-workbook/grader:{hashlib.sha256(recipe.encode()).hexdigest()[:12]}"
+    if not client.images.list(name=tag):
+        client.images.build(fileobj=io.BytesIO(recipe.encode()), tag=tag, pull=False, rm=True)
+    return tag
+
+
+def _read_only_mounts() -> list[str]:
+    """What a contained lab may read: the workbook's code and configs, this environment and its interpreter."""
+    root = paths.project_root()
+    wanted = [root / "src", root / "configs", Path(sys.prefix), Path(sys.base_prefix)]
+    if Path(sys.base_prefix).resolve().is_relative_to("/usr"):  # the base image's own Python 3.11 serves
+        wanted.pop()
+    return [f"--volume={p.resolve()}:{p.resolve()}:ro" for p in wanted]
+
+
+def contained(nb: nbformat.NotebookNode, timeout: int, image_tag: str) -> nbformat.NotebookNode:
+    """`here`, in a throwaway container (see the module's docstring); the notebook as far as it ran.
+
+    A container that is killed (its memory, its time) returns the notebook unexecuted from where it stopped:
+    the checker then says the lab crashed.
+    """
+    from mlops_workbook.ci import packaging
+
+    name = f"mlops-workbook-grading-{uuid.uuid4().hex[:12]}"
+    command = [
+        "docker", "run", "--rm", "--interactive", f"--name={name}",
+        f"--label={packaging.INSTANCE_LABEL}={instance.number()}",  # `mlops-workbook stop` removes a leftover
+        "--network=none", "--read-only", f"--user={USER_ID}", "--cap-drop=ALL", "--security-opt=no-new-privileges",
+        f"--memory={LIMITS['memory']}", f"--memory-swap={LIMITS['memory']}", f"--pids-limit={LIMITS['processes']}",
+        f"--cpus={LIMITS['cpus']}",
+        f"--tmpfs=/tmp:size={LIMITS['tmp']},mode=1777",
+        f"--tmpfs={WORKSPACE}:size={LIMITS['workspace']},uid={USER_ID},mode=0700",
+        "--env=HOME=/tmp", "--env=MPLBACKEND=Agg", "--env=PYTHONDONTWRITEBYTECODE=1", f"--workdir={WORKSPACE}",
+        *_read_only_mounts(),
+        image_tag,
+        str(Path(sys.prefix) / "bin" / "python"), "-m", "mlops_workbook.execution", str(timeout),
+    ]  # fmt: skip
+    cells = sum(c.cell_type == "code" for c in nb.cells)
+    try:
+        done = subprocess.run(
+            command, input=nbformat.writes(nb), capture_output=True, text=True, timeout=60 + timeout * cells
+        )
+    except subprocess.TimeoutExpired:
+        subprocess.run(["docker", "kill", name], capture_output=True)
+        return nb
+    if done.returncode != 0 or not done.stdout.strip():
+        if "Unable to find image" in done.stderr or "docker: Error" in done.stderr:
+            raise errors.WorkbookError(f"the grading container did not start: {done.stderr.strip()[:500]}")
+        return nb  # killed (memory) or broken before it could answer
+    return nbformat.reads(done.stdout, as_version=4)
+
+
+def main(timeout: str) -> int:
+    """Inside the container: the notebook from stdin, executed, to stdout. The kernel's own output goes to stderr,
+    so nothing a learner's code prints can corrupt the answer."""
+    nb = nbformat.read(sys.stdin, as_version=4)
+    answer = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # what the kernel and its children inherit as stdout
+    nbformat.write(here(nb, int(timeout), Path(WORKSPACE), "python3"), answer)
+    answer.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,95 @@
+"""Hostile submissions, each graded in its own throwaway container: each is reported, none escapes, and the rest
+of the class is graded as if it were not there.
+
+Every hostile learner hands in lab 00 solved, with something hostile put in front of the first answer.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import require
+from mlops_workbook import grading, paths
+
+LAB = paths.project_root() / "solutions" / "00_overview.ipynb"
+SECRET = "GRADER_SECRET_TOKEN"
+OUTSIDE = paths.project_root() / "src" / "mlops_workbook" / "hostile_was_here.py"
+TIMEOUT = 15  # seconds a cell may run
+
+# learner: code run before the first answer
+HOSTILE = {
+    "loops": "while True:\n    pass",
+    "eats-memory": "hoard = []\nwhile True:\n    hoard.append(bytearray(50 * 2**20))",
+    "forks": "import os\nwhile True:\n    os.fork()",
+    "fills-the-disk": "with open('filler', 'wb') as f:\n    while True:\n        f.write(bytes(2**20))",
+    "calls-home": "import urllib.request\nurllib.request.urlopen('http://1.1.1.1', timeout=5)",
+    "reads-alice": "print(open({alice!r}).read()[:100])",
+    "writes-outside": f"open({str(OUTSIDE)!r}, 'w').write('print(1)')",
+    "exits": "import os\nos._exit(0)",
+    "reads-secrets": f"import os\nassert '{SECRET}' not in os.environ, os.environ['{SECRET}']",
+    "wants-docker": "import os\nassert not os.path.exists('/var/run/docker.sock'), 'the Docker socket is here'",
+}
+
+
+def answer_cell(nb, grade_id: str):
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def hand_in(folder: Path, learner: str, before: str | None = None, blank: bool = False) -> Path:
+    nb = nbformat.read(LAB, as_version=4)
+    first = answer_cell(nb, "ex1_stage_map_answer")
+    if before is not None:
+        first.source = before + "\n" + first.source
+    if blank:
+        first.source = "# YOUR CODE HERE\nraise NotImplementedError()"
+    path = folder / learner / "00_overview.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.component("docker")
+def test_hostile_submissions_are_contained_reported_and_the_class_is_still_graded(tmp_path, monkeypatch):
+    require("docker")
+    monkeypatch.setenv(SECRET, "s3cret")  # in the grader's environment, never in a submission's
+    alice = hand_in(tmp_path, "alice")
+    hand_in(tmp_path, "bob", blank=True)  # exercise 1 not done yet
+    for learner, code in HOSTILE.items():
+        hand_in(tmp_path, learner, code.format(alice=str(alice)))
+    hand_in(tmp_path, "tampers")
+    tampered = nbformat.read(tmp_path / "tampers" / "00_overview.ipynb", as_version=4)
+    answer_cell(tampered, "ex1_stage_map").source = "print('all good')"
+    nbformat.write(tampered, tmp_path / "tampers" / "00_overview.ipynb")
+    before = alice.read_bytes()
+
+    report = grading.class_report(tmp_path, timeout=TIMEOUT, jobs=2, contained=True)
+
+    first = report[report["exercise"] == "ex1_stage_map"].set_index("learner")
+    status, hint = first["result"].to_dict(), first["hint"].to_dict()
+    assert sorted(report["learner"].unique()) == sorted(["alice", "bob", "tampers", *HOSTILE])  # nobody missing
+    assert (report[report["learner"] == "alice"]["result"] == grading.PASSED).all()
+    assert status["bob"] == grading.UNSOLVED
+    assert status["loops"] == grading.TIMED_OUT
+    assert status["eats-memory"] == status["exits"] == grading.CRASHED
+    assert status["forks"] != grading.PASSED
+    assert status["fills-the-disk"] == grading.WRONG and "No space left" in hint["fills-the-disk"]
+    assert status["calls-home"] == grading.WRONG and "URLError" in hint["calls-home"]
+    assert status["reads-alice"] == grading.WRONG and "FileNotFoundError" in hint["reads-alice"]
+    assert status["writes-outside"] == grading.WRONG and "Read-only file system" in hint["writes-outside"]
+    assert status["tampers"] == grading.TAMPERED
+    assert status["reads-secrets"] == status["wants-docker"] == grading.PASSED  # nothing to find
+    assert not OUTSIDE.exists() and alice.read_bytes() == before
+    assert "s3cret" not in report.to_csv()
+    assert os.environ[SECRET] == "s3cret"
+
+
+def test_a_lab_that_needs_docker_is_not_put_in_a_grading_container(tmp_path):
+    lab = tmp_path / "carol" / "02_ci_packaging.ipynb"
+    lab.parent.mkdir()
+    lab.write_bytes((paths.project_root() / "labs" / "02_ci_packaging.ipynb").read_bytes())
+    with pytest.raises(grading.errors.BadInput, match="needs docker.*--no-sandbox on a throwaway runner"):
+        grading.check(lab, contained="unused: refused before any container starts")
