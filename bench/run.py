@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench import monitoring, packaging, pipelines, serving, suite, workbook
+from bench import grading, monitoring, packaging, pipelines, serving, suite, workbook
 
 SECTIONS = {
     "serving": serving.run,
@@ -25,6 +25,7 @@ SECTIONS = {
     "workbook": workbook.run,
     "pipelines": pipelines.run,
     "alerting": monitoring.alerting,
+    "grading": grading.run,
     "suite": suite.run,
 }
 RESULTS = Path(__file__).parent / "results"

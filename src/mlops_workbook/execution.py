@@ -5,7 +5,8 @@ a container made for one submission, from the local base image (no pull): no net
 its own workspace (a size-limited tmpfs), a user that is not root and has no capabilities, limits on memory,
 processes, CPU and time, and nothing of the grader's environment: no home, no variables, no Docker socket, no
 other submission. The workbook's code and environment are mounted read-only (only `src/`, `configs/`, the
-virtual environment and its interpreter), and the notebook goes in on stdin and comes back on stdout.
+virtual environment, its interpreter and the empty MLflow store), and the notebook goes in on stdin and comes
+back on stdout.
 """
 
 from __future__ import annotations
@@ -76,11 +77,12 @@ def image() -> str:
 
 
 def _read_only_mounts() -> list[str]:
-    """What a contained lab may read: the workbook's code and configs, this environment and its interpreter."""
+    """What a contained lab may read: the workbook's code and configs, this environment and its interpreter, and
+    the empty MLflow store a lab copies (built here first: the container cannot add to the cache)."""
+    from mlops_workbook import tracking
+
     root = paths.project_root()
-    wanted = [root / "src", root / "configs", Path(sys.prefix), Path(sys.base_prefix)]
-    if Path(sys.base_prefix).resolve().is_relative_to("/usr"):  # the base image's own Python 3.11 serves
-        wanted.pop()
+    wanted = [root / "src", root / "configs", Path(sys.prefix), Path(sys.base_prefix), tracking.empty_store()]
     return [f"--volume={p.resolve()}:{p.resolve()}:ro" for p in wanted]
 
 

@@ -26,7 +26,7 @@ def connect(tracking_uri: str | None, sandbox: Path):
     for noisy in ("mlflow", "alembic"):  # the store's set-up messages are not lesson output
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if not tracking_uri and not (Path(sandbox) / "mlflow.db").exists():
-        shutil.copyfile(_empty_store(), Path(sandbox) / "mlflow.db")
+        shutil.copyfile(empty_store(), Path(sandbox) / "mlflow.db")
     uri = tracking_uri or f"sqlite:///{Path(sandbox).resolve() / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -37,7 +37,7 @@ def connect(tracking_uri: str | None, sandbox: Path):
     return mlflow.MlflowClient()
 
 
-def _empty_store() -> Path:
+def empty_store() -> Path:
     """An empty sqlite store, its tables created once per MLflow version (creating them takes seconds)."""
     import mlflow
 
