@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_workbook import data, schema, validation
+from mlops_workbook import data, errors, schema, validation
 from mlops_workbook.ct import data_pipeline, features
 
 
@@ -76,6 +76,14 @@ BAD_BATCHES = {
     "too many nulls": (lambda b: b.assign(rating=b.rating.where(b.index % 2 == 0)), "at most 30% nulls: rating"),
     "duplicate keys": (lambda b: b.assign(booking_id=7), "duplicate key: booking_id"),
     "empty": (lambda b: b.iloc[:0], "at least 1 row(s): (whole batch)"),
+    "another day": (
+        lambda b: b.assign(event_date="2026-01-06"),
+        "the partition being written, 2026-01-05: event_date (300 row(s), e.g. 2026-01-06)",
+    ),
+    "not a day": (
+        lambda b: b.assign(event_date=np.where(b.index < 2, "05/01/2026", b.event_date)),
+        "the partition being written, 2026-01-05: event_date (2 row(s), e.g. 05/01/2026)",
+    ),
 }
 
 
@@ -97,6 +105,13 @@ def test_a_bad_batch_keeps_the_previous_version_current(store, batch, case):
         data_pipeline.process(breakage(data.production_batch(300, seed=9)), store, "2026-01-05", "warehouse")
     assert files_under(store.root) == before
     assert store.current("2026-01-05") == good
+
+
+@pytest.mark.parametrize("partition", ["05/01/2026", "2026-1-5", "2026-13-45", "latest"])
+def test_a_partition_that_is_not_a_day_is_refused_and_nothing_is_written(store, batch, partition):
+    with pytest.raises(errors.BadInput, match="expected the day it holds, written YYYY-MM-DD"):
+        data_pipeline.process(batch.assign(event_date=partition), store, partition, "warehouse")
+    assert files_under(store.root) == []
 
 
 def test_the_row_count_floor_applies(store, batch):

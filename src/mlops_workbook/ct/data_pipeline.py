@@ -11,12 +11,14 @@ import hashlib
 import json
 import shutil
 from dataclasses import asdict, dataclass
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pandera.pandas as pa
 from tqdm.auto import tqdm
 
-from mlops_workbook import schema, validation
+from mlops_workbook import errors, schema, validation
 from mlops_workbook.ct import features
 
 
@@ -102,7 +104,20 @@ def process(
     min_rows: int = 1,
     rules: validation.Rules | None = None,
 ) -> Manifest:
-    """Validate one batch and store its features; a bad batch raises BadBatchError, writing nothing."""
+    """Validate one batch and store its features; a bad batch raises BadBatchError, writing nothing.
+
+    Besides the schema, every row must belong to `partition` (a YYYY-MM-DD day): a batch of another day, or of
+    something that is not a day, would otherwise be stored under the wrong date.
+    """
+    try:
+        date.fromisoformat(partition)
+        valid_day = len(partition) == len("YYYY-MM-DD")
+    except (TypeError, ValueError):
+        valid_day = False
+    if not valid_day:
+        raise errors.BadInput(f"partition {partition!r}: expected the day it holds, written YYYY-MM-DD (2026-01-05)")
+    belongs = pa.Check.equal_to(partition, error=f"the partition being written, {partition}")
+    rules = {**(rules or {}), schema.PARTITION: [*(rules or {}).get(schema.PARTITION, []), belongs]}
     validation.require_valid(batch, min_rows, rules)
     return store.write(partition, features.build(batch), source)
 
