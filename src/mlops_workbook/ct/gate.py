@@ -7,7 +7,7 @@ configured margin, both scored on the same evaluation data. Otherwise it stays a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -21,6 +21,8 @@ CHAMPION, CHALLENGER = "champion", "challenger"
 class Decision:
     promote: bool
     reason: str
+    # what `review` compared: each version's held-out metrics on the same rows, one row per version
+    scores: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
 
 def passes_thresholds(metrics: dict, min_accuracy: float, min_roc_auc: float) -> Decision:
@@ -83,6 +85,11 @@ def review(client, version: str, eval_table: pd.DataFrame, cfg, rule=decide) -> 
     current = champion_version(client)
     champion = training.evaluate(training.load(f"@{CHAMPION}"), eval_table) if current else None
     decision = rule(challenger, champion, cfg.min_accuracy, cfg.min_roc_auc, cfg.promotion_margin)
+    scored = {f"version {version} (new)": challenger}
+    if current:
+        scored[f"version {current} (champion)"] = champion
+    scores = pd.DataFrame.from_dict(scored, orient="index").rename_axis(f"on the same {len(eval_table)} held-out rows")
+    decision = replace(decision, scores=scores)
     client.set_registered_model_alias(training.MODEL_NAME, CHAMPION if decision.promote else CHALLENGER, version)
     client.set_model_version_tag(training.MODEL_NAME, version, "gate", "promoted" if decision.promote else "rejected")
     client.set_model_version_tag(training.MODEL_NAME, version, "gate_reason", decision.reason)
