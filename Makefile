@@ -57,7 +57,7 @@ reproduce: install pipelines
 
 # JupyterLab on the repository, with the project's kernel registered.
 lab: install
-	$(VENV)/bin/jupyter lab --notebook-dir=.
+	$(WB) lab
 
 # Refresh the stored outputs of notebooks/ and solutions/ (dev parameters), then the labs.
 notebooks: install

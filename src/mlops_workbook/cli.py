@@ -199,6 +199,28 @@ def doctor() -> None:
 
 
 @app.command()
+def lab(
+    port: Annotated[int | None, typer.Option(help="where to serve (default: 8050, moved by the instance)")] = None,
+    browser: Annotated[bool, typer.Option(help="open a browser tab (--no-browser in a container or over ssh)")] = True,
+) -> None:
+    """JupyterLab on the repository, with the workbook's kernel registered; root allowed, as in a container."""
+    import os
+    import sys
+
+    from mlops_workbook import instance
+
+    kernel_name = runner.ensure_kernel()
+    command = [
+        sys.executable, "-m", "jupyterlab", f"--notebook-dir={paths.project_root()}", "--ip=127.0.0.1",
+        f"--port={port or instance.port(instance.JUPYTER_PORT)}", "--port-retries=0",
+        f"--MultiKernelManager.default_kernel_name={kernel_name}",
+        *(["--allow-root"] if os.geteuid() == 0 else []),  # root in a container or a CI job: Jupyter refuses it
+        *([] if browser else ["--no-browser"]),
+    ]  # fmt: skip
+    os.execv(sys.executable, command)  # JupyterLab takes over this process: Ctrl+C stops it as usual
+
+
+@app.command()
 def kernel() -> None:
     """Register this environment as the `mlops-workbook` Jupyter kernel."""
     console.print(f"kernel '{runner.ensure_kernel()}' points at this environment")
