@@ -16,9 +16,17 @@ server-like component, and set by hand on whole-workbook runs); `make test` runs
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 import os
 import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -28,7 +36,7 @@ from mlops_workbook import envcheck, instance
 
 # Components whose tests start servers, build images or run pipelines: not in the quick tier.
 # promtool and amtool (Alertmanager's) are command-line checks that answer in a second: quick.
-HEAVY_COMPONENTS = {"docker", "nginx", "prometheus", "airflow", "kfp", "gitlab-ci-local"}
+HEAVY_COMPONENTS = {"docker", "nginx", "prometheus", "airflow", "kfp", "gitlab-ci-local", "chromium"}
 
 
 def in_ci() -> bool:
@@ -139,3 +147,47 @@ def _longest_first(items) -> None:
 def pytest_runtest_setup(item):
     for mark in item.iter_markers("component"):
         require(mark.args[0])
+
+
+@dataclasses.dataclass(frozen=True)
+class JupyterLab:
+    url: str  # http://127.0.0.1:<port>
+    token: str
+    process: subprocess.Popen
+
+    def api(self, path: str) -> dict:
+        with urllib.request.urlopen(f"{self.url}{path}?token={self.token}", timeout=2) as answer:
+            return json.loads(answer.read())
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory):
+    """JupyterLab started as `make lab` starts it (`mlops-workbook lab`), on the test port block, with a token;
+    stopped with its whole process group at the end of the module."""
+    port = instance.port(instance.TEST_PORTS["lab"])
+    token = "workbook-test-token"
+    env = {**os.environ, "JUPYTER_TOKEN": token, "JUPYTER_RUNTIME_DIR": str(tmp_path_factory.mktemp("jupyter"))}
+    cli = str(Path(sys.executable).parent / "mlops-workbook")
+    process = subprocess.Popen(
+        [cli, "lab", "--port", str(port), "--no-browser"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lab = JupyterLab(f"http://127.0.0.1:{port}", token, process)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                lab.api("/api/status")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert process.poll() is None, f"JupyterLab stopped: {process.stdout.read()[-2000:]}"
+                assert time.monotonic() < deadline, "JupyterLab did not answer within 60 s"
+                time.sleep(0.5)
+        yield lab
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)

@@ -47,6 +47,10 @@ COMPONENTS = {
     "kfp": (_in_venv(".venv-kfp", "kfp"), "make pipelines (the Kubeflow Pipelines SDK in its own environment)"),
     "gitlab-ci-local": (["gitlab-ci-local", "--version"], "npm install -g gitlab-ci-local@4.52.2"),
     "rsync": (["rsync", "--version"], "apt-get install rsync (gitlab-ci-local copies the repository with it)"),
+    "chromium": (
+        ["chromedriver", "--version"],
+        "apt-get install --no-install-recommends chromium chromium-driver (the learner's view, tested in a browser)",
+    ),
 }
 
 

@@ -43,7 +43,8 @@ def commit(repo: Path, message: str) -> None:
 def project_copy(folder: Path, approver: str = "release-manager") -> Path:
     """This work tree as a fresh one-commit repository in `folder`, on the main branch, its user `approver`.
 
-    The pipeline environments (`make pipelines`) are linked in, not rebuilt: the jobs' `make pipelines` finds them.
+    The pipeline environments (`make pipelines`) are linked in, not rebuilt: the jobs' `make pipelines` finds them
+    up to date (it would otherwise reinstall this copy's package into them, and the copy is thrown away).
     """
     root = paths.project_root()
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=root, capture_output=True, text=True)
@@ -57,6 +58,8 @@ def project_copy(folder: Path, approver: str = "release-manager") -> Path:
     for venv in (pipelines.AIRFLOW_VENV, pipelines.KFP_VENV):
         if (root / venv).is_dir():
             (folder / venv).symlink_to(root / venv)
+    for built_from in [folder / "pyproject.toml", *(folder / "requirements").glob("*.txt")]:
+        os.utime(built_from, (0, 0))  # older than the linked environments: a job's `make pipelines` never reinstalls
     (folder / processes.REGISTRY).parent.mkdir(parents=True)
     (folder / processes.REGISTRY).symlink_to(paths.resolve(processes.REGISTRY), target_is_directory=True)
     subprocess.run(["git", "init", "-q", "-b", BRANCH], cwd=folder, check=True)
