@@ -28,6 +28,7 @@ from mlops_workbook import errors, instance, paths
 WORKSPACE = "/grading/workspace"  # the only folder a contained submission may write (its lab's `workspace`)
 LIMITS = {"memory": "1g", "processes": 128, "cpus": "1", "workspace": "256m", "tmp": "64m"}
 USER_ID = 10002
+DOCKER_FAILED = (125, 126, 127)  # `docker run`'s own exit codes: the container never ran its command
 # The base image's /root is closed to other users; an interpreter installed under it (pyenv) must stay reachable.
 RECIPE = f"""FROM {{base}}
 RUN chmod 0711 /root && useradd --no-create-home --home-dir /tmp --uid {USER_ID} learner
@@ -116,9 +117,9 @@ def contained(nb: nbformat.NotebookNode, timeout: int, image_tag: str) -> nbform
     except subprocess.TimeoutExpired:
         subprocess.run(["docker", "kill", name], capture_output=True)
         return nb
+    if done.returncode in DOCKER_FAILED:
+        raise errors.WorkbookError("the grading container did not start", logs=done.stderr.strip()[-2000:])
     if done.returncode != 0 or not done.stdout.strip():
-        if "Unable to find image" in done.stderr or "docker: Error" in done.stderr:
-            raise errors.WorkbookError(f"the grading container did not start: {done.stderr.strip()[:500]}")
         return nb  # killed (memory) or broken before it could answer
     return nbformat.reads(done.stdout, as_version=4)
 

@@ -87,26 +87,26 @@ def check(
     timeout: int = 120,
     source: Path | None = None,
     workspace: Path | None = None,
-    contained: str | None = None,
+    image: str | None = None,
 ) -> list[ExerciseResult]:
     """Execute a learner's lab and say, per exercise, passed / not yet solved / wrong / timed out / crashed,
     or tampered when the submission changed more than its answers.
 
     Only the answers are the learner's: the rest of the notebook comes from `solutions/` (or `source`).
     `workspace` (papermill injects it as the lab's parameter) is where the lab writes; by default the
-    dev one, `runs/dev/`, as when the learner runs it. With `contained` (the grading image, see execution.py)
-    the lab runs in a throwaway container instead, writing only to its own workspace there.
+    dev one, `runs/dev/`, as when the learner runs it. With `image` (the grading image, execution.image()) the
+    lab runs in a throwaway container of it instead, writing only to its own workspace there.
     """
     rebuilt_lab = rebuilt(lab, source)
     nb = rebuilt_lab.notebook
-    if contained:
+    if image:
         needs = nb.metadata.get("mlops_workbook", {}).get("needs", [])
         if needs:
             raise errors.BadInput(
                 f"{paths.show(Path(lab))} needs {', '.join(needs)}, which a grading container does not have: check "
-                "labs like it with --no-sandbox on a throwaway runner (README: Grading a class)"
+                "labs like it with --no-sandbox on a throwaway runner (README: Check a class's labs)"
             )
-        nb = execution.contained(_with_workspace(nb, Path(execution.WORKSPACE)), timeout, contained)
+        nb = execution.contained(_with_workspace(nb, Path(execution.WORKSPACE)), timeout, image)
     else:
         if workspace is not None:
             nb = _with_workspace(nb, workspace)
@@ -181,11 +181,11 @@ def submissions(folder: Path, shard: tuple[int, int] | None = None) -> list[Path
     return found[index - 1 :: total]
 
 
-def _rows(path: Path, timeout: int, workspace: Path, contained: str | None) -> list[tuple]:
+def _rows(path: Path, timeout: int, workspace: Path, image: str | None) -> list[tuple]:
     """One submission's rows of the class report; one row saying why when it cannot be checked at all."""
     learner, lab = path.parent.name, path.stem
     try:
-        checked = check(path, timeout, workspace=workspace, contained=contained)
+        checked = check(path, timeout, workspace=workspace, image=image)
         return [(learner, lab, o.exercise, o.status, o.hint) for o in checked]
     except (ValueError, OSError, nbformat.ValidationError) as error:  # unreadable JSON is a ValueError too
         return [(learner, lab, "-", "not checked", str(error).splitlines()[0])]

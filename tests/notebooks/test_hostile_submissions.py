@@ -92,4 +92,4 @@ def test_a_lab_that_needs_docker_is_not_put_in_a_grading_container(tmp_path):
     lab.parent.mkdir()
     lab.write_bytes((paths.project_root() / "labs" / "02_ci_packaging.ipynb").read_bytes())
     with pytest.raises(grading.errors.BadInput, match="needs docker.*--no-sandbox on a throwaway runner"):
-        grading.check(lab, contained="unused: refused before any container starts")
+        grading.check(lab, image="unused: refused before any container starts")
