@@ -77,7 +77,7 @@ def pytest_configure(config):
 
 
 # Test modules whose parametrized tests may run apart, one group per parameter (a lab, an environment).
-PER_PARAMETER = {"test_labs.py": "lab", "test_workbook_runs.py": "run"}
+PER_PARAMETER = {"test_labs.py": "lab", "test_nbgrader.py": "lab", "test_workbook_runs.py": "run"}
 # Test modules whose tests share no module-scoped fixture (each makes its own repository): one group per test.
 PER_TEST = {"test_ci_definitions.py"}
 
@@ -86,7 +86,8 @@ def worker_group(nodeid: str) -> str:
     """Which items one test worker must run together, in order.
 
     A notebook's nbval cells share one kernel. A lab's solution (nbval), its blank lab and its wrong answers
-    (test_labs.py) share the lab's sandbox, runs/dev/<lab>_lab: all are `lab:<name>`. Each lesson's staging
+    (test_labs.py), and nbgrader's autograde of it (test_nbgrader.py), share the lab's sandbox, runs/dev/<lab>_lab:
+    all are `lab:<name>`. Each lesson's staging
     and prod runs, and each CI-definition test, may run beside the rest. Any other module's tests share its
     module-scoped fixtures (a registry, a running stack), so a module is one group.
     """

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlops_workbook import grading, paths
+from mlops_workbook import grading, paths, verdicts
 
 LIGHT_LABS = ("00_overview", "01_ci_testing", "05_ct_data_pipeline", "06_ct_training_pipeline")
 
@@ -43,7 +43,7 @@ def run(learners: int = 2) -> dict:
                         "submissions": count,
                         "seconds": round(took, 1),
                         "submissions/min": round(count / took * 60, 1),
-                        "all passed": bool((report["result"] == grading.PASSED).all()),
+                        "all passed": bool((report["result"] == verdicts.PASSED).all()),
                     }
                 )
     overhead = (seconds[True, 1] - seconds[False, 1]) / count

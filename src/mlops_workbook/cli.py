@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from mlops_workbook import config, envcheck, errors, grading, labs, paths, runner
+from mlops_workbook import config, course, envcheck, errors, grading, labs, paths, runner, verdicts
 
 console = Console()
 
@@ -86,7 +86,7 @@ def show_config(env: Env = "dev") -> None:
     console.print(table)
 
 
-_COLOURS = {grading.PASSED: "green", grading.UNSOLVED: "yellow"}
+_COLOURS = {verdicts.PASSED: "green", verdicts.UNSOLVED: "yellow"}
 
 
 def _shard(value: str | None) -> tuple[int, int] | None:
@@ -139,7 +139,7 @@ def check(
         table = Table("exercise", "result", "hint", title=str(path))
         for o in outcomes:
             table.add_row(o.exercise, f"[{_COLOURS.get(o.status, 'red')}]{o.status}[/]", o.hint)
-            all_passed &= o.status == grading.PASSED
+            all_passed &= o.status == verdicts.PASSED
         console.print(table)
     raise typer.Exit(0 if all_passed else 1)
 
@@ -163,7 +163,7 @@ def _print_class_report(results, title: str, report: Path) -> None:
     grid = results.pivot_table(index="learner", columns="column", values="result", aggfunc="first", fill_value="-")
     table = Table("learner", *grid.columns, "passed", title=title)
     for learner, row in grid.iterrows():
-        passed = (row == grading.PASSED).sum()
+        passed = (row == verdicts.PASSED).sum()
         table.add_row(learner, *(f"[{_COLOURS.get(r, 'red')}]{r}[/]" for r in row), f"{passed}/{len(row)}")
     console.print(table)
     console.print(f"every result with its hint: {report}", soft_wrap=True)
@@ -182,6 +182,17 @@ def make_labs(
         return
     for path in labs.write_labs():
         console.print(f"wrote {path.parent.name}/{path.name}")
+
+
+@app.command("course")
+def make_course(
+    folder: Annotated[Path, typer.Argument(help="the nbgrader course folder to write (outside the workbook)")],
+    timeout: Annotated[int, typer.Option(help="seconds a cell may run when nbgrader autogrades")] = 300,
+) -> None:
+    """An nbgrader course with solutions/ as its source; then nbgrader generate_assignment and autograde."""
+    written = course.write(folder, timeout)
+    console.print(f"wrote {len(written)} assignments to {folder}/source and {folder}/nbgrader_config.py; next:")
+    console.print(f"cd {folder} && nbgrader generate_assignment --CourseDirectory.assignment_id='*'", soft_wrap=True)
 
 
 @app.command()

@@ -12,7 +12,6 @@ import multiprocessing
 import os
 import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -21,47 +20,26 @@ from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 from tqdm.auto import tqdm
 
-from mlops_workbook import errors, execution, instance, labs, paths, tampering
+from mlops_workbook import errors, execution, instance, labs, paths, tampering, verdicts
 from mlops_workbook.runner import LocalKernelManager, ensure_kernel
-
-PASSED, UNSOLVED, WRONG, TIMED_OUT, CRASHED = "passed", "not yet solved", "wrong", "timed out", "crashed"
-TAMPERED = "tampered"
-
-
-@dataclass(frozen=True)
-class ExerciseResult:
-    """One exercise of a lab, as the checker judged it: passed, not yet solved, wrong or timed out, and why."""
-
-    exercise: str
-    status: str
-    hint: str = ""
+from mlops_workbook.verdicts import CRASHED, TAMPERED, ExerciseResult, Raised
 
 
 def _error(cell) -> dict | None:
     return next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
 
 
-# The checker interrupts a cell that runs past the timeout; the kernel answers KeyboardInterrupt
-# (or nothing, and nbclient reports CellTimeout).
-_TIMEOUTS = ("KeyboardInterrupt", "CellTimeout")
+def _is_exercise(cell) -> bool:
+    """An answer or a check cell (the rest, locked or not, is the workbook's set-up)."""
+    grading = cell.metadata.get("nbgrader", {})
+    return bool(grading.get("solution") or grading.get("grade"))
 
 
 def _judge(exercise: str, answers: list, check_cell, earlier: list[ExerciseResult], timeout: int) -> ExerciseResult:
-    errors = [e for e in map(_error, answers) if e] + [e for e in [_error(check_cell)] if e]
-    if not errors:
-        return ExerciseResult(exercise, PASSED)
-    first, raised_in_check = errors[0], _error(check_cell) is errors[0]
-    if first["ename"] in _TIMEOUTS:
-        return ExerciseResult(exercise, TIMED_OUT, f"a cell ran longer than {timeout} s: is there an endless loop?")
-    if first["ename"] == "NotImplementedError":
-        return ExerciseResult(exercise, UNSOLVED, "replace `raise NotImplementedError()` with your answer")
-    unfinished = [o.exercise for o in earlier if o.status != PASSED]
-    if raised_in_check and first["ename"] == "NameError" and unfinished:
-        return ExerciseResult(exercise, UNSOLVED, f"finish {', '.join(unfinished)} first")
-    if raised_in_check and first["ename"] == "AssertionError":
-        return ExerciseResult(exercise, WRONG, first["evalue"] or "the check failed")
-    where = "the check" if raised_in_check else "your code"
-    return ExerciseResult(exercise, WRONG, f"{where} raised {first['ename']}: {first['evalue']}")
+    raised = [Raised(e["ename"], e["evalue"], False) for e in map(_error, answers) if e]
+    if _error(check_cell):
+        raised.append(Raised(_error(check_cell)["ename"], _error(check_cell)["evalue"], True))
+    return verdicts.judge(exercise, raised, earlier, f"a cell ran longer than {timeout} s: is there an endless loop?")
 
 
 def rebuilt(lab: Path, source: Path | None = None) -> tampering.Rebuilt:
@@ -88,6 +66,7 @@ def check(
     source: Path | None = None,
     workspace: Path | None = None,
     image: str | None = None,
+    output: Path | None = None,
 ) -> list[ExerciseResult]:
     """Execute a learner's lab and say, per exercise, passed / not yet solved / wrong / timed out / crashed,
     or tampered when the submission changed more than its answers.
@@ -95,7 +74,8 @@ def check(
     Only the answers are the learner's: the rest of the notebook comes from `solutions/` (or `source`).
     `workspace` (papermill injects it as the lab's parameter) is where the lab writes; by default the
     dev one, `runs/dev/`, as when the learner runs it. With `image` (the grading image, execution.image()) the
-    lab runs in a throwaway container of it instead, writing only to its own workspace there.
+    lab runs in a throwaway container of it instead, writing only to its own workspace there. With `output`,
+    the executed lab is written there too (what a learner who ran it in JupyterLab would have seen).
     """
     rebuilt_lab = rebuilt(lab, source)
     nb = rebuilt_lab.notebook
@@ -111,8 +91,10 @@ def check(
         if workspace is not None:
             nb = _with_workspace(nb, workspace)
         nb = execution.here(nb, timeout, Path(lab).resolve().parent, ensure_kernel(), LocalKernelManager)
+    if output is not None:
+        nbformat.write(nb, output)
     setup_error = next(
-        (e for c in nb.cells if c.cell_type == "code" and not c.metadata.get("nbgrader") for e in [_error(c)] if e),
+        (e for c in nb.cells if c.cell_type == "code" and not _is_exercise(c) for e in [_error(c)] if e),
         None,
     )
     if setup_error:  # not the learner's doing: say what the lab needs instead of failing every exercise

@@ -4,7 +4,8 @@ A solution notebook marks what the learner writes with nbgrader's markers
 (`### BEGIN SOLUTION` / `### END SOLUTION` in a cell whose metadata says
 `nbgrader.solution`). Each exercise ends with a locked check cell (`nbgrader.grade`)
 whose asserts carry the hint. The lab is the solution with nbgrader's own
-ClearSolutions and ClearOutput applied; it is never edited by hand.
+ClearSolutions, ClearOutput and LockCells applied (JupyterLab will not let a learner edit
+or delete a locked cell), as `nbgrader generate_assignment` makes it; it is never edited by hand.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import copy
 from pathlib import Path
 
 import nbformat
-from nbgrader.preprocessors import ClearOutput, ClearSolutions
+from nbgrader.preprocessors import ClearOutput, ClearSolutions, LockCells
 
 from mlops_workbook import paths
 
@@ -26,6 +27,7 @@ def generate(solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
     resources = {"language": "python"}
     lab, resources = ClearSolutions().preprocess(lab, resources)
     lab, resources = ClearOutput().preprocess(lab, resources)
+    lab, resources = LockCells().preprocess(lab, resources)
     for key in ("papermill", "widgets"):  # run records and the progress bars' state: not part of a lab
         lab.metadata.pop(key, None)
     for cell in lab.cells:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from test_labs import WRONG, with_answers
 
-from mlops_workbook import grading, paths
+from mlops_workbook import grading, paths, verdicts
 
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
 LAB = "00_overview"
@@ -56,13 +56,13 @@ def test_a_class_report_tells_right_wrong_unsolved_hanging_and_crashed_apart(tmp
     rows = pd.read_csv(report).fillna("")
     result = {(r.learner, r.exercise): r.result for r in rows.itertuples()}
     exercises = ["ex1_stage_map", "ex2_release_mode", "ex3_range_check"]
-    assert [result["ada", e] for e in exercises] == [grading.PASSED] * 3
-    assert [result["bo", e] for e in exercises] == [grading.UNSOLVED] * 3
-    assert [result["cy", e] for e in exercises] == [grading.PASSED, grading.WRONG, grading.PASSED]
-    assert [result["di", e] for e in exercises] == [grading.TIMED_OUT, grading.PASSED, grading.PASSED]
-    assert [result["ed", e] for e in exercises] == [grading.PASSED, grading.PASSED, grading.CRASHED]
+    assert [result["ada", e] for e in exercises] == [verdicts.PASSED] * 3
+    assert [result["bo", e] for e in exercises] == [verdicts.UNSOLVED] * 3
+    assert [result["cy", e] for e in exercises] == [verdicts.PASSED, verdicts.WRONG, verdicts.PASSED]
+    assert [result["di", e] for e in exercises] == [verdicts.TIMED_OUT, verdicts.PASSED, verdicts.PASSED]
+    assert [result["ed", e] for e in exercises] == [verdicts.PASSED, verdicts.PASSED, verdicts.CRASHED]
     assert result["fay", "-"] == "not checked"
-    assert [result["gus", e] for e in exercises] == [grading.TAMPERED, grading.PASSED, grading.PASSED]
+    assert [result["gus", e] for e in exercises] == [verdicts.TAMPERED, verdicts.PASSED, verdicts.PASSED]
     hints = {(r.learner, r.exercise): r.hint for r in rows.itertuples()}
     assert hints["cy", "ex2_release_mode"].startswith("Hint:")
     assert f"{TIMEOUT} s" in hints["di", "ex1_stage_map"]
@@ -86,7 +86,7 @@ def test_parallel_and_sharded_grading_give_the_serial_report(tmp_path):
 
     serial = grading.class_report(submissions, TIMEOUT, jobs=1)
     assert list(serial["learner"].unique()) == ["ada", "bo", "cy", "hal"]
-    assert serial.query("learner == 'hal'")["result"].tolist() == [grading.TAMPERED, grading.PASSED, grading.PASSED]
+    assert serial.query("learner == 'hal'")["result"].tolist() == [verdicts.TAMPERED, verdicts.PASSED, verdicts.PASSED]
     pd.testing.assert_frame_equal(grading.class_report(submissions, TIMEOUT, jobs=2), serial)
 
     shards = [tmp_path / f"shard-{i}.csv" for i in (1, 2)]

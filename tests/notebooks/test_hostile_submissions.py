@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from conftest import require
-from mlops_workbook import grading, paths
+from mlops_workbook import grading, paths, verdicts
 
 LAB = paths.project_root() / "solutions" / "00_overview.ipynb"
 SECRET = "GRADER_SECRET_TOKEN"
@@ -71,17 +71,17 @@ def test_hostile_submissions_are_contained_reported_and_the_class_is_still_grade
     first = report[report["exercise"] == "ex1_stage_map"].set_index("learner")
     status, hint = first["result"].to_dict(), first["hint"].to_dict()
     assert sorted(report["learner"].unique()) == sorted(["alice", "bob", "tampers", *HOSTILE])  # nobody missing
-    assert (report[report["learner"] == "alice"]["result"] == grading.PASSED).all()
-    assert status["bob"] == grading.UNSOLVED
-    assert status["loops"] == grading.TIMED_OUT
-    assert status["eats-memory"] == status["exits"] == grading.CRASHED
-    assert status["forks"] != grading.PASSED
-    assert status["fills-the-disk"] == grading.WRONG and "No space left" in hint["fills-the-disk"]
-    assert status["calls-home"] == grading.WRONG and "URLError" in hint["calls-home"]
-    assert status["reads-alice"] == grading.WRONG and "FileNotFoundError" in hint["reads-alice"]
-    assert status["writes-outside"] == grading.WRONG and "Read-only file system" in hint["writes-outside"]
-    assert status["tampers"] == grading.TAMPERED
-    assert status["reads-secrets"] == status["wants-docker"] == grading.PASSED  # nothing to find
+    assert (report[report["learner"] == "alice"]["result"] == verdicts.PASSED).all()
+    assert status["bob"] == verdicts.UNSOLVED
+    assert status["loops"] == verdicts.TIMED_OUT
+    assert status["eats-memory"] == status["exits"] == verdicts.CRASHED
+    assert status["forks"] != verdicts.PASSED
+    assert status["fills-the-disk"] == verdicts.WRONG and "No space left" in hint["fills-the-disk"]
+    assert status["calls-home"] == verdicts.WRONG and "URLError" in hint["calls-home"]
+    assert status["reads-alice"] == verdicts.WRONG and "FileNotFoundError" in hint["reads-alice"]
+    assert status["writes-outside"] == verdicts.WRONG and "Read-only file system" in hint["writes-outside"]
+    assert status["tampers"] == verdicts.TAMPERED
+    assert status["reads-secrets"] == status["wants-docker"] == verdicts.PASSED  # nothing to find
     assert not OUTSIDE.exists() and alice.read_bytes() == before
     assert "s3cret" not in report.to_csv()
     assert os.environ[SECRET] == "s3cret"

@@ -6,6 +6,7 @@ the checker would call not passed), so the checker does not run the solutions ag
 lab runs once, and each lab runs once more with every exercise's wrong answer in place.
 """
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -13,7 +14,7 @@ import pytest
 import yaml
 
 from conftest import needs_marks
-from mlops_workbook import grading, paths
+from mlops_workbook import grading, paths, verdicts
 
 WRONG = yaml.safe_load((Path(__file__).parent / "wrong_answers.yaml").read_text())
 
@@ -44,6 +45,42 @@ def with_answers(solution: Path, answers: dict[str, str], folder: Path) -> Path:
     return path
 
 
+def shown(executed: Path) -> dict[str, tuple[str, str]]:
+    """The verdicts a learner reads in the executed lab: each check cell's line, and the summary's rows."""
+    nb = nbformat.read(executed, as_version=4)
+    lines = {}
+    for cell in nb.cells:
+        grading_ = cell.metadata.get("nbgrader", {})
+        if grading_.get("grade"):
+            texts = [o.get("text", "") for o in cell.outputs] + ["".join(o.get("traceback", [])) for o in cell.outputs]
+            texts = [re.sub(r"\x1b\[\d+m", "", text) for text in texts]  # the verdict's colour
+            starts = [re.search(rf"^{grading_['grade_id']}: ", text, re.MULTILINE) for text in texts]
+            found = [text[start.start() :].rstrip() for text, start in zip(texts, starts) if start]  # verdict: last
+            assert len(found) == 1, f"{grading_['grade_id']}: its check cell showed {texts}"
+            lines[grading_["grade_id"]] = found[0]
+        if grading_.get("grade_id") == "summary":
+            summary = cell.outputs[0]["data"]["text/plain"].splitlines()[1:]
+    verdicts_ = {}
+    for line in lines.values():
+        exercise, rest = line.split(": ", 1)
+        status, _, hint = rest.partition(": ")  # a hint may run over several lines
+        verdicts_[exercise] = (status, hint)
+    rows: dict[str, str] = {}
+    indent = len(re.match(r"\S+\s+", summary[0]).group(0))  # a hint's further lines are indented by as much
+    for row in summary:
+        if row.startswith(" "):
+            rows[exercise] += "\n" + row[indent:]
+        else:
+            exercise, rest = row.split(None, 1)
+            rows[exercise] = rest
+    assert rows == {e: f"{s}: {h}" if h else s for e, (s, h) in verdicts_.items()}, "the summary differs from the cells"
+    return verdicts_
+
+
+def said(outcomes) -> dict[str, tuple[str, str]]:
+    return {o.exercise: (o.status, o.hint) for o in outcomes}
+
+
 @pytest.mark.parametrize("solution", SOLUTIONS)
 def test_a_lab_has_stubs_and_no_outputs_or_answers(solution):
     lab = nbformat.read(paths.project_root() / "labs" / solution.name, as_version=4)
@@ -54,10 +91,11 @@ def test_a_lab_has_stubs_and_no_outputs_or_answers(solution):
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS)
-def test_the_untouched_lab_is_not_yet_solved(solution):
-    outcomes = grading.check(paths.project_root() / "labs" / solution.name)
+def test_the_untouched_lab_is_not_yet_solved(tmp_path, solution):
+    outcomes = grading.check(paths.project_root() / "labs" / solution.name, output=tmp_path / "ran.ipynb")
     assert [o.exercise for o in outcomes] == exercises(nbformat.read(solution, as_version=4))
-    assert {o.status for o in outcomes} == {grading.UNSOLVED}
+    assert {o.status for o in outcomes} == {verdicts.UNSOLVED}
+    assert shown(tmp_path / "ran.ipynb") == said(outcomes), "JupyterLab would show other verdicts than the checker"
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS)
@@ -68,10 +106,12 @@ def test_every_exercise_has_a_wrong_answer_on_file(solution):
 @pytest.mark.parametrize("notebook", [pytest.param(nb, marks=lab_marks(nb), id=nb) for nb in WRONG])
 def test_every_wrong_answer_is_called_wrong_with_its_hint(tmp_path, notebook):
     solution = paths.project_root() / "solutions" / f"{notebook}.ipynb"
-    outcomes = {o.exercise: o for o in grading.check(with_answers(solution, WRONG[notebook], tmp_path))}
+    checked = grading.check(with_answers(solution, WRONG[notebook], tmp_path), output=tmp_path / "ran.ipynb")
+    assert shown(tmp_path / "ran.ipynb") == said(checked), "JupyterLab would show other verdicts than the checker"
+    outcomes = {o.exercise: o for o in checked}
     assert sorted(outcomes) == sorted(WRONG[notebook])
     for exercise, outcome in outcomes.items():
-        assert outcome.status == grading.WRONG, f"{exercise}: {outcome.status} ({outcome.hint})"
+        assert outcome.status == verdicts.WRONG, f"{exercise}: {outcome.status} ({outcome.hint})"
         assert outcome.hint.startswith("Hint:"), f"{exercise}: {outcome.hint}"
 
 
@@ -93,3 +133,20 @@ def test_labs_carry_no_run_state():
     for lab in sorted((paths.project_root() / "labs").glob("*.ipynb")):
         metadata = nbformat.read(lab, as_version=4).metadata
         assert "widgets" not in metadata and "papermill" not in metadata, lab.name
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS)
+def test_a_solution_shows_every_verdict_passed_and_sums_them_up(solution):
+    """What nbval reproduces: each check cell's verdict and the summary, as stored (the checks are locked)."""
+    nb = nbformat.read(solution, as_version=4)
+    ids = exercises(nb)
+    locked = {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if c.metadata.get("nbgrader", {}).get("locked")}
+    assert "feedback.show_verdicts()" in locked["verdicts"].source
+    assert locked["summary"].source == f"feedback.summary({', '.join(map(repr, ids)).replace(chr(39), chr(34))})"
+    for exercise in ids:
+        assert locked[exercise].source.startswith(f'feedback.exercise("{exercise}")\n'), exercise
+    assert shown(solution) == dict.fromkeys(ids, (verdicts.PASSED, ""))
+    first_answer = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("solution"))
+    assert nb.cells.index(locked["verdicts"]) < first_answer, "the verdicts must be shown from the first answer on"
+    tagged = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("ex")]
+    assert all("raises-exception" in c.metadata.get("tags", []) for c in tagged), "Run All must go on past an error"

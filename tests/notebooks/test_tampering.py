@@ -6,7 +6,7 @@ import nbformat
 import pytest
 import yaml
 
-from mlops_workbook import grading, labs, paths, tampering
+from mlops_workbook import grading, labs, paths, tampering, verdicts
 
 SOLUTIONS = sorted((paths.project_root() / "solutions").glob("[0-9][0-9]_*.ipynb"))
 LAB = paths.project_root() / "solutions" / "00_overview.ipynb"
@@ -96,7 +96,7 @@ def test_checks_replaced_by_a_print_are_never_passed(tmp_path):
     cell(nb, "ex2_release_mode_answer").source = "def needs_person(release_mode):\n    return True"  # wrong
     nbformat.write(nb, tmp_path / LAB.name)
     outcomes = {o.exercise: o for o in grading.check(tmp_path / LAB.name, timeout=60)}
-    assert {o.status for o in outcomes.values()} == {grading.TAMPERED}
+    assert {o.status for o in outcomes.values()} == {verdicts.TAMPERED}
     assert outcomes["ex1_stage_map"].hint.endswith("which said: passed")
     assert "which said: wrong: Hint:" in outcomes["ex2_release_mode"].hint
     assert "its check cell was edited" in outcomes["ex3_range_check"].hint

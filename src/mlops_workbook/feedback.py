@@ -1,0 +1,120 @@
+"""A lab's verdicts in JupyterLab: each check cell says passed / not yet solved / wrong and why, as the checker does.
+
+A lab's locked set-up cell calls `show_verdicts()`, each locked check cell starts with `exercise(<id>)` and the
+last cell calls `summary(...)`. The verdict comes from the checker's own rules (verdicts.judge) applied to what
+this kernel ran since the previous check. A failing check is still an error (so the checker and nbgrader see
+it), shown as its verdict instead of a traceback; the cells' `raises-exception` tag lets Run All go on past it.
+"""
+
+from __future__ import annotations
+
+import html
+
+from IPython import get_ipython
+from IPython.display import display
+
+from mlops_workbook.verdicts import PASSED, ExerciseResult, Raised, judge
+
+_ENDLESS = "the cell was interrupted: is there an endless loop?"
+_COLOURS = {PASSED: "32"}  # ANSI green; anything else red
+
+
+class _Session:
+    """What this kernel ran: the current check, the errors of the cells since the last check, the verdicts."""
+
+    def __init__(self, shell) -> None:
+        self.shell = shell
+        self.current: str | None = None
+        self.cell: str | None = None
+        self.raised: dict[str, Raised] = {}  # answer (or other) cell → its latest error, until the next check
+        self.results: dict[str, ExerciseResult] = {}  # in the order the checks first ran
+
+    def before(self, info) -> None:
+        self.current, self.cell = None, info.cell_id or info.raw_cell
+
+    def after(self, result) -> None:
+        if self.current is None:
+            error = result.error_in_exec
+            if error is None:
+                self.raised.pop(self.cell, None)
+            else:
+                self.raised[self.cell] = Raised(type(error).__name__, str(error), False)
+        elif result.success:
+            print(_line(self.judge(None)))
+        self.current = None
+
+    def judge(self, error: BaseException | None) -> ExerciseResult:
+        """The current exercise's verdict, recorded; the answers' errors are consumed by it."""
+        exercise = self.current
+        raised = list(self.raised.values())
+        if error is not None:
+            raised.append(Raised(type(error).__name__, str(error), True))
+        order = list(self.results)
+        earlier = (
+            [self.results[e] for e in order[: order.index(exercise)]]
+            if exercise in order
+            else list(self.results.values())
+        )
+        self.results[exercise] = judge(exercise, raised, earlier, _ENDLESS)
+        self.raised.clear()
+        return self.results[exercise]
+
+    def show_error(self, shell, etype, value, tb, tb_offset=None) -> None:
+        """IPython's custom exception handler: a check's verdict instead of its traceback; others as usual.
+
+        Either way the kernel sends an error (name, value), which is all the checker and nbgrader read.
+        """
+        if self.current is None:
+            shell.showtraceback((etype, value, tb), tb_offset=tb_offset, running_compiled_code=True)
+        else:
+            shell._showtraceback(etype, value, [_line(self.judge(value))])  # the kernel's hook for showing errors
+
+
+_session: _Session | None = None
+
+
+def show_verdicts() -> None:
+    """Have this kernel show each check cell's verdict (once per kernel; running the cell again changes nothing)."""
+    global _session
+    shell = get_ipython()
+    if shell is None:
+        raise RuntimeError("show_verdicts() runs in a notebook's kernel: open the lab in JupyterLab")
+    if _session is not None and _session.shell is shell:
+        return
+    _session = _Session(shell)
+    shell.events.register("pre_run_cell", _session.before)
+    shell.events.register("post_run_cell", _session.after)
+    shell.set_custom_exc((Exception, KeyboardInterrupt), _session.show_error)
+
+
+def exercise(exercise_id: str) -> None:
+    """Mark the running cell as the check of `exercise_id` (the first line of every check cell)."""
+    if _session is None:
+        raise RuntimeError("run the lab's set-up cells first (they call feedback.show_verdicts())")
+    _session.current = exercise_id
+
+
+def summary(*exercise_ids: str) -> None:
+    """The lab's verdicts so far, one row per exercise, as `mlops-workbook check` prints them."""
+    results = _session.results if _session is not None else {}
+    rows = [results.get(e, ExerciseResult(e, "not run", "run its check cell")) for e in exercise_ids]
+    passed = sum(r.status == PASSED for r in rows)
+    headline = f"{passed} of {len(rows)} exercises passed"
+    width = max(len(r.exercise) for r in rows)
+    lines = [f"{r.exercise:<{width}}  {r.status}{': ' + r.hint if r.hint else ''}" for r in rows]
+    text = "\n".join([headline, *(line.replace("\n", "\n" + " " * (width + 2)) for line in lines)])
+    cells = "".join(
+        f"<tr><td>{html.escape(r.exercise)}</td><td>{html.escape(r.status)}</td><td>{html.escape(r.hint)}</td></tr>"
+        for r in rows
+    )
+    table = (
+        f"<p><b>{headline}</b></p><table class='lab-summary'><thead><tr><th>exercise</th><th>result</th>"
+        f"<th>hint</th></tr></thead><tbody>{cells}</tbody></table>"
+    )
+    display({"text/plain": text, "text/html": table}, raw=True)
+
+
+def _line(result: ExerciseResult) -> str:
+    colour = _COLOURS.get(result.status, "31")
+    hint = f": {result.hint}" if result.hint else ""
+    return f"\x1b[{colour}m{result.exercise}: {result.status}\x1b[0m{hint}"

@@ -1,0 +1,83 @@
+"""nbgrader's own commands on a course whose source is `solutions/` (README: Grade with nbgrader).
+
+`generate_assignment` must make the labs the workbook ships, and `autograde` must give each solution full
+marks, each blank lab none, and a solution with one wrong answer (wrong_answers.yaml) all but that
+exercise's points. Autograde runs the labs that need no server; the others would each build images or
+start servers once per submission, and the workbook's checker already runs them (test_labs.py).
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+from test_labs import WRONG, exercises, with_answers
+
+from mlops_workbook import course, labs, paths
+
+LIGHT = ["00_overview", "01_ci_testing", "05_ct_data_pipeline", "06_ct_training_pipeline"]
+# What nbgrader adds to a cell that the workbook's labs do not carry: its checksum, and its own copy of the type.
+NBGRADER_ONLY = ("checksum", "cell_type")
+
+
+def nbgrader(folder: Path, *args: str) -> None:
+    """An nbgrader command in the course folder, as an instructor runs it with the workbook's venv activated."""
+    bin_dir = str(Path(sys.executable).parent)  # nbgrader runs `alembic` from PATH
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"]}
+    done = subprocess.run(
+        [str(Path(bin_dir) / "nbgrader"), *args], cwd=folder, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stderr[-3000:]}"
+
+
+def comparable(nb) -> list[tuple]:
+    rows = []
+    for cell in nb.cells:
+        metadata = dict(cell.metadata)
+        grading = {k: v for k, v in metadata.pop("nbgrader", {}).items() if k not in NBGRADER_ONLY}
+        rows.append((cell.cell_type, cell.source, grading, metadata))
+    return rows
+
+
+def test_generate_assignment_makes_the_labs_the_workbook_ships(tmp_path):
+    course.write(tmp_path)
+    nbgrader(tmp_path, "generate_assignment", "--CourseDirectory.assignment_id=*")
+    for _, lab in labs.lab_pairs():
+        released = nbformat.read(tmp_path / "release" / lab.stem / lab.name, as_version=4)
+        shipped = nbformat.read(lab, as_version=4)
+        assert comparable(released) == comparable(shipped), f"{lab.name}: nbgrader's lab differs from labs/"
+        checks = [c for c in shipped.cells if c.metadata.get("nbgrader", {}).get("grade")]
+        assert checks and all(c.metadata["nbgrader"]["points"] > 0 for c in checks), lab.name
+
+
+@pytest.mark.parametrize("lab", LIGHT)
+def test_autograde_gives_full_no_and_partial_marks(tmp_path, lab):
+    course.write(tmp_path / "course")
+    folder = tmp_path / "course"
+    nbgrader(folder, "generate_assignment", lab)
+    solution = paths.project_root() / "solutions" / f"{lab}.ipynb"
+    points = {
+        c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
+        for c in nbformat.read(solution, as_version=4).cells
+        if c.metadata.get("nbgrader", {}).get("grade")
+    }
+    expected = {"solved": sum(points.values()), "blank": 0}
+    handed_in = {"solved": solution, "blank": folder / "release" / lab / f"{lab}.ipynb"}
+    for exercise in exercises(nbformat.read(solution, as_version=4)):
+        learner = f"wrong-{exercise}"
+        (tmp_path / learner).mkdir()
+        handed_in[learner] = with_answers(solution, {exercise: WRONG[lab][exercise]}, tmp_path / learner)
+        expected[learner] = sum(points.values()) - points[exercise]
+    for learner, notebook in handed_in.items():
+        target = folder / "submitted" / learner / lab / f"{lab}.ipynb"
+        target.parent.mkdir(parents=True)
+        target.write_bytes(Path(notebook).read_bytes())
+
+    nbgrader(folder, "autograde", lab, "--create")
+
+    with Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as gradebook:
+        scores = {learner: gradebook.find_submission(lab, learner).score for learner in handed_in}
+    assert scores == expected

@@ -1,0 +1,67 @@
+"""A lab's verdicts in the kernel, as a learner meets them in JupyterLab: cells run, fixed and run again."""
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+from mlops_workbook import feedback
+
+
+@pytest.fixture
+def shell(monkeypatch):
+    """IPython as JupyterLab's kernel runs it (each cell with its id), with the lab's verdicts shown."""
+    monkeypatch.setattr(feedback, "_session", None)
+    shell = InteractiveShell.instance()
+    shell.run_cell("from mlops_workbook import feedback\nfeedback.show_verdicts()", cell_id="verdicts")  # the lab's
+    yield shell
+    shell.events.unregister("pre_run_cell", feedback._session.before)
+    shell.events.unregister("post_run_cell", feedback._session.after)
+    shell.set_custom_exc((), None)
+    InteractiveShell.clear_instance()
+
+
+def run(shell, capsys, cell_id: str, source: str) -> tuple[str, BaseException | None]:
+    result = shell.run_cell(source, cell_id=cell_id)
+    return capsys.readouterr().out, result.error_in_exec
+
+
+def test_a_check_says_not_yet_solved_then_passed_once_the_answer_is_fixed(shell, capsys):
+    run(shell, capsys, "answer", "raise NotImplementedError()")
+    out, error = run(shell, capsys, "check", 'feedback.exercise("ex1")\nassert double(2) == 4, "Hint: twice"')
+    assert isinstance(error, NameError), "the check must still fail, so that the checker and nbgrader see it"
+    assert "ex1: not yet solved\x1b[0m: replace `raise NotImplementedError()` with your answer" in out
+    assert "Traceback" not in out
+
+    run(shell, capsys, "answer", "def double(x):\n    return x + 2")  # the same cell, edited and run again
+    out, _ = run(shell, capsys, "check", 'feedback.exercise("ex1")\nassert double(3) == 6, "Hint: twice"')
+    assert "ex1: wrong\x1b[0m: Hint: twice" in out
+
+    run(shell, capsys, "answer", "def double(x):\n    return 2 * x")
+    out, error = run(shell, capsys, "check", 'feedback.exercise("ex1")\nassert double(3) == 6, "Hint: twice"')
+    assert error is None and "ex1: passed" in out
+
+
+def test_a_later_check_on_an_unfinished_exercise_says_finish_it_first(shell, capsys):
+    run(shell, capsys, "a1", "raise NotImplementedError()")
+    run(shell, capsys, "c1", 'feedback.exercise("ex1")\nassert double(2) == 4')
+    out, _ = run(shell, capsys, "c2", 'feedback.exercise("ex2")\nassert triple(2) == 6')
+    assert "ex2: not yet solved\x1b[0m: finish ex1 first" in out
+
+
+def test_an_error_outside_a_check_keeps_its_traceback_and_counts_against_the_next_check(shell, capsys):
+    out, _ = run(shell, capsys, "a1", "value = 1\nvalue / 0")
+    assert "Traceback" in out and "ZeroDivisionError" in out
+    out, _ = run(shell, capsys, "c1", 'feedback.exercise("ex1")\nassert value == 1')
+    assert "ex1: wrong\x1b[0m: your code raised ZeroDivisionError: division by zero" in out
+
+
+def test_the_summary_lists_every_exercise_even_one_not_run(shell, capsys):
+    run(shell, capsys, "a1", "x = 1")
+    run(shell, capsys, "c1", 'feedback.exercise("ex1")\nassert x == 1')
+    out, _ = run(shell, capsys, "summary", 'feedback.summary("ex1", "ex2")')
+    assert out.splitlines() == ["1 of 2 exercises passed", "ex1  passed", "ex2  not run: run its check cell"]
+
+
+def test_a_check_before_the_set_up_says_what_to_run(monkeypatch):
+    monkeypatch.setattr(feedback, "_session", None)
+    with pytest.raises(RuntimeError, match="run the lab's set-up cells first"):
+        feedback.exercise("ex1")
