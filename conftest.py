@@ -167,7 +167,13 @@ def jupyterlab(tmp_path_factory):
     stopped with its whole process group at the end of the module."""
     port = instance.port(instance.TEST_PORTS["lab"])
     token = "workbook-test-token"
-    env = {**os.environ, "JUPYTER_TOKEN": token, "JUPYTER_RUNTIME_DIR": str(tmp_path_factory.mktemp("jupyter"))}
+    state = tmp_path_factory.mktemp("jupyter")  # its runtime files and saved layouts: not a learner's
+    env = {
+        **os.environ,
+        "JUPYTER_TOKEN": token,
+        "JUPYTER_RUNTIME_DIR": str(state),
+        "JUPYTERLAB_WORKSPACES_DIR": str(state),
+    }
     cli = str(Path(sys.executable).parent / "mlops-workbook")
     process = subprocess.Popen(
         [cli, "lab", "--port", str(port), "--no-browser"],

@@ -103,13 +103,15 @@ def summary(*exercise_ids: str) -> None:
     width = max(len(r.exercise) for r in rows)
     lines = [f"{r.exercise:<{width}}  {r.status}{': ' + r.hint if r.hint else ''}" for r in rows]
     text = "\n".join([headline, *(line.replace("\n", "\n" + " " * (width + 2)) for line in lines)])
+    left = "style='text-align: left'"  # text reads from the left (JupyterLab right-aligns table cells)
     cells = "".join(
-        f"<tr><td>{html.escape(r.exercise)}</td><td>{html.escape(r.status)}</td><td>{html.escape(r.hint)}</td></tr>"
+        "<tr>" + "".join(f"<td {left}>{html.escape(v)}</td>" for v in (r.exercise, r.status, r.hint)) + "</tr>"
         for r in rows
     )
+    header = "".join(f"<th {left}>{name}</th>" for name in ("exercise", "result", "hint"))
     table = (
-        f"<p><b>{headline}</b></p><table class='lab-summary'><thead><tr><th>exercise</th><th>result</th>"
-        f"<th>hint</th></tr></thead><tbody>{cells}</tbody></table>"
+        f"<p><b>{headline}</b></p><table class='lab-summary'><thead><tr>{header}</tr></thead><tbody>{cells}</tbody>"
+        "</table>"
     )
     display({"text/plain": text, "text/html": table}, raw=True)
 
