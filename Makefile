@@ -10,7 +10,7 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/sani
 WORKERS ?= 3
 XDIST  := -n $(WORKERS) --no-loadscope-reorder
 
-.PHONY: install pipelines run test quick lint reproduce lab notebooks labs bench
+.PHONY: install pipelines run test quick lint reproduce lab notebooks labs bench devcontainer
 
 install: $(VENV)/.installed
 
@@ -58,6 +58,10 @@ reproduce: install pipelines
 # JupyterLab on the repository, with the project's kernel registered.
 lab: install
 	$(WB) lab
+
+# The dev container (.devcontainer/): its image built from the local base, and the quick tier run inside it.
+devcontainer: install
+	bash .devcontainer/check
 
 # Refresh the stored outputs of notebooks/ and solutions/ (dev parameters), then the labs.
 notebooks: install

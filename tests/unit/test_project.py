@@ -39,6 +39,24 @@ def test_the_dockerfile_passes_hadolint():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_dev_container_builds_from_a_base_it_is_given_with_only_what_it_copies():
+    folder = ROOT / ".devcontainer"
+    spec = json.loads(re.sub(r"^\s*//.*$", "", (folder / "devcontainer.json").read_text(), flags=re.M))  # JSONC
+    dockerfile = (folder / spec["build"]["dockerfile"]).read_text()
+    assert re.search(r"^ARG BASE_IMAGE=.+\nFROM \$\{BASE_IMAGE\}$", dockerfile, re.M), "the base must be an argument"
+    context = (folder / spec["build"]["context"]).resolve()
+    allowed = [line[1:] for line in (context / ".dockerignore").read_text().splitlines() if line.startswith("!")]
+    copied = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("COPY ")]
+    assert copied and sorted(copied) == sorted(allowed), "the build context lets through exactly what is copied"
+    targets = set(re.findall(r"^([a-z]+):", (ROOT / "Makefile").read_text(), re.M))
+    commands = spec["postCreateCommand"] + " && " + spec["postStartCommand"]
+    assert set(re.findall(r"make ((?:[a-z]+ ?)+)", commands)[0].split()) <= targets
+    assert all((ROOT / path).exists() for path in re.findall(r"bash (\S+)", commands))
+    hadolint = Path(sys.executable).parent / "hadolint"
+    result = subprocess.run([str(hadolint), str(folder / "Dockerfile")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_the_image_runs_the_app_as_dev_s_process_copies_do():
     """One definition of how the app is served (cd/server.py); the Dockerfile's CMD must say the same."""
     from mlops_workbook.cd import server
