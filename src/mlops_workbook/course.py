@@ -14,9 +14,17 @@ from mlops_workbook import errors, labs, paths
 # nbgrader's default of 30 s per cell is too short for the labs that build an image or start a server.
 CONFIG = """\
 # nbgrader's configuration for the workbook's labs (written by `mlops-workbook course`).
+import os
+import tempfile
+import uuid
+
 c = get_config()
 c.CourseDirectory.root = {root!r}
 c.Execute.timeout = {timeout}  # seconds per cell: labs 02, 03 and 04 build images and start servers
+# Kernels talk over local sockets, not TCP ports: two autogrades side by side never race for a port. The sockets'
+# prefix is absolute (a kernel runs in its notebook's folder) and this run's own.
+c.KernelManager.transport = "ipc"
+c.KernelManager.ip = os.path.join(tempfile.gettempdir(), f"nbgrader-kernel-{{uuid.uuid4().hex}}")
 """
 
 

@@ -52,6 +52,11 @@ BY_NAME = {column.name: column for column in COLUMNS}
 FEATURES: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.name not in (KEY, PARTITION, LABEL, "driver_id"))
 
 
+def _bound(value: float | None) -> str:
+    """A range bound as people write it: 1000, not 1000.0; '-' where there is none, not NaN."""
+    return "-" if value is None else f"{value:g}"
+
+
 def as_table() -> pd.DataFrame:
     """The schema as a table, for people to read."""
     import pandas as pd
@@ -60,8 +65,8 @@ def as_table() -> pd.DataFrame:
         {
             "column": c.name,
             "dtype": c.dtype,
-            "min": c.min,
-            "max": c.max,
+            "min": _bound(c.min),
+            "max": _bound(c.max),
             "nullable": c.nullable,
             "role": "label" if c.name == LABEL else "feature" if c.name in FEATURES else "id",
             "description": c.description,

@@ -1,9 +1,9 @@
 """nbgrader's own commands on a course whose source is `solutions/` (README: Grade with nbgrader).
 
 `generate_assignment` must make the labs the workbook ships, and `autograde` must give each solution full
-marks, each blank lab none, and a solution with one wrong answer (wrong_answers.yaml) all but that
-exercise's points. Autograde runs the labs that need no server; the others would each build images or
-start servers once per submission, and the workbook's checker already runs them (test_labs.py).
+marks and each blank lab none; with the wrong answers of wrong_answers.yaml, no points for a wrong exercise
+and its points for a right one. Autograde runs the labs that start no server: on the others each submission
+builds images or starts servers (minutes per lab); the workbook's checker runs them (test_labs.py).
 """
 
 import os
@@ -14,11 +14,13 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbgrader.api import Gradebook
-from test_labs import WRONG, exercises, with_answers
+from test_labs import WRONG, lab_marks, with_answers
 
+from conftest import HEAVY_COMPONENTS, notebook_needs
 from mlops_workbook import course, labs, paths
 
-LIGHT = ["00_overview", "01_ci_testing", "05_ct_data_pipeline", "06_ct_training_pipeline"]
+# The labs that start no server and build no image (07 and 08 only call promtool and amtool).
+LIGHT = [s.stem for s, _ in labs.lab_pairs() if not set(notebook_needs(s)) & HEAVY_COMPONENTS]
 # What nbgrader adds to a cell that the workbook's labs do not carry: its checksum, and its own copy of the type.
 NBGRADER_ONLY = ("checksum", "cell_type")
 
@@ -53,10 +55,12 @@ def test_generate_assignment_makes_the_labs_the_workbook_ships(tmp_path):
         assert checks and all(c.metadata["nbgrader"]["points"] > 0 for c in checks), lab.name
 
 
-@pytest.mark.parametrize("lab", LIGHT)
+@pytest.mark.parametrize("lab", [pytest.param(lab, marks=lab_marks(lab), id=lab) for lab in LIGHT])
 def test_autograde_gives_full_no_and_partial_marks(tmp_path, lab):
-    course.write(tmp_path / "course")
+    """The solution full marks, the blank lab none, every wrong answer at once no points for any exercise, and one
+    wrong answer all but that exercise's points."""
     folder = tmp_path / "course"
+    course.write(folder)
     nbgrader(folder, "generate_assignment", lab)
     solution = paths.project_root() / "solutions" / f"{lab}.ipynb"
     points = {
@@ -64,13 +68,13 @@ def test_autograde_gives_full_no_and_partial_marks(tmp_path, lab):
         for c in nbformat.read(solution, as_version=4).cells
         if c.metadata.get("nbgrader", {}).get("grade")
     }
-    expected = {"solved": sum(points.values()), "blank": 0}
     handed_in = {"solved": solution, "blank": folder / "release" / lab / f"{lab}.ipynb"}
-    for exercise in exercises(nbformat.read(solution, as_version=4)):
-        learner = f"wrong-{exercise}"
+    expected = {"solved": points, "blank": dict.fromkeys(points, 0)}
+    first = next(iter(points))
+    for learner, wrong in (("all-wrong", WRONG[lab]), ("first-wrong", {first: WRONG[lab][first]})):
         (tmp_path / learner).mkdir()
-        handed_in[learner] = with_answers(solution, {exercise: WRONG[lab][exercise]}, tmp_path / learner)
-        expected[learner] = sum(points.values()) - points[exercise]
+        handed_in[learner] = with_answers(solution, wrong, tmp_path / learner)
+        expected[learner] = {e: 0 if e in wrong else p for e, p in points.items()}
     for learner, notebook in handed_in.items():
         target = folder / "submitted" / learner / lab / f"{lab}.ipynb"
         target.parent.mkdir(parents=True)
@@ -79,5 +83,8 @@ def test_autograde_gives_full_no_and_partial_marks(tmp_path, lab):
     nbgrader(folder, "autograde", lab, "--create")
 
     with Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as gradebook:
-        scores = {learner: gradebook.find_submission(lab, learner).score for learner in handed_in}
-    assert scores == expected
+        given = {
+            learner: {grade.name: grade.score for grade in gradebook.find_submission_notebook(lab, lab, learner).grades}
+            for learner in handed_in
+        }
+    assert given == expected

@@ -77,7 +77,8 @@ def psi(reference: pd.Series, current: pd.Series, bins: int = 10) -> float:
 
 
 def report(reference: pd.DataFrame, current: pd.DataFrame, features: list[str], threshold: float) -> pd.DataFrame:
-    """Per feature: PSI, whether it is over the threshold, and the KS test's statistic and p-value."""
+    """Per feature: PSI, whether it is over the threshold, and the KS test's statistic and p-value (as people read
+    a p-value: 0.534, or < 0.001 however small)."""
     import pandas as pd
     from scipy import stats
 
@@ -88,7 +89,7 @@ def report(reference: pd.DataFrame, current: pd.DataFrame, features: list[str], 
         rows[name] = {
             "psi": round(ref.psi(name, current[name]), 4),
             "ks_statistic": round(float(ks.statistic), 4),
-            "ks_pvalue": float(f"{ks.pvalue:.3g}"),
+            "ks_pvalue": f"{ks.pvalue:.3f}" if ks.pvalue >= 0.001 else "< 0.001",
         }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.insert(1, "drifted", table["psi"] > threshold)
