@@ -26,6 +26,7 @@ class Traffic:
         self.url, self.pause, self.batch = f"http://127.0.0.1:{port}/predict", pause, batch
         self.switch_to(rows)
         self.answers: list[dict] = []
+        self.marks: list[tuple[float, str]] = []  # (seconds, what happened then): a timeline's markers
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._send, daemon=True)
 
@@ -43,6 +44,10 @@ class Traffic:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+    def mark(self, what: str) -> None:
+        """Note that `what` happens now, on the answers' clock (a deploy starts, the new version is live)."""
+        self.marks.append((time.monotonic() - self._start, what))
 
     def switch_to(self, rows: list[dict]) -> None:
         self._bodies = (
