@@ -49,12 +49,9 @@ class _Session:
         raised = list(self.raised.values())
         if error is not None:
             raised.append(Raised(type(error).__name__, str(error), True))
-        order = list(self.results)
-        earlier = (
-            [self.results[e] for e in order[: order.index(exercise)]]
-            if exercise in order
-            else list(self.results.values())
-        )
+        earlier = list(self.results.values())
+        if exercise in self.results:  # run again: only the exercises before its first run count as earlier
+            earlier = earlier[: list(self.results).index(exercise)]
         self.results[exercise] = judge(exercise, raised, earlier, _ENDLESS)
         self.raised.clear()
         return self.results[exercise]

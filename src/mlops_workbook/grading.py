@@ -37,8 +37,9 @@ def _is_exercise(cell) -> bool:
 
 def _judge(exercise: str, answers: list, check_cell, earlier: list[ExerciseResult], timeout: int) -> ExerciseResult:
     raised = [Raised(e["ename"], e["evalue"], False) for e in map(_error, answers) if e]
-    if _error(check_cell):
-        raised.append(Raised(_error(check_cell)["ename"], _error(check_cell)["evalue"], True))
+    checked = _error(check_cell)
+    if checked:
+        raised.append(Raised(checked["ename"], checked["evalue"], True))
     return verdicts.judge(exercise, raised, earlier, f"a cell ran longer than {timeout} s: is there an endless loop?")
 
 
