@@ -55,6 +55,7 @@ def test_generate_assignment_makes_the_labs_the_workbook_ships(tmp_path):
         assert checks and all(c.metadata["nbgrader"]["points"] > 0 for c in checks), lab.name
 
 
+@pytest.mark.heavy  # four whole runs of a lab each: for make test, not the edit loop
 @pytest.mark.parametrize("lab", [pytest.param(lab, marks=lab_marks(lab), id=lab) for lab in LIGHT])
 def test_autograde_gives_full_no_and_partial_marks(tmp_path, lab):
     """The solution full marks, the blank lab none, every wrong answer at once no points for any exercise, and one
