@@ -90,7 +90,6 @@ panel.querySelectorAll('.jp-Cell').forEach(c => c.scrollIntoView());
 const rows = [...panel.querySelectorAll('table.lab-summary tbody tr')].map(r => [...r.cells].map(c => c.innerText));
 return {
   kernel: panel.querySelector('.jp-Toolbar-kernelName')?.innerText,
-  busy: !!panel.querySelector('.jp-Toolbar-kernelStatus[data-status="busy"], .jp-mod-busy'),
   rows: rows,
   text: [...panel.querySelectorAll('.jp-OutputArea-output')].map(o => o.innerText).join('\\n'),
 };
