@@ -56,6 +56,12 @@ class LocalKernelManager(AsyncKernelManager):
     def _socket_prefix(self) -> str:  # jupyter_client's is relative: kernels side by side would share it
         return str(Path(tempfile.gettempdir()) / f"mlops-workbook-kernel-{uuid.uuid4().hex}")
 
+    async def _async_interrupt_kernel(self) -> None:
+        """No interrupt on the way out: jupyter_client sends one before every shutdown, and a kernel that is still
+        answering a message then logs "KeyboardInterrupt caught in kernel" into the run's output."""
+        if not self.shutting_down:
+            await super()._async_interrupt_kernel()
+
 
 def _matches(nb: Path, only: list[str] | None) -> bool:
     return not only or any(nb.stem == o or nb.stem.startswith(f"{o}_") for o in only)

@@ -1,5 +1,8 @@
 """The runner injects the environment's parameters and stops at a failing notebook, saying where."""
 
+import asyncio
+import signal
+
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
@@ -77,3 +80,32 @@ def test_side_by_side_a_failure_is_reported_and_no_new_notebook_starts(tmp_path,
     assert "ZeroDivisionError" in str(caught.value)
     assert (tmp_path / "ws" / "02_slow.ipynb").exists(), "the notebook already running finishes"
     assert not any((tmp_path / "ws" / nb.name).exists() for nb in later)
+
+
+def test_a_finished_notebooks_kernel_is_shut_down_without_an_interrupt():
+    """jupyter_client interrupts before it shuts down; the runner's kernels are not, so a run prints no
+    "KeyboardInterrupt caught in kernel"."""
+
+    async def signals_sent() -> tuple[list, list, bool]:
+        manager = runner.LocalKernelManager(kernel_name="python3")
+        await manager.start_kernel()
+        sent = []
+        signal_kernel = manager._async_signal_kernel
+
+        async def recorded(signum):
+            sent.append(signum)
+            await signal_kernel(signum)
+
+        manager._async_signal_kernel = recorded
+        try:
+            await manager.interrupt_kernel()  # a real interrupt (a cell over its timeout) still reaches the kernel
+            interrupted = list(sent)
+            await manager.shutdown_kernel()
+            return interrupted, sent, await manager.is_alive()
+        finally:
+            if manager.has_kernel:
+                await manager.shutdown_kernel(now=True)
+
+    interrupted, sent, alive = asyncio.run(signals_sent())
+    assert interrupted == [signal.SIGINT]
+    assert sent == [signal.SIGINT] and not alive
