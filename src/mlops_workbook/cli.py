@@ -3,6 +3,8 @@
 Every subcommand validates its input before doing any work. Whatever the workbook raises on purpose
 (errors.WorkbookError) is reported in one place, `Commands.invoke`: one clear message (what is wrong, how to
 fix it) and the error's exit code (2: the input was wrong and nothing was done; 1: the work failed).
+A command imports its heavy modules (papermill, nbgrader, MLflow) itself, so that every other command, such as
+a CI job's `deploy`, starts in a second.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from mlops_workbook import config, course, envcheck, errors, grading, labs, paths, runner, verdicts
+from mlops_workbook import config, envcheck, errors, paths, verdicts
 
 console = Console()
 
@@ -72,6 +74,8 @@ def run(
     ] = 3,
 ) -> None:
     """Execute the lessons with papermill into the environment's workspace."""
+    from mlops_workbook import runner
+
     cfg = _config(env, param)
     runner.run(cfg, runner.notebooks("notebooks", only), console, jobs)
 
@@ -128,6 +132,8 @@ def check(
     ] = True,
 ) -> None:
     """Execute labs and say, per exercise, passed / not yet solved / wrong / tampered (a folder: the class report)."""
+    from mlops_workbook import grading
+
     all_passed = True
     for path in lab:
         if path.is_dir():
@@ -152,6 +158,8 @@ def merge(
     ),
 ) -> None:
     """Merge the class reports of `check --shard i/n` runs into one, as a single run would have written it."""
+    from mlops_workbook import grading
+
     results = grading.merge(reports)
     results.to_csv(report, index=False)
     _print_class_report(results, f"class report: {len(reports)} shards merged", report)
@@ -174,6 +182,8 @@ def make_labs(
     verify: Annotated[bool, typer.Option("--check", help="only report labs out of sync; exit 1 if any")] = False,
 ) -> None:
     """Regenerate labs/ from solutions/ (never edit a lab by hand)."""
+    from mlops_workbook import labs
+
     if verify:
         stale = labs.stale_labs()
         if stale:
@@ -190,6 +200,8 @@ def make_course(
     timeout: Annotated[int, typer.Option(help="seconds a cell may run when nbgrader autogrades")] = 300,
 ) -> None:
     """An nbgrader course with solutions/ as its source; then nbgrader generate_assignment and autograde."""
+    from mlops_workbook import course
+
     written = course.write(folder, timeout)
     console.print(f"wrote {len(written)} assignments to {folder}/source and {folder}/nbgrader_config.py; next:")
     console.print(f"cd {folder} && nbgrader generate_assignment --CourseDirectory.assignment_id='*'", soft_wrap=True)
@@ -198,6 +210,8 @@ def make_course(
 @app.command()
 def refresh(only: Only = None) -> None:
     """Re-execute notebooks/ and solutions/ in place with dev defaults (refresh stored outputs)."""
+    from mlops_workbook import runner
+
     for path in runner.refresh(only):
         console.print(f"refreshed {path.parent.name}/{path.name}")
 
@@ -218,7 +232,7 @@ def lab(
     import os
     import sys
 
-    from mlops_workbook import instance
+    from mlops_workbook import instance, runner
 
     kernel_name = runner.ensure_kernel()
     command = [
@@ -234,6 +248,8 @@ def lab(
 @app.command()
 def kernel() -> None:
     """Register this environment as the `mlops-workbook` Jupyter kernel."""
+    from mlops_workbook import runner
+
     console.print(f"kernel '{runner.ensure_kernel()}' points at this environment")
 
 
@@ -288,12 +304,11 @@ def deploy_pipelines(env: Env = "staging", param: Params = None) -> None:
 
     cfg = _config(env, param)
     installed = pipelines.deploy(cfg)
-    root = paths.project_root()
     cron = pipelines.kubeflow_cron(cfg.retrain_schedule)
     console.print(
         f"{env}: Airflow DAG {installed.dag['dag_id']} ({' → '.join(installed.dag['tasks'])}; schedule "
-        f"{installed.dag['schedule'] or 'by hand'}) in {installed.dag_file.relative_to(root)}; Kubeflow pipeline in "
-        f"{installed.kfp_yaml.relative_to(root)}" + (f" (recurring run cron {cron})" if cron else ""),
+        f"{installed.dag['schedule'] or 'by hand'}) in {paths.show(installed.dag_file)}; Kubeflow pipeline in "
+        f"{paths.show(installed.kfp_yaml)}" + (f" (recurring run cron {cron})" if cron else ""),
         soft_wrap=True,
     )
 

@@ -93,3 +93,18 @@ def test_the_kubeflow_pipeline_runs_locally_with_the_same_result(direct, tmp_pat
     run = pipelines.run_kfp_locally(config.load("staging", SMALL), str(tmp_path / "ct"))
     assert run["state"] == "success" and len(run["tasks"]) == len(steps.STEPS)
     assert run["tasks"][2] == direct["evaluate"] and run["tasks"][3]["promoted"] is True
+
+
+@pytest.mark.component("airflow")
+@pytest.mark.component("kfp")
+def test_the_deploy_pipelines_command_installs_both_into_any_workspace(tmp_path):
+    """What CI's deploy jobs run, into a workspace outside the clone (a test's, an instructor's)."""
+    from typer.testing import CliRunner
+
+    from mlops_workbook.cli import app
+
+    result = CliRunner().invoke(app, ["deploy-pipelines", "--env", "prod", "-p", f"workspace={tmp_path}"])
+    assert result.exit_code == 0, result.output
+    assert "Airflow DAG ct_pipeline_prod" in result.output and "(recurring run cron 0 0 3 * * *)" in result.output
+    deployed = tmp_path / "pipelines" / "deployed"
+    assert (deployed / "dags" / "ct_pipeline_prod.py").exists() and (deployed / "ct_pipeline_prod.yaml").exists()
