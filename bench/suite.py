@@ -28,7 +28,9 @@ TIERS = {
 
 def _command(target: str) -> list[str]:
     """The Makefile's own command for `target` (its last line: the installs before it are no-ops here)."""
-    found = subprocess.run(["make", "--no-print-directory", "-n", target], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    found = subprocess.run(
+        ["make", "--no-print-directory", "-n", target], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     return shlex.split(found.strip().splitlines()[-1])
 
 
