@@ -8,8 +8,10 @@ import nbformat
 import pandas as pd
 import pytest
 from test_labs import WRONG, with_answers
+from typer.testing import CliRunner
 
 from mlops_workbook import grading, paths, verdicts
+from mlops_workbook.cli import app
 
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
 LAB = "00_overview"
@@ -26,6 +28,7 @@ def hand_in(folder: Path, learner: str, exercise: str | None = None, code: str =
         with_answers(solution, {exercise: code}, folder / learner)
 
 
+@pytest.mark.heavy  # seven submissions, one hanging until its timeout: half a minute of kernels
 def test_a_class_report_tells_right_wrong_unsolved_hanging_and_crashed_apart(tmp_path):
     """One submission per outcome; a hanging answer times out and the rest of its lab is still checked; a
     submission that edited a check is reported tampered for that exercise."""
@@ -69,9 +72,9 @@ def test_a_class_report_tells_right_wrong_unsolved_hanging_and_crashed_apart(tmp
 
 
 def test_an_empty_folder_says_what_a_submission_looks_like(tmp_path):
-    done = subprocess.run([CLI, "check", str(tmp_path)], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2
-    assert "<learner>/<lab>.ipynb" in done.stdout
+    done = CliRunner().invoke(app, ["check", str(tmp_path)])
+    assert done.exit_code == 2
+    assert "<learner>/<lab>.ipynb" in done.output
 
 
 @pytest.mark.heavy  # grades one class twice: a minute of kernels, not for the edit loop
@@ -108,5 +111,5 @@ def test_parallel_and_sharded_grading_give_the_serial_report(tmp_path):
 
 def test_a_shard_outside_the_class_is_a_clear_error(tmp_path):
     hand_in(tmp_path, "ada")
-    done = subprocess.run([CLI, "check", str(tmp_path), "--shard", "3/2"], capture_output=True, text=True)
-    assert done.returncode == 2 and "expected i/n with 1 <= i <= n" in done.stdout + done.stderr
+    done = CliRunner().invoke(app, ["check", str(tmp_path), "--shard", "3/2"])
+    assert done.exit_code == 2 and "expected i/n with 1 <= i <= n" in done.output
