@@ -10,27 +10,35 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/sani
 WORKERS ?= 3
 XDIST  := -n $(WORKERS) --no-loadscope-reorder
 
-.PHONY: install pipelines run test quick lint reproduce lab notebooks labs bench devcontainer
+.PHONY: install pipelines lock run test quick lint reproduce lab notebooks labs bench devcontainer
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements/workbook.lock
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --constraint requirements/workbook.lock -e '.[dev]'
 	$(WB) kernel
 	$(PY) -c "import matplotlib.pyplot"  # builds matplotlib's font cache now, not in a notebook's first output
 	touch $@
 
-# Airflow and the Kubeflow Pipelines SDK, each in its own environment (04_cd_pipelines; see requirements/).
+# Airflow and the Kubeflow Pipelines SDK, each in its own environment (04_cd_pipelines): the core and one extra.
 pipelines: .venv-airflow/.installed .venv-kfp/.installed
 
-.venv-%/.installed: requirements/%.txt pyproject.toml
+.venv-%/.installed: requirements/%.lock pyproject.toml
 	test -x .venv-$*/bin/python || python3 -m venv .venv-$*
 	.venv-$*/bin/python -m pip install --quiet --upgrade pip
-	.venv-$*/bin/python -m pip install --quiet -r requirements/$*.txt
-	.venv-$*/bin/python -m pip install --quiet --no-deps -e .
+	.venv-$*/bin/python -m pip install --quiet --constraint requirements/$*.lock -e '.[$*]'
 	touch $@
+
+# Re-resolve every environment's lock from pyproject.toml (after changing a pin there), for every platform and Python
+# 3.11 release (`--universal`: Debian's 3.11.2 gets what it can install), keeping the other pins
+# where they still fit; `make lock UPGRADE=--upgrade` moves every indirect dependency to its newest fitting release.
+LOCK := $(VENV)/bin/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 $(UPGRADE)
+lock: install
+	$(LOCK) --extra dev --output-file requirements/workbook.lock
+	$(LOCK) --extra airflow --output-file requirements/airflow.lock
+	$(LOCK) --extra kfp --output-file requirements/kfp.lock
 
 # Execute every lesson for one environment with papermill into runs/$(ENV)/ (make run ENV=staging).
 run: install pipelines

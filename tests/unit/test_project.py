@@ -7,6 +7,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 from mlops_workbook import paths
@@ -21,7 +22,7 @@ def test_environment_yml_installs_from_pyproject():
     python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python="))
     assert f">={python.removeprefix('python=')}," in pyproject["project"]["requires-python"]
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    assert pip == ["-e .[dev]"], "dependencies belong in pyproject.toml, not environment.yml"
+    assert pip == ["-c requirements/workbook.lock", "-e .[dev]"], "dependencies belong in pyproject.toml"
 
 
 def test_readme_commands_are_the_ones_ci_and_make_run():
@@ -66,15 +67,27 @@ def test_the_image_runs_the_app_as_dev_s_process_copies_do():
     assert json.loads(cmd.group(1)) == ["uvicorn", *server.OPTIONS, "--host", "0.0.0.0", "--port", "8000"]
 
 
-def test_the_pipeline_environments_pin_the_workbooks_own_versions():
-    """Airflow and kfp run the CT steps in their own environments: with the same library versions as the workbook."""
-    pinned = dict(re.match(r"([\w-]+)==(\S+)", dep).groups() for dep in PYPROJECT["project"]["dependencies"])
-    for name in ("airflow", "kfp"):
-        lines = (ROOT / "requirements" / f"{name}.txt").read_text().splitlines()
-        pins = dict(line.split("==") for line in lines if line and not line.startswith("#"))
-        shared = {package: version for package, version in pins.items() if package in pinned}
-        assert shared == {package: pinned[package] for package in shared}, f"requirements/{name}.txt"
-        assert {"mlflow", "scikit-learn", "pandas", "pandera", "skops"} <= set(shared)
+def _pins(requirements) -> dict[str, str]:
+    from packaging.utils import canonicalize_name
+
+    found = (re.match(r"([\w.-]+)==([^\s;]+)", line) for line in requirements)
+    return {canonicalize_name(m.group(1)): m.group(2) for m in found if m}
+
+
+# Each environment the project builds, from its lock, and the extras it installs besides the core.
+LOCKS = {"workbook": ("serving", "notebooks", "tests", "bench", "dev"), "airflow": ("airflow",), "kfp": ("kfp",)}
+
+
+@pytest.mark.parametrize("lock", LOCKS)
+def test_each_lock_holds_every_version_pyproject_declares(lock):
+    """Airflow and kfp run the CT steps with the workbook's own versions; the image serves with them (its wheels are
+    resolved against the workbook's lock). A pin changed in pyproject.toml without `make lock` fails here."""
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    declared = _pins(PYPROJECT["project"]["dependencies"]) | {
+        package: version for extra in LOCKS[lock] for package, version in _pins(extras[extra]).items()
+    }
+    locked = _pins((ROOT / "requirements" / f"{lock}.lock").read_text().splitlines())
+    assert {package: locked.get(package) for package in declared} == declared, f"requirements/{lock}.lock: make lock"
 
 
 # Each stage package may use only the stages before it: monitoring's primitives (drift, live gauges) are used

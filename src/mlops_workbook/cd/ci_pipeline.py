@@ -58,7 +58,7 @@ def project_copy(folder: Path, approver: str = "release-manager") -> Path:
     for venv in (pipelines.AIRFLOW_VENV, pipelines.KFP_VENV):
         if (root / venv).is_dir():
             (folder / venv).symlink_to(root / venv)
-    for built_from in [folder / "pyproject.toml", *(folder / "requirements").glob("*.txt")]:
+    for built_from in [folder / "pyproject.toml", *(folder / "requirements").glob("*.lock")]:
         os.utime(built_from, (0, 0))  # older than the linked environments: a job's `make pipelines` never reinstalls
     (folder / processes.REGISTRY).parent.mkdir(parents=True)
     (folder / processes.REGISTRY).symlink_to(paths.resolve(processes.REGISTRY), target_is_directory=True)

@@ -5,8 +5,9 @@
 - Kubeflow Pipelines: a pipeline compiled to YAML with the environment's settings.
 
 Airflow and kfp each live in their own virtual environment (`make pipelines` builds `.venv-airflow`
-and `.venv-kfp` from `requirements/`): Airflow pins an older FastAPI than the serving app, and kfp
-older protobuf and requests than Airflow. This module drives them from the workbook's environment.
+and `.venv-kfp`: the workbook's core and the `airflow` or `kfp` extra, at the versions of their locks in
+`requirements/`): Airflow pins an older FastAPI than the serving app, and kfp older protobuf and requests
+than Airflow. This module drives them from the workbook's environment.
 """
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ def run_airflow_dag(dag_file: Path, airflow_home: Path, timeout: float = 600) ->
 def _empty_airflow_db(python: Path, timeout: float) -> Path:
     """Airflow's metadata database, migrated once per Airflow version into the cache (`airflow db migrate`
     takes seconds; every DAG run's fresh home then starts from a copy)."""
-    version = hashlib.sha256(paths.resolve("requirements/airflow.txt").read_bytes())  # what .venv-airflow holds
+    version = hashlib.sha256(paths.resolve("requirements/airflow.lock").read_bytes())  # what .venv-airflow holds
 
     def migrate(db: Path) -> None:
         with tempfile.TemporaryDirectory() as home:

@@ -19,10 +19,11 @@ import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
-from importlib.metadata import version
+from importlib.metadata import requires, version
 from pathlib import Path
 
 import pandas as pd
+from packaging.requirements import Requirement
 from tqdm.auto import tqdm
 
 from mlops_workbook import bundle, cache, errors, instance, paths, waiting
@@ -37,12 +38,7 @@ PORT = 8000  # inside the container
 MEMORY_LIMIT = "256m"
 INSTANCE_LABEL = "org.mlops-workbook.instance"  # which run started a container (mlops_workbook.instance)
 MODEL_VERSION_LABEL = "ai.mlops-workbook.model-version"  # set by the Dockerfile from MODEL_VERSION
-# What the serving app imports; their versions (and their dependencies') are the training environment's.
-# ONNX Runtime runs the model, so neither scikit-learn, scipy, pandas nor MLflow is in the image.
-SERVING_PACKAGES = (
-    *("fastapi", "pydantic", "uvicorn", "httptools", "uvloop"),
-    *("onnxruntime", "numpy", "prometheus-client"),
-)
+LOCK = "requirements/workbook.lock"  # the image's versions are the training environment's (make lock)
 _STRIPPED = ("usr/share/doc", "usr/share/man", "usr/share/locale", "var/cache/apt", "var/lib/apt/lists")
 
 
@@ -107,33 +103,26 @@ def _build_base_image(client, tag: str) -> None:
 
 
 def serving_requirements() -> list[str]:
-    """The serving app's direct dependencies, pinned to this (training) environment's versions."""
-    return [f"{p}=={version(p)}" for p in SERVING_PACKAGES]
+    """The serving app's direct dependencies (pyproject.toml's `serving` extra), pinned to this (training)
+    environment's versions."""
+    declared = [Requirement(r) for r in requires("mlops-workbook") or []]
+    serving = [r.name for r in declared if r.marker and r.marker.evaluate({"extra": "serving"})]
+    return [f"{name}=={version(name)}" for name in serving]
 
 
 def wheelhouse() -> Path:
-    """Wheels for the serving dependencies and theirs, resolved against this environment's versions.
+    """Wheels for the serving dependencies and theirs, at the versions of the workbook's lock.
 
-    Cached by content (runs/cache): the same requirements reuse the same folder.
+    Cached by content (runs/cache): the same requirements and lock reuse the same folder.
     """
-    frozen = subprocess.run(
-        [sys.executable, "-m", "pip", "freeze", "--exclude-editable"], check=True, capture_output=True, text=True
-    ).stdout
+    lock = paths.resolve(LOCK)
     requirements = "\n".join(serving_requirements())
-    key = hashlib.sha256((requirements + frozen).encode()).hexdigest()[:12]
+    key = hashlib.sha256((requirements + lock.read_text()).encode()).hexdigest()[:12]
 
     def build(target: Path) -> None:
         target.mkdir(parents=True)
-        (target / "constraints.txt").write_text(frozen)
         subprocess.run(
-            [
-                *PIP_WHEEL,
-                "--wheel-dir",
-                str(target / "wheels"),
-                "--constraint",
-                str(target / "constraints.txt"),
-                *serving_requirements(),
-            ],
+            [*PIP_WHEEL, "--wheel-dir", str(target / "wheels"), "--constraint", str(lock), *serving_requirements()],
             check=True,
             capture_output=True,
             text=True,
