@@ -116,13 +116,13 @@ def wheelhouse() -> Path:
     Cached by content (runs/cache): the same requirements and lock reuse the same folder.
     """
     lock = paths.resolve(LOCK)
-    requirements = "\n".join(serving_requirements())
-    key = hashlib.sha256((requirements + lock.read_text()).encode()).hexdigest()[:12]
+    requirements = serving_requirements()
+    key = hashlib.sha256(("\n".join(requirements) + lock.read_text()).encode()).hexdigest()[:12]
 
     def build(target: Path) -> None:
         target.mkdir(parents=True)
         subprocess.run(
-            [*PIP_WHEEL, "--wheel-dir", str(target / "wheels"), "--constraint", str(lock), *serving_requirements()],
+            [*PIP_WHEEL, "--wheel-dir", str(target / "wheels"), "--constraint", str(lock), *requirements],
             check=True,
             capture_output=True,
             text=True,
