@@ -1,10 +1,9 @@
 """Shared test helpers (at the root, so they apply to tests/ and to nbval's notebooks/ and solutions/).
 
-`require(component)` is how a test asks for a real component (Docker, Prometheus, ...):
-locally an absent component skips the test; in CI (CI=true) it fails it, because
-`.ci/run` installs every component and a skip there would hide a missing install step.
-A test marked `component(name)`, and every nbval cell of a notebook whose metadata lists
-`mlops_workbook.needs`, asks for its components before it runs.
+A test asks for real components (Docker, Prometheus, ...) with the mark `component(name, ...)`, and every nbval
+cell of a notebook whose metadata lists `mlops_workbook.needs` asks for those: before it runs (its fixtures
+too), an absent component skips it locally and fails it in CI (CI=true), because `.ci/run` installs every
+component and a skip there would hide a missing install step.
 
 Every test session (each xdist worker too) claims its own instance of the workbook's ports, deploy
 state and Docker names (`mlops_workbook.instance`), unless one is set already: two runs, or a run beside a
@@ -29,14 +28,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from mlops_workbook import envcheck, instance
-
-# Components whose tests start servers, build images or run pipelines: not in the quick tier.
-# promtool and amtool (Alertmanager's) are command-line checks that answer in a second: quick.
-HEAVY_COMPONENTS = {"docker", "nginx", "prometheus", "airflow", "kfp", "gitlab-ci-local", "chromium"}
 
 
 def in_ci() -> bool:
@@ -57,16 +51,6 @@ def require(component: str) -> None:
     if in_ci():
         pytest.fail(f"{message}. CI must run this test: .ci/run installs and starts {component}.")
     pytest.skip(message)
-
-
-@functools.cache
-def notebook_needs(path: Path) -> tuple[str, ...]:
-    """The components a notebook declares it needs (metadata `mlops_workbook.needs`)."""
-    return tuple(nbformat.read(path, as_version=4).metadata.get("mlops_workbook", {}).get("needs", []))
-
-
-def needs_marks(path: Path) -> list:
-    return [pytest.mark.component(name) for name in notebook_needs(path)]
 
 
 def pytest_configure(config):
@@ -118,15 +102,15 @@ def pytest_collection_modifyitems(items):
     for item in items:
         path = Path(str(item.fspath))
         if path.suffix == ".ipynb":
-            for mark in needs_marks(path):
-                item.add_marker(mark)
+            for name in envcheck.notebook_needs(path):
+                item.add_marker(pytest.mark.component(name))
         if _needs_heavy(item):
             item.add_marker(pytest.mark.heavy)
     _longest_first(items)
 
 
 def _needs_heavy(item) -> bool:
-    return any(mark.args[0] in HEAVY_COMPONENTS for mark in item.iter_markers("component"))
+    return any(set(mark.args) & envcheck.HEAVY for mark in item.iter_markers("component"))
 
 
 def _longest_first(items) -> None:
@@ -147,7 +131,8 @@ def _longest_first(items) -> None:
 
 def pytest_runtest_setup(item):
     for mark in item.iter_markers("component"):
-        require(mark.args[0])
+        for name in mark.args:
+            require(name)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,9 +6,11 @@ explain how to get it instead of failing with a traceback.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from importlib import metadata
+from pathlib import Path
 
 import pandas as pd
 
@@ -28,9 +30,16 @@ LIBRARIES = (
 )
 
 
-def _in_venv(venv: str, package: str) -> list[str]:
-    """Asks a pipeline environment (see cd/pipelines.py) for its package's version."""
-    return [str(paths.venv_python(venv)), "-c", f"import {package}; print('{package}', {package}.__version__)"]
+def _in_venv(venv: str, package: str, distribution: str) -> list[str]:
+    """Asks a pipeline environment (see cd/pipelines.py) which version of the package it holds.
+
+    From the installed metadata, not by importing it: Airflow takes seconds to import, and every notebook
+    that deploys pipelines asks first."""
+    return [
+        str(paths.venv_python(venv)),
+        "-c",
+        f"from importlib.metadata import version; print('{package}', version('{distribution}'))",
+    ]
 
 
 COMPONENTS = {
@@ -43,8 +52,11 @@ COMPONENTS = {
         "apt-get install --no-install-recommends prometheus-alertmanager",
     ),
     "nginx": (["nginx", "-v"], "apt-get install --no-install-recommends nginx (the deploys' front door)"),
-    "airflow": (_in_venv(".venv-airflow", "airflow"), "make pipelines (Airflow in its own environment)"),
-    "kfp": (_in_venv(".venv-kfp", "kfp"), "make pipelines (the Kubeflow Pipelines SDK in its own environment)"),
+    "airflow": (
+        _in_venv(".venv-airflow", "airflow", "apache-airflow"),
+        "make pipelines (Airflow in its own environment)",
+    ),
+    "kfp": (_in_venv(".venv-kfp", "kfp", "kfp"), "make pipelines (the Kubeflow Pipelines SDK in its own environment)"),
     "gitlab-ci-local": (["gitlab-ci-local", "--version"], "npm install -g gitlab-ci-local@4.52.2"),
     "rsync": (["rsync", "--version"], "apt-get install rsync (gitlab-ci-local copies the repository with it)"),
     "chromium": (
@@ -52,6 +64,21 @@ COMPONENTS = {
         "apt-get install --no-install-recommends chromium chromium-driver (the learner's view, tested in a browser)",
     ),
 }
+
+
+# Components that start servers, build images or run pipelines: a notebook or test needing one is heavy (left out
+# of `make quick`). promtool and amtool (Alertmanager's) are command-line checks that answer in a second.
+HEAVY = {"docker", "nginx", "prometheus", "airflow", "kfp", "gitlab-ci-local", "chromium"}
+
+
+def notebook_needs(notebook: Path | dict) -> tuple[str, ...]:
+    """The components a notebook declares in its metadata (`mlops_workbook.needs`), from its file or its JSON.
+
+    A file is read as JSON: nbformat takes a second to import, and the test collection asks for every notebook.
+    """
+    if not isinstance(notebook, dict):
+        notebook = json.loads(Path(notebook).read_text())
+    return tuple(notebook["metadata"].get("mlops_workbook", {}).get("needs", []))
 
 
 def versions() -> pd.DataFrame:

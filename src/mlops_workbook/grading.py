@@ -20,7 +20,7 @@ from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 from tqdm.auto import tqdm
 
-from mlops_workbook import errors, execution, instance, labs, paths, tampering, verdicts
+from mlops_workbook import envcheck, errors, execution, instance, labs, paths, tampering, verdicts
 from mlops_workbook.runner import LocalKernelManager, ensure_kernel
 from mlops_workbook.verdicts import CRASHED, TAMPERED, ExerciseResult, Raised
 
@@ -81,7 +81,7 @@ def check(
     rebuilt_lab = rebuilt(lab, source)
     nb = rebuilt_lab.notebook
     if image:
-        needs = nb.metadata.get("mlops_workbook", {}).get("needs", [])
+        needs = envcheck.notebook_needs(nb)
         if needs:
             raise errors.BadInput(
                 f"{paths.show(Path(lab))} needs {', '.join(needs)}, which a grading container does not have: check "

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import require
 from mlops_workbook import config, instance, paths
 from mlops_workbook.cd import ci_pipeline
 from mlops_workbook.ci import packaging
@@ -114,11 +113,12 @@ def break_file(repo: Path, name: str, old: str, new: str) -> None:
     ci_pipeline.commit(repo, f"break {name}")
 
 
+# What a test running the pipeline on a repository copy needs (the `repo` fixture): the CI tool, its copy, images.
+runs_the_pipeline = pytest.mark.component("gitlab-ci-local", "rsync", "docker")
+
+
 @pytest.fixture
 def repo(tmp_path):
-    require("gitlab-ci-local")
-    require("rsync")
-    require("docker")
     folder = ci_pipeline.project_copy(tmp_path / "project", APPROVER)
     yield folder
     ci_pipeline.stop()
@@ -146,7 +146,7 @@ def image_that_cannot_start(good: str) -> str:
     return tag
 
 
-@pytest.mark.component("gitlab-ci-local")
+@runs_the_pipeline
 def test_a_commit_goes_to_staging_then_to_prod_when_a_person_starts_the_job_and_a_broken_image_stops_at_staging(
     repo,
 ):
@@ -179,7 +179,6 @@ def test_a_commit_goes_to_staging_then_to_prod_when_a_person_starts_the_job_and_
 
 @pytest.mark.component("gitlab-ci-local")
 def test_prod_is_a_manual_job_only_under_continuous_delivery_and_nothing_deploys_off_the_main_branch(tmp_path):
-    require("gitlab-ci-local")
     shutil.copy(ROOT / ".gitlab-ci.yml", tmp_path)
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=tmp_path, check=True)
     ci_pipeline.commit(tmp_path, "the CI definition")
@@ -211,7 +210,7 @@ BROKEN_COMMITS = {
 }
 
 
-@pytest.mark.component("gitlab-ci-local")
+@runs_the_pipeline
 @pytest.mark.parametrize("breakage", BROKEN_COMMITS)
 def test_a_broken_commit_fails_the_right_job_and_is_not_packaged(repo, breakage):
     name, old, new, failing_job, said = BROKEN_COMMITS[breakage]
@@ -258,7 +257,6 @@ def test_the_course_ci_grades_a_class_in_shards_and_merges_one_report_on_gitlab_
 
 @pytest.mark.component("gitlab-ci-local")
 def test_gitlab_ci_local_reads_the_course_ci_as_one_job_per_environment_or_the_grading_jobs(tmp_path):
-    require("gitlab-ci-local")
     shutil.copy(ROOT / ".gitlab" / "workbook.gitlab-ci.yml", tmp_path)  # its state folder goes there, not in the repo
 
     def listed(*variables: str) -> str:

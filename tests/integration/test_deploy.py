@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require
 from mlops_workbook import config, data, instance, tracking
 from mlops_workbook.cd import deploy, loadtest, release, targets, traffic
 from mlops_workbook.ci import packaging
@@ -26,7 +25,6 @@ OLDER = tuple(name for name in features.MODEL_INPUTS if name not in ("conv_rate"
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
-    require("nginx")
     sandbox = tmp_path_factory.mktemp("registry")
     cfg = config.load("staging", {"n_partitions": 3, "rows_per_partition": 200})
     client = tracking.connect(None, sandbox)
@@ -131,7 +129,6 @@ def test_the_app_keeps_serving_what_it_loaded_when_its_bundle_goes_away(dev, reg
 @pytest.fixture(scope="module")
 def images(registry, tmp_path_factory):
     """CI's images of version 1 and version 2."""
-    require("docker")
     client = packaging.docker_client()
     made = {}
     for version in ("1", "2"):

@@ -14,7 +14,6 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import require
 from mlops_workbook import grading, paths, verdicts
 
 ARTIFACTS = paths.project_root() / "runs" / "artifacts" / "browser"
@@ -22,7 +21,6 @@ ARTIFACTS = paths.project_root() / "runs" / "artifacts" / "browser"
 
 @pytest.fixture(scope="module")
 def browser():
-    require("chromium")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -15,7 +15,6 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from conftest import require
 from mlops_workbook import bundle, config, data, instance, paths, schema, waiting
 from mlops_workbook.cd import targets, traffic
 from mlops_workbook.ci import conversion, packaging
@@ -73,8 +72,7 @@ def test_the_drift_rule_uses_every_environments_threshold():
         assert rule["expr"].endswith(f"> {config.load(env).drift_psi_threshold}"), env
 
 
-@pytest.mark.component("promtool")
-@pytest.mark.component("alertmanager")
+@pytest.mark.component("promtool", "alertmanager")
 def test_the_shipped_and_the_local_configs_are_valid(tmp_path):
     monitoring = stack.Monitoring("check", APP_PORT, tmp_path)
     local_prometheus = tmp_path / "prometheus.yml"
@@ -119,14 +117,12 @@ def test_starting_without_the_secrets_says_which_are_missing(tmp_path, monkeypat
 
 
 # The tests below share one running stack: Prometheus and Alertmanager watching an app under traffic.
-needs_the_stack = pytest.mark.component("prometheus")
+needs_the_stack = pytest.mark.component("prometheus", "alertmanager")
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     """The app serving a dev model, traffic on it, Prometheus + Alertmanager watching, sinks receiving."""
-    for component in ("prometheus", "alertmanager"):
-        require(component)
     folder = tmp_path_factory.mktemp("monitoring")
     cfg = config.load("dev")
     rows = features.build(data.fake_batch(1000, cfg.seed))

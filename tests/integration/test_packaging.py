@@ -11,7 +11,6 @@ import uuid
 
 import pytest
 
-from conftest import require
 from mlops_workbook import bundle, data, instance, paths
 from mlops_workbook.ci import conversion, packaging
 from mlops_workbook.ct import features, training
@@ -23,7 +22,6 @@ PORT = instance.port(instance.TEST_PORTS["packaging"])
 
 @pytest.fixture(scope="module")
 def docker_client():
-    require("docker")
     client = packaging.docker_client()
     packaging.build_base_image(client)
     return client

@@ -8,7 +8,6 @@ import json
 import pytest
 import yaml
 
-from conftest import require
 from mlops_workbook import config, errors
 from mlops_workbook.cd import pipelines
 from mlops_workbook.ct import steps
@@ -25,7 +24,6 @@ def direct(tmp_path_factory):
 
 @pytest.mark.component("airflow")
 def test_the_airflow_dag_runs_the_same_steps_with_the_same_result(direct, tmp_path):
-    require("airflow")
     cfg = config.load("staging", SMALL)
     dag_file = pipelines.install_airflow_dag(cfg, tmp_path / "dags", str(tmp_path / "ct"))
     run = pipelines.run_airflow_dag(dag_file, tmp_path / "home")
@@ -39,7 +37,6 @@ def test_the_airflow_dag_runs_the_same_steps_with_the_same_result(direct, tmp_pa
 
 @pytest.mark.component("airflow")
 def test_a_failing_step_fails_the_dag_run_with_its_error(tmp_path):
-    require("airflow")
     cfg = config.load("staging", SMALL)
     skipped = [ref for ref in pipelines.STEPS if not ref.endswith(":train")]  # evaluate finds no candidate
     dag_file = pipelines.install_airflow_dag(cfg, tmp_path / "dags", str(tmp_path / "ct"), skipped)
@@ -77,7 +74,6 @@ def test_a_schedule_kubeflow_cannot_read_is_refused_with_what_it_expects():
 
 @pytest.mark.component("kfp")
 def test_the_kubeflow_pipeline_compiles_with_the_environment_as_defaults(tmp_path):
-    require("kfp")
     cfg = config.load("prod")
     spec = yaml.safe_load(pipelines.compile_kfp(cfg, "runs/prod/pipelines/ct", tmp_path / "ct.yaml").read_text())
     assert spec["pipelineInfo"]["name"] == "ct-pipeline-prod"
@@ -89,7 +85,6 @@ def test_the_kubeflow_pipeline_compiles_with_the_environment_as_defaults(tmp_pat
 
 @pytest.mark.component("kfp")
 def test_the_kubeflow_pipeline_runs_locally_with_the_same_result(direct, tmp_path):
-    require("kfp")
     run = pipelines.run_kfp_locally(config.load("staging", SMALL), str(tmp_path / "ct"))
     assert run["state"] == "success" and len(run["tasks"]) == len(steps.STEPS)
     assert run["tasks"][2] == direct["evaluate"] and run["tasks"][3]["promoted"] is True

@@ -12,7 +12,6 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import require
 from mlops_workbook import grading, paths, verdicts
 
 LAB = paths.project_root() / "solutions" / "00_overview.ipynb"
@@ -54,7 +53,6 @@ def hand_in(folder: Path, learner: str, before: str | None = None, blank: bool =
 
 @pytest.mark.component("docker")
 def test_hostile_submissions_are_contained_reported_and_the_class_is_still_graded(tmp_path, monkeypatch):
-    require("docker")
     monkeypatch.setenv(SECRET, "s3cret")  # in the grader's environment, never in a submission's
     alice = hand_in(tmp_path, "alice")
     hand_in(tmp_path, "bob", blank=True)  # exercise 1 not done yet

@@ -13,15 +13,14 @@ import nbformat
 import pytest
 import yaml
 
-from conftest import needs_marks
-from mlops_workbook import grading, paths, verdicts
+from mlops_workbook import envcheck, grading, paths, verdicts
 
 WRONG = yaml.safe_load((Path(__file__).parent / "wrong_answers.yaml").read_text())
 
 
-def lab_marks(name: str) -> list:
+def lab_marks(name: str):
     """What the lab needs (conftest.py's worker_group keeps a lab's tests with nbval's run of its solution)."""
-    return needs_marks(paths.project_root() / "solutions" / f"{name}.ipynb")
+    return pytest.mark.component(*envcheck.notebook_needs(paths.project_root() / "solutions" / f"{name}.ipynb"))
 
 
 SOLUTIONS = [

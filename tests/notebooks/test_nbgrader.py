@@ -16,11 +16,10 @@ import pytest
 from nbgrader.api import Gradebook
 from test_labs import WRONG, lab_marks, with_answers
 
-from conftest import HEAVY_COMPONENTS, notebook_needs
-from mlops_workbook import course, labs, paths
+from mlops_workbook import course, envcheck, labs, paths
 
 # The labs that start no server and build no image (07 and 08 only call promtool and amtool).
-LIGHT = [s.stem for s, _ in labs.lab_pairs() if not set(notebook_needs(s)) & HEAVY_COMPONENTS]
+LIGHT = [s.stem for s, _ in labs.lab_pairs() if not set(envcheck.notebook_needs(s)) & envcheck.HEAVY]
 # What nbgrader adds to a cell that the workbook's labs do not carry: its checksum, and its own copy of the type.
 NBGRADER_ONLY = ("checksum", "cell_type")
 

@@ -13,8 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import needs_marks
-from mlops_workbook import runner
+from mlops_workbook import envcheck, runner
 
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
 SMALL = ["-p", "n_partitions=3", "-p", "rows_per_partition=100"]
@@ -23,7 +22,11 @@ SMALL = ["-p", "n_partitions=3", "-p", "rows_per_partition=100"]
 @pytest.mark.slow
 @pytest.mark.heavy
 @pytest.mark.parametrize(
-    "lesson", [pytest.param(path, marks=needs_marks(path), id=path.stem) for path in runner.notebooks("notebooks")]
+    "lesson",
+    [
+        pytest.param(path, marks=pytest.mark.component(*envcheck.notebook_needs(path)), id=path.stem)
+        for path in runner.notebooks("notebooks")
+    ],
 )
 @pytest.mark.parametrize("env", ["staging", "prod"])
 def test_each_lesson_runs_in_staging_and_prod(tmp_path, env, lesson):

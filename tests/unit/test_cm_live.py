@@ -5,24 +5,22 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from mlops_workbook import bundle, data, schema
+from mlops_workbook import data, schema
 from mlops_workbook.cd.app import create_app
-from mlops_workbook.ci import conversion
 from mlops_workbook.cm import drift, live
-from mlops_workbook.ct import features, training
 
 DRIFTED = {"acc_rate", "pickup_distance_km"}  # what the warehouse's drift scenario moves (data.production_batch)
 rows = data.as_requests  # a batch as /predict bodies carry it
 
 
 @pytest.fixture(scope="module")
-def training_rows():
-    return features.build(data.production_batch(3000, seed=4))
+def training_rows(trained):
+    return trained.rows
 
 
 @pytest.fixture(scope="module")
-def reference(training_rows):
-    return drift.Reference.of(training_rows, schema.FEATURES)
+def reference(trained):
+    return trained.reference
 
 
 def scrape(registry) -> dict:
@@ -85,12 +83,8 @@ def test_a_window_smaller_than_its_minimum_is_refused(reference):
 
 
 @pytest.fixture(scope="module")
-def model_bundle(tmp_path_factory, training_rows, reference):
-    model = training.train(training_rows, seed=4)
-    facts = bundle.Facts(
-        "ride-completion", "3", "champion", "run-3", list(model.feature_names_in_), reference.to_dict()
-    )
-    return bundle.save(conversion.to_onnx(model), facts, tmp_path_factory.mktemp("bundle"))
+def model_bundle(trained):
+    return trained.folder
 
 
 def test_the_app_exports_drift_and_live_accuracy(model_bundle):

@@ -1,11 +1,13 @@
 """The environment check tells present, broken and absent components apart; CI never skips."""
 
 import sys
+from pathlib import Path
 
 import pytest
 
-from conftest import require
 from mlops_workbook import envcheck
+
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture
@@ -29,14 +31,32 @@ def test_versions_lists_the_core_libraries():
     assert envcheck.versions().loc["mlops-workbook", "version"] != "not installed"
 
 
-def test_absent_component_skips_locally_but_fails_in_ci(components, monkeypatch):
+def test_a_test_marked_with_an_absent_component_skips_locally_but_fails_in_ci(components, pytester, monkeypatch):
+    """The suite's own conftest.py, on a test file that needs an absent and a present component."""
+    pytester.makeconftest((Path(__file__).parents[2] / "conftest.py").read_text())
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.component("absent")
+        def test_needs_absent():
+            pass
+
+        @pytest.mark.component("present")
+        def test_needs_present():
+            pass
+        """
+    )
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # only what conftest.py needs: pytest-xdist's hooks
+    run = ("-p", "xdist.plugin", "-p", "no:cacheprovider", "-rs")
     monkeypatch.delenv("CI", raising=False)
-    with pytest.raises(pytest.skip.Exception, match="absent is not available"):
-        require("absent")
+    local = pytester.runpytest_inprocess(*run)
+    local.assert_outcomes(passed=1, skipped=1)
+    local.stdout.fnmatch_lines(["*absent is not available here: not installed: apt-get install it*"])
     monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception, match="CI must run this test"):
-        require("absent")
-    require("present")  # no skip, no failure
+    in_ci = pytester.runpytest_inprocess(*run)
+    in_ci.assert_outcomes(passed=1, errors=1)
+    in_ci.stdout.fnmatch_lines(["*CI must run this test*"])
 
 
 def test_a_missing_component_shows_its_explanation_without_a_traceback(monkeypatch):
