@@ -1,5 +1,5 @@
 # The ride-completion serving image: model bundle + serving code + a locked environment.
-# Built by mlops_workbook.ci.packaging from an assembled context (wheelhouse/, requirements.lock,
+# Built by mlops_workbook.ci.images from an assembled context (wheelhouse/, requirements.lock,
 # dist/, model/); pip installs only from the wheelhouse, so the build needs no network.
 # Layers go from what changes least to what changes most: a code-only change rebuilds the last layers only.
 ARG BASE_IMAGE=python:3.11-slim
@@ -48,6 +48,6 @@ USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=2s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2)"]
-# One uvicorn worker per container, httptools and uvloop, no access log: mlops_workbook/cd/server.py says why.
-CMD ["uvicorn", "--factory", "mlops_workbook.cd.app:create_app", "--http", "httptools", "--loop", "uvloop", \
+# One uvicorn worker per container, httptools and uvloop, no access log: mlops_workbook/cd/serving/server.py says why.
+CMD ["uvicorn", "--factory", "mlops_workbook.cd.serving.app:create_app", "--http", "httptools", "--loop", "uvloop", \
      "--no-access-log", "--host", "0.0.0.0", "--port", "8000"]

@@ -18,7 +18,8 @@ import urllib.request
 from pathlib import Path
 
 from mlops_workbook import bundle, config, data, schema, waiting
-from mlops_workbook.cd import loadtest, targets, traffic
+from mlops_workbook.cd.load import loadtest, traffic
+from mlops_workbook.cd.rollout import targets
 from mlops_workbook.ci import conversion
 from mlops_workbook.cm import drift, receivers, stack
 from mlops_workbook.ct import features, training

@@ -3,7 +3,7 @@
 The naive image is what a learner would write first: the same locally built base,
 `pip install mlflow scikit-learn`, and the model served by `mlflow models serve`. Both start from the
 same base, so what each adds on top of it (image minus base) is what the comparison is about.
-`images` builds both once per run (the serving section reports their sizes and start-up against its targets);
+`built_images` builds both once per run (the serving section reports their sizes and start-up against its targets);
 this section's own target: a code-only rebuild within 10 s.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 import mlflow.sklearn
 
 from mlops_workbook import bundle, data, paths
-from mlops_workbook.ci import conversion, packaging
+from mlops_workbook.ci import containers, conversion, images, wheels
 from mlops_workbook.ct import features, training
 
 NAIVE = Path(__file__).parent / "naive"
@@ -30,12 +30,12 @@ PORT = 8703  # bench/serving.py takes 8701 and 8702
 
 
 def _naive_image(client, model, folder: Path) -> str:
-    wheels = folder / "context" / "wheelhouse"
+    wheelhouse = folder / "context" / "wheelhouse"
     subprocess.run(
         [
-            *packaging.PIP_WHEEL,
+            *wheels.PIP_WHEEL,
             "--wheel-dir",
-            str(wheels),
+            str(wheelhouse),
             f"mlflow=={version('mlflow')}",
             f"scikit-learn=={version('scikit-learn')}",
         ],
@@ -49,7 +49,7 @@ def _naive_image(client, model, folder: Path) -> str:
         skops_trusted_types=training.TRUSTED_TYPES,
     )
     shutil.copy(NAIVE / "Dockerfile", folder / "context" / "Dockerfile")
-    return packaging.build(client, folder / "context", "ride-completion:naive", packaging.BASE_IMAGE, {}).tag
+    return images.build(client, folder / "context", "ride-completion:naive", images.BASE_IMAGE, {}).tag
 
 
 def _model_dir(folder: Path):
@@ -60,41 +60,41 @@ def _model_dir(folder: Path):
 
 
 @functools.cache
-def images(starts: int = 3) -> dict:
+def built_images(starts: int = 3) -> dict:
     """Our image and the naive one, built once per `make bench` (the serving section reports them too).
 
     Sizes in MB, and our container's time from start to healthy (median of `starts`).
     """
-    client = packaging.docker_client()
-    packaging.build_base_image(client)
+    client = images.docker_client()
+    images.build_base_image(client)
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         model, model_dir = _model_dir(folder)
-        context = packaging.context(folder / "ours", packaging.wheelhouse(), model_dir)
-        ours = packaging.build(client, context, "ride-completion:bench", packaging.BASE_IMAGE, {}).tag
+        context = images.context(folder / "ours", wheels.wheelhouse(), model_dir)
+        ours = images.build(client, context, "ride-completion:bench", images.BASE_IMAGE, {}).tag
         naive = _naive_image(client, model, folder / "naive")
     healthy = []
     for _ in range(starts):
         start = time.perf_counter()
-        container = packaging.run(client, ours, PORT, "bench-start")
+        container = containers.run(client, ours, PORT, "bench-start")
         healthy.append(time.perf_counter() - start)
         container.remove(force=True)
     return {
-        "base": packaging.size_mb(client, packaging.BASE_IMAGE),
-        "ours": packaging.size_mb(client, ours),
-        "naive": packaging.size_mb(client, naive),
+        "base": images.size_mb(client, images.BASE_IMAGE),
+        "ours": images.size_mb(client, ours),
+        "naive": images.size_mb(client, naive),
         "healthy_s": statistics.median(healthy),
         "starts": starts,
     }
 
 
 def run(rebuilds: int = 3) -> dict:
-    client = packaging.docker_client()
-    sizes = images()
+    client = images.docker_client()
+    sizes = built_images()
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         _, model_dir = _model_dir(folder)
-        wheels = packaging.wheelhouse()
+        wheelhouse = wheels.wheelhouse()
         seconds, totals = [], []
         for _ in range(rebuilds):
             source = folder / "source"
@@ -103,13 +103,11 @@ def run(rebuilds: int = 3) -> dict:
                 paths.project_root() / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
             )
             shutil.copy(paths.project_root() / "pyproject.toml", source)
-            app = source / "src/mlops_workbook/cd/app.py"
+            app = source / "src/mlops_workbook/cd/serving/app.py"
             app.write_text(app.read_text() + f"\n# {uuid.uuid4()}\n")
             start = time.perf_counter()
-            context = packaging.context(folder / "changed", wheels, model_dir, source=source)
-            seconds.append(
-                packaging.build(client, context, "ride-completion:bench-code", packaging.BASE_IMAGE, {}).seconds
-            )
+            context = images.context(folder / "changed", wheelhouse, model_dir, source=source)
+            seconds.append(images.build(client, context, "ride-completion:bench-code", images.BASE_IMAGE, {}).seconds)
             totals.append(time.perf_counter() - start)
     rebuild, total = statistics.median(seconds), statistics.median(totals)
     return {

@@ -1,7 +1,7 @@
 """Serving speed: the workbook's API against `mlflow models serve`, on the same registered model.
 
 Both serve the same registered version, each as one uvicorn worker on loopback: ours runs the bundle CI
-exports (ONNX Runtime) with the image's server options (mlops_workbook.cd.server); mlflow serves the
+exports (ONNX Runtime) with the image's server options (mlops_workbook.cd.serving.server); mlflow serves the
 scikit-learn pipeline from the registry. Each gets what it expects: our API takes the raw columns and
 computes the features itself; mlflow's pyfunc takes the model's inputs already computed.
 The load client is wrk (C, event-driven), so the client is not the bottleneck: its CPU share is reported.
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import psutil
 
-from bench import packaging as images
+from bench import packaging as bench_images
 from mlops_workbook import config, data, processes, tracking
-from mlops_workbook.cd import server
-from mlops_workbook.ci import packaging
+from mlops_workbook.cd.serving import server
+from mlops_workbook.ci import export, smoke
 from mlops_workbook.ct import data_pipeline, features, gate, training
 
 OURS, MLFLOW = 8701, 8702
@@ -84,7 +84,7 @@ def wrk(port: int, path: str, body, connections: int, seconds: float, folder: Pa
 
 
 def _bodies(n: int) -> dict[str, tuple[int, str, object]]:
-    raw = packaging.sample_rows(n, seed=7)
+    raw = smoke.sample_rows(n, seed=7)
     computed = features.build(data.fake_batch(n, seed=7))[list(features.MODEL_INPUTS)]
     records = computed.astype(object).where(computed.notna(), None).to_dict("records")
     return {
@@ -102,7 +102,7 @@ def run(seconds: float = 5, repeats: int = 3, volume: int = 10_000) -> dict:
         data_pipeline.run(data.open_source(cfg), store)
         candidate = training.run(store, cfg, registry, "bench")
         gate.review(registry, candidate.version, candidate.held_out, cfg)
-        packaging.export_champion(registry, folder / "bundle")
+        export.champion(registry, folder / "bundle")
         env = {**os.environ, "MODEL_DIR": str(folder / "bundle"), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
         env["MLFLOW_TRACKING_URI"] = f"sqlite:///{folder / 'mlflow.db'}"
         mlflow_serve = [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m"]
@@ -154,7 +154,7 @@ def run(seconds: float = 5, repeats: int = 3, volume: int = 10_000) -> dict:
         ours = line["server"].startswith("workbook")
         line["vs mlflow"] = f"{ratio[(line['rows per request'], line['concurrency'])]:.1f}x" if ours else ""
     p99 = rows[(1, 1, "workbook API (ONNX)")]["p99_ms"]
-    built = images.images()
+    built = bench_images.built_images()
     added, added_naive = built["ours"] - built["base"], built["naive"] - built["base"]
     return {
         "title": f"Serving: the workbook's API vs mlflow models serve (median of {repeats} wrk runs of {seconds:g} s)",

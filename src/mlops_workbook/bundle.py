@@ -45,7 +45,7 @@ def load(folder: Path):
     if missing:
         raise FileNotFoundError(
             f"{folder} is not a model bundle (missing {', '.join(missing)}): "
-            "export one with mlops_workbook.ci.packaging.export_champion"
+            "export one with mlops_workbook.ci.export.champion"
         )
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1

@@ -258,14 +258,14 @@ def stop() -> None:
     """Stop everything the workbook started here (app copies, nginx, Prometheus, Alertmanager, containers):
     after a lesson was interrupted, or its kernel died."""
     from mlops_workbook import instance, processes
-    from mlops_workbook.cd import deploy
-    from mlops_workbook.ci import packaging
+    from mlops_workbook.cd.rollout import deploy
+    from mlops_workbook.ci import containers, images
 
     docker = envcheck.component_status("docker")[0]
     stopped, visited = [], []
     for k in sorted({instance.number(), *instance.unclaimed()}):  # its own, and what finished runs left
         with instance.using(k):
-            found = processes.stop_all() + (packaging.remove_containers(packaging.docker_client()) if docker else [])
+            found = processes.stop_all() + (containers.remove_containers(images.docker_client()) if docker else [])
             deploy.forget_live_copies()
         stopped += found
         visited += [str(k)] if found or k == instance.number() else []
@@ -285,7 +285,7 @@ def deploy_image(
 ) -> None:
     """Deploy CI's image to staging or prod, health-gated; prod needs it live in staging (and an approval)."""
     from mlops_workbook import processes
-    from mlops_workbook.cd import release
+    from mlops_workbook.cd.rollout import release
 
     cfg = _config(env, param)
     with processes.detached():  # the environment's nginx serves on after this command ends
@@ -300,7 +300,7 @@ def deploy_image(
 @app.command("deploy-pipelines")
 def deploy_pipelines(env: Env = "staging", param: Params = None) -> None:
     """Install the environment's CT pipeline: its Airflow DAG (checked to load) and its Kubeflow YAML."""
-    from mlops_workbook.cd import pipelines
+    from mlops_workbook.cd.scheduling import pipelines
 
     cfg = _config(env, param)
     installed = pipelines.deploy(cfg)

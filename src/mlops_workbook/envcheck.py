@@ -31,7 +31,7 @@ LIBRARIES = (
 
 
 def _in_venv(venv: str, package: str, distribution: str) -> list[str]:
-    """Asks a pipeline environment (see cd/pipelines.py) which version of the package it holds.
+    """Asks a pipeline environment (see cd/scheduling/pipelines.py) which version of the package it holds.
 
     From the installed metadata, not by importing it: Airflow takes seconds to import, and every notebook
     that deploys pipelines asks first."""

@@ -60,16 +60,16 @@ def image() -> str:
     """The grading image, built once from the local base image (packaging builds that base)."""
     import docker.errors
 
-    from mlops_workbook.ci import packaging
+    from mlops_workbook.ci import images
 
     try:
-        client = packaging.docker_client()
+        client = images.docker_client()
     except docker.errors.DockerException as error:
         raise errors.BadInput(
             f"grading in containers needs Docker, which does not answer ({error}): start it (`bash .ci/components` "
             "installs it), or check on a throwaway machine with --no-sandbox"
         ) from None
-    base = packaging.build_base_image(client)
+    base = images.build_base_image(client)
     recipe = RECIPE.format(base=base)
     tag = f"mlops-workbook/grader:{hashlib.sha256(recipe.encode()).hexdigest()[:12]}"
     if not client.images.list(name=tag):
@@ -93,12 +93,12 @@ def contained(nb: nbformat.NotebookNode, timeout: int, image_tag: str) -> nbform
     A container that is killed (its memory, its time) returns the notebook unexecuted from where it stopped:
     the checker then says the lab crashed.
     """
-    from mlops_workbook.ci import packaging
+    from mlops_workbook.ci import containers
 
     name = f"mlops-workbook-grading-{uuid.uuid4().hex[:12]}"
     command = [
         "docker", "run", "--rm", "--interactive", f"--name={name}",
-        f"--label={packaging.INSTANCE_LABEL}={instance.number()}",  # `mlops-workbook stop` removes a leftover
+        f"--label={containers.INSTANCE_LABEL}={instance.number()}",  # `mlops-workbook stop` removes a leftover
         "--network=none", "--read-only", f"--user={USER_ID}", "--cap-drop=ALL", "--security-opt=no-new-privileges",
         f"--memory={LIMITS['memory']}", f"--memory-swap={LIMITS['memory']}", f"--pids-limit={LIMITS['processes']}",
         f"--cpus={LIMITS['cpus']}",

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_workbook import config, instance, paths
-from mlops_workbook.cd import ci_pipeline
-from mlops_workbook.ci import packaging
+from mlops_workbook import api, config, instance, paths
+from mlops_workbook.cd.rollout import ci_pipeline
+from mlops_workbook.ci import images
 
 ROOT = paths.project_root()
 GITLAB_KEYWORDS = {"stages", "variables", "default", "workflow", "include", "image", "services", "cache"}
@@ -135,14 +135,14 @@ def history(repo: Path, env: str) -> list[dict]:
 
 
 def served_version(env: str) -> str:
-    return packaging.call(config.load(env).serve_port, "/version")["version"]
+    return api.call(config.load(env).serve_port, "/version")["version"]
 
 
 def image_that_cannot_start(good: str) -> str:
     """CI's image with its model folder moved away: it passes nothing, as a broken release would."""
-    tag = f"{packaging.IMAGE}:broken{instance.suffix()}"
+    tag = f"{images.IMAGE}:broken{instance.suffix()}"
     recipe = f"FROM {good}\nENV MODEL_DIR=/srv/no-model-here\n".encode()
-    packaging.docker_client().images.build(fileobj=io.BytesIO(recipe), tag=tag, pull=False, rm=True)
+    images.docker_client().images.build(fileobj=io.BytesIO(recipe), tag=tag, pull=False, rm=True)
     return tag
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from mlops_workbook import config, data, instance, tracking
-from mlops_workbook.cd import deploy, loadtest, release, targets, traffic
-from mlops_workbook.ci import packaging
+from mlops_workbook import api, config, data, instance, tracking
+from mlops_workbook.cd.load import loadtest, traffic
+from mlops_workbook.cd.rollout import deploy, release, targets
+from mlops_workbook.ci import containers, export, images, packaging, smoke, wheels
 from mlops_workbook.ct import data_pipeline, features, gate, training
 
 pytestmark = pytest.mark.component("nginx")
@@ -41,7 +42,7 @@ def pinned(registry, tmp_path_factory):
     """A process release of version 1 or 2: its bundle, exported as CI's package step does."""
     folder = tmp_path_factory.mktemp("bundles")
     for version in ("1", "2"):
-        packaging.export(registry, version, folder / version)
+        export.version(registry, version, folder / version)
     return lambda version: targets.Release(version, model_dir=str(folder / version))
 
 
@@ -53,7 +54,7 @@ def environment(env: str, folder: Path, port: int, target) -> deploy.Deployment:
 
 
 def served_version(port: int) -> str:
-    return packaging.call(port, "/version")["version"]
+    return api.call(port, "/version")["version"]
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ def dev(registry, tmp_path):
 def test_a_process_deploy_switches_versions_without_dropping_a_request(dev, pinned):
     dev.deploy(pinned("1"))
     old = dev.live()
-    with traffic.Traffic(dev.port, packaging.sample_rows(2, 1)) as users:
+    with traffic.Traffic(dev.port, smoke.sample_rows(2, 1)) as users:
         event = dev.deploy(pinned("2"))
     assert (event.outcome, served_version(dev.port)) == ("live", "2")
     assert users.failed() == 0 and {"1", "2"} <= set(users.table()["version"])
@@ -76,7 +77,7 @@ def test_a_process_deploy_switches_versions_without_dropping_a_request(dev, pinn
 def test_a_release_that_cannot_start_never_takes_traffic(dev, pinned):
     dev.deploy(pinned("2"))
     broken = targets.Release("2", model_dir="/no/such/model")
-    with traffic.Traffic(dev.port, packaging.sample_rows(2, 1)) as users, pytest.raises(deploy.DeployFailed) as failed:
+    with traffic.Traffic(dev.port, smoke.sample_rows(2, 1)) as users, pytest.raises(deploy.DeployFailed) as failed:
         dev.deploy(broken)
     assert "version 2 still serves" in str(failed.value) and "not a model bundle" in str(failed.value)
     assert users.failed() == 0 and served_version(dev.port) == "2"
@@ -107,7 +108,7 @@ def test_rollback_to_the_previous_model_version_is_one_call(dev, pinned, registr
 
 def test_a_bounded_load_from_another_process_gets_no_errors(dev, pinned):
     dev.deploy(pinned("2"))
-    load = loadtest.run(dev.port, packaging.sample_rows(1, 3), requests=600, users=4)
+    load = loadtest.run(dev.port, smoke.sample_rows(1, 3), requests=600, users=4)
     assert load["failures"] == 0 and load["requests"] >= 600, load
 
 
@@ -122,14 +123,14 @@ def test_the_app_keeps_serving_what_it_loaded_when_its_bundle_goes_away(dev, reg
     release = dev.target.release(registry)
     dev.deploy(release)
     Path(release.model_dir).rename(tmp_path / "bundle-gone")
-    answer = packaging.call(dev.port, "/predict", packaging.sample_rows(3, 2))
+    answer = api.call(dev.port, "/predict", smoke.sample_rows(3, 2))
     assert len(answer["predictions"]) == 3 and answer["model_version"] == "2"
 
 
 @pytest.fixture(scope="module")
-def images(registry, tmp_path_factory):
-    """CI's images of version 1 and version 2."""
-    client = packaging.docker_client()
+def tagged(registry, tmp_path_factory):
+    """CI's images of version 1 and version 2: {version: tag}."""
+    client = images.docker_client()
     made = {}
     for version in ("1", "2"):
         registry.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, version)
@@ -140,8 +141,8 @@ def images(registry, tmp_path_factory):
 
 
 @pytest.fixture
-def staging_and_prod(images, tmp_path):
-    target = targets.ContainerTarget(packaging.docker_client(), tmp_path / "copies", "pytest")
+def staging_and_prod(tagged, tmp_path):
+    target = targets.ContainerTarget(images.docker_client(), tmp_path / "copies", "pytest")
     pair = environment("staging", tmp_path, PORTS + 100, target), environment("prod", tmp_path, PORTS + 200, target)
     yield pair
     for deployment in pair:
@@ -149,33 +150,33 @@ def staging_and_prod(images, tmp_path):
 
 
 @pytest.mark.component("docker")
-def test_a_container_deploy_switches_images_and_a_broken_image_never_takes_over(staging_and_prod, images, tmp_path):
+def test_a_container_deploy_switches_images_and_a_broken_image_never_takes_over(staging_and_prod, tagged, tmp_path):
     staging, _ = staging_and_prod
-    staging.deploy(targets.Release("1", images["1"]))
-    with traffic.Traffic(staging.port, packaging.sample_rows(2, 1)) as users:
-        staging.deploy(targets.Release("2", images["2"]))
+    staging.deploy(targets.Release("1", tagged["1"]))
+    with traffic.Traffic(staging.port, smoke.sample_rows(2, 1)) as users:
+        staging.deploy(targets.Release("2", tagged["2"]))
     assert users.failed() == 0 and served_version(staging.port) == "2"
-    client = packaging.docker_client()
+    client = images.docker_client()
     broken = tmp_path / "broken-model"
     broken.mkdir()  # an image whose model folder is empty: the app can't start
-    packaging.build(
+    images.build(
         client,
-        packaging.context(tmp_path / "context", packaging.wheelhouse(), broken),
+        images.context(tmp_path / "context", wheels.wheelhouse(), broken),
         f"{TAG}-broken",
-        packaging.BASE_IMAGE,
+        images.BASE_IMAGE,
         {},
     )
     with pytest.raises(deploy.DeployFailed, match="did not become healthy"):
         staging.deploy(targets.Release("3", f"{TAG}-broken"))
     assert served_version(staging.port) == "2"
-    ours = client.containers.list(filters={"label": f"{packaging.INSTANCE_LABEL}={instance.number()}"})
+    ours = client.containers.list(filters={"label": f"{containers.INSTANCE_LABEL}={instance.number()}"})
     assert len([c for c in ours if c.name.startswith("ride-completion-staging-")]) == 1
 
 
 @pytest.mark.component("docker")
-def test_continuous_delivery_waits_for_an_approval_and_records_it(staging_and_prod, images):
+def test_continuous_delivery_waits_for_an_approval_and_records_it(staging_and_prod, tagged):
     staging, prod = staging_and_prod
-    chosen = targets.Release("2", images["2"])
+    chosen = targets.Release("2", tagged["2"])
     waiting = release.promote(chosen, staging, prod, mode="delivery")
     assert waiting.staging.outcome == "live" and waiting.prod is None and "waiting" in waiting.decision.reason
     assert prod.live() is None
@@ -186,25 +187,25 @@ def test_continuous_delivery_waits_for_an_approval_and_records_it(staging_and_pr
 
 
 @pytest.mark.component("docker")
-def test_continuous_deployment_goes_to_prod_once_staging_passes(staging_and_prod, images):
+def test_continuous_deployment_goes_to_prod_once_staging_passes(staging_and_prod, tagged):
     staging, prod = staging_and_prod
-    outcome = release.promote(targets.Release("1", images["1"]), staging, prod, mode="deployment")
+    outcome = release.promote(targets.Release("1", tagged["1"]), staging, prod, mode="deployment")
     assert outcome.prod.outcome == "live" and outcome.prod.approved_by is None and served_version(prod.port) == "1"
 
 
 @pytest.mark.component("docker")
-def test_nothing_reaches_prod_when_staging_fails(staging_and_prod, images):
+def test_nothing_reaches_prod_when_staging_fails(staging_and_prod, tagged):
     staging, prod = staging_and_prod
-    outcome = release.promote(targets.Release("1", images["2"]), staging, prod, mode="deployment")
+    outcome = release.promote(targets.Release("1", tagged["2"]), staging, prod, mode="deployment")
     assert outcome.staging is None and outcome.prod is None and "did not pass staging" in outcome.decision.reason
     assert prod.live() is None
 
 
 @pytest.mark.component("docker")
-def test_the_deploy_command_gates_prod_on_staging_and_an_approval(images, tmp_path):
+def test_the_deploy_command_gates_prod_on_staging_and_an_approval(tagged, tmp_path):
     def deploy_cli(env, *extra):
         return subprocess.run(
-            [CLI, "deploy", "--env", env, "--image", images["2"], "-p", f"workspace={tmp_path}", *extra],
+            [CLI, "deploy", "--env", env, "--image", tagged["2"], "-p", f"workspace={tmp_path}", *extra],
             capture_output=True,
             text=True,
             timeout=300,
@@ -222,4 +223,4 @@ def test_the_deploy_command_gates_prod_on_staging_and_an_approval(images, tmp_pa
     finally:
         for env in ("staging", "prod"):
             cfg = config.load(env, {"workspace": str(tmp_path)})
-            deploy.Deployment(cfg, targets.ContainerTarget(packaging.docker_client(), tmp_path, env)).stop()
+            deploy.Deployment(cfg, targets.ContainerTarget(images.docker_client(), tmp_path, env)).stop()

@@ -15,9 +15,10 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from mlops_workbook import bundle, config, data, instance, paths, schema, waiting
-from mlops_workbook.cd import targets, traffic
-from mlops_workbook.ci import conversion, packaging
+from mlops_workbook import api, bundle, config, data, instance, paths, schema, waiting
+from mlops_workbook.cd.load import traffic
+from mlops_workbook.cd.rollout import targets
+from mlops_workbook.ci import conversion
 from mlops_workbook.cm import dashboard, drift, receivers, rules, stack
 from mlops_workbook.ct import features, training, triggers
 
@@ -232,7 +233,7 @@ def test_the_app_going_down_is_alerted(live):
 @needs_the_stack
 def test_every_dashboard_panel_has_data(live):
     outcomes = [{"predicted": 1, "actual": 1}] * 80 + [{"predicted": 1, "actual": 0}] * 20
-    assert packaging.call(APP_PORT, "/feedback", outcomes)["live_accuracy"] == 0.8
+    assert api.call(APP_PORT, "/feedback", outcomes)["live_accuracy"] == 0.8
     waiting.until(lambda: not live.monitoring.query(dashboard.PANELS[-1].expr).empty, 10)
     for panel in dashboard.PANELS:
         assert not live.monitoring.query_range(panel.expr, 20).dropna(how="all").empty, panel.title
@@ -249,7 +250,7 @@ def test_the_app_serves_while_monitoring_is_down(live):
     failed_before = live.users.failed()
     time.sleep(2)
     assert live.users.failed() == failed_before, "requests failed after monitoring stopped"
-    answer = packaging.call(APP_PORT, "/predict", live.normal[:5])
+    answer = api.call(APP_PORT, "/predict", live.normal[:5])
     assert len(answer["predictions"]) == 5
     with urllib.request.urlopen(f"http://127.0.0.1:{APP_PORT}/metrics", timeout=5) as metrics:
         assert b"model_input_drift_psi" in metrics.read()

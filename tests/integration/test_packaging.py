@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
-from mlops_workbook import bundle, data, instance, paths
-from mlops_workbook.ci import conversion, packaging
+from mlops_workbook import api, bundle, data, instance, paths
+from mlops_workbook.ci import containers, conversion, images, smoke, wheels
 from mlops_workbook.ct import features, training
 
 pytestmark = pytest.mark.component("docker")
@@ -22,8 +22,8 @@ PORT = instance.port(instance.TEST_PORTS["packaging"])
 
 @pytest.fixture(scope="module")
 def docker_client():
-    client = packaging.docker_client()
-    packaging.build_base_image(client)
+    client = images.docker_client()
+    images.build_base_image(client)
     return client
 
 
@@ -36,18 +36,16 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def built(docker_client, model_dir, tmp_path_factory):
-    context = packaging.context(tmp_path_factory.mktemp("context"), packaging.wheelhouse(), model_dir)
-    return packaging.build(
-        docker_client, context, TAG, packaging.BASE_IMAGE, {"GIT_COMMIT": "0123abc", "MODEL_VERSION": "3"}
-    )
+    context = images.context(tmp_path_factory.mktemp("context"), wheels.wheelhouse(), model_dir)
+    return images.build(docker_client, context, TAG, images.BASE_IMAGE, {"GIT_COMMIT": "0123abc", "MODEL_VERSION": "3"})
 
 
 def test_the_image_runs_healthy_and_serves(docker_client, built):
-    container = packaging.run(docker_client, TAG, PORT, "pytest-serving")
+    container = containers.run(docker_client, TAG, PORT, "pytest-serving")
     try:
-        answer = packaging.smoke_test(PORT, packaging.sample_rows(5, seed=5), expected_version="3")
+        answer = smoke.check(PORT, smoke.sample_rows(5, seed=5), expected_version="3")
         assert len(answer["predictions"]) == 5
-        assert packaging.call(PORT, "/version")["git_commit"] == "0123abc"
+        assert api.call(PORT, "/version")["git_commit"] == "0123abc"
         with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/metrics") as answer:  # for the MemoryNearLimit rule
             assert "process_memory_limit_bytes 2.68435456e+08" in answer.read().decode()
     finally:
@@ -83,11 +81,11 @@ def test_a_code_only_change_rebuilds_only_the_code_layers(docker_client, built, 
     source = tmp_path / "source"
     shutil.copytree(paths.project_root() / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(paths.project_root() / "pyproject.toml", source)
-    app = source / "src/mlops_workbook/cd/app.py"
+    app = source / "src/mlops_workbook/cd/serving/app.py"
     app.write_text(app.read_text() + f"\n# a code-only change, unique to this run: {uuid.uuid4()}\n")
-    context = packaging.context(tmp_path / "context", packaging.wheelhouse(), model_dir, source=source)
-    again = packaging.build(
-        docker_client, context, TAG + "-code", packaging.BASE_IMAGE, {"GIT_COMMIT": "0123abc", "MODEL_VERSION": "3"}
+    context = images.context(tmp_path / "context", wheels.wheelhouse(), model_dir, source=source)
+    again = images.build(
+        docker_client, context, TAG + "-code", images.BASE_IMAGE, {"GIT_COMMIT": "0123abc", "MODEL_VERSION": "3"}
     )
     assert not [step for step in again.rebuilt if "requirements.lock" in step and step.startswith("RUN")]
     assert any(step.startswith("COPY dist/") for step in again.rebuilt)
@@ -95,10 +93,10 @@ def test_a_code_only_change_rebuilds_only_the_code_layers(docker_client, built, 
 
 
 def test_a_failing_step_is_reported_with_its_log(docker_client, model_dir, tmp_path):
-    context = packaging.context(tmp_path / "context", packaging.wheelhouse(), model_dir)
+    context = images.context(tmp_path / "context", wheels.wheelhouse(), model_dir)
     next((context / "wheelhouse").glob("onnxruntime-*.whl")).unlink()  # a wheel missing from the wheelhouse
-    with pytest.raises(packaging.BuildFailed) as failure:
-        packaging.build(docker_client, context, TAG + "-broken", packaging.BASE_IMAGE, {})
+    with pytest.raises(images.BuildFailed) as failure:
+        images.build(docker_client, context, TAG + "-broken", images.BASE_IMAGE, {})
     message = str(failure.value)
     assert "failed at step 5 (RUN python3 -m venv" in message and "exit code 1" in message
     assert "onnxruntime" in message.lower()
@@ -108,8 +106,8 @@ def test_an_unhealthy_container_is_reported_with_its_logs_and_removed(docker_cli
     broken_model = tmp_path / "model"
     shutil.copytree(model_dir, broken_model)
     (broken_model / bundle.MODEL_FILE).unlink()
-    context = packaging.context(tmp_path / "context", packaging.wheelhouse(), broken_model)
-    packaging.build(docker_client, context, TAG + "-nomodel", packaging.BASE_IMAGE, {})
-    with pytest.raises(packaging.Unhealthy, match="is not a model bundle"):
-        packaging.run(docker_client, TAG + "-nomodel", PORT + 1, "pytest-unhealthy", timeout=60)
+    context = images.context(tmp_path / "context", wheels.wheelhouse(), broken_model)
+    images.build(docker_client, context, TAG + "-nomodel", images.BASE_IMAGE, {})
+    with pytest.raises(containers.Unhealthy, match="is not a model bundle"):
+        containers.run(docker_client, TAG + "-nomodel", PORT + 1, "pytest-unhealthy", timeout=60)
     assert not docker_client.containers.list(all=True, filters={"name": "pytest-unhealthy"})

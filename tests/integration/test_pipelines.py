@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from mlops_workbook import config, errors
-from mlops_workbook.cd import pipelines
+from mlops_workbook.cd.scheduling import pipelines
 from mlops_workbook.ct import steps
 
 SMALL = {"n_partitions": 3, "rows_per_partition": 150}

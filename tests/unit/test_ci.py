@@ -11,7 +11,7 @@ from sklearn.ensemble import RandomForestClassifier
 from typer.testing import CliRunner
 
 from mlops_workbook import config, paths, schema
-from mlops_workbook.ci import packaging, quality, reproducibility
+from mlops_workbook.ci import quality, reproducibility, wheels
 from mlops_workbook.cli import app
 from mlops_workbook.ct import features
 
@@ -98,12 +98,12 @@ def test_cli_quality():
 
 
 def test_the_project_wheel_is_built_once_per_content(tmp_path, monkeypatch):
-    first = packaging.project_wheel(paths.project_root(), tmp_path / "a")
+    first = wheels.project_wheel(paths.project_root(), tmp_path / "a")
 
     def no_build(*args):
         raise AssertionError("the same code was built again")
 
-    monkeypatch.setattr(packaging, "_build_project_wheel", no_build)
-    second = packaging.project_wheel(paths.project_root(), tmp_path / "b")
+    monkeypatch.setattr(wheels, "_build_project_wheel", no_build)
+    second = wheels.project_wheel(paths.project_root(), tmp_path / "b")
     assert second.read_bytes() == first.read_bytes()
     assert not any("__pycache__" in name for name in zipfile.ZipFile(second).namelist())

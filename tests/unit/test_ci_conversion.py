@@ -3,7 +3,7 @@
 import pytest
 
 from mlops_workbook import bundle, config, data, tracking
-from mlops_workbook.ci import conversion, packaging
+from mlops_workbook.ci import conversion, export
 from mlops_workbook.ct import data_pipeline, features, gate, training
 
 
@@ -41,7 +41,7 @@ def registry(tmp_path_factory):
 
 
 def test_export_writes_the_checked_bundle_and_logs_the_onnx_model_with_the_version(registry, tmp_path):
-    facts, parity = packaging.export_champion(registry, tmp_path / "bundle")
+    facts, parity = export.champion(registry, tmp_path / "bundle")
     assert (facts.version, facts.alias) == ("1", gate.CHAMPION) and parity.labels_differing == 0
     session, loaded = bundle.load(tmp_path / "bundle")
     assert loaded == facts and loaded.reference is not None
@@ -54,7 +54,7 @@ def test_a_broken_conversion_is_never_packaged(registry, tmp_path, monkeypatch):
     convert = conversion.to_onnx
     monkeypatch.setattr(conversion, "to_onnx", lambda model: convert(wrong))  # converts another model
     with pytest.raises(conversion.ParityFailed, match="it was not packaged"):
-        packaging.export_champion(registry, tmp_path / "bundle")
+        export.champion(registry, tmp_path / "bundle")
     assert not (tmp_path / "bundle").exists(), "nothing is written for a model that failed parity"
 
 
@@ -65,5 +65,5 @@ def test_a_version_without_held_out_rows_cannot_be_checked_so_it_is_not_packaged
         logged = mlflow.sklearn.log_model(trained[0], name="model", skops_trusted_types=training.TRUSTED_TYPES)
     version = registry.create_model_version(training.MODEL_NAME, source=logged.model_uri).version
     with pytest.raises(conversion.ParityFailed, match=f"version {version} has no held-out rows"):
-        packaging.export(registry, str(version), tmp_path / "bundle")
+        export.version(registry, str(version), tmp_path / "bundle")
     assert not (tmp_path / "bundle").exists()

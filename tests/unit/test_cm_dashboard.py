@@ -5,7 +5,7 @@ import json
 import yaml
 
 from mlops_workbook import paths
-from mlops_workbook.ci import packaging
+from mlops_workbook.ci import containers, images
 from mlops_workbook.cm import dashboard, stack
 
 DEPLOY = paths.resolve(stack.DEPLOY)
@@ -31,8 +31,8 @@ def test_compose_mounts_the_files_the_workbook_runs():
         for volume in service.get("volumes", []):
             assert (DEPLOY / volume.split(":")[0]).exists(), volume
     app_target = stack.shipped("prometheus/prometheus.yml")["scrape_configs"][0]["static_configs"][0]["targets"]
-    assert app_target == [f"app:{packaging.PORT}"]
-    assert compose["services"]["app"]["image"] == f"{packaging.IMAGE}:latest"  # the CLI's default tag
+    assert app_target == [f"app:{containers.PORT}"]
+    assert compose["services"]["app"]["image"] == f"{images.IMAGE}:latest"  # the CLI's default tag
 
 
 def test_compose_mounts_each_secret_where_alertmanager_reads_it():

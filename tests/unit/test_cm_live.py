@@ -6,7 +6,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from mlops_workbook import data, schema
-from mlops_workbook.cd.app import create_app
+from mlops_workbook.cd.serving.app import create_app
 from mlops_workbook.cm import drift, live
 
 DRIFTED = {"acc_rate", "pickup_distance_km"}  # what the warehouse's drift scenario moves (data.production_batch)

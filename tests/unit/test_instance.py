@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from mlops_workbook import config, instance
-from mlops_workbook.cd import deploy
+from mlops_workbook.cd.rollout import deploy
 
 
 def test_every_port_moves_with_the_instance(monkeypatch):

@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from mlops_workbook import instance, processes
-from mlops_workbook.cd import deploy
+from mlops_workbook.cd.rollout import deploy
 
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
 SLEEP = [sys.executable, "-c", "import time; time.sleep(600)"]

@@ -59,8 +59,8 @@ def test_the_dev_container_builds_from_a_base_it_is_given_with_only_what_it_copi
 
 
 def test_the_image_runs_the_app_as_dev_s_process_copies_do():
-    """One definition of how the app is served (cd/server.py); the Dockerfile's CMD must say the same."""
-    from mlops_workbook.cd import server
+    """One definition of how the app is served (cd/serving/server.py); the Dockerfile's CMD must say the same."""
+    from mlops_workbook.cd.serving import server
 
     cmd = re.search(r"^CMD (\[.*?\])\s*$", (ROOT / "Dockerfile").read_text().replace("\\\n", ""), re.M | re.S)
     assert cmd, "the Dockerfile has no CMD in exec form"
@@ -100,7 +100,7 @@ def _stage_imports(stage: str) -> set[tuple[str, str]]:
     import ast
 
     found = set()
-    for module in (ROOT / "src" / "mlops_workbook" / stage).glob("*.py"):
+    for module in (ROOT / "src" / "mlops_workbook" / stage).rglob("*.py"):
         for node in ast.walk(ast.parse(module.read_text())):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mlops_workbook"):
                 parts = node.module.split(".")
@@ -109,7 +109,11 @@ def _stage_imports(stage: str) -> set[tuple[str, str]]:
                 names = [a.name.split(".")[1] for a in node.names if a.name.startswith("mlops_workbook.")]
             else:
                 continue
-            found |= {(f"{stage}/{module.name}", name) for name in names if name in STAGE_LAYERS and name != stage}
+            found |= {
+                (str(module.relative_to(ROOT / "src" / "mlops_workbook")), name)
+                for name in names
+                if name in STAGE_LAYERS and name != stage
+            }
     return found
 
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mlops_workbook import data, schema
-from mlops_workbook.cd.app import MAX_BODY, MAX_ROWS, create_app
+from mlops_workbook.cd.serving.app import MAX_BODY, MAX_ROWS, create_app
 from mlops_workbook.ct import features, training
 
 
@@ -102,7 +102,11 @@ def test_the_app_imports_no_training_library():
     """The image has no pandas, scikit-learn, scipy or MLflow: importing the app must not need them."""
     heavy = ("pandas", "sklearn", "scipy", "mlflow", "skops", "matplotlib")
     found = subprocess.run(
-        [sys.executable, "-c", f"import sys, mlops_workbook.cd.app; print([m for m in {heavy} if m in sys.modules])"],
+        [
+            sys.executable,
+            "-c",
+            f"import sys, mlops_workbook.cd.serving.app; print([m for m in {heavy} if m in sys.modules])",
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -135,7 +139,7 @@ def test_metrics_count_requests_and_predictions(served):
 
 
 def test_the_memory_limit_is_read_from_the_cgroup_and_absent_without_one(tmp_path):
-    from mlops_workbook.cd.app import memory_limit
+    from mlops_workbook.cd.serving.app import memory_limit
 
     limited, unlimited_v2, unlimited_v1 = (tmp_path / name for name in ("limited", "v2", "v1"))
     limited.write_text("268435456\n")

@@ -1,1 +1,2 @@
-"""Continuous Deployment: the serving API, and deploying it and the pipelines per environment."""
+"""Continuous Deployment: the serving app (serving/), deploying it per environment (rollout/), deploying the CT
+pipeline for its schedulers (scheduling/), and load on a running API (load/)."""

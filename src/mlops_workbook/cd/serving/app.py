@@ -8,7 +8,7 @@ The request path has no pandas: the rows become one float array, the derived fea
 the same `features` formulas the data pipeline uses, and the ONNX model scores the array.
 `GET /metrics` exports traffic, latency and prediction metrics for Prometheus, plus the input drift
 and live accuracy that cm.live computes (07_cm_monitoring); `POST /feedback` takes late ground truth.
-Run it with `uvicorn --factory mlops_workbook.cd.app:create_app` and MODEL_DIR set to a bundle folder
+Run it with `uvicorn --factory mlops_workbook.cd.serving.app:create_app` and MODEL_DIR set to a bundle folder
 (see bundle.py). DRIFT_WINDOW sets how many recent values (per feature, and outcomes) the drift and
 accuracy gauges use; 0 turns both off.
 The endpoints are `async`: scoring a row takes microseconds, less than a hop to a worker thread.

@@ -12,7 +12,7 @@ import sys
 
 OPTIONS = [
     "--factory",
-    "mlops_workbook.cd.app:create_app",
+    "mlops_workbook.cd.serving.app:create_app",
     "--http",
     "httptools",
     "--loop",

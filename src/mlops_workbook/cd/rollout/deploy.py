@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlops_workbook import errors, instance, paths, waiting
-from mlops_workbook.cd.router import Router, RouterError
-from mlops_workbook.cd.targets import Copy, Release
-from mlops_workbook.ci import packaging
+from mlops_workbook import api, errors, instance, paths, waiting
+from mlops_workbook.cd.rollout.router import Router, RouterError
+from mlops_workbook.cd.rollout.targets import Copy, Release
+from mlops_workbook.ci import containers, smoke
 
 SLOTS = ("blue", "green")
 STATE = Path("runs/environments")  # <instance>/<env>: its live copy, router and history (git-ignored)
@@ -80,7 +80,7 @@ class Deployment:
         self.folder = Path(folder) if folder is not None else state_folder(cfg.env)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.router = Router(self.folder / "router", cfg.serve_port, cfg.env)
-        self.rows = packaging.sample_rows(3, cfg.seed)  # the smoke test's requests
+        self.rows = smoke.sample_rows(3, cfg.seed)  # the smoke test's requests
 
     def slot_port(self, slot: str) -> int:
         return self.port + 10 + SLOTS.index(slot)
@@ -102,7 +102,7 @@ class Deployment:
 
         def start() -> Copy:
             if not port_free(port):
-                raise packaging.Unhealthy(f"port {port} ({slot}) is taken by something else: stop it first")
+                raise containers.Unhealthy(f"port {port} ({slot}) is taken by something else: stop it first")
             return self.target.start(release, port, name)
 
         def take_over(new: Copy) -> None:
@@ -122,7 +122,7 @@ class Deployment:
         try:
             switch(
                 start,
-                lambda new: packaging.smoke_test(new.port, self.rows, release.version),
+                lambda new: smoke.check(new.port, self.rows, release.version),
                 take_over,
                 self.target.stop,
             )
@@ -215,7 +215,7 @@ class Deployment:
     def _wait_until_served(self, version: str, timeout: float = 10) -> None:
         def served() -> bool:
             try:
-                return packaging.call(self.port, "/version")["version"] == version
+                return api.call(self.port, "/version")["version"] == version
             except OSError:
                 return False
 

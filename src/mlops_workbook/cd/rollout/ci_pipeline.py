@@ -22,7 +22,7 @@ import pandas as pd
 import yaml
 
 from mlops_workbook import errors, paths, processes
-from mlops_workbook.cd import pipelines
+from mlops_workbook.cd.scheduling import pipelines
 
 DEFINITION = ".gitlab-ci.yml"
 _COLOURED = ("FORCE_COLOR", "CLICOLOR_FORCE")  # what a notebook's kernel sets; the log is read as plain text
@@ -100,9 +100,9 @@ def recording_venv(folder: Path) -> Path:
 
 def stop() -> list[str]:
     """Stop what the jobs left serving (nginx, containers): as `mlops-workbook stop`, all this instance runs."""
-    from mlops_workbook.ci import packaging
+    from mlops_workbook.ci import containers, images
 
-    return processes.stop_all() + packaging.remove_containers(packaging.docker_client())
+    return processes.stop_all() + containers.remove_containers(images.docker_client())
 
 
 def _gitlab_ci_local(repo: Path, arguments: list[str], variables: dict, venv: Path | None, timeout: float):

@@ -1,11 +1,11 @@
 """The CT steps as a Kubeflow Pipelines pipeline, compiled to YAML, and run with kfp's local runner.
 
-This module runs where the kfp SDK is installed (`.venv-kfp`, see `cd/pipelines.py`): kfp pins
+This module runs where the kfp SDK is installed (`.venv-kfp`, see `cd/scheduling/pipelines.py`): kfp pins
 older protobuf and requests than Airflow, so each has its own environment. One component runs
 any step by name, so the pipeline is the step list, in order, and nothing is copied per step.
 
-    python -m mlops_workbook.cd.kubeflow compile <settings.json> <folder> <out.yaml>
-    python -m mlops_workbook.cd.kubeflow run <settings.json> <folder>
+    python -m mlops_workbook.cd.scheduling.kubeflow compile <settings.json> <folder> <out.yaml>
+    python -m mlops_workbook.cd.scheduling.kubeflow run <settings.json> <folder>
 """
 
 # (no `from __future__ import annotations`: kfp reads the component's type hints as real types)
@@ -36,7 +36,7 @@ def ct_step(step: str, settings: str, folder: str) -> dict:
 
 
 def pipeline_for(env: str, schedule: str | None):
-    from mlops_workbook.cd.pipelines import kubeflow_cron
+    from mlops_workbook.cd.scheduling.pipelines import kubeflow_cron
     from mlops_workbook.ct import steps
 
     def ct_pipeline(settings: str, folder: str):

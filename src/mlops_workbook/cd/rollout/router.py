@@ -16,7 +16,7 @@ from pathlib import Path
 from mlops_workbook import errors, processes, waiting
 
 CONF = """\
-# written by mlops_workbook.cd.router: the {env} front door
+# written by mlops_workbook.cd.rollout.router: the {env} front door
 daemon off;   # it runs as the workbook's own background process (mlops_workbook.processes)
 pid {folder}/nginx.pid;
 error_log {folder}/error.log warn;

@@ -32,7 +32,7 @@ STEPS = [f"{step.__module__}:{step.__name__}" for step in steps.STEPS]
 
 DAG_FILE = '''\
 """Continuous Training for {env}: installed by mlops-workbook (regenerate it rather than edit it)."""
-from mlops_workbook.cd import airflow_dag
+from mlops_workbook.cd.scheduling import airflow_dag
 
 SETTINGS = {settings}
 STEPS = {steps}
@@ -131,7 +131,7 @@ def _parse_dag(dag_file: Path, timeout: float) -> dict:
     env = {**os.environ, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
     with tempfile.TemporaryDirectory() as home:  # parsing needs no metadata database
         done = _run(
-            [str(python_of(AIRFLOW_VENV)), "-m", "mlops_workbook.cd.airflow_dag", "--parse", str(dag_file)],
+            [str(python_of(AIRFLOW_VENV)), "-m", "mlops_workbook.cd.scheduling.airflow_dag", "--parse", str(dag_file)],
             {**env, "AIRFLOW_HOME": home},
             timeout,
             "loading the DAG in Airflow",
@@ -154,7 +154,11 @@ def run_airflow_dag(dag_file: Path, airflow_home: Path, timeout: float = 600) ->
     if not (airflow_home / "airflow.db").exists():  # Airflow's own metadata database: a copy of an empty one
         shutil.copyfile(_empty_airflow_db(python, timeout), airflow_home / "airflow.db")
     done = _run(
-        [str(python), "-m", "mlops_workbook.cd.airflow_dag", str(dag_file)], env, timeout, "the DAG run", check=False
+        [str(python), "-m", "mlops_workbook.cd.scheduling.airflow_dag", str(dag_file)],
+        env,
+        timeout,
+        "the DAG run",
+        check=False,
     )
     return _summary(done, "the Airflow DAG run")
 
@@ -179,7 +183,15 @@ def compile_kfp(cfg, folder: str, out: Path) -> Path:
     settings = out.with_suffix(".settings.json")
     settings.write_text(json.dumps(cfg.params()))
     _run(
-        [str(python_of(KFP_VENV)), "-m", "mlops_workbook.cd.kubeflow", "compile", str(settings), folder, str(out)],
+        [
+            str(python_of(KFP_VENV)),
+            "-m",
+            "mlops_workbook.cd.scheduling.kubeflow",
+            "compile",
+            str(settings),
+            folder,
+            str(out),
+        ],
         dict(os.environ),
         120,
         "kfp compile",
@@ -194,7 +206,7 @@ def run_kfp_locally(cfg, folder: str, timeout: float = 600) -> dict:
     settings.parent.mkdir(parents=True, exist_ok=True)
     settings.write_text(json.dumps(cfg.params()))
     done = _run(
-        [str(python_of(KFP_VENV)), "-m", "mlops_workbook.cd.kubeflow", "run", str(settings), folder],
+        [str(python_of(KFP_VENV)), "-m", "mlops_workbook.cd.scheduling.kubeflow", "run", str(settings), folder],
         dict(os.environ),
         timeout,
         "the kfp local run",

@@ -1,8 +1,8 @@
 """The CT steps as an Apache Airflow DAG: one task per step, in order, with the environment's schedule.
 
-This module runs where Airflow is installed (`.venv-airflow`, see `cd/pipelines.py`), never in the
+This module runs where Airflow is installed (`.venv-airflow`, see `cd/scheduling/pipelines.py`), never in the
 workbook's own environment: Airflow pins an older FastAPI than the serving app. The DAG file that
-`pipelines.install_airflow_dag` writes calls `build`; `python -m mlops_workbook.cd.airflow_dag <file>`
+`pipelines.install_airflow_dag` writes calls `build`; `python -m mlops_workbook.cd.scheduling.airflow_dag <file>`
 runs it once in-process (`dag.test()`, no scheduler or webserver) and prints each task's state as JSON;
 with `--parse` it only loads the file as Airflow's scheduler would and prints the DAG it defines.
 """

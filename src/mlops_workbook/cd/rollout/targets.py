@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlops_workbook import instance, paths, processes
-from mlops_workbook.cd import server
-from mlops_workbook.ci import packaging
+from mlops_workbook.cd.serving import server
+from mlops_workbook.ci import containers, export, images, packaging
 from mlops_workbook.ct import gate
 
 
@@ -31,7 +31,7 @@ class Release:
     model_dir: str | None = None  # processes: the bundle folder the app loads at start
     settings: dict = field(default_factory=dict, hash=False)  # extra environment variables for the app
     image_id: str | None = None  # containers: that very build, which a tag moved by a concurrent run cannot change
-    memory_limit: str | int = packaging.MEMORY_LIMIT  # containers: what the kernel lets it hold (a process: no limit)
+    memory_limit: str | int = containers.MEMORY_LIMIT  # containers: what the kernel lets it hold (a process: no limit)
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def for_env(cfg, folder: Path):
     """The target the environment's `deploy_target` names."""
     if cfg.deploy_target == "process":
         return ProcessTarget(folder)
-    return ContainerTarget(packaging.docker_client(), folder, cfg.env)
+    return ContainerTarget(images.docker_client(), folder, cfg.env)
 
 
 class ProcessTarget:
@@ -64,12 +64,12 @@ class ProcessTarget:
         """The registry's champion, exported as CI's package step does (ONNX, parity-checked), without an image."""
         version = gate.required_champion(registry)
         folder = paths.fresh_dir(self.folder / f"model-v{version}")
-        packaging.export_champion(registry, folder)
+        export.champion(registry, folder)
         return Release(version, model_dir=str(folder))
 
     def start(self, release: Release, port: int, name: str, timeout: float = 60) -> Copy:
         if _healthy(port):  # else that server's answers would pass for the new copy's
-            raise packaging.Unhealthy(
+            raise containers.Unhealthy(
                 f"port {port} already serves an app: stop what listens there first (`ss -ltnp | grep {port}` shows it)"
             )
         if release.model_dir is None:
@@ -91,7 +91,7 @@ class ProcessTarget:
         )
         self.stop(Copy(release, port, name, process.pid))
         tail = "\n".join(log.read_text().strip().splitlines()[-5:])
-        raise packaging.Unhealthy(
+        raise containers.Unhealthy(
             f"process {name} for version {release.version} did not become healthy: {why}; it was stopped.", logs=tail
         )
 
@@ -111,14 +111,14 @@ class ContainerTarget:
         """The registry's champion in its image: CI's package step, run here (the layer cache makes it quick)."""
         version = gate.required_champion(registry)
         built, _ = packaging.package_champion(
-            registry, self.client, self.folder / f"v{version}", f"{packaging.IMAGE}:{self.env}-model-v{version}"
+            registry, self.client, self.folder / f"v{version}", f"{images.IMAGE}:{self.env}-model-v{version}"
         )
         return Release(version, image=built.tag, image_id=built.image_id or None)
 
     def start(self, release: Release, port: int, name: str, timeout: float = 90) -> Copy:
         if release.image is None:
             raise ValueError(f"release of version {release.version} names no image: containers run CI's image")
-        packaging.run(
+        containers.run(
             self.client,
             release.image_id or release.image,
             port,
@@ -136,7 +136,7 @@ class ContainerTarget:
         import docker.errors
 
         try:
-            container = self.client.containers.get(copy.name + instance.suffix())  # as packaging.run named it
+            container = self.client.containers.get(copy.name + instance.suffix())  # as containers.run named it
         except docker.errors.NotFound:
             return
         container.stop(timeout=5)

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlops_workbook import config
-from mlops_workbook.cd import targets
-from mlops_workbook.cd.deploy import DeployFailed, Deployment, Event
-from mlops_workbook.cd.targets import Release
+from mlops_workbook.cd.rollout import targets
+from mlops_workbook.cd.rollout.deploy import DeployFailed, Deployment, Event
+from mlops_workbook.cd.rollout.targets import Release
 
 
 @dataclass(frozen=True)
@@ -85,21 +85,21 @@ def deploy_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Event
     """
     import docker.errors
 
-    from mlops_workbook.cd.targets import ContainerTarget
-    from mlops_workbook.ci import packaging
+    from mlops_workbook.cd.rollout.targets import ContainerTarget
+    from mlops_workbook.ci import images
 
     if cfg.deploy_target != "container":
         raise DeployFailed(
             f"{cfg.env} runs the app as a {cfg.deploy_target}, from its notebook's registry: deploy it "
             "from notebooks/03_cd_serving.ipynb. This command deploys CI's image to staging or prod."
         )
-    client = packaging.docker_client()
+    client = images.docker_client()
     try:
         labels = client.images.get(image).labels
     except docker.errors.ImageNotFound:
         raise DeployFailed(f"no image {image} here: build it first (mlops-workbook ci package --tag {image})") from None
     target = ContainerTarget(client, cfg.workspace_dir() / "copies", cfg.env)
-    chosen = Release(labels.get(packaging.MODEL_VERSION_LABEL, "unknown"), image)
+    chosen = Release(labels.get(images.MODEL_VERSION_LABEL, "unknown"), image)
     why, approver = "", None
     if cfg.env == "prod":
         staging = Deployment(staging_cfg, target)

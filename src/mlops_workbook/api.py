@@ -1,0 +1,18 @@
+"""Calling the serving API on a local port, as a client, a smoke test or a notebook does."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+
+def call(port: int, path: str, body=None) -> dict:
+    """GET (or POST `body` as JSON) on the running container; the parsed JSON answer."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        method="POST" if body is not None else "GET",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())

@@ -1,0 +1,58 @@
+"""A registered model version as a serving bundle (mlops_workbook.bundle): converted to ONNX and checked first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from mlops_workbook import bundle
+from mlops_workbook.ci import conversion
+
+
+def version(registry, number: str, folder: Path, alias: str = "") -> tuple[bundle.Facts, conversion.Parity]:
+    """A registered version as a serving bundle: its pipeline converted to ONNX and checked on its held-out rows.
+
+    Nothing is written unless the converted model passes the parity check (conversion.ParityFailed says why).
+    The ONNX model is also logged with the version's run (`onnx/model.onnx`), so the registry holds what shipped.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from mlops_workbook.cm import drift
+    from mlops_workbook.ct import training
+
+    found = registry.get_model_version(training.MODEL_NAME, number)
+    model = training.load(str(found.version))
+    try:
+        logged = mlflow.artifacts.download_artifacts(f"runs:/{found.run_id}/{training.HELD_OUT_FILE}")
+        held_out = pd.read_parquet(logged)
+    except (MlflowException, OSError):
+        raise conversion.ParityFailed(
+            f"version {number} has no held-out rows ({training.HELD_OUT_FILE}) to check its conversion on: "
+            "register versions with mlops_workbook.ct.training.log_and_register, which logs them"
+        ) from None
+    onnx_model = conversion.to_onnx(model)
+    parity = conversion.check(model, onnx_model, held_out)
+    try:
+        reference = mlflow.artifacts.load_dict(f"runs:/{found.run_id}/{drift.REFERENCE_FILE}")
+    except MlflowException:  # a version registered by other means: served without drift gauges
+        reference = None
+    facts = bundle.Facts(
+        training.MODEL_NAME,
+        str(found.version),
+        alias,
+        found.run_id,
+        list(model.feature_names_in_),
+        reference,
+    )
+    bundle.save(onnx_model, facts, folder)
+    registry.log_artifact(found.run_id, str(Path(folder) / bundle.MODEL_FILE), "onnx")
+    return facts, parity
+
+
+def champion(registry, folder: Path) -> tuple[bundle.Facts, conversion.Parity]:
+    """The registry's champion as a serving bundle (see `version`)."""
+    from mlops_workbook.ct import gate
+
+    return version(registry, gate.required_champion(registry), folder, gate.CHAMPION)

@@ -1,0 +1,166 @@
+"""Docker images: the locally made base image, the serving image's build context and build, and what an image holds.
+
+The build needs no network: the base image is made locally (debootstrap + `docker import`, since this machine
+can't pull images), and pip inside the build installs only from the wheelhouse (ci.wheels). Everything goes
+through the docker SDK; a failing step is reported with its log, never as a bare exception.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from mlops_workbook import errors, instance, paths
+from mlops_workbook.ci import wheels
+
+BASE_IMAGE = "mlops-workbook/base:bookworm"
+IMAGE = "ride-completion"
+DOCKERFILE = "Dockerfile"
+MODEL_VERSION_LABEL = "ai.mlops-workbook.model-version"  # set by the Dockerfile from MODEL_VERSION
+_STRIPPED = ("usr/share/doc", "usr/share/man", "usr/share/locale", "var/cache/apt", "var/lib/apt/lists")
+
+
+class BuildFailed(errors.WorkbookError, RuntimeError):
+    """A Dockerfile step failed; the message shows the step and the end of its log."""
+
+
+def docker_client():
+    import docker
+
+    return docker.from_env(timeout=600)
+
+
+def build_base_image(client, tag: str = BASE_IMAGE) -> str:
+    """Debian bookworm (minbase) with python3 and venv, imported as `tag` unless it exists already."""
+    with instance.exclusive("base-image"):
+        if not _exists(client, tag):
+            _build_base_image(client, tag)
+    return tag
+
+
+def _exists(client, tag: str) -> bool:
+    import docker.errors
+
+    try:
+        client.images.get(tag)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def _build_base_image(client, tag: str) -> None:
+    for tool in ("debootstrap", "tar"):
+        if shutil.which(tool) is None:
+            raise BuildFailed(f"{tool} is needed to build the base image: apt-get install {tool}")
+    with tempfile.TemporaryDirectory() as folder:
+        rootfs = Path(folder) / "rootfs"
+        subprocess.run(
+            [
+                "debootstrap",
+                "--variant=minbase",
+                "--include=python3,python3-venv,ca-certificates",
+                "bookworm",
+                str(rootfs),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        for stripped in _STRIPPED:  # docs, manuals, translations and apt's caches: not needed to run
+            shutil.rmtree(rootfs / stripped, ignore_errors=True)
+        archive = Path(folder) / "rootfs.tar"
+        subprocess.run(["tar", "-C", str(rootfs), "-cf", str(archive), "."], check=True)
+        repository, _, name = tag.rpartition(":")
+        client.api.import_image_from_file(str(archive), repository=repository, tag=name)
+
+
+def context(folder: Path, wheelhouse: Path, model_dir: Path, source: Path | None = None) -> Path:
+    """Assemble the build context: Dockerfile, wheelhouse, lock, the project's wheel and the model bundle."""
+    folder = paths.fresh_dir(Path(folder))
+    shutil.copy(paths.project_root() / DOCKERFILE, folder / DOCKERFILE)
+    shutil.copytree(wheelhouse / "wheels", folder / "wheelhouse")
+    shutil.copy(wheelhouse / "requirements.lock", folder / "requirements.lock")
+    wheels.project_wheel(source or paths.project_root(), folder / "dist")
+    shutil.copytree(model_dir, folder / "model")
+    return folder
+
+
+@dataclass(frozen=True)
+class Built:
+    tag: str
+    seconds: float
+    steps: list[str]  # the Dockerfile's instructions, in order
+    rebuilt: list[str]  # those that ran (the rest came from the layer cache)
+    image_id: str = ""  # this build's image: what to run, even if another run has since moved the tag
+
+
+def build(client, context_dir: Path, tag: str, base_image: str, labels: dict[str, str]) -> Built:
+    """`docker build` through the SDK, with a progress bar over the Dockerfile's steps."""
+    log: list[str] = []
+    start, steps, cached, image_id = time.perf_counter(), [], set(), ""
+    stream = client.api.build(
+        path=str(context_dir),
+        tag=tag,
+        rm=True,
+        forcerm=True,
+        decode=True,
+        buildargs={"BASE_IMAGE": base_image, **labels},
+    )
+    with tqdm(desc=f"docker build {tag}", unit="step") as bar:
+        for chunk in stream:
+            text = chunk.get("stream", "")
+            log.append(text)
+            found = re.match(r"Step (\d+)/(\d+) : (.*)", text)
+            if found:
+                steps.append(found.group(3).strip())
+                bar.total = int(found.group(2))
+                bar.update(int(found.group(1)) - bar.n)
+            if "Using cache" in text:
+                cached.add(len(steps) - 1)
+            image_id = chunk.get("aux", {}).get("ID", image_id)
+            if "error" in chunk:
+                raise BuildFailed(_failure(steps, chunk["error"], log))
+    rebuilt = [step for i, step in enumerate(steps) if i not in cached]
+    return Built(tag, time.perf_counter() - start, steps, rebuilt, image_id)
+
+
+def _failure(steps: list[str], error: str, log: list[str]) -> str:
+    """The failed step, its exit code and the last lines it printed (without the builder's own noise)."""
+    code = re.search(r"non-zero code: (\d+)", error)
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in "".join(log).splitlines()]
+    said = [
+        line
+        for line in lines
+        if line
+        and not line.startswith(
+            ("--->", "Removing intermediate", "Step ", "Processing ", "Running in", "Looking in links")
+        )
+    ]
+    step = steps[-1] if steps else "?"
+    return (
+        f"docker build failed at step {len(steps)} ({step[:70]}{'...' if len(step) > 70 else ''})"
+        + (f" with exit code {code.group(1)}" if code else f": {error.strip()}")
+        + ". Its last lines:\n"
+        + "\n".join(said[-6:])
+    )
+
+
+def layers(client, tag: str) -> pd.DataFrame:
+    """The image's layers, newest first: the instruction that made each and its size."""
+    rows = []
+    for layer in client.images.get(tag).history():
+        instruction = re.sub(r"^/bin/sh -c (#\(nop\) )?\s*", "", layer.get("CreatedBy", ""))
+        instruction = re.sub(r"\b(file|dir):[0-9a-f]{64}", "(files)", instruction) or "(base image)"
+        rows.append({"instruction": instruction[:90], "size": f"{layer['Size'] / 1e6:.1f} MB"})
+    return pd.DataFrame(rows)
+
+
+def size_mb(client, tag: str) -> float:
+    return client.images.get(tag).attrs["Size"] / 1e6
