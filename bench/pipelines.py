@@ -20,7 +20,7 @@ from mlops_workbook.ct import data_pipeline, features, training
 
 def _once(env: str, folder: Path) -> dict[str, float]:
     cfg = config.load(env, {"workspace": str(folder)})
-    client = tracking.connect(None, folder)
+    registry = tracking.connect(None, folder)
     times, start = {}, time.perf_counter()
     source = data.open_source(cfg)
     times["source"] = time.perf_counter() - start
@@ -34,7 +34,7 @@ def _once(env: str, folder: Path) -> dict[str, float]:
     metrics = training.evaluate(model, held_out)
     times["train + evaluate"] = time.perf_counter() - start
     start = time.perf_counter()
-    training.log_and_register(model, {"env": env}, metrics, held_out, client, "bench", train_rows)
+    training.log_and_register(model, {"env": env}, metrics, held_out, registry, "bench", train_rows)
     times["MLflow log + register"] = time.perf_counter() - start
     times["rows"] = len(train_rows) + len(held_out)
     return times

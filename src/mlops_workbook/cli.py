@@ -343,7 +343,7 @@ def quality(
     from mlops_workbook.ci import quality as gate_check
 
     metrics, decision = gate_check.evaluate(_config(env, param))
-    if not decision.promote:
+    if not decision.passes:
         _fail(f"quality gate ({env}): {decision.reason}", code=1)
     console.print(f"quality gate ({env}) passed: {decision.reason}", soft_wrap=True)
 

@@ -18,7 +18,8 @@ EXPERIMENT = "ride-completion"
 
 
 def connect(tracking_uri: str | None, sandbox: Path):
-    """Point MLflow at the store and return a client; creates the experiment if needed."""
+    """Point MLflow at the store and return its client (the registry the lessons call `registry`); creates the
+    experiment if needed."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # this machine reaches no telemetry host
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a bar per small artifact is noise
     import mlflow

@@ -28,13 +28,13 @@ OLDER = tuple(name for name in features.MODEL_INPUTS if name not in ("conv_rate"
 def registry(tmp_path_factory):
     sandbox = tmp_path_factory.mktemp("registry")
     cfg = config.load("staging", {"n_partitions": 3, "rows_per_partition": 200})
-    client = tracking.connect(None, sandbox)
+    registry = tracking.connect(None, sandbox)
     store = data_pipeline.FeatureStore(sandbox / "features")
     data_pipeline.run(data.open_source(cfg), store)
     for inputs in (OLDER, features.MODEL_INPUTS):
-        candidate = training.run(store, cfg, client, "test version", inputs=inputs)
-        assert gate.review(client, candidate.version, candidate.held_out, cfg).promote
-    return client
+        candidate = training.run(store, cfg, registry, "test version", inputs=inputs)
+        assert gate.review(registry, candidate.version, candidate.held_out, cfg).passes
+    return registry
 
 
 @pytest.fixture(scope="module")

@@ -19,11 +19,11 @@ from mlops_workbook import api, bundle, config, data, instance, paths, schema, w
 from mlops_workbook.cd.load import traffic
 from mlops_workbook.cd.rollout import targets
 from mlops_workbook.ci import conversion
-from mlops_workbook.cm import dashboard, drift, receivers, rules, stack
+from mlops_workbook.cm import configs, dashboard, drift, receivers, rules, stack
 from mlops_workbook.ct import features, training, triggers
 
-APP_PORT = instance.port(instance.TEST_PORTS["monitoring"])  # and next to it, stack.Ports.near(APP_PORT)
-DEPLOY = paths.resolve(stack.DEPLOY)
+APP_PORT = instance.port(instance.TEST_PORTS["monitoring"])  # and next to it, configs.Ports.near(APP_PORT)
+DEPLOY = paths.resolve(configs.DEPLOY)
 DRIFTED = {"acc_rate", "pickup_distance_km"}  # what data.live_batch(drifted=True) moves
 ALERT_WITHIN = 30  # seconds from drifted traffic to the alert delivered (issue 7's target with demo intervals)
 
@@ -52,9 +52,11 @@ def test_a_wrong_threshold_fails_the_rule_tests(tmp_path):
 
 
 def test_every_rule_is_tested_firing_and_silent():
-    rules = [r["alert"] for g in stack.shipped("prometheus/rules.yml")["groups"] for r in g["rules"]]
+    rules = [r["alert"] for g in configs.shipped("prometheus/rules.yml")["groups"] for r in g["rules"]]
     cases = [
-        case for test in stack.shipped("prometheus/rules_test.yml")["tests"] for case in test.get("alert_rule_test", [])
+        case
+        for test in configs.shipped("prometheus/rules_test.yml")["tests"]
+        for case in test.get("alert_rule_test", [])
     ]
     assert set(rules) == {"ServiceDown", "HighErrorRate", "HighLatency", "InputDrift", "LowLiveAccuracy"} | {
         "HighCPU",
@@ -67,7 +69,7 @@ def test_every_rule_is_tested_firing_and_silent():
 
 def test_the_drift_rule_uses_every_environments_threshold():
     rule = next(
-        r for g in stack.shipped("prometheus/rules.yml")["groups"] for r in g["rules"] if r["alert"] == "InputDrift"
+        r for g in configs.shipped("prometheus/rules.yml")["groups"] for r in g["rules"] if r["alert"] == "InputDrift"
     )
     for env in ("dev", "staging", "prod"):
         assert rule["expr"].endswith(f"> {config.load(env).drift_psi_threshold}"), env
@@ -92,20 +94,20 @@ def test_the_shipped_and_the_local_configs_are_valid(tmp_path):
 
 @pytest.mark.component("alertmanager")
 def test_the_retrain_hook_gets_drift_only_and_the_team_still_gets_everything(tmp_path):
-    shipped = stack.shipped("alertmanager/alertmanager.yml")
-    wired = stack.with_retrain_hook(shipped, f"http://127.0.0.1:{stack.Ports.near(APP_PORT).retrain}/alerts")
-    assert stack.routed_to(wired, tmp_path, alertname="InputDrift", feature="acc_rate") == [
-        stack.RETRAIN_RECEIVER,
+    shipped = configs.shipped("alertmanager/alertmanager.yml")
+    wired = configs.with_retrain_hook(shipped, f"http://127.0.0.1:{configs.Ports.near(APP_PORT).retrain}/alerts")
+    assert configs.routed_to(wired, tmp_path, alertname="InputDrift", feature="acc_rate") == [
+        configs.RETRAIN_RECEIVER,
         "ml-team",
     ]
     for other in ("ServiceDown", "HighErrorRate", "HighLatency", "HighCPU", "MemoryNearLimit", "LowLiveAccuracy"):
-        assert stack.routed_to(wired, tmp_path, alertname=other) == ["ml-team"], other
-    assert stack.routed_to(shipped, tmp_path, alertname="InputDrift") == ["ml-team"]
-    assert shipped == stack.shipped("alertmanager/alertmanager.yml"), "the shipped config is not changed"
+        assert configs.routed_to(wired, tmp_path, alertname=other) == ["ml-team"], other
+    assert configs.routed_to(shipped, tmp_path, alertname="InputDrift") == ["ml-team"]
+    assert shipped == configs.shipped("alertmanager/alertmanager.yml"), "the shipped config is not changed"
 
 
 def test_no_secret_is_in_the_shipped_files():
-    shipped = stack.shipped("alertmanager/alertmanager.yml")["global"]
+    shipped = configs.shipped("alertmanager/alertmanager.yml")["global"]
     assert "smtp_auth_password" not in shipped and "slack_api_url" not in shipped
     assert shipped["smtp_auth_password_file"].startswith("/run/secrets/")
 
@@ -113,7 +115,7 @@ def test_no_secret_is_in_the_shipped_files():
 def test_starting_without_the_secrets_says_which_are_missing(tmp_path, monkeypatch):
     monkeypatch.delenv("SMTP_PASSWORD", raising=False)
     monkeypatch.setenv("SLACK_WEBHOOK_URL", "http://127.0.0.1:1/slack")
-    with pytest.raises(stack.MonitoringError, match="set SMTP_PASSWORD in the environment"):
+    with pytest.raises(configs.MonitoringError, match="set SMTP_PASSWORD in the environment"):
         stack.Monitoring("check", APP_PORT, tmp_path).start()
 
 
@@ -144,7 +146,7 @@ def live(tmp_path_factory):
     release = targets.Release("1", model_dir=str(folder / "bundle"), settings={"DRIFT_WINDOW": "300"})
     app = target.start(release, APP_PORT, "app")
 
-    ports = stack.Ports.near(APP_PORT)
+    ports = configs.Ports.near(APP_PORT)
     retrain_hook = receivers.WebhookSink(ports.retrain, "/alerts").start()
     monitoring = stack.Monitoring("monitoring-test", APP_PORT, folder / "stack", retrain_url=retrain_hook.url)
     mail, slack, team_secrets = receivers.team_stand_ins(ports)
@@ -210,7 +212,7 @@ def test_drift_is_delivered_by_email_and_slack_naming_the_feature(live):
     waiting.until(
         lambda: {a["labels"]["feature"] for post in live.retrain_hook.posts for a in post["alerts"]} == DRIFTED, 10
     )  # one group for all features: a second feature comes with the next post
-    assert all(triggers.on_alert(post).fire for post in live.retrain_hook.posts), "the CT trigger says retrain"
+    assert all(triggers.on_alert(post).retrain for post in live.retrain_hook.posts), "the CT trigger says retrain"
 
 
 @needs_the_stack

@@ -38,7 +38,7 @@ def test_the_airflow_dag_runs_the_same_steps_with_the_same_result(direct, tmp_pa
 @pytest.mark.component("airflow")
 def test_a_failing_step_fails_the_dag_run_with_its_error(tmp_path):
     cfg = config.load("staging", SMALL)
-    skipped = [ref for ref in pipelines.STEPS if not ref.endswith(":train")]  # evaluate finds no candidate
+    skipped = [ref for ref in pipelines.STEP_REFERENCES if not ref.endswith(":train")]  # evaluate finds no candidate
     dag_file = pipelines.install_airflow_dag(cfg, tmp_path / "dags", str(tmp_path / "ct"), skipped)
     with pytest.raises(pipelines.PipelineFailed, match="(?s)the Airflow DAG run failed.*run the train step first"):
         pipelines.run_airflow_dag(dag_file, tmp_path / "home")
@@ -50,7 +50,7 @@ def test_each_environment_gets_a_dag_with_its_settings_and_schedule(env, tmp_pat
     text = pipelines.install_airflow_dag(cfg, tmp_path, f"runs/{env}/pipelines/ct").read_text()
     namespace = {}
     exec(compile(text.replace("dag = airflow_dag.build", "# dag = "), "dag", "exec"), namespace)  # no Airflow here
-    assert namespace["SETTINGS"] == cfg.params() and namespace["STEPS"] == pipelines.STEPS
+    assert namespace["SETTINGS"] == cfg.params() and namespace["STEP_REFERENCES"] == pipelines.STEP_REFERENCES
     assert f"schedule={cfg.retrain_schedule!r}" in text
 
 

@@ -75,9 +75,9 @@ def test_a_missing_reference_says_how_to_record_one(tmp_path):
 
 def test_the_quality_gate_passes_a_learning_model_and_fails_a_high_floor():
     metrics, decision = quality.evaluate(config.load("dev"))
-    assert decision.promote and metrics["roc_auc"] > 0.7
+    assert decision.passes and metrics["roc_auc"] > 0.7
     _, strict = quality.evaluate(config.load("dev", {"min_roc_auc": 0.99}))
-    assert not strict.promote and "below the minimum 0.99" in strict.reason
+    assert not strict.passes and "below the minimum 0.99" in strict.reason
 
 
 @pytest.mark.reference

@@ -32,12 +32,12 @@ def test_a_conversion_that_reads_the_inputs_in_another_order_is_refused(trained)
 def registry(tmp_path_factory):
     sandbox = tmp_path_factory.mktemp("registry")
     cfg = config.load("dev", {"n_partitions": 2, "rows_per_partition": 300})
-    client = tracking.connect(None, sandbox)
+    registry = tracking.connect(None, sandbox)
     store = data_pipeline.FeatureStore(sandbox / "features")
     data_pipeline.run(data.open_source(cfg), store)
-    candidate = training.run(store, cfg, client, "to export")
-    assert gate.review(client, candidate.version, candidate.held_out, cfg).promote
-    return client
+    candidate = training.run(store, cfg, registry, "to export")
+    assert gate.review(registry, candidate.version, candidate.held_out, cfg).passes
+    return registry
 
 
 def test_export_writes_the_checked_bundle_and_logs_the_onnx_model_with_the_version(registry, tmp_path):

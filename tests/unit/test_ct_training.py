@@ -74,20 +74,20 @@ METRICS = {"accuracy": 0.8, "roc_auc": 0.85}
 )
 def test_the_gate_rule(challenger, champion, promote, reason):
     decision = gate.decide(challenger, champion, min_accuracy=0.7, min_roc_auc=0.75, margin=0.01)
-    assert decision.promote is promote and reason in decision.reason
+    assert decision.passes is promote and reason in decision.reason
 
 
 @pytest.fixture
 def registry(tmp_path):
-    client = tracking.connect(None, tmp_path)
-    yield client
+    registry = tracking.connect(None, tmp_path)
+    yield registry
     mlflow.set_tracking_uri(None)
 
 
-def register(model, halves, client, note):
+def register(model, halves, registry, note):
     train, held_out = halves
     return training.log_and_register(
-        model, {"note": note}, training.evaluate(model, held_out), held_out, client, note, train
+        model, {"note": note}, training.evaluate(model, held_out), held_out, registry, note, train
     )
 
 
@@ -99,19 +99,19 @@ def test_review_with_a_better_an_equal_and_a_worse_challenger(registry, halves):
     full = training.train(train, seed=3)
 
     v1 = register(weak, halves, registry, "weak")
-    assert gate.review(registry, v1, held_out, cfg).promote
+    assert gate.review(registry, v1, held_out, cfg).passes
     assert gate.champion_version(registry) == v1
 
     v2 = register(full, halves, registry, "better")
-    assert gate.review(registry, v2, held_out, cfg).promote
+    assert gate.review(registry, v2, held_out, cfg).passes
     assert gate.champion_version(registry) == v2
 
     v3 = register(training.train(train, seed=3), halves, registry, "equal")
     decision = gate.review(registry, v3, held_out, cfg)
-    assert not decision.promote and "not above the margin" in decision.reason
+    assert not decision.passes and "not above the margin" in decision.reason
 
     v4 = register(weak, halves, registry, "worse")
-    assert not gate.review(registry, v4, held_out, cfg).promote
+    assert not gate.review(registry, v4, held_out, cfg).passes
 
     assert gate.champion_version(registry) == v2, "a worse or equal model is never promoted"
     tags = registry.get_model_version(training.MODEL_NAME, v4).tags

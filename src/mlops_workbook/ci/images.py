@@ -82,9 +82,10 @@ def _build_base_image(client, tag: str) -> None:
 
 
 def context(folder: Path, wheelhouse: Path, model_dir: Path, source: Path | None = None) -> Path:
-    """Assemble the build context: Dockerfile, wheelhouse, lock, the project's wheel and the model bundle."""
+    """Assemble the build context: Dockerfile, uv, wheelhouse, lock, the project's wheel and the model bundle."""
     folder = paths.fresh_dir(Path(folder))
     shutil.copy(paths.project_root() / DOCKERFILE, folder / DOCKERFILE)
+    shutil.copy(wheels.uv_binary(), folder / "uv")
     shutil.copytree(wheelhouse / "wheels", folder / "wheelhouse")
     shutil.copy(wheelhouse / "requirements.lock", folder / "requirements.lock")
     wheels.project_wheel(source or paths.project_root(), folder / "dist")
@@ -101,8 +102,11 @@ class Built:
     image_id: str = ""  # this build's image: what to run, even if another run has since moved the tag
 
 
-def build(client, context_dir: Path, tag: str, base_image: str, labels: dict[str, str]) -> Built:
-    """`docker build` through the SDK, with a progress bar over the Dockerfile's steps."""
+def build(client, context_dir: Path, tag: str, base_image: str, labels: dict[str, str], cache: bool = True) -> Built:
+    """`docker build` through the SDK, with a progress bar over the Dockerfile's steps.
+
+    `cache=False` runs every step, as on a machine that never built the image (a cold build).
+    """
     log: list[str] = []
     start, steps, cached, image_id = time.perf_counter(), [], set(), ""
     stream = client.api.build(
@@ -111,6 +115,7 @@ def build(client, context_dir: Path, tag: str, base_image: str, labels: dict[str
         rm=True,
         forcerm=True,
         decode=True,
+        nocache=not cache,
         buildargs={"BASE_IMAGE": base_image, **labels},
     )
     with tqdm(desc=f"docker build {tag}", unit="step") as bar:
@@ -140,7 +145,7 @@ def _failure(steps: list[str], error: str, log: list[str]) -> str:
         for line in lines
         if line
         and not line.startswith(
-            ("--->", "Removing intermediate", "Step ", "Processing ", "Running in", "Looking in links")
+            ("--->", "Removing intermediate", "Step ", "Processing ", "Running in", "Looking in links", "Using Python")
         )
     ]
     step = steps[-1] if steps else "?"

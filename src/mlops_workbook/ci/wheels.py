@@ -101,3 +101,10 @@ def _build_project_wheel(source: Path, files: list[Path], folder: Path) -> None:
             text=True,
             env={**os.environ, "SOURCE_DATE_EPOCH": "315532800"},
         )
+
+
+def uv_binary() -> Path:
+    """The installer the image's build runs: uv's binary from this environment (the `notebooks` extra pins it)."""
+    from uv import find_uv_bin
+
+    return Path(find_uv_bin())

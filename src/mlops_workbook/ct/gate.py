@@ -19,7 +19,7 @@ CHAMPION, CHALLENGER = "champion", "challenger"
 
 @dataclass(frozen=True)
 class Decision:
-    promote: bool
+    passes: bool
     reason: str
     # what `review` compared: each version's held-out metrics on the same rows, one row per version
     scores: pd.DataFrame | None = field(default=None, compare=False, repr=False)
@@ -41,7 +41,7 @@ def passes_thresholds(metrics: dict, min_accuracy: float, min_roc_auc: float) ->
 def decide(challenger: dict, champion: dict | None, min_accuracy: float, min_roc_auc: float, margin: float) -> Decision:
     """The rule itself, on metrics alone (ROC AUC decides between models)."""
     floor = passes_thresholds(challenger, min_accuracy, min_roc_auc)
-    if not floor.promote:
+    if not floor.passes:
         return floor
     if champion is None:
         return Decision(True, "first model to pass the thresholds")
@@ -59,30 +59,30 @@ class NoChampion(errors.WorkbookError, LookupError):
     """Nothing to package or deploy: no version holds the champion alias yet."""
 
 
-def required_champion(client) -> str:
+def required_champion(registry) -> str:
     """The champion's version; NoChampion, saying what to do, when there is none."""
-    version = champion_version(client)
+    version = champion_version(registry)
     if version is None:
         raise NoChampion(f"no '{CHAMPION}' in the registry: train and promote a model first (06_ct_training_pipeline)")
     return version
 
 
-def champion_version(client) -> str | None:
+def champion_version(registry) -> str | None:
     from mlflow.exceptions import MlflowException
 
     try:
-        return str(client.get_model_version_by_alias(training.MODEL_NAME, CHAMPION).version)
+        return str(registry.get_model_version_by_alias(training.MODEL_NAME, CHAMPION).version)
     except MlflowException:
         return None
 
 
-def review(client, version: str, eval_table: pd.DataFrame, cfg, rule=decide) -> Decision:
+def review(registry, version: str, eval_table: pd.DataFrame, cfg, rule=decide) -> Decision:
     """Score the new version and the champion on the same data, decide, and record the outcome.
 
     `rule` is the decision itself (`decide` unless a lab passes its own).
     """
     challenger = training.evaluate(training.load(version), eval_table)
-    current = champion_version(client)
+    current = champion_version(registry)
     champion = training.evaluate(training.load(f"@{CHAMPION}"), eval_table) if current else None
     decision = rule(challenger, champion, cfg.min_accuracy, cfg.min_roc_auc, cfg.promotion_margin)
     scored = {f"version {version} (new)": challenger}
@@ -90,7 +90,7 @@ def review(client, version: str, eval_table: pd.DataFrame, cfg, rule=decide) -> 
         scored[f"version {current} (champion)"] = champion
     scores = pd.DataFrame.from_dict(scored, orient="index").rename_axis(f"on the same {len(eval_table)} held-out rows")
     decision = replace(decision, scores=scores)
-    client.set_registered_model_alias(training.MODEL_NAME, CHAMPION if decision.promote else CHALLENGER, version)
-    client.set_model_version_tag(training.MODEL_NAME, version, "gate", "promoted" if decision.promote else "rejected")
-    client.set_model_version_tag(training.MODEL_NAME, version, "gate_reason", decision.reason)
+    registry.set_registered_model_alias(training.MODEL_NAME, CHAMPION if decision.passes else CHALLENGER, version)
+    registry.set_model_version_tag(training.MODEL_NAME, version, "gate", "promoted" if decision.passes else "rejected")
+    registry.set_model_version_tag(training.MODEL_NAME, version, "gate_reason", decision.reason)
     return decision

@@ -83,7 +83,7 @@ def register(settings: dict, folder: str) -> dict:
 
     cfg, folder, store = _setup(settings, folder)
     train_rows, held_out = _held_out(store)
-    client = tracking.connect(cfg.mlflow_tracking_uri, folder)
+    registry = tracking.connect(cfg.mlflow_tracking_uri, folder)
     run_params = {
         "env": cfg.env,
         "seed": cfg.seed,
@@ -96,13 +96,13 @@ def register(settings: dict, folder: str) -> dict:
         run_params,
         metrics,
         held_out,
-        client,
+        registry,
         "CT pipeline run",
         train_rows,
         store.manifests(store.partitions()).to_dict("records"),
     )
-    decision = gate.review(client, version, held_out, cfg)
-    return {"version": version, "promoted": decision.promote, "reason": decision.reason}
+    decision = gate.review(registry, version, held_out, cfg)
+    return {"version": version, "promoted": decision.passes, "reason": decision.reason}
 
 
 STEPS = (prepare_features, train, evaluate, register)

@@ -97,7 +97,7 @@ def log_and_register(
     params: dict,
     metrics: dict,
     eval_table: pd.DataFrame,
-    client,
+    registry,
     description: str,
     train_rows: pd.DataFrame,
     lineage: list[dict] | None = None,
@@ -134,9 +134,9 @@ def log_and_register(
             pip_requirements=PIP_REQUIREMENTS,
             skops_trusted_types=TRUSTED_TYPES,
         )
-    if not client.search_registered_models(filter_string=f"name = '{MODEL_NAME}'"):
-        client.create_registered_model(MODEL_NAME)
-    registered = client.create_model_version(
+    if not registry.search_registered_models(filter_string=f"name = '{MODEL_NAME}'"):
+        registry.create_registered_model(MODEL_NAME)
+    registered = registry.create_model_version(
         MODEL_NAME, source=info.model_uri, run_id=run.info.run_id, description=description
     )
     return str(registered.version)
@@ -162,7 +162,7 @@ class Candidate:
 def run(
     store,
     cfg,
-    client,
+    registry,
     description: str,
     partitions: list[str] | None = None,
     C: float = 1.0,
@@ -183,5 +183,7 @@ def run(
     }
     lineage = store.manifests(chosen).to_dict("records")
     return Candidate(
-        log_and_register(model, params, metrics, held_out, client, description, train_rows, lineage), metrics, held_out
+        log_and_register(model, params, metrics, held_out, registry, description, train_rows, lineage),
+        metrics,
+        held_out,
     )

@@ -15,7 +15,7 @@ import pandas as pd
 @dataclass(frozen=True)
 class Trigger:
     kind: str
-    fire: bool
+    retrain: bool
     reason: str
 
 

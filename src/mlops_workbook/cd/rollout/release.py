@@ -18,7 +18,7 @@ from mlops_workbook.cd.rollout.targets import Release
 
 @dataclass(frozen=True)
 class Decision:
-    go: bool
+    goes_to_prod: bool
     reason: str
 
 
@@ -72,7 +72,7 @@ def promote(
         except DeployFailed:
             pass  # the failure is in staging's history; prod is not touched
     decision = gate(mode, staged is not None, approved_by)
-    if not decision.go:
+    if not decision.goes_to_prod:
         return Promotion(staged, decision, None)
     return Promotion(staged, decision, prod.deploy(release, approved_by=approved_by, why=decision.reason))
 
@@ -104,7 +104,7 @@ def deploy_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Event
     if cfg.env == "prod":
         staging = Deployment(staging_cfg, target)
         decision = may_go_to_prod(cfg.release_mode, staging.serving(chosen) is not None, approved_by)
-        if not decision.go:
+        if not decision.goes_to_prod:
             raise DeployFailed(f"{image} does not go to prod: {decision.reason}")
         why = decision.reason
         approver = approved_by if cfg.release_mode == "delivery" else None  # under deployment, nobody approves

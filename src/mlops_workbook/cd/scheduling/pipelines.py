@@ -28,15 +28,16 @@ from mlops_workbook import cache, errors, paths
 from mlops_workbook.ct import steps
 
 AIRFLOW_VENV, KFP_VENV = ".venv-airflow", ".venv-kfp"
-STEPS = [f"{step.__module__}:{step.__name__}" for step in steps.STEPS]
+# The CT steps as a DAG file names them ("module:function"): ct.steps.STEPS holds the functions themselves.
+STEP_REFERENCES = [f"{step.__module__}:{step.__name__}" for step in steps.STEPS]
 
 DAG_FILE = '''\
 """Continuous Training for {env}: installed by mlops-workbook (regenerate it rather than edit it)."""
 from mlops_workbook.cd.scheduling import airflow_dag
 
 SETTINGS = {settings}
-STEPS = {steps}
-dag = airflow_dag.build({env!r}, SETTINGS, {folder!r}, schedule={schedule!r}, steps=STEPS)
+STEP_REFERENCES = {steps}
+dag = airflow_dag.build({env!r}, SETTINGS, {folder!r}, schedule={schedule!r}, steps=STEP_REFERENCES)
 '''
 
 
@@ -87,7 +88,7 @@ def step_module(step, folder: Path) -> str:
     return f"{step.__name__}_step:{step.__name__}"
 
 
-def install_airflow_dag(cfg, dags_folder: Path, folder: str, step_list: list[str] = STEPS) -> Path:
+def install_airflow_dag(cfg, dags_folder: Path, folder: str, step_list: list[str] = STEP_REFERENCES) -> Path:
     """Write the environment's DAG file (its settings and `retrain_schedule`) into an Airflow DAGs folder."""
     dags_folder.mkdir(parents=True, exist_ok=True)
     dag_file = dags_folder / f"ct_pipeline_{cfg.env}.py"
