@@ -20,17 +20,15 @@ import functools
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from mlops_workbook import envcheck, instance
+from mlops_workbook import envcheck, instance, processes
 
 
 def in_ci() -> bool:
@@ -145,11 +143,18 @@ class JupyterLab:
         with urllib.request.urlopen(f"{self.url}{path}?token={self.token}", timeout=2) as answer:
             return json.loads(answer.read())
 
+    def answers(self) -> bool:
+        try:
+            self.api("/api/status")
+            return True
+        except (urllib.error.URLError, ConnectionError):
+            return False
+
 
 @pytest.fixture(scope="module")
 def jupyterlab(tmp_path_factory):
     """JupyterLab started as `make lab` starts it (`mlops-workbook lab`), on the test port block, with a token;
-    stopped with its whole process group at the end of the module."""
+    stopped with its whole process group at the end of the module (mlops_workbook.processes)."""
     port = instance.port(instance.TEST_PORTS["lab"])
     token = "workbook-test-token"
     state = tmp_path_factory.mktemp("jupyter")  # its runtime files and saved layouts: not a learner's
@@ -160,26 +165,14 @@ def jupyterlab(tmp_path_factory):
         "JUPYTERLAB_WORKSPACES_DIR": str(state),
     }
     cli = str(Path(sys.executable).parent / "mlops-workbook")
-    process = subprocess.Popen(
-        [cli, "lab", "--port", str(port), "--no-browser"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    log = state / "jupyterlab.log"
+    name = "test-jupyterlab"  # in this instance's process registry: `mlops-workbook stop` finds a leftover
+    process = processes.start(name, [cli, "lab", "--port", str(port), "--no-browser"], log, env)
     lab = JupyterLab(f"http://127.0.0.1:{port}", token, process)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                lab.api("/api/status")
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert process.poll() is None, f"JupyterLab stopped: {process.stdout.read()[-2000:]}"
-                assert time.monotonic() < deadline, "JupyterLab did not answer within 60 s"
-                time.sleep(0.5)
+        assert processes.wait_ready(process, lab.answers, 60), (
+            f"JupyterLab did not answer in 60 s: {log.read_text()[-2000:]}"
+        )
         yield lab
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        processes.stop(name, timeout=30)
