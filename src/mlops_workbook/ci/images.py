@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from mlops_workbook import errors, instance, paths
+from mlops_workbook import commands, errors, instance, paths
 from mlops_workbook.ci import wheels
 
 BASE_IMAGE = "mlops-workbook/base:bookworm"
@@ -62,7 +61,7 @@ def _build_base_image(client, tag: str) -> None:
             raise BuildFailed(f"{tool} is needed to build the base image: apt-get install {tool}")
     with tempfile.TemporaryDirectory() as folder:
         rootfs = Path(folder) / "rootfs"
-        subprocess.run(
+        commands.run(
             [
                 "debootstrap",
                 "--variant=minbase",
@@ -70,13 +69,12 @@ def _build_base_image(client, tag: str) -> None:
                 "bookworm",
                 str(rootfs),
             ],
-            check=True,
-            capture_output=True,
+            "making the base image's root file system (debootstrap bookworm, from Debian's mirror)",
         )
         for stripped in _STRIPPED:  # docs, manuals, translations and apt's caches: not needed to run
             shutil.rmtree(rootfs / stripped, ignore_errors=True)
         archive = Path(folder) / "rootfs.tar"
-        subprocess.run(["tar", "-C", str(rootfs), "-cf", str(archive), "."], check=True)
+        commands.run(["tar", "-C", str(rootfs), "-cf", str(archive), "."], "packing the base image's files")
         repository, _, name = tag.rpartition(":")
         client.api.import_image_from_file(str(archive), repository=repository, tag=name)
 

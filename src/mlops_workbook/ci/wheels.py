@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from importlib.metadata import requires, version
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from mlops_workbook import cache, paths
+from mlops_workbook import cache, commands, paths
 
 LOCK = "requirements/workbook.lock"  # the image's versions are the training environment's (make lock)
 PIP_WHEEL = [sys.executable, "-m", "pip", "wheel", "--quiet"]  # wheels built by this environment's pip
@@ -42,11 +41,9 @@ def wheelhouse() -> Path:
 
     def build(target: Path) -> None:
         target.mkdir(parents=True)
-        subprocess.run(
+        commands.run(
             [*PIP_WHEEL, "--wheel-dir", str(target / "wheels"), "--constraint", str(lock), *requirements],
-            check=True,
-            capture_output=True,
-            text=True,
+            "building the serving wheelhouse at the lock's versions",
         )
         (target / "requirements.lock").write_text(lock_of(target / "wheels"))
 
@@ -94,11 +91,9 @@ def _build_project_wheel(source: Path, files: list[Path], folder: Path) -> None:
             (Path(clean) / f.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(f, Path(clean) / f.relative_to(source))
         # a fixed timestamp makes the same code give the same wheel, so Docker's layer cache can hit
-        subprocess.run(
+        commands.run(
             [*PIP_WHEEL, "--no-deps", "--wheel-dir", str(folder), clean],
-            check=True,
-            capture_output=True,
-            text=True,
+            "building the project's wheel",
             env={**os.environ, "SOURCE_DATE_EPOCH": "315532800"},
         )
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from mlops_workbook import errors, paths, processes
+from mlops_workbook import commands, errors, paths, processes
 from mlops_workbook.cd.scheduling import pipelines
 
 DEFINITION = ".gitlab-ci.yml"
@@ -36,8 +36,8 @@ class PipelineError(errors.WorkbookError, RuntimeError):
 def commit(repo: Path, message: str) -> None:
     """Commit everything in `repo` (gitlab-ci-local runs only what git tracks)."""
     git = ["git", "-c", "user.name=workbook", "-c", "user.email=workbook@example.invalid"]
-    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
-    subprocess.run([*git, "commit", "-qm", message], cwd=repo, check=True)
+    commands.run([*git, "add", "-A"], "git add", cwd=repo)
+    commands.run([*git, "commit", "-qm", message], "committing the work tree's copy", cwd=repo)
 
 
 def project_copy(folder: Path, approver: str = "release-manager") -> Path:
@@ -62,8 +62,8 @@ def project_copy(folder: Path, approver: str = "release-manager") -> Path:
         os.utime(built_from, (0, 0))  # older than the linked environments: a job's `make pipelines` never reinstalls
     (folder / processes.REGISTRY).parent.mkdir(parents=True)
     (folder / processes.REGISTRY).symlink_to(paths.resolve(processes.REGISTRY), target_is_directory=True)
-    subprocess.run(["git", "init", "-q", "-b", BRANCH], cwd=folder, check=True)
-    subprocess.run(["git", "config", "user.email", f"{approver}@example.invalid"], cwd=folder, check=True)
+    commands.run(["git", "init", "-q", "-b", BRANCH], "git init", cwd=folder)
+    commands.run(["git", "config", "user.email", f"{approver}@example.invalid"], "git config", cwd=folder)
     commit(folder, "the work tree")
     return folder
 
