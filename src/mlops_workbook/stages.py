@@ -72,14 +72,16 @@ STAGES = pd.DataFrame(
 )
 
 TASKS = {
-    "run the unit tests": "CI",
-    "check the model gives the same predictions as on our machine": "CI",
-    "build the Docker image": "CI",
-    "deploy the serving API": "CD",
-    "install the training DAG in the scheduler": "CD",
-    "validate a new data partition and build features": "CT",
-    "retrain the model on new data": "CT",
-    "email the team when inputs drift": "CM",
-    "watch CPU and memory of the API": "CM",
+    "a pull request changes how `reliability` is computed: it must not merge until its tests pass": "CI",
+    "the same code, data and seed give other predictions on the CI runner than on a laptop": "CI",
+    "code, model and locked packages must ship as one artifact that staging and prod both run": "CI",
+    "the registry's champion moved to version 4: the API must start serving it without dropping a request": "CD",
+    "a new Airflow DAG file, with prod's schedule, must reach prod's scheduler": "CD",
+    "yesterday's bookings landed in the warehouse overnight: check them and turn them into features": "CT",
+    "version 5 scores below the champion on the same held-out rows: version 4 must keep serving": "CT",
+    "live accuracy on last week's bookings fell to 55%: the team must hear of it": "CM",
+    "the API's memory climbs towards its container's limit": "CM",
 }
-"""Everyday tasks and the stage that automates each: the overview lab's answer key."""
+"""Situations, and the stage whose automation handles each: the overview lab's answer key. None is a line of
+the map above; each needs what the stage is for (a pipeline's DAG is deployed by CD, a worse model is kept out by
+CT's gate)."""
