@@ -96,11 +96,14 @@ def pytest_xdist_make_scheduler(config, log):
     return ByWorkerGroup(config, log)
 
 
+_notebook_needs = functools.cache(envcheck.notebook_needs)  # asked once per cell of a notebook: read it once
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         path = Path(str(item.fspath))
         if path.suffix == ".ipynb":
-            for name in envcheck.notebook_needs(path):
+            for name in _notebook_needs(path):
                 item.add_marker(pytest.mark.component(name))
         if _needs_heavy(item):
             item.add_marker(pytest.mark.heavy)
