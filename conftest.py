@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_workbook import envcheck, instance, processes
+from mlops_workbook import api, envcheck, instance, processes
 
 
 def in_ci() -> bool:
@@ -147,11 +147,7 @@ class JupyterLab:
             return json.loads(answer.read())
 
     def answers(self) -> bool:
-        try:
-            self.api("/api/status")
-            return True
-        except (urllib.error.URLError, ConnectionError):
-            return False
+        return api.answers(f"{self.url}/api/status?token={self.token}")
 
 
 @pytest.fixture(scope="module")

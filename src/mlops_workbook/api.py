@@ -1,4 +1,5 @@
-"""Calling the serving API on a local port, as a client, a smoke test or a notebook does."""
+"""Calling a local HTTP server: the serving API, as a client, a smoke test or a notebook does, and whether a
+server answers yet (what a start waits for)."""
 
 from __future__ import annotations
 
@@ -16,3 +17,12 @@ def call(port: int, path: str, body=None) -> dict:
     )
     with urllib.request.urlopen(request, timeout=10) as answer:
         return json.loads(answer.read())
+
+
+def answers(url: str) -> bool:
+    """Whether `url` answers with a success status now (nothing listening, an error status or a timeout: no)."""
+    try:
+        with urllib.request.urlopen(url, timeout=1):
+            return True
+    except OSError:  # URLError and HTTPError are OSErrors, as is a refused or reset connection
+        return False

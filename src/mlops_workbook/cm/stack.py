@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import urllib.request
 from pathlib import Path
 
 import yaml
 
-from mlops_workbook import processes
+from mlops_workbook import api, processes
 from mlops_workbook.cm import configs
 from mlops_workbook.cm.prometheus_api import PrometheusAPI
 
@@ -105,16 +104,8 @@ class Monitoring(PrometheusAPI):
             )
         log = self.folder / f"{name}.log"
         process = processes.start(self._process_name(name), command, log)
-        if processes.wait_ready(process, lambda: _answers(ready_url), timeout):
+        if processes.wait_ready(process, lambda: api.answers(ready_url), timeout):
             return
         tail = "\n".join(log.read_text().strip().splitlines()[-5:])
         self.stop(name)
         raise configs.MonitoringError(f"{name} did not become ready in {timeout:g} s.", logs=tail)
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1):
-            return True
-    except OSError:
-        return False

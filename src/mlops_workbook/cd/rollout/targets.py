@@ -11,12 +11,10 @@ the copy answers `/health`; a copy that never does is stopped and reported with 
 from __future__ import annotations
 
 import os
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlops_workbook import instance, paths, processes
+from mlops_workbook import api, instance, paths, processes
 from mlops_workbook.cd.serving import server
 from mlops_workbook.ci import containers, export, images, packaging
 from mlops_workbook.ct import gate
@@ -144,8 +142,4 @@ class ContainerTarget:
 
 
 def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as answer:
-            return answer.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
+    return api.answers(f"http://127.0.0.1:{port}/health")
