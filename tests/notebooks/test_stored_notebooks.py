@@ -29,7 +29,7 @@ def test_every_lesson_has_a_solved_lab_or_says_why_not():
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_parameters_cell_holds_devs_values_and_is_validated_next(path):
+def test_parameters_cell_holds_devs_values_and_is_validated_next_with_tables_that_read_from_the_left(path):
     cells = code_cells(path)
     tagged = [i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, "exactly one cell tagged `parameters`"
@@ -40,6 +40,9 @@ def test_parameters_cell_holds_devs_values_and_is_validated_next(path):
     assert {key: value for key, value in values.items() if key in dev} == dev
     assert set(values) - set(dev) <= EXTRA_PARAMETERS, "a parameter that is not the environment's"
     assert "config.from_parameters(globals())" in cells[tagged[0] + 1].source
+    assert cells[tagged[0] + 1].source.startswith("%load_ext mlops_workbook.display\n"), (
+        "text columns read from the left"
+    )
 
 
 @pytest.mark.parametrize("path", STORED, ids=lambda p: f"{p.parent.name}/{p.stem}")

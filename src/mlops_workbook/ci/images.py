@@ -11,6 +11,7 @@ import re
 import shutil
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +92,20 @@ def context(folder: Path, wheelhouse: Path, model_dir: Path, source: Path | None
     return folder
 
 
+def code_change(folder: Path) -> Path:
+    """A copy of the project's source in `folder` with a one-line change to the serving app: a code-only commit.
+
+    The change is new each time, so its rebuild shows what Docker's layer cache reuses, never an earlier run's build.
+    """
+    folder = paths.fresh_dir(Path(folder))
+    root = paths.project_root()
+    shutil.copytree(root / "src", folder / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copy(root / "pyproject.toml", folder)
+    app = folder / "src/mlops_workbook/cd/serving/app.py"
+    app.write_text(app.read_text() + f"\n# a code-only change ({uuid.uuid4()})\n")
+    return folder
+
+
 @dataclass(frozen=True)
 class Built:
     tag: str
@@ -100,15 +115,25 @@ class Built:
     image_id: str = ""  # this build's image: what to run, even if another run has since moved the tag
 
 
-def build(client, context_dir: Path, tag: str, base_image: str, labels: dict[str, str], cache: bool = True) -> Built:
+def build(
+    client,
+    context_dir: Path,
+    tag: str,
+    base_image: str,
+    labels: dict[str, str],
+    cache: bool = True,
+    dockerfile: str = DOCKERFILE,
+) -> Built:
     """`docker build` through the SDK, with a progress bar over the Dockerfile's steps.
 
-    `cache=False` runs every step, as on a machine that never built the image (a cold build).
+    `cache=False` runs every step, as on a machine that never built the image (a cold build). `dockerfile` names
+    another Dockerfile in the context (a lab's).
     """
     log: list[str] = []
     start, steps, cached, image_id = time.perf_counter(), [], set(), ""
     stream = client.api.build(
         path=str(context_dir),
+        dockerfile=dockerfile,
         tag=tag,
         rm=True,
         forcerm=True,

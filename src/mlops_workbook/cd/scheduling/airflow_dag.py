@@ -4,7 +4,7 @@ This module runs where Airflow is installed (`.venv-airflow`, see `cd/scheduling
 workbook's own environment: Airflow pins an older FastAPI than the serving app. The DAG file that
 `pipelines.install_airflow_dag` writes calls `build`; `python -m mlops_workbook.cd.scheduling.airflow_dag <file>`
 runs it once in-process (`dag.test()`, no scheduler or webserver) and prints each task's state as JSON;
-with `--parse` it only loads the file as Airflow's scheduler would and prints the DAG it defines.
+with `--parse <file>...` it only loads the files as Airflow's scheduler would and prints the DAGs they define.
 """
 
 from __future__ import annotations
@@ -47,11 +47,23 @@ def build(env: str, settings: dict, folder: str, schedule: str | None, steps: li
     return dag
 
 
-def parse(dag_file: str) -> int:
-    """Load the file as Airflow's scheduler would (a deploy's check that the DAG imports) and describe it."""
-    dag = runpy.run_path(dag_file)["dag"]
-    tasks = [task.task_id for task in dag.tasks]
-    print(json.dumps({"dag_id": dag.dag_id, "schedule": dag.schedule, "tasks": tasks}))
+def parse(dag_files: list[str]) -> int:
+    """Load each file as Airflow's scheduler would (a deploy's check that the DAG imports) and describe the DAG
+    it defines: its id, schedule, tasks in order, and the settings and folder its tasks run with."""
+    described = []
+    for dag_file in dag_files:
+        dag = runpy.run_path(dag_file)["dag"]
+        first = dag.tasks[0].op_kwargs if dag.tasks else {}
+        described.append(
+            {
+                "dag_id": dag.dag_id,
+                "schedule": dag.schedule,
+                "tasks": [task.task_id for task in dag.tasks],
+                "settings": first.get("settings"),
+                "folder": first.get("folder"),
+            }
+        )
+    print(json.dumps(described))
     return 0
 
 
@@ -65,4 +77,4 @@ def main(dag_file: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(parse(sys.argv[2]) if sys.argv[1] == "--parse" else main(sys.argv[1]))
+    sys.exit(parse(sys.argv[2:]) if sys.argv[1] == "--parse" else main(sys.argv[1]))

@@ -123,22 +123,27 @@ def deploy(cfg, timeout: float = 120) -> Installed:
     into = cfg.workspace_dir() / "pipelines" / "deployed"
     folder = portable(cfg.workspace_dir() / "pipelines" / "ct")
     with tempfile.TemporaryDirectory() as trial:
-        dag = _parse_dag(install_airflow_dag(cfg, Path(trial), folder), timeout)
+        [dag] = load_dags([install_airflow_dag(cfg, Path(trial), folder)], timeout)
     dag_file = install_airflow_dag(cfg, into / "dags", folder)
     return Installed(dag_file, dag, compile_kfp(cfg, folder, into / f"ct_pipeline_{cfg.env}.yaml"))
 
 
-def _parse_dag(dag_file: Path, timeout: float) -> dict:
+def load_dags(dag_files: list[Path], timeout: float = 120) -> list[dict]:
+    """Load DAG files in Airflow as its scheduler would, all in one process; for each, what Airflow read: dag_id,
+    schedule, tasks in order, and the settings and folder the tasks run with."""
     env = {**os.environ, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    folders = os.pathsep.join(dict.fromkeys(str(Path(f).parent) for f in dag_files))  # where their steps live
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [folders, os.environ.get("PYTHONPATH")]))
     with tempfile.TemporaryDirectory() as home:  # parsing needs no metadata database
         done = _run(
-            [str(python_of(AIRFLOW_VENV)), "-m", "mlops_workbook.cd.scheduling.airflow_dag", "--parse", str(dag_file)],
+            [str(python_of(AIRFLOW_VENV)), "-m", "mlops_workbook.cd.scheduling.airflow_dag", "--parse"]
+            + [str(f) for f in dag_files],
             {**env, "AIRFLOW_HOME": home},
             timeout,
-            "loading the DAG in Airflow",
+            "loading the DAGs in Airflow",
             check=False,
         )
-    return _summary(done, "loading the DAG in Airflow")
+    return _summary(done, "loading the DAGs in Airflow")
 
 
 def run_airflow_dag(dag_file: Path, airflow_home: Path, timeout: float = 600) -> dict:
@@ -224,9 +229,10 @@ def _run(command: list[str], env: dict, timeout: float, what: str, check: bool =
     return done
 
 
-def _summary(done, what: str) -> dict:
+def _summary(done, what: str):
+    """The JSON the runner printed last (an object, or a list of them)."""
     last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
-    if done.returncode != 0 or not last.startswith("{"):
+    if done.returncode != 0 or not last.startswith(("{", "[")):
         raise _failed(done, what)
     return json.loads(last)
 
