@@ -122,8 +122,11 @@ def _lines(source: str) -> list[str]:
 
 
 def _tree(source: str) -> ast.Module | None:
+    """The cell as the kernel runs it: IPython's syntax (`%magic`, `!command`) turned into the Python it stands for."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
     try:
-        return ast.parse(source)
+        return ast.parse(TransformerManager().transform_cell(source))
     except SyntaxError:  # the kernel will say what is wrong with it
         return None
 
