@@ -207,12 +207,16 @@ def run(cfg: EnvConfig, todo: list[Path], console: Console | None = None, jobs: 
 
 
 def summary(results: list[Result], env: str, skipped: int = 0) -> Table:
-    table = Table(title=f"workbook run: {env}", caption=f"{skipped} not run after the failure" if skipped else None)
-    for column in ("notebook", "status", "seconds", "executed copy"):
+    """One row per notebook; the caption says where the executed copies are (a path per row would not fit)."""
+    folders = sorted({str(Path(r.output).parent) for r in results})
+    caption = [f"executed copies in {', '.join(folders)}/"] if folders else []
+    caption += [f"{skipped} not run after the failure"] if skipped else []
+    table = Table(title=f"workbook run: {env}", caption="; ".join(caption) or None)
+    for column in ("notebook", "status", "seconds"):
         table.add_column(column, justify="right" if column == "seconds" else "left")
     for r in results:
         colour = "green" if r.status == "passed" else "red"
-        table.add_row(r.notebook, f"[{colour}]{r.status}[/]", f"{r.seconds:.1f}", r.output)
+        table.add_row(r.notebook, f"[{colour}]{r.status}[/]", f"{r.seconds:.1f}")
     return table
 
 
