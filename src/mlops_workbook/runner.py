@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import multiprocessing
+import re
 import sys
 import tempfile
 import time
@@ -250,6 +251,18 @@ def refresh(only: list[str] | None = None) -> list[Path]:
     return chosen
 
 
+def bar_text(label: str, value: float, total: float | None, rate: str) -> str:
+    """A tqdm bar as text, ten blocks wide, filled as far as its own percentage says.
+
+    The percentage comes first: a bar whose work failed part way (a build stopped at step 6 of 23) is drawn
+    full by tqdm's widget, which would contradict its 26%.
+    """
+    said = re.search(r"(\d+)%", label)
+    share = int(said.group(1)) / 100 if said else (value / total if total else 0)
+    filled = round(10 * share)
+    return html.unescape(f"{label}|{'█' * filled}{' ' * (10 - filled)}|{rate}").replace("\u2007", " ")
+
+
 def _bars_at_their_end(nb: nbformat.NotebookNode) -> None:
     """Give each tqdm bar's widget the text of its last state (100%, 4/4 ...) for where widgets don't render.
 
@@ -267,6 +280,4 @@ def _bars_at_their_end(nb: nbformat.NotebookNode) -> None:
             if [part.get("model_name") for part in parts] != ["HTMLModel", "FloatProgressModel", "HTMLModel"]:
                 continue  # not a tqdm bar
             left, bar, right = (part["state"] for part in parts)
-            filled = round(10 * bar["value"] / bar["max"]) if bar.get("max") else 0
-            text = f"{left['value']}|{'█' * filled}{' ' * (10 - filled)}|{right['value']}"
-            output["data"]["text/plain"] = html.unescape(text).replace("\u2007", " ")
+            output["data"]["text/plain"] = bar_text(left["value"], bar.get("value", 0), bar.get("max"), right["value"])

@@ -57,6 +57,15 @@ def test_stored_outputs_are_complete_and_portable(path):
             assert not found, f"an output shows a machine path: {found.group(0)}"
 
 
+@pytest.mark.parametrize("path", STORED, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_a_stored_progress_bar_is_filled_as_far_as_its_percentage_says(path):
+    for cell in code_cells(path):
+        for output in cell.outputs:
+            text = output.get("data", {}).get("text/plain", "") + output.get("text", "")
+            for percent, blocks in re.findall(r"(\d+)%\|(█*) *\|", text):
+                assert len(blocks) == round(int(percent) / 10), f"{percent}% drawn as {len(blocks)} of 10 blocks"
+
+
 @pytest.mark.parametrize("path", ALL, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_notebooks_use_the_project_kernel(path):
     assert nbformat.read(path, as_version=4).metadata["kernelspec"]["name"] == runner.KERNEL

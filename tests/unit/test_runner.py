@@ -109,3 +109,10 @@ def test_a_finished_notebooks_kernel_is_shut_down_without_an_interrupt():
     interrupted, sent, alive = asyncio.run(signals_sent())
     assert interrupted == [signal.SIGINT]
     assert sent == [signal.SIGINT] and not alive
+
+
+def test_a_bar_stored_as_text_is_filled_as_far_as_its_percentage_says():
+    """tqdm's widget draws a bar whose work failed part way as full; its text must agree with its 26%."""
+    assert runner.bar_text("build:  26%", 23, 23, " 6/23") == "build:  26%|███       | 6/23"
+    assert runner.bar_text("pipeline: 100%", 4, 4, " 4/4") == "pipeline: 100%|██████████| 4/4"
+    assert runner.bar_text("waiting", 1, 4, "") == "waiting|██        |"  # no percentage: from the counts
