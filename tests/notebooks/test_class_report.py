@@ -36,7 +36,7 @@ def test_a_class_report_tells_right_wrong_unsolved_hanging_and_crashed_apart(tmp
     hand_in(submissions, "ada")
     (submissions / "bo").mkdir(parents=True)
     (submissions / "bo" / f"{LAB}.ipynb").write_bytes((paths.project_root() / "labs" / f"{LAB}.ipynb").read_bytes())
-    hand_in(submissions, "cy", "ex2_release_mode", WRONG[LAB]["ex2_release_mode"])
+    hand_in(submissions, "cy", "ex2_maturity", WRONG[LAB]["ex2_maturity"])
     hand_in(submissions, "di", "ex1_stage_map", "import time\ntime.sleep(600)")
     hand_in(submissions, "ed", "ex3_range_check", "import os\nos._exit(1)")
     (submissions / "fay").mkdir()
@@ -58,7 +58,7 @@ def test_a_class_report_tells_right_wrong_unsolved_hanging_and_crashed_apart(tmp
 
     rows = pd.read_csv(report).fillna("")
     result = {(r.learner, r.exercise): r.result for r in rows.itertuples()}
-    exercises = ["ex1_stage_map", "ex2_release_mode", "ex3_range_check"]
+    exercises = ["ex1_stage_map", "ex2_maturity", "ex3_range_check"]
     assert [result["ada", e] for e in exercises] == [verdicts.PASSED] * 3
     assert [result["bo", e] for e in exercises] == [verdicts.UNSOLVED] * 3
     assert [result["cy", e] for e in exercises] == [verdicts.PASSED, verdicts.WRONG, verdicts.PASSED]
@@ -67,7 +67,7 @@ def test_a_class_report_tells_right_wrong_unsolved_hanging_and_crashed_apart(tmp
     assert result["fay", "-"] == "not checked"
     assert [result["gus", e] for e in exercises] == [verdicts.TAMPERED, verdicts.PASSED, verdicts.PASSED]
     hints = {(r.learner, r.exercise): r.hint for r in rows.itertuples()}
-    assert hints["cy", "ex2_release_mode"].startswith("Hint:")
+    assert hints["cy", "ex2_maturity"].startswith("Hint:")
     assert f"{TIMEOUT} s" in hints["di", "ex1_stage_map"]
 
 
@@ -82,7 +82,7 @@ def test_parallel_and_sharded_grading_give_the_serial_report(tmp_path):
     """Side by side, or split across CI jobs that each check one by one and merged: the same report, row for row."""
     submissions = tmp_path / "submissions"
     hand_in(submissions, "ada")
-    hand_in(submissions, "cy", "ex2_release_mode", WRONG[LAB]["ex2_release_mode"])
+    hand_in(submissions, "cy", "ex2_maturity", WRONG[LAB]["ex2_maturity"])
     hand_in(submissions, "hal", "ex1_stage_map", "stage_of = {}\nstages.TASKS = {}")  # tampered through its answer
     (submissions / "bo").mkdir()
     (submissions / "bo" / f"{LAB}.ipynb").write_bytes((paths.project_root() / "labs" / f"{LAB}.ipynb").read_bytes())

@@ -57,21 +57,21 @@ def answer(code):
 @pytest.mark.parametrize(
     "edit, exercise, reported",
     [
-        (delete, "ex2_release_mode", "its check cell was deleted"),
+        (delete, "ex2_maturity", "its check cell was deleted"),
         (duplicate, "ex1_stage_map", "its check cell appears 2 times"),
-        (lambda nb, e: move_before(nb, e, "ex2_release_mode"), "ex3_range_check", "its check cell was moved"),
+        (lambda nb, e: move_before(nb, e, "ex2_maturity"), "ex3_range_check", "its check cell was moved"),
         (set_points, "ex1_stage_map", "its check cell's nbgrader metadata was changed"),
-        (replace_check, "ex2_release_mode", "its check cell was edited"),
+        (replace_check, "ex2_maturity", "its check cell was edited"),
         (answer("stages.TASKS = {}"), "ex1_stage_map", "patches `stages`"),
         (answer("setattr(schema, 'BY_NAME', {})"), "ex3_range_check", "patches `schema`"),
         (answer("data = None"), "ex3_range_check", "rebinds `data`"),
-        (answer("import builtins\nbuiltins.AssertionError = Exception"), "ex2_release_mode", "reaches `builtins`"),
-        (answer("import sys\nsys.modules['mlops_workbook.config'] = None"), "ex2_release_mode", "reaches `modules`"),
+        (answer("import builtins\nbuiltins.AssertionError = Exception"), "ex2_maturity", "reaches `builtins`"),
+        (answer("import sys\nsys.modules['mlops_workbook.config'] = None"), "ex2_maturity", "reaches `modules`"),
     ],
 )
 def test_what_a_submission_changed_besides_its_answers_is_reported(edit, exercise, reported):
     found = rebuilt(lambda nb: edit(nb, exercise))
-    swapped = {"ex2_release_mode"} if "moved" in reported else set()  # a move changes its neighbour's place too
+    swapped = {"ex2_maturity"} if "moved" in reported else set()  # a move changes its neighbour's place too
     assert exercise in found and set(found) - {exercise} <= swapped, found
     assert any(reported in what for what in found[exercise]), found
 
@@ -93,12 +93,12 @@ def test_checks_replaced_by_a_print_are_never_passed(tmp_path):
     exercises = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
     for grade_id in exercises:
         replace_check(nb, grade_id)
-    cell(nb, "ex2_release_mode_answer").source = "def needs_person(release_mode):\n    return True"  # wrong
+    cell(nb, "ex2_maturity_answer").source = "def maturity_level(automated):\n    return 2"  # wrong
     nbformat.write(nb, tmp_path / LAB.name)
     outcomes = {o.exercise: o for o in grading.check(tmp_path / LAB.name, timeout=60)}
     assert {o.status for o in outcomes.values()} == {verdicts.TAMPERED}
     assert outcomes["ex1_stage_map"].hint.endswith("which said: passed")
-    assert "which said: wrong: Hint:" in outcomes["ex2_release_mode"].hint
+    assert "which said: wrong: Hint:" in outcomes["ex2_maturity"].hint
     assert "its check cell was edited" in outcomes["ex3_range_check"].hint
 
 
