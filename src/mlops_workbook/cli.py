@@ -71,7 +71,7 @@ def run(
                 "1: one after another, on the ports the lessons print"
             ),
         ),
-    ] = 3,
+    ] = 5,  # the five that wait most (on Docker, servers, alerts) start at once: 2 cores stay busy (bench/)
 ) -> None:
     """Execute the lessons with papermill into the environment's workspace."""
     from mlops_workbook import runner
