@@ -33,7 +33,7 @@ def _left(row: str, columns: list[int], count: int) -> str:
 
 
 def html(frame: pd.DataFrame) -> str | None:
-    """pandas' HTML for `frame` with its text columns aligned left; pandas' own if the table was cut to fewer columns."""
+    """pandas' HTML for `frame`, text columns aligned left; pandas' own if the table was cut to fewer columns."""
     rendered = frame._repr_html_()
     columns = _text_columns(frame)
     if rendered is None or not columns or isinstance(frame.columns, pd.MultiIndex):
