@@ -128,12 +128,16 @@ def deploy(cfg, timeout: float = 120) -> Installed:
     return Installed(dag_file, dag, compile_kfp(cfg, folder, into / f"ct_pipeline_{cfg.env}.yaml"))
 
 
+def _importable(dag_files: list[Path]) -> str:
+    """PYTHONPATH with the DAGs' folders first: a step written there (`step_module`) imports as Airflow runs it."""
+    folders = dict.fromkeys(str(Path(f).parent) for f in dag_files)
+    return os.pathsep.join(filter(None, [*folders, os.environ.get("PYTHONPATH")]))
+
+
 def load_dags(dag_files: list[Path], timeout: float = 120) -> list[dict]:
     """Load DAG files in Airflow as its scheduler would, all in one process; for each, what Airflow read: dag_id,
     schedule, tasks in order, and the settings and folder the tasks run with."""
-    env = {**os.environ, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
-    folders = os.pathsep.join(dict.fromkeys(str(Path(f).parent) for f in dag_files))  # where their steps live
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [folders, os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "PYTHONPATH": _importable(dag_files)}
     with tempfile.TemporaryDirectory() as home:  # parsing needs no metadata database
         done = _run(
             [str(python_of(AIRFLOW_VENV)), "-m", "mlops_workbook.cd.scheduling.airflow_dag", "--parse"]
@@ -154,7 +158,7 @@ def run_airflow_dag(dag_file: Path, airflow_home: Path, timeout: float = 600) ->
         "AIRFLOW_HOME": str(airflow_home),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(dag_file.parent),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(dag_file.parent), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": _importable([dag_file]),
     }
     python = python_of(AIRFLOW_VENV)
     if not (airflow_home / "airflow.db").exists():  # Airflow's own metadata database: a copy of an empty one
