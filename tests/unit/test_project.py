@@ -90,6 +90,48 @@ def test_each_lock_holds_every_version_pyproject_declares(lock):
     assert {package: locked.get(package) for package in declared} == declared, f"requirements/{lock}.lock: make lock"
 
 
+# What an environment holds besides its lock: the installer that `uv venv --seed` puts in, and the workbook itself.
+NOT_LOCKED = {"pip", "setuptools", "wheel", "mlops-workbook"}
+
+
+@pytest.mark.parametrize("lock", LOCKS)
+def test_each_environment_holds_exactly_its_locks_versions(lock):
+    """`make install pipelines` (uv) installs the lock's versions, no more and no fewer."""
+    from packaging.utils import canonicalize_name
+
+    venv = ROOT / (".venv" if lock == "workbook" else f".venv-{lock}")
+    site = next(venv.glob("lib/python3.*/site-packages"), None)
+    if site is None:
+        pytest.skip(f"{venv.name} is not installed here: make install pipelines")
+    installed = {
+        canonicalize_name(m.group(1)): m.group(2)
+        for m in (re.match(r"(.+)-([^-]+)\.dist-info$", d.name) for d in site.glob("*.dist-info"))
+        if m
+    }
+    locked = _pins((ROOT / "requirements" / f"{lock}.lock").read_text().splitlines())
+    extra = {p: v for p, v in installed.items() if p not in NOT_LOCKED and locked.get(p) != v}
+    assert not extra, f"{venv.name} differs from requirements/{lock}.lock: {extra}"
+    on_this_platform = subprocess.run(  # the lock's entries whose markers hold here
+        [str(venv / "bin" / "python"), "-c", MARKERS, str(ROOT / "requirements" / f"{lock}.lock")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert sorted(set(on_this_platform) - set(installed)) == [], f"{venv.name} misses some of its lock: make install"
+
+
+MARKERS = """
+import sys
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+for line in open(sys.argv[1]):
+    if line[:1].isalnum():
+        r = Requirement(line.split("#")[0].strip())
+        if not r.marker or r.marker.evaluate():
+            print(canonicalize_name(r.name))
+"""
+
+
 # Each stage package may use only the stages before it: monitoring's primitives (drift, live gauges) are used
 # by training (it logs the drift reference), CI checks and packages what training made, CD ships what CI built.
 STAGE_LAYERS = ("cm", "ct", "ci", "cd")
