@@ -83,3 +83,29 @@ def test_the_top_says_what_it_teaches_how_long_it_runs_and_what_it_needs(path):
         assert f'"{component}"' in code, f"{component} is needed: check it with envcheck.require first"
     if nb.metadata.get("mlops_workbook", {}).get("needs"):
         assert "envcheck.require(" in code, "say how to get a missing component instead of failing with a traceback"
+
+
+def test_the_stored_serving_benchmark_is_the_committed_one():
+    """03 shows the serving section of the committed benchmark; nbval skips that cell (a local `make bench` rewrites
+    the file), so its stored output is compared with the file as committed here."""
+    import subprocess
+
+    committed = subprocess.run(
+        ["git", "show", "HEAD:bench/results/latest.json"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    serving = json.loads(committed.stdout)["results"]["serving"]
+    cell = next(c for c in code_cells(ROOT / "notebooks" / "03_cd_serving.ipynb") if "latest.json" in c.source)
+    assert "nbval-ignore-output" in cell.metadata.get("tags", [])
+    assert cell.outputs[0]["text"] == f"{serving['title']} · {serving['measured']}\n", "refresh 03 after `make bench`"
+    table = cell.outputs[1]["data"]["text/html"]
+    columns = [c for c in serving["rows"][0] if c != "wrk's CPU share"]
+
+    def value(text):  # pandas prints a column's numbers to its widest precision (46.4 as 46.40)
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+    shown = [value(c) for c in re.findall(r"<td[^>]*>([^<]*)</td>", table)]
+    expected = [value(str(row[c])) if row[c] is not None else "" for row in serving["rows"] for c in columns]
+    assert shown == expected, "03's stored benchmark table is not the committed one: refresh 03 after `make bench`"

@@ -6,6 +6,7 @@ lesson with dev's parameters (the same cells, the same values) and compares its 
 here would only repeat it.
 """
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ from mlops_workbook import envcheck, runner
 
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
 SMALL = ["-p", "n_partitions=3", "-p", "rows_per_partition=100"]
+# An instructor's CI may set pytest options of its own: the lessons' in-kernel test runs must not print them.
+CALLERS_PYTEST = {"PYTEST_ADDOPTS": "-v --durations=3"}
 
 
 @pytest.mark.slow
@@ -35,6 +38,7 @@ def test_each_lesson_runs_in_staging_and_prod(tmp_path, env, lesson):
         capture_output=True,
         text=True,
         timeout=900,
+        env={**os.environ, **CALLERS_PYTEST},
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"workbook run: {env}" in done.stdout
@@ -42,3 +46,5 @@ def test_each_lesson_runs_in_staging_and_prod(tmp_path, env, lesson):
     assert executed.metadata["papermill"]["parameters"]["env"] == env
     first_print = next(o for c in executed.cells for o in c.get("outputs", []) if o.get("name") == "stdout")
     assert f"environment {env!r}" in first_print["text"]
+    printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert "slowest" not in printed and " PASSED" not in printed, "a lesson's pytest took the caller's options"
