@@ -54,8 +54,13 @@ def require(component: str) -> None:
 def pytest_configure(config):
     # An xdist worker inherits its controller's instance: it claims its own. A pytest that a test or a notebook
     # runs inside this one (01's ipytest, 08's unit tests) keeps the instance it inherits.
-    if instance.VARIABLE not in os.environ or hasattr(config, "workerinput"):
+    started_here = instance.VARIABLE not in os.environ
+    if started_here or hasattr(config, "workerinput"):
         instance.claim()
+    if started_here:  # the suite itself, not a worker or a run inside a test: earlier runs' old images go
+        from mlops_workbook.ci import images
+
+        images.prune_finished_runs()
 
 
 # Test modules whose parametrized tests may run apart, one group per parameter (a lab, an environment).

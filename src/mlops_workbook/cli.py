@@ -75,8 +75,10 @@ def run(
 ) -> None:
     """Execute the lessons with papermill into the environment's workspace."""
     from mlops_workbook import runner
+    from mlops_workbook.ci import images
 
     cfg = _config(env, param)
+    images.prune_finished_runs()  # what earlier runs' rebuilds left: the disk stays flat across runs
     runner.run(cfg, runner.notebooks("notebooks", only), console, jobs)
 
 
@@ -255,23 +257,25 @@ def kernel() -> None:
 
 @app.command()
 def stop() -> None:
-    """Stop everything the workbook started here (app copies, nginx, Prometheus, Alertmanager, containers):
-    after a lesson was interrupted, or its kernel died."""
+    """Stop everything the workbook started here (app copies, nginx, Prometheus, Alertmanager, containers) and
+    remove the images its rebuilds left: after a lesson was interrupted, or its kernel died."""
     from mlops_workbook import instance, processes
     from mlops_workbook.cd.rollout import deploy
     from mlops_workbook.ci import containers, images
 
     docker = envcheck.component_status("docker")[0]
-    stopped, visited = [], []
+    stopped, visited, freed = [], [], 0.0
     for k in sorted({instance.number(), *instance.unclaimed()}):  # its own, and what finished runs left
         with instance.using(k):
             found = processes.stop_all() + (containers.remove_containers(images.docker_client()) if docker else [])
             deploy.forget_live_copies()
+        freed += images.prune(images.docker_client(), [k])[1] if docker else 0.0  # its rebuilds' old images
         stopped += found
         visited += [str(k)] if found or k == instance.number() else []
     console.print(
         f"stopped {len(stopped)} ({', '.join(stopped) or 'nothing was running'}) in instance "
-        f"{', '.join(visited)} (0 is JupyterLab's; a run's side-by-side notebooks take 1 up)",
+        f"{', '.join(visited)} (0 is JupyterLab's; a run's side-by-side notebooks take 1 up); "
+        f"{freed:.0f} MB of old images removed",
         soft_wrap=True,
     )
 

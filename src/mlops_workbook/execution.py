@@ -93,12 +93,10 @@ def contained(nb: nbformat.NotebookNode, timeout: int, image_tag: str) -> nbform
     A container that is killed (its memory, its time) returns the notebook unexecuted from where it stopped:
     the checker then says the lab crashed.
     """
-    from mlops_workbook.ci import containers
-
     name = f"mlops-workbook-grading-{uuid.uuid4().hex[:12]}"
     command = [
         "docker", "run", "--rm", "--interactive", f"--name={name}",
-        f"--label={containers.INSTANCE_LABEL}={instance.number()}",  # `mlops-workbook stop` removes a leftover
+        f"--label={instance.LABEL}={instance.number()}",  # `mlops-workbook stop` removes a leftover
         "--network=none", "--read-only", f"--user={USER_ID}", "--cap-drop=ALL", "--security-opt=no-new-privileges",
         f"--memory={LIMITS['memory']}", f"--memory-swap={LIMITS['memory']}", f"--pids-limit={LIMITS['processes']}",
         f"--cpus={LIMITS['cpus']}",

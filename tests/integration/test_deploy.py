@@ -14,7 +14,7 @@ import pytest
 from mlops_workbook import api, config, data, instance, tracking
 from mlops_workbook.cd.load import loadtest, traffic
 from mlops_workbook.cd.rollout import deploy, release, targets
-from mlops_workbook.ci import containers, export, images, packaging, smoke, wheels
+from mlops_workbook.ci import export, images, packaging, smoke, wheels
 from mlops_workbook.ct import data_pipeline, features, gate, training
 
 pytestmark = pytest.mark.component("nginx")
@@ -169,7 +169,7 @@ def test_a_container_deploy_switches_images_and_a_broken_image_never_takes_over(
     with pytest.raises(deploy.DeployFailed, match="did not become healthy"):
         staging.deploy(targets.Release("3", f"{TAG}-broken"))
     assert served_version(staging.port) == "2"
-    ours = client.containers.list(filters={"label": f"{containers.INSTANCE_LABEL}={instance.number()}"})
+    ours = client.containers.list(filters={"label": f"{instance.LABEL}={instance.number()}"})
     assert len([c for c in ours if c.name.startswith("ride-completion-staging-")]) == 1
 
 

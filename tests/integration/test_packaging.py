@@ -115,3 +115,25 @@ def test_an_unhealthy_container_is_reported_with_its_logs_and_removed(docker_cli
     with pytest.raises(containers.Unhealthy, match="is not a model bundle"):
         containers.run(docker_client, TAG + "-nomodel", PORT + 1, "pytest-unhealthy", timeout=60)
     assert not docker_client.containers.list(all=True, filters={"name": "pytest-unhealthy"})
+
+
+def test_rebuilt_images_are_pruned_so_disk_use_stays_flat(docker_client, model_dir, tmp_path):
+    """Each rebuild of a tag leaves its previous image dangling; `images.prune` (what `mlops-workbook stop` and the
+    start of a run call) removes this instance's, so repeated runs do not add up."""
+    ours = {"label": [images.BUILT_LABEL, f"{instance.LABEL}={instance.number()}"]}
+
+    def rebuild(n: int) -> tuple[int, int, int]:
+        source = images.code_change(tmp_path / f"source-{n}")
+        context = images.context(tmp_path / f"context-{n}", wheels.wheelhouse(), model_dir, source=source)
+        images.build(docker_client, context, TAG + "-again", images.BASE_IMAGE, {})
+        dangling = docker_client.images.list(filters={**ours, "dangling": True})
+        images.prune(docker_client, [instance.number()])
+        assert not docker_client.images.list(filters={**ours, "dangling": True})
+        kept = docker_client.images.list(filters=ours)
+        return len(dangling), len(kept), sum(image.attrs["Size"] for image in kept)
+
+    rebuild(1)
+    dangling, kept, size = rebuild(2)
+    assert dangling >= 1, "the second build moved the tag: its first image was left dangling"
+    _, kept_again, size_again = rebuild(3)
+    assert kept_again == kept and abs(size_again - size) < 1e6, "repeated rebuilds kept adding images"

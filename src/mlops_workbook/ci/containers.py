@@ -8,7 +8,6 @@ PORT = 8000  # inside the container
 # Each serving container's memory limit: about twice what the app holds after 10,000 requests (bench/), so
 # the MemoryNearLimit rule (deploy/prometheus/rules.yml) warns before the kernel kills it.
 MEMORY_LIMIT = "256m"
-INSTANCE_LABEL = "org.mlops-workbook.instance"  # which run started a container (mlops_workbook.instance)
 
 
 class Unhealthy(errors.WorkbookError, RuntimeError):
@@ -42,7 +41,7 @@ def run(
         name=name,
         detach=True,
         environment=environment or {},
-        labels={INSTANCE_LABEL: str(instance.number())},
+        labels={instance.LABEL: str(instance.number())},
         ports={f"{PORT}/tcp": ("127.0.0.1", port)},
         mem_limit=memory_limit,
     )
@@ -70,7 +69,7 @@ def run(
 
 def remove_containers(client) -> list[str]:
     """Remove every container this instance started (whatever notebook, test or crashed run left it); their names."""
-    found = client.containers.list(all=True, filters={"label": f"{INSTANCE_LABEL}={instance.number()}"})
+    found = client.containers.list(all=True, filters={"label": f"{instance.LABEL}={instance.number()}"})
     for container in found:
         container.remove(force=True)
     return [container.name for container in found]

@@ -25,6 +25,7 @@ BASE_IMAGE = "mlops-workbook/base:bookworm"
 IMAGE = "ride-completion"
 DOCKERFILE = "Dockerfile"
 MODEL_VERSION_LABEL = "ai.mlops-workbook.model-version"  # set by the Dockerfile from MODEL_VERSION
+BUILT_LABEL = "org.mlops-workbook.built"  # on every image the workbook builds: the only ones `prune` may remove
 _STRIPPED = ("usr/share/doc", "usr/share/man", "usr/share/locale", "var/cache/apt", "var/lib/apt/lists")
 
 
@@ -140,6 +141,7 @@ def build(
         decode=True,
         nocache=not cache,
         buildargs={"BASE_IMAGE": base_image, **labels},
+        labels=own_labels(),
     )
     with tqdm(desc=f"docker build {tag}", unit="step") as bar:
         for chunk in stream:
@@ -178,6 +180,33 @@ def _failure(steps: list[str], error: str, log: list[str]) -> str:
         + ". Its last lines:\n"
         + "\n".join(said[-6:])
     )
+
+
+def own_labels() -> dict[str, str]:
+    """What marks an image as the workbook's, built by this run's instance."""
+    return {BUILT_LABEL: "true", instance.LABEL: str(instance.number())}
+
+
+def prune(client, instances: list[int]) -> tuple[int, float]:
+    """Remove the dangling images that these instances built: a rebuilt tag's previous image and the layers only it
+    used. Docker keeps any image a container still runs; an instance's deploy history starts images only of its own
+    builds, so pruning a finished run's leaves a running one's alone. Returns how many went and the MB freed."""
+    count, freed = 0, 0
+    for k in instances:
+        report = client.images.prune(filters={"dangling": True, "label": [BUILT_LABEL, f"{instance.LABEL}={k}"]})
+        count += sum(1 for item in report.get("ImagesDeleted") or [] if "Deleted" in item)
+        freed += report.get("SpaceReclaimed") or 0
+    return count, freed / 1e6
+
+
+def prune_finished_runs() -> float:
+    """`prune` the instances no running process holds (what finished or killed runs left), if Docker answers;
+    the MB freed. A run starts with it, so that repeated runs do not fill the disk."""
+    from mlops_workbook import envcheck
+
+    if not envcheck.component_status("docker")[0]:
+        return 0.0
+    return prune(docker_client(), instance.unclaimed())[1]
 
 
 def layers(client, tag: str) -> pd.DataFrame:
