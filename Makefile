@@ -21,6 +21,7 @@ install: $(VENV)/.installed
 # `--seed` gives each environment pip too: the serving wheelhouse is built with `pip wheel` (ci/wheels.py).
 # UV_COMPILE_BYTECODE writes the .pyc files now, as pip does: a grading container mounts .venv read-only and would
 # otherwise compile pandas and the rest at every start (a lab's set-up: 3 s compiled, over 10 s not).
+# uv is an order-only prerequisite (after `|`): an environment needs it, but a newer uv does not reinstall one.
 UV     := .uv/bin/uv
 UV_ENV := UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1 UV_COMPILE_BYTECODE=1
 $(UV): requirements/workbook.lock
@@ -28,7 +29,7 @@ $(UV): requirements/workbook.lock
 	.uv/bin/python -m pip install --quiet --disable-pip-version-check "$$(grep -m1 '^uv==' requirements/workbook.lock)"
 	touch $@
 
-$(VENV)/.installed: pyproject.toml requirements/workbook.lock $(UV)
+$(VENV)/.installed: pyproject.toml requirements/workbook.lock | $(UV)
 	test -x $(PY) || $(UV_ENV) $(UV) venv --quiet --seed --python python3 $(VENV)
 	$(UV_ENV) $(UV) pip install --quiet --python $(PY) --constraint requirements/workbook.lock -e '.[dev]'
 	$(WB) kernel
@@ -38,7 +39,7 @@ $(VENV)/.installed: pyproject.toml requirements/workbook.lock $(UV)
 # Airflow and the Kubeflow Pipelines SDK, each in its own environment (04_cd_pipelines): the core and one extra.
 pipelines: .venv-airflow/.installed .venv-kfp/.installed
 
-.venv-%/.installed: requirements/%.lock pyproject.toml $(UV)
+.venv-%/.installed: requirements/%.lock pyproject.toml | $(UV)
 	test -x .venv-$*/bin/python || $(UV_ENV) $(UV) venv --quiet --seed --python python3 .venv-$*
 	$(UV_ENV) $(UV) pip install --quiet --python .venv-$*/bin/python --constraint requirements/$*.lock -e '.[$*]'
 	touch $@

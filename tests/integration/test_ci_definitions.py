@@ -124,6 +124,14 @@ def repo(tmp_path):
     ci_pipeline.stop()
 
 
+@pytest.mark.component("airflow", "kfp")
+def test_the_copys_make_pipelines_finds_the_linked_environments_up_to_date(tmp_path):
+    """A reinstall there would point the shared environments at the throwaway copy's code (04's DAG run then wrote
+    into 03's copy)."""
+    folder = ci_pipeline.project_copy(tmp_path / "project", APPROVER)
+    assert subprocess.run(["make", "-q", "pipelines"], cwd=folder).returncode == 0, "make pipelines would reinstall"
+
+
 def passing_test_stage() -> dict[str, str]:
     return {job: "PASS" for job, (stage, _) in gitlab_jobs().items() if stage == "test"}
 

@@ -27,6 +27,7 @@ from mlops_workbook.cd.scheduling import pipelines
 DEFINITION = ".gitlab-ci.yml"
 _COLOURED = ("FORCE_COLOR", "CLICOLOR_FORCE")  # what a notebook's kernel sets; the log is read as plain text
 BRANCH = "main"
+UV_VENV = ".uv"  # where the Makefile keeps uv (its UV)
 
 
 class PipelineError(errors.WorkbookError, RuntimeError):
@@ -43,8 +44,8 @@ def commit(repo: Path, message: str) -> None:
 def project_copy(folder: Path, approver: str = "release-manager") -> Path:
     """This work tree as a fresh one-commit repository in `folder`, on the main branch, its user `approver`.
 
-    The pipeline environments (`make pipelines`) are linked in, not rebuilt: the jobs' `make pipelines` finds them
-    up to date (it would otherwise reinstall this copy's package into them, and the copy is thrown away).
+    The pipeline environments (`make pipelines`) and uv are linked in, not rebuilt: the jobs' `make pipelines` finds
+    them up to date (it would otherwise reinstall this copy's package into them, and the copy is thrown away).
     """
     root = paths.project_root()
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=root, capture_output=True, text=True)
@@ -55,7 +56,7 @@ def project_copy(folder: Path, approver: str = "release-manager") -> Path:
         if (root / name).is_file():
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(root / name, folder / name)
-    for venv in (pipelines.AIRFLOW_VENV, pipelines.KFP_VENV):
+    for venv in (pipelines.AIRFLOW_VENV, pipelines.KFP_VENV, UV_VENV):
         if (root / venv).is_dir():
             (folder / venv).symlink_to(root / venv)
     for built_from in [folder / "pyproject.toml", *(folder / "requirements").glob("*.lock")]:
