@@ -61,11 +61,12 @@ def _locks() -> Path:
 
 
 @contextlib.contextmanager
-def exclusive(what: str):
+def exclusive(what: str, shared: bool = False):
     """Hold the machine-wide lock on `what`, a one-time build every instance shares (the base image, a
-    wheelhouse): a second run waits, then finds it built, instead of building it at the same time."""
+    wheelhouse): a second run waits, then finds it built, instead of building it at the same time.
+    `shared` holders run side by side and only exclude an exclusive one (builds, and the prune that waits for them)."""
     with open(_locks() / f"{what}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
 
 

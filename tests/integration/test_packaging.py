@@ -5,10 +5,13 @@ One image is built per session from a freshly trained bundle; the broken cases b
 
 from __future__ import annotations
 
+import collections
 import re
 import shutil
+import time
 import urllib.request
 import uuid
+from datetime import datetime
 
 import pytest
 
@@ -118,8 +121,9 @@ def test_an_unhealthy_container_is_reported_with_its_logs_and_removed(docker_cli
 
 
 def test_rebuilt_images_are_pruned_so_disk_use_stays_flat(docker_client, model_dir, tmp_path):
-    """Each rebuild of a tag leaves its previous image dangling; `images.prune` (what `mlops-workbook stop` and the
-    start of a run call) removes this instance's, so repeated runs do not add up."""
+    """Each rebuild of a tag leaves its previous image dangling, and each code change a stage image; `images.prune`
+    (what `mlops-workbook stop` and the start of a run call) removes this instance's and keeps the newest stages
+    (the next build's cache), so repeated runs do not add up."""
     ours = {"label": [images.BUILT_LABEL, f"{instance.LABEL}={instance.number()}"]}
 
     def rebuild(n: int) -> tuple[int, int, int]:
@@ -127,8 +131,14 @@ def test_rebuilt_images_are_pruned_so_disk_use_stays_flat(docker_client, model_d
         context = images.context(tmp_path / f"context-{n}", wheels.wheelhouse(), model_dir, source=source)
         images.build(docker_client, context, TAG + "-again", images.BASE_IMAGE, {})
         dangling = docker_client.images.list(filters={**ours, "dangling": True})
+        pruning = time.time()  # stage images other tests build from now on are not this prune's to judge
         images.prune(docker_client, [instance.number()])
         assert not docker_client.images.list(filters={**ours, "dangling": True})
+        stages = collections.Counter(
+            stage for image, stage in images.stage_images(docker_client) if created(image) < pruning
+        )
+        assert stages, "the newest stage images, the next build's cache, were removed too"
+        assert max(stages.values()) <= images.KEPT_STAGES, "old stage images were kept"
         kept = docker_client.images.list(filters=ours)
         return len(dangling), len(kept), sum(image.attrs["Size"] for image in kept)
 
@@ -137,3 +147,9 @@ def test_rebuilt_images_are_pruned_so_disk_use_stays_flat(docker_client, model_d
     assert dangling >= 1, "the second build moved the tag: its first image was left dangling"
     _, kept_again, size_again = rebuild(3)
     assert kept_again == kept and abs(size_again - size) < 1e6, "repeated rebuilds kept adding images"
+
+
+def created(image) -> float:
+    """When Docker made the image, in seconds since the epoch (its RFC 3339 time has nanoseconds)."""
+    stamp = re.sub(r"(\.\d{6})\d*", r"\1", image.attrs["Created"]).replace("Z", "+00:00")
+    return datetime.fromisoformat(stamp).timestamp()

@@ -26,6 +26,7 @@ IMAGE = "ride-completion"
 DOCKERFILE = "Dockerfile"
 MODEL_VERSION_LABEL = "ai.mlops-workbook.model-version"  # set by the Dockerfile from MODEL_VERSION
 BUILT_LABEL = "org.mlops-workbook.built"  # on every image the workbook builds: the only ones `prune` may remove
+BUILDS = "docker-builds"  # the lock builds share and a prune takes alone
 _STRIPPED = ("usr/share/doc", "usr/share/man", "usr/share/locale", "var/cache/apt", "var/lib/apt/lists")
 
 
@@ -132,31 +133,32 @@ def build(
     """
     log: list[str] = []
     start, steps, cached, image_id = time.perf_counter(), [], set(), ""
-    stream = client.api.build(
-        path=str(context_dir),
-        dockerfile=dockerfile,
-        tag=tag,
-        rm=True,
-        forcerm=True,
-        decode=True,
-        nocache=not cache,
-        buildargs={"BASE_IMAGE": base_image, **labels},
-        labels=own_labels(),
-    )
-    with tqdm(desc=f"docker build {tag}", unit="step") as bar:
-        for chunk in stream:
-            text = chunk.get("stream", "")
-            log.append(text)
-            found = re.match(r"Step (\d+)/(\d+) : (.*)", text)
-            if found:
-                steps.append(found.group(3).strip())
-                bar.total = int(found.group(2))
-                bar.update(int(found.group(1)) - bar.n)
-            if "Using cache" in text:
-                cached.add(len(steps) - 1)
-            image_id = chunk.get("aux", {}).get("ID", image_id)
-            if "error" in chunk:
-                raise BuildFailed(_failure(steps, chunk["error"], log))
+    with instance.exclusive(BUILDS, shared=True):  # a prune waits: no image this build uses as cache goes
+        stream = client.api.build(
+            path=str(context_dir),
+            dockerfile=dockerfile,
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            decode=True,
+            nocache=not cache,
+            buildargs={"BASE_IMAGE": base_image, **labels},
+            labels=own_labels(),
+        )
+        with tqdm(desc=f"docker build {tag}", unit="step") as bar:
+            for chunk in stream:
+                text = chunk.get("stream", "")
+                log.append(text)
+                found = re.match(r"Step (\d+)/(\d+) : (.*)", text)
+                if found:
+                    steps.append(found.group(3).strip())
+                    bar.total = int(found.group(2))
+                    bar.update(int(found.group(1)) - bar.n)
+                if "Using cache" in text:
+                    cached.add(len(steps) - 1)
+                image_id = chunk.get("aux", {}).get("ID", image_id)
+                if "error" in chunk:
+                    raise BuildFailed(_failure(steps, chunk["error"], log))
     rebuilt = [step for i, step in enumerate(steps) if i not in cached]
     return Built(tag, time.perf_counter() - start, steps, rebuilt, image_id)
 
@@ -190,13 +192,22 @@ def own_labels() -> dict[str, str]:
 def prune(client, instances: list[int]) -> tuple[int, float]:
     """Remove the dangling images that these instances built: a rebuilt tag's previous image and the layers only it
     used. Docker keeps any image a container still runs; an instance's deploy history starts images only of its own
-    builds, so pruning a finished run's leaves a running one's alone. Returns how many went and the MB freed."""
-    count, freed = 0, 0
-    for k in instances:
-        report = client.images.prune(filters={"dangling": True, "label": [BUILT_LABEL, f"{instance.LABEL}={k}"]})
-        count += sum(1 for item in report.get("ImagesDeleted") or [] if "Deleted" in item)
-        freed += report.get("SpaceReclaimed") or 0
-    return count, freed / 1e6
+    builds, so pruning a finished run's leaves a running one's alone. The build stages newer builds repeated go too
+    (`stale_stages`). One prune at a time on the machine (Docker refuses a second). Returns how many went and the
+    MB of layers freed (Docker's own disk accounting)."""
+    import docker.errors
+
+    owners = {str(k) for k in instances}
+    with instance.exclusive(BUILDS):  # no build is using an image as its cache meanwhile
+        before, count = client.df()["LayersSize"], 0
+        rebuilt = client.images.list(filters={"dangling": True, "label": BUILT_LABEL})
+        for image in [i for i in rebuilt if i.labels.get(instance.LABEL) in owners] + stale_stages(client):
+            try:
+                client.images.remove(image.id)
+                count += 1
+            except docker.errors.APIError:  # a container runs it
+                continue
+        return count, max(0, before - client.df()["LayersSize"]) / 1e6
 
 
 def prune_finished_runs() -> float:
@@ -207,6 +218,38 @@ def prune_finished_runs() -> float:
     if not envcheck.component_status("docker")[0]:
         return 0.0
     return prune(docker_client(), instance.unclaimed())[1]
+
+
+KEPT_STAGES = 2  # of each build stage, the newest images kept: the current code's cache and a code change's
+
+
+def stage_images(client) -> list[tuple[object, tuple[str, ...]]]:
+    """The untagged images a multi-stage build leaves (its first stages: Docker labels only the last) on the
+    workbook's base image, newest first, each with its stage: its steps, whatever files they copied."""
+    import docker.errors
+
+    try:
+        base = client.images.get(BASE_IMAGE).id
+    except docker.errors.ImageNotFound:
+        return []
+    found = []
+    for image in sorted(client.images.list(filters={"dangling": True}), key=lambda i: i.attrs["Created"], reverse=True):
+        history = image.history()
+        if base in {step["Id"] for step in history}:  # else not built on the workbook's base: not ours
+            found.append((image, tuple(re.sub(r"(COPY|ADD) \w+:\w+", r"\1", step["CreatedBy"]) for step in history)))
+    return found
+
+
+def stale_stages(client) -> list:
+    """The stage images beyond the KEPT_STAGES newest of each stage: every cold build and every code change adds
+    one, and the newest stay as the next build's cache."""
+    kept: dict[tuple, int] = {}
+    stale = []
+    for image, stage in stage_images(client):
+        kept[stage] = kept.get(stage, 0) + 1
+        if kept[stage] > KEPT_STAGES:
+            stale.append(image)
+    return stale
 
 
 def layers(client, tag: str) -> pd.DataFrame:
