@@ -237,6 +237,7 @@ def lab(
     from mlops_workbook import instance, runner
 
     kernel_name = runner.ensure_kernel()
+    runner.quiet_jupyterlab()
     command = [
         sys.executable, "-m", "jupyterlab", f"--notebook-dir={paths.project_root()}", "--ip=127.0.0.1",
         f"--port={port or instance.port(instance.JUPYTER_PORT)}", "--port-retries=0",

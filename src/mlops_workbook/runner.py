@@ -8,6 +8,7 @@ A failing notebook stops the run and is reported with its failing cell and error
 from __future__ import annotations
 
 import html
+import json
 import multiprocessing
 import re
 import sys
@@ -45,6 +46,20 @@ def ensure_kernel() -> str:
 
         install(kernel_name=KERNEL, display_name="Python (mlops-workbook)", prefix=sys.prefix)
     return KERNEL
+
+
+# JupyterLab's own defaults for this environment: no consent prompt for Jupyter's news over a learner's first
+# screen, no update check (both stay in Settings → Notifications for whoever wants them).
+LAB_OVERRIDES = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
+
+
+def quiet_jupyterlab() -> Path:
+    """Write LAB_OVERRIDES into this environment's JupyterLab settings overrides (merged with what is there)."""
+    overrides = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    overrides.parent.mkdir(parents=True, exist_ok=True)
+    current = json.loads(overrides.read_text()) if overrides.exists() else {}
+    overrides.write_text(json.dumps({**current, **LAB_OVERRIDES}, indent=2))
+    return overrides
 
 
 class LocalKernelManager(AsyncKernelManager):

@@ -170,6 +170,8 @@ def test_a_lab_run_in_jupyterlab_shows_the_checkers_verdicts(jupyterlab, browser
         said = {o.exercise: [o.exercise, o.status, o.hint] for o in grading.check(path)}
         seen = run_all(browser, jupyterlab, path.relative_to(paths.project_root()).as_posix(), len(said))
         assert seen["kernel"] == "Python (mlops-workbook)", f"the lab ran on {seen['kernel']!r}"
+        page = browser.find_element("tag name", "body").text
+        assert "Jupyter news" not in page, "JupyterLab asked about its news over the lab"
         assert seen["rows"] == list(said.values()), f"{name}: the page showed {seen['rows']}, the checker said {said}"
         assert {e for e, (_, status, _) in said.items() if status == verdicts.PASSED} == expected_passed[name]
         for exercise, status, _ in said.values():
