@@ -225,7 +225,8 @@ KEPT_STAGES = 2  # of each build stage, the newest images kept: the current code
 
 def stage_images(client) -> list[tuple[object, tuple[str, ...]]]:
     """The untagged images a multi-stage build leaves (its first stages: Docker labels only the last) on the
-    workbook's base image, newest first, each with its stage: its steps, whatever files they copied."""
+    workbook's base image, newest first, each with its stage: its steps, whatever files they copied. A labelled
+    image is a build's result, not a stage: `prune` leaves a running instance's alone (its rollback may need it)."""
     import docker.errors
 
     try:
@@ -234,6 +235,8 @@ def stage_images(client) -> list[tuple[object, tuple[str, ...]]]:
         return []
     found = []
     for image in sorted(client.images.list(filters={"dangling": True}), key=lambda i: i.attrs["Created"], reverse=True):
+        if BUILT_LABEL in (image.labels or {}):
+            continue
         history = image.history()
         if base in {step["Id"] for step in history}:  # else not built on the workbook's base: not ours
             found.append((image, tuple(re.sub(r"(COPY|ADD) \w+:\w+", r"\1", step["CreatedBy"]) for step in history)))
