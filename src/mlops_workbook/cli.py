@@ -265,14 +265,15 @@ def stop() -> None:
     from mlops_workbook.ci import containers, images
 
     docker = envcheck.component_status("docker")[0]
-    stopped, visited, freed = [], [], 0.0
-    for k in sorted({instance.number(), *instance.unclaimed()}):  # its own, and what finished runs left
+    stopped, visited = [], []
+    instances = sorted({instance.number(), *instance.unclaimed()})  # its own, and what finished runs left
+    for k in instances:
         with instance.using(k):
             found = processes.stop_all() + (containers.remove_containers(images.docker_client()) if docker else [])
             deploy.forget_live_copies()
-        freed += images.prune(images.docker_client(), [k])[1] if docker else 0.0  # its rebuilds' old images
         stopped += found
         visited += [str(k)] if found or k == instance.number() else []
+    freed = images.prune(images.docker_client(), instances) if docker else 0.0  # their rebuilds' old images
     console.print(
         f"stopped {len(stopped)} ({', '.join(stopped) or 'nothing was running'}) in instance "
         f"{', '.join(visited)} (0 is JupyterLab's; a run's side-by-side notebooks take 1 up); "

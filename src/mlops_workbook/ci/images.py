@@ -189,25 +189,24 @@ def own_labels() -> dict[str, str]:
     return {BUILT_LABEL: "true", instance.LABEL: str(instance.number())}
 
 
-def prune(client, instances: list[int]) -> tuple[int, float]:
+def prune(client, instances: list[int]) -> float:
     """Remove the dangling images that these instances built: a rebuilt tag's previous image and the layers only it
     used. Docker keeps any image a container still runs; an instance's deploy history starts images only of its own
     builds, so pruning a finished run's leaves a running one's alone. The build stages newer builds repeated go too
-    (`stale_stages`). One prune at a time on the machine (Docker refuses a second). Returns how many went and the
-    MB of layers freed (Docker's own disk accounting)."""
+    (`stale_stages`). One prune at a time on the machine (Docker refuses a second). Returns the MB of layers freed
+    (Docker's own disk accounting)."""
     import docker.errors
 
     owners = {str(k) for k in instances}
     with instance.exclusive(BUILDS):  # no build is using an image as its cache meanwhile
-        before, count = client.df()["LayersSize"], 0
+        before = client.df()["LayersSize"]
         rebuilt = client.images.list(filters={"dangling": True, "label": BUILT_LABEL})
         for image in [i for i in rebuilt if i.labels.get(instance.LABEL) in owners] + stale_stages(client):
             try:
                 client.images.remove(image.id)
-                count += 1
             except docker.errors.APIError:  # a container runs it
                 continue
-        return count, max(0, before - client.df()["LayersSize"]) / 1e6
+        return max(0, before - client.df()["LayersSize"]) / 1e6
 
 
 def prune_finished_runs() -> float:
@@ -217,7 +216,7 @@ def prune_finished_runs() -> float:
 
     if not envcheck.component_status("docker")[0]:
         return 0.0
-    return prune(docker_client(), instance.unclaimed())[1]
+    return prune(docker_client(), instance.unclaimed())
 
 
 KEPT_STAGES = 2  # of each build stage, the newest images kept: the current code's cache and a code change's
