@@ -1,7 +1,7 @@
 # The ride-completion serving image: model bundle + serving code + a locked environment.
-# Built by mlops_workbook.ci.images from an assembled context (wheelhouse/, requirements.lock,
-# dist/, model/, and uv: the installer's single binary, from the workbook's environment); uv installs only from
-# the wheelhouse, so the build needs no network.
+# Built by mlops_workbook.core.docker.images from the context mlops_workbook.ci.serving_image assembles
+# (wheelhouse/, requirements.lock, dist/, model/, and uv: the installer's single binary, from the workbook's
+# environment); uv installs only from the wheelhouse, so the build needs no network.
 # Layers go from what changes least to what changes most: a code-only change rebuilds the last layers only.
 ARG BASE_IMAGE=python:3.11-slim
 

@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 WB     := $(VENV)/bin/mlops-workbook
 NBVAL  := -p nbval --nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/sanitize.cfg
 # Test workers: most of a notebook's time is spent waiting on Docker, servers and pipelines, so 3 workers
-# keep 2 cores busy. Each worker has its own ports and deploy state (mlops_workbook.instance); what must
+# keep 2 cores busy. Each worker has its own ports and deploy state (mlops_workbook.core.instance); what must
 # share a worker is grouped in conftest.py. WORKERS=0 runs everything in this process, in order.
 WORKERS ?= 3
 XDIST  := -n $(WORKERS) --no-loadscope-reorder

@@ -6,7 +6,7 @@ too), an absent component skips it locally and fails it in CI (CI=true), because
 component and a skip there would hide a missing install step.
 
 Every test session (each xdist worker too) claims its own instance of the workbook's ports, deploy
-state and Docker names (`mlops_workbook.instance`), unless one is set already: two runs, or a run beside a
+state and Docker names (`mlops_workbook.core.instance`), unless one is set already: two runs, or a run beside a
 learner's JupyterLab (instance 0), never collide. The kernels and commands a test starts inherit it.
 
 Two tiers: `make quick` deselects every item marked `heavy` (added here to anything that needs a
@@ -28,7 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops_workbook import api, envcheck, instance, processes
+from mlops_workbook.core import http_client, instance, processes
+from mlops_workbook.course import envcheck
 
 
 def in_ci() -> bool:
@@ -58,7 +59,7 @@ def pytest_configure(config):
     if started_here or hasattr(config, "workerinput"):
         instance.claim()
     if started_here:  # the suite itself, not a worker or a run inside a test: earlier runs' old images go
-        from mlops_workbook.ci import images
+        from mlops_workbook.core.docker import images
 
         images.prune_finished_runs()
 
@@ -152,13 +153,13 @@ class JupyterLab:
             return json.loads(answer.read())
 
     def answers(self) -> bool:
-        return api.answers(f"{self.url}/api/status?token={self.token}")
+        return http_client.answers(f"{self.url}/api/status?token={self.token}")
 
 
 @pytest.fixture(scope="module")
 def jupyterlab(tmp_path_factory):
     """JupyterLab started as `make lab` starts it (`mlops-workbook lab`), on the test port block, with a token;
-    stopped with its whole process group at the end of the module (mlops_workbook.processes)."""
+    stopped with its whole process group at the end of the module (mlops_workbook.core.processes)."""
     port = instance.port(instance.TEST_PORTS["lab"])
     token = "workbook-test-token"
     state = tmp_path_factory.mktemp("jupyter")  # its runtime files and saved layouts: not a learner's

@@ -13,7 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlops_workbook import grading, paths, verdicts
+from mlops_workbook.core import paths
+from mlops_workbook.course import grading, verdicts
 
 LIGHT_LABS = ("00_overview", "01_ci_testing", "05_ct_data_pipeline", "06_ct_training_pipeline")
 

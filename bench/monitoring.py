@@ -17,12 +17,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-from mlops_workbook import bundle, config, data, schema, waiting
 from mlops_workbook.cd.load import loadtest, traffic
 from mlops_workbook.cd.rollout import targets
 from mlops_workbook.ci import conversion
 from mlops_workbook.cm import drift, receivers, stack
+from mlops_workbook.core import environments, waiting
 from mlops_workbook.ct import features, training
+from mlops_workbook.example import bundle, data, schema
 
 WITH, WITHOUT = 8710, 8711
 FIRING, RESOLVED = "[FIRING] InputDrift on pickup_distance_km", "[RESOLVED] InputDrift on pickup_distance_km"
@@ -110,7 +111,7 @@ def _alert_latency(target, model_dir: Path, cfg, folder: Path, cycles: int) -> l
 
 
 def overhead(requests: int = 1500, repeats: int = 3) -> dict:
-    cfg = config.load("dev")
+    cfg = environments.load("dev")
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         rows = _overhead(targets.ProcessTarget(folder / "logs"), _bundle(folder, cfg), cfg, requests, repeats)
@@ -131,7 +132,7 @@ def overhead(requests: int = 1500, repeats: int = 3) -> dict:
 
 
 def alerting(cycles: int = 3) -> dict:
-    cfg = config.load("dev")
+    cfg = environments.load("dev")
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         rows = _alert_latency(targets.ProcessTarget(folder / "logs"), _bundle(folder, cfg), cfg, folder, cycles)

@@ -21,9 +21,11 @@ from pathlib import Path
 
 import mlflow.sklearn
 
-from mlops_workbook import bundle, data, paths
-from mlops_workbook.ci import containers, conversion, images, wheels
+from mlops_workbook.ci import conversion, serving_image, wheels
+from mlops_workbook.core import paths
+from mlops_workbook.core.docker import containers, images
 from mlops_workbook.ct import features, training
+from mlops_workbook.example import bundle, data
 
 NAIVE = Path(__file__).parent / "naive"
 PORT = 8703  # bench/serving.py takes 8701 and 8702
@@ -70,7 +72,7 @@ def built_images(starts: int = 3) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         model, model_dir = _model_dir(folder)
-        context = images.context(folder / "ours", wheels.wheelhouse(), model_dir)
+        context = serving_image.context(folder / "ours", wheels.wheelhouse(), model_dir)
         ours = images.build(client, context, "ride-completion:bench", images.BASE_IMAGE, {}).tag
         naive = _naive_image(client, model, folder / "naive")
     healthy = []
@@ -106,7 +108,7 @@ def run(rebuilds: int = 3) -> dict:
             app = source / "src/mlops_workbook/cd/serving/app.py"
             app.write_text(app.read_text() + f"\n# {uuid.uuid4()}\n")
             start = time.perf_counter()
-            context = images.context(folder / "changed", wheelhouse, model_dir, source=source)
+            context = serving_image.context(folder / "changed", wheelhouse, model_dir, source=source)
             seconds.append(images.build(client, context, "ride-completion:bench-code", images.BASE_IMAGE, {}).seconds)
             totals.append(time.perf_counter() - start)
     rebuild, total = statistics.median(seconds), statistics.median(totals)

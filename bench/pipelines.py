@@ -14,12 +14,13 @@ from pathlib import Path
 import mlflow
 import mlflow.sklearn
 
-from mlops_workbook import config, data, tracking
+from mlops_workbook.core import environments
 from mlops_workbook.ct import data_pipeline, features, training
+from mlops_workbook.example import data, tracking
 
 
 def _once(env: str, folder: Path) -> dict[str, float]:
-    cfg = config.load(env, {"workspace": str(folder)})
+    cfg = environments.load(env, {"workspace": str(folder)})
     registry = tracking.connect(None, folder)
     times, start = {}, time.perf_counter()
     source = data.open_source(cfg)

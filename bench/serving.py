@@ -24,10 +24,11 @@ import psutil
 
 from bench import floor
 from bench import packaging as bench_images
-from mlops_workbook import config, data, processes, tracking
 from mlops_workbook.cd.serving import server
 from mlops_workbook.ci import export, smoke
+from mlops_workbook.core import environments, processes
 from mlops_workbook.ct import data_pipeline, features, gate, training
+from mlops_workbook.example import data, tracking
 
 ROOT = Path(__file__).resolve().parents[1]  # on the floor's PYTHONPATH: uvicorn imports bench.floor
 OURS, MLFLOW, FLOOR = 8701, 8702, 8703
@@ -100,7 +101,7 @@ def _bodies(n: int) -> dict[str, tuple[int, str, object]]:
 
 
 def run(seconds: float = 5, repeats: int = 3, volume: int = 10_000) -> dict:
-    cfg = config.load("staging", {"n_partitions": 3, "rows_per_partition": 500})
+    cfg = environments.load("staging", {"n_partitions": 3, "rows_per_partition": 500})
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         registry = tracking.connect(None, folder)

@@ -20,7 +20,8 @@ from pathlib import Path
 import nbformat
 from rich.console import Console
 
-from mlops_workbook import config, runner
+from mlops_workbook.core import environments
+from mlops_workbook.course import runner
 
 # Run in a fresh process: each cell in turn, stopping at the first error, as a kernel would.
 DRIVER = """
@@ -65,11 +66,11 @@ def run() -> dict:
     lessons = runner.notebooks("notebooks")
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        cfg = config.load("dev", {"workspace": str(folder / "papermill")})
+        cfg = environments.load("dev", {"workspace": str(folder / "papermill")})
         start = time.perf_counter()
         results = runner.run(cfg, lessons, Console(quiet=True), jobs=1)
         whole = time.perf_counter() - start
-        plain_cfg = config.load("dev", {"workspace": str(folder / "plain")})
+        plain_cfg = environments.load("dev", {"workspace": str(folder / "plain")})
         plain = {nb.stem: _plain(nb, plain_cfg.params(), folder) for nb in lessons}
     rows = [
         {

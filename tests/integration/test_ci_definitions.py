@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_workbook import api, config, instance, paths
 from mlops_workbook.cd.rollout import ci_pipeline
-from mlops_workbook.ci import images
+from mlops_workbook.ci import serving_image
+from mlops_workbook.core import environments, http_client, instance, paths
+from mlops_workbook.core.docker import images
 
 ROOT = paths.project_root()
 GITLAB_KEYWORDS = {"stages", "variables", "default", "workflow", "include", "image", "services", "cache"}
@@ -81,7 +82,7 @@ def test_every_definition_sets_the_same_environment():
     jenkins = dict(re.findall(r"(\w+) = [\"']([^\"']+)[\"']", (ROOT / "Jenkinsfile").read_text()))
     assert gitlab["VENV"] == github["VENV"] == jenkins["VENV"]
     assert all(env["PYTHONPATH"].endswith("/src") for env in (gitlab, github, jenkins))
-    prod_mode = config.load("prod").release_mode
+    prod_mode = environments.load("prod").release_mode
     assert gitlab["PROD_RELEASE_MODE"] == github["PROD_RELEASE_MODE"] == jenkins["PROD_RELEASE_MODE"] == prod_mode, (
         f"configs/prod.yaml says release_mode: {prod_mode}: set PROD_RELEASE_MODE to it in every CI definition"
     )
@@ -143,12 +144,12 @@ def history(repo: Path, env: str) -> list[dict]:
 
 
 def served_version(env: str) -> str:
-    return api.call(config.load(env).serve_port, "/version")["version"]
+    return http_client.call(environments.load(env).serve_port, "/version")["version"]
 
 
 def image_that_cannot_start(good: str) -> str:
     """CI's image with its model folder moved away: it passes nothing, as a broken release would."""
-    tag = f"{images.IMAGE}:broken{instance.suffix()}"
+    tag = f"{serving_image.IMAGE}:broken{instance.suffix()}"
     recipe = f"FROM {good}\nENV MODEL_DIR=/srv/no-model-here\n".encode()
     images.docker_client().images.build(fileobj=io.BytesIO(recipe), tag=tag, pull=False, rm=True)
     return tag

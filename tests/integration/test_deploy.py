@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from mlops_workbook import api, config, data, instance, tracking
 from mlops_workbook.cd.load import loadtest, traffic
 from mlops_workbook.cd.rollout import deploy, release, targets
-from mlops_workbook.ci import export, images, packaging, smoke, wheels
+from mlops_workbook.ci import export, packaging, serving_image, smoke, wheels
+from mlops_workbook.core import environments, http_client, instance
+from mlops_workbook.core.docker import images
 from mlops_workbook.ct import data_pipeline, features, gate, training
+from mlops_workbook.example import data, tracking
 
 pytestmark = pytest.mark.component("nginx")
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
@@ -27,7 +29,7 @@ OLDER = tuple(name for name in features.MODEL_INPUTS if name not in ("conv_rate"
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
     sandbox = tmp_path_factory.mktemp("registry")
-    cfg = config.load("staging", {"n_partitions": 3, "rows_per_partition": 200})
+    cfg = environments.load("staging", {"n_partitions": 3, "rows_per_partition": 200})
     registry = tracking.connect(None, sandbox)
     store = data_pipeline.FeatureStore(sandbox / "features")
     data_pipeline.run(data.open_source(cfg), store)
@@ -47,14 +49,14 @@ def pinned(registry, tmp_path_factory):
 
 
 def environment(env: str, folder: Path, port: int, target) -> deploy.Deployment:
-    cfg = config.load(env, {"serve_port": port, "workspace": str(folder)})
+    cfg = environments.load(env, {"serve_port": port, "workspace": str(folder)})
     deployment = deploy.Deployment(cfg, target, folder / "environments" / env)
     deployment.reset()
     return deployment
 
 
 def served_version(port: int) -> str:
-    return api.call(port, "/version")["version"]
+    return http_client.call(port, "/version")["version"]
 
 
 @pytest.fixture
@@ -123,7 +125,7 @@ def test_the_app_keeps_serving_what_it_loaded_when_its_bundle_goes_away(dev, reg
     release = dev.target.release(registry)
     dev.deploy(release)
     Path(release.model_dir).rename(tmp_path / "bundle-gone")
-    answer = api.call(dev.port, "/predict", smoke.sample_rows(3, 2))
+    answer = http_client.call(dev.port, "/predict", smoke.sample_rows(3, 2))
     assert len(answer["predictions"]) == 3 and answer["model_version"] == "2"
 
 
@@ -161,7 +163,7 @@ def test_a_container_deploy_switches_images_and_a_broken_image_never_takes_over(
     broken.mkdir()  # an image whose model folder is empty: the app can't start
     images.build(
         client,
-        images.context(tmp_path / "context", wheels.wheelhouse(), broken),
+        serving_image.context(tmp_path / "context", wheels.wheelhouse(), broken),
         f"{TAG}-broken",
         images.BASE_IMAGE,
         {},
@@ -219,8 +221,8 @@ def test_the_deploy_command_gates_prod_on_staging_and_an_approval(tagged, tmp_pa
         assert waiting.returncode == 1 and "waiting for a person to approve" in waiting.stdout
         done = deploy_cli("prod", "--approved-by", "ana")
         assert done.returncode == 0, done.stdout + done.stderr
-        assert "approved by ana" in done.stdout and served_version(config.load("prod").serve_port) == "2"
+        assert "approved by ana" in done.stdout and served_version(environments.load("prod").serve_port) == "2"
     finally:
         for env in ("staging", "prod"):
-            cfg = config.load(env, {"workspace": str(tmp_path)})
+            cfg = environments.load(env, {"workspace": str(tmp_path)})
             deploy.Deployment(cfg, targets.ContainerTarget(images.docker_client(), tmp_path, env)).stop()

@@ -14,7 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mlops_workbook import grading, paths, verdicts
+from mlops_workbook.core import paths
+from mlops_workbook.course import grading, verdicts
 
 ARTIFACTS = paths.project_root() / "runs" / "artifacts" / "browser"
 

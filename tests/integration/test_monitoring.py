@@ -15,15 +15,16 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from mlops_workbook import api, bundle, config, data, instance, paths, schema, waiting
 from mlops_workbook.cd.load import traffic
 from mlops_workbook.cd.rollout import targets
 from mlops_workbook.ci import conversion
-from mlops_workbook.cm import configs, dashboard, drift, receivers, rules, stack
+from mlops_workbook.cm import dashboard, drift, receivers, rules, stack, stack_config
+from mlops_workbook.core import environments, http_client, instance, paths, waiting
 from mlops_workbook.ct import features, training, triggers
+from mlops_workbook.example import bundle, data, schema
 
-APP_PORT = instance.port(instance.TEST_PORTS["monitoring"])  # and next to it, configs.Ports.near(APP_PORT)
-DEPLOY = paths.resolve(configs.DEPLOY)
+APP_PORT = instance.port(instance.TEST_PORTS["monitoring"])  # and next to it, stack_config.Ports.near(APP_PORT)
+DEPLOY = paths.resolve(stack_config.DEPLOY)
 DRIFTED = {"acc_rate", "pickup_distance_km"}  # what data.live_batch(drifted=True) moves
 ALERT_WITHIN = 30  # seconds from drifted traffic to the alert delivered (issue 7's target with demo intervals)
 
@@ -52,10 +53,10 @@ def test_a_wrong_threshold_fails_the_rule_tests(tmp_path):
 
 
 def test_every_rule_is_tested_firing_and_silent():
-    rules = [r["alert"] for g in configs.shipped("prometheus/rules.yml")["groups"] for r in g["rules"]]
+    rules = [r["alert"] for g in stack_config.shipped("prometheus/rules.yml")["groups"] for r in g["rules"]]
     cases = [
         case
-        for test in configs.shipped("prometheus/rules_test.yml")["tests"]
+        for test in stack_config.shipped("prometheus/rules_test.yml")["tests"]
         for case in test.get("alert_rule_test", [])
     ]
     assert set(rules) == {"ServiceDown", "HighErrorRate", "HighLatency", "InputDrift", "LowLiveAccuracy"} | {
@@ -69,10 +70,13 @@ def test_every_rule_is_tested_firing_and_silent():
 
 def test_the_drift_rule_uses_every_environments_threshold():
     rule = next(
-        r for g in configs.shipped("prometheus/rules.yml")["groups"] for r in g["rules"] if r["alert"] == "InputDrift"
+        r
+        for g in stack_config.shipped("prometheus/rules.yml")["groups"]
+        for r in g["rules"]
+        if r["alert"] == "InputDrift"
     )
     for env in ("dev", "staging", "prod"):
-        assert rule["expr"].endswith(f"> {config.load(env).drift_psi_threshold}"), env
+        assert rule["expr"].endswith(f"> {environments.load(env).drift_psi_threshold}"), env
 
 
 @pytest.mark.component("promtool", "alertmanager")
@@ -94,20 +98,22 @@ def test_the_shipped_and_the_local_configs_are_valid(tmp_path):
 
 @pytest.mark.component("alertmanager")
 def test_the_retrain_hook_gets_drift_only_and_the_team_still_gets_everything(tmp_path):
-    shipped = configs.shipped("alertmanager/alertmanager.yml")
-    wired = configs.with_retrain_hook(shipped, f"http://127.0.0.1:{configs.Ports.near(APP_PORT).retrain}/alerts")
-    assert configs.routed_to(wired, tmp_path, alertname="InputDrift", feature="acc_rate") == [
-        configs.RETRAIN_RECEIVER,
+    shipped = stack_config.shipped("alertmanager/alertmanager.yml")
+    wired = stack_config.with_retrain_hook(
+        shipped, f"http://127.0.0.1:{stack_config.Ports.near(APP_PORT).retrain}/alerts"
+    )
+    assert stack_config.routed_to(wired, tmp_path, alertname="InputDrift", feature="acc_rate") == [
+        stack_config.RETRAIN_RECEIVER,
         "ml-team",
     ]
     for other in ("ServiceDown", "HighErrorRate", "HighLatency", "HighCPU", "MemoryNearLimit", "LowLiveAccuracy"):
-        assert configs.routed_to(wired, tmp_path, alertname=other) == ["ml-team"], other
-    assert configs.routed_to(shipped, tmp_path, alertname="InputDrift") == ["ml-team"]
-    assert shipped == configs.shipped("alertmanager/alertmanager.yml"), "the shipped config is not changed"
+        assert stack_config.routed_to(wired, tmp_path, alertname=other) == ["ml-team"], other
+    assert stack_config.routed_to(shipped, tmp_path, alertname="InputDrift") == ["ml-team"]
+    assert shipped == stack_config.shipped("alertmanager/alertmanager.yml"), "the shipped config is not changed"
 
 
 def test_no_secret_is_in_the_shipped_files():
-    shipped = configs.shipped("alertmanager/alertmanager.yml")["global"]
+    shipped = stack_config.shipped("alertmanager/alertmanager.yml")["global"]
     assert "smtp_auth_password" not in shipped and "slack_api_url" not in shipped
     assert shipped["smtp_auth_password_file"].startswith("/run/secrets/")
 
@@ -115,7 +121,7 @@ def test_no_secret_is_in_the_shipped_files():
 def test_starting_without_the_secrets_says_which_are_missing(tmp_path, monkeypatch):
     monkeypatch.delenv("SMTP_PASSWORD", raising=False)
     monkeypatch.setenv("SLACK_WEBHOOK_URL", "http://127.0.0.1:1/slack")
-    with pytest.raises(configs.MonitoringError, match="set SMTP_PASSWORD in the environment"):
+    with pytest.raises(stack_config.MonitoringError, match="set SMTP_PASSWORD in the environment"):
         stack.Monitoring("check", APP_PORT, tmp_path).start()
 
 
@@ -127,7 +133,7 @@ needs_the_stack = pytest.mark.component("prometheus", "alertmanager")
 def live(tmp_path_factory):
     """The app serving a dev model, traffic on it, Prometheus + Alertmanager watching, sinks receiving."""
     folder = tmp_path_factory.mktemp("monitoring")
-    cfg = config.load("dev")
+    cfg = environments.load("dev")
     rows = features.build(data.fake_batch(1000, cfg.seed))
     model = training.train(rows, cfg.seed)
     bundle.save(
@@ -146,7 +152,7 @@ def live(tmp_path_factory):
     release = targets.Release("1", model_dir=str(folder / "bundle"), settings={"DRIFT_WINDOW": "300"})
     app = target.start(release, APP_PORT, "app")
 
-    ports = configs.Ports.near(APP_PORT)
+    ports = stack_config.Ports.near(APP_PORT)
     retrain_hook = receivers.WebhookSink(ports.retrain, "/alerts").start()
     monitoring = stack.Monitoring("monitoring-test", APP_PORT, folder / "stack", retrain_url=retrain_hook.url)
     mail, slack, team_secrets = receivers.team_stand_ins(ports)
@@ -235,7 +241,7 @@ def test_the_app_going_down_is_alerted(live):
 @needs_the_stack
 def test_every_dashboard_panel_has_data(live):
     outcomes = [{"predicted": 1, "actual": 1}] * 80 + [{"predicted": 1, "actual": 0}] * 20
-    assert api.call(APP_PORT, "/feedback", outcomes)["live_accuracy"] == 0.8
+    assert http_client.call(APP_PORT, "/feedback", outcomes)["live_accuracy"] == 0.8
     waiting.until(lambda: not live.monitoring.query(dashboard.PANELS[-1].expr).empty, 10)
     for panel in dashboard.PANELS:
         assert not live.monitoring.query_range(panel.expr, 20).dropna(how="all").empty, panel.title
@@ -252,7 +258,7 @@ def test_the_app_serves_while_monitoring_is_down(live):
     failed_before = live.users.failed()
     time.sleep(2)
     assert live.users.failed() == failed_before, "requests failed after monitoring stopped"
-    answer = api.call(APP_PORT, "/predict", live.normal[:5])
+    answer = http_client.call(APP_PORT, "/predict", live.normal[:5])
     assert len(answer["predictions"]) == 5
     with urllib.request.urlopen(f"http://127.0.0.1:{APP_PORT}/metrics", timeout=5) as metrics:
         assert b"model_input_drift_psi" in metrics.read()

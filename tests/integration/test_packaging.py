@@ -15,9 +15,11 @@ from datetime import datetime
 
 import pytest
 
-from mlops_workbook import api, bundle, data, instance, paths
-from mlops_workbook.ci import containers, conversion, images, smoke, wheels
+from mlops_workbook.ci import conversion, serving_image, smoke, wheels
+from mlops_workbook.core import http_client, instance, paths
+from mlops_workbook.core.docker import containers, images
 from mlops_workbook.ct import features, training
+from mlops_workbook.example import bundle, data
 
 pytestmark = pytest.mark.component("docker")
 TAG = f"ride-completion:pytest{instance.suffix()}"
@@ -40,7 +42,7 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def built(docker_client, model_dir, tmp_path_factory):
-    context = images.context(tmp_path_factory.mktemp("context"), wheels.wheelhouse(), model_dir)
+    context = serving_image.context(tmp_path_factory.mktemp("context"), wheels.wheelhouse(), model_dir)
     return images.build(docker_client, context, TAG, images.BASE_IMAGE, {"GIT_COMMIT": "0123abc", "MODEL_VERSION": "3"})
 
 
@@ -49,7 +51,7 @@ def test_the_image_runs_healthy_and_serves(docker_client, built):
     try:
         answer = smoke.check(PORT, smoke.sample_rows(5, seed=5), expected_version="3")
         assert len(answer["predictions"]) == 5
-        assert api.call(PORT, "/version")["git_commit"] == "0123abc"
+        assert http_client.call(PORT, "/version")["git_commit"] == "0123abc"
         with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/metrics") as answer:  # for the MemoryNearLimit rule
             assert "process_memory_limit_bytes 2.68435456e+08" in answer.read().decode()
     finally:
@@ -87,7 +89,7 @@ def test_a_code_only_change_rebuilds_only_the_code_layers(docker_client, built, 
     shutil.copy(paths.project_root() / "pyproject.toml", source)
     app = source / "src/mlops_workbook/cd/serving/app.py"
     app.write_text(app.read_text() + f"\n# a code-only change, unique to this run: {uuid.uuid4()}\n")
-    context = images.context(tmp_path / "context", wheels.wheelhouse(), model_dir, source=source)
+    context = serving_image.context(tmp_path / "context", wheels.wheelhouse(), model_dir, source=source)
     again = images.build(
         docker_client, context, TAG + "-code", images.BASE_IMAGE, {"GIT_COMMIT": "0123abc", "MODEL_VERSION": "3"}
     )
@@ -97,7 +99,7 @@ def test_a_code_only_change_rebuilds_only_the_code_layers(docker_client, built, 
 
 
 def test_a_failing_step_is_reported_with_its_log(docker_client, model_dir, tmp_path):
-    context = images.context(tmp_path / "context", wheels.wheelhouse(), model_dir)
+    context = serving_image.context(tmp_path / "context", wheels.wheelhouse(), model_dir)
     next((context / "wheelhouse").glob("onnxruntime-*.whl")).unlink()  # a wheel missing from the wheelhouse
     with pytest.raises(images.BuildFailed) as failure:
         images.build(docker_client, context, TAG + "-broken", images.BASE_IMAGE, {})
@@ -113,7 +115,7 @@ def test_an_unhealthy_container_is_reported_with_its_logs_and_removed(docker_cli
     broken_model = tmp_path / "model"
     shutil.copytree(model_dir, broken_model)
     (broken_model / bundle.MODEL_FILE).unlink()
-    context = images.context(tmp_path / "context", wheels.wheelhouse(), broken_model)
+    context = serving_image.context(tmp_path / "context", wheels.wheelhouse(), broken_model)
     images.build(docker_client, context, TAG + "-nomodel", images.BASE_IMAGE, {})
     with pytest.raises(containers.Unhealthy, match="is not a model bundle"):
         containers.run(docker_client, TAG + "-nomodel", PORT + 1, "pytest-unhealthy", timeout=60)
@@ -127,8 +129,8 @@ def test_rebuilt_images_are_pruned_so_disk_use_stays_flat(docker_client, model_d
     ours = {"label": [images.BUILT_LABEL, f"{instance.LABEL}={instance.number()}"]}
 
     def rebuild(n: int) -> tuple[int, int, int]:
-        source = images.code_change(tmp_path / f"source-{n}")
-        context = images.context(tmp_path / f"context-{n}", wheels.wheelhouse(), model_dir, source=source)
+        source = serving_image.code_change(tmp_path / f"source-{n}")
+        context = serving_image.context(tmp_path / f"context-{n}", wheels.wheelhouse(), model_dir, source=source)
         images.build(docker_client, context, TAG + "-again", images.BASE_IMAGE, {})
         dangling = docker_client.images.list(filters={**ours, "dangling": True})
         pruning = time.time()  # stage images other tests build from now on are not this prune's to judge

@@ -8,8 +8,8 @@ import json
 import pytest
 import yaml
 
-from mlops_workbook import config, errors
 from mlops_workbook.cd.scheduling import pipelines
+from mlops_workbook.core import environments, errors
 from mlops_workbook.ct import steps
 
 SMALL = {"n_partitions": 3, "rows_per_partition": 150}
@@ -18,13 +18,13 @@ SMALL = {"n_partitions": 3, "rows_per_partition": 150}
 @pytest.fixture(scope="module")
 def direct(tmp_path_factory):
     """What the steps give when run directly: the reference the schedulers must reproduce."""
-    cfg = config.load("staging", SMALL)
+    cfg = environments.load("staging", SMALL)
     return steps.run_all(cfg.params(), str(tmp_path_factory.mktemp("direct")))
 
 
 @pytest.mark.component("airflow")
 def test_the_airflow_dag_runs_the_same_steps_with_the_same_result(direct, tmp_path):
-    cfg = config.load("staging", SMALL)
+    cfg = environments.load("staging", SMALL)
     dag_file = pipelines.install_airflow_dag(cfg, tmp_path / "dags", str(tmp_path / "ct"))
     run = pipelines.run_airflow_dag(dag_file, tmp_path / "home")
     assert run == {
@@ -37,7 +37,7 @@ def test_the_airflow_dag_runs_the_same_steps_with_the_same_result(direct, tmp_pa
 
 @pytest.mark.component("airflow")
 def test_a_failing_step_fails_the_dag_run_with_its_error(tmp_path):
-    cfg = config.load("staging", SMALL)
+    cfg = environments.load("staging", SMALL)
     skipped = [ref for ref in pipelines.STEP_REFERENCES if not ref.endswith(":train")]  # evaluate finds no candidate
     dag_file = pipelines.install_airflow_dag(cfg, tmp_path / "dags", str(tmp_path / "ct"), skipped)
     with pytest.raises(pipelines.PipelineFailed, match="(?s)the Airflow DAG run failed.*run the train step first"):
@@ -47,9 +47,9 @@ def test_a_failing_step_fails_the_dag_run_with_its_error(tmp_path):
 @pytest.mark.component("airflow")
 def test_airflow_reads_each_environments_dag_with_its_settings_and_schedule(tmp_path):
     envs = ["dev", "staging", "prod"]
-    files = [pipelines.install_airflow_dag(config.load(e), tmp_path / e, f"runs/{e}/pipelines/ct") for e in envs]
+    files = [pipelines.install_airflow_dag(environments.load(e), tmp_path / e, f"runs/{e}/pipelines/ct") for e in envs]
     for env, dag in zip(envs, pipelines.load_dags(files), strict=True):
-        cfg = config.load(env)
+        cfg = environments.load(env)
         assert dag == {
             "dag_id": f"ct_pipeline_{env}",
             "schedule": cfg.retrain_schedule,
@@ -79,7 +79,7 @@ def test_a_schedule_kubeflow_cannot_read_is_refused_with_what_it_expects():
 
 @pytest.mark.component("kfp")
 def test_the_kubeflow_pipeline_compiles_with_the_environment_as_defaults(tmp_path):
-    cfg = config.load("prod")
+    cfg = environments.load("prod")
     spec = yaml.safe_load(pipelines.compile_kfp(cfg, "runs/prod/pipelines/ct", tmp_path / "ct.yaml").read_text())
     assert spec["pipelineInfo"]["name"] == "ct-pipeline-prod"
     assert "cron_expression='0 0 3 * * *'" in spec["pipelineInfo"]["description"]
@@ -90,7 +90,7 @@ def test_the_kubeflow_pipeline_compiles_with_the_environment_as_defaults(tmp_pat
 
 @pytest.mark.component("kfp")
 def test_the_kubeflow_pipeline_runs_locally_with_the_same_result(direct, tmp_path):
-    run = pipelines.run_kfp_locally(config.load("staging", SMALL), str(tmp_path / "ct"))
+    run = pipelines.run_kfp_locally(environments.load("staging", SMALL), str(tmp_path / "ct"))
     assert run["state"] == "success" and len(run["tasks"]) == len(steps.STEPS)
     assert run["tasks"][2] == direct["evaluate"] and run["tasks"][3]["promoted"] is True
 
@@ -101,7 +101,7 @@ def test_the_deploy_pipelines_command_installs_both_into_any_workspace(tmp_path)
     """What CI's deploy jobs run, into a workspace outside the clone (a test's, an instructor's)."""
     from typer.testing import CliRunner
 
-    from mlops_workbook.cli import app
+    from mlops_workbook.course.cli import app
 
     result = CliRunner().invoke(app, ["deploy-pipelines", "--env", "prod", "-p", f"workspace={tmp_path}"])
     assert result.exit_code == 0, result.output

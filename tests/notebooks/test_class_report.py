@@ -10,8 +10,9 @@ import pytest
 from test_labs import WRONG, with_answers
 from typer.testing import CliRunner
 
-from mlops_workbook import grading, paths, verdicts
-from mlops_workbook.cli import app
+from mlops_workbook.core import paths
+from mlops_workbook.course import grading, verdicts
+from mlops_workbook.course.cli import app
 
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
 LAB = "00_overview"

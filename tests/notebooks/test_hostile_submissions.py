@@ -12,7 +12,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mlops_workbook import grading, paths, verdicts
+from mlops_workbook.core import paths
+from mlops_workbook.course import grading, verdicts
 
 LAB = paths.project_root() / "solutions" / "00_overview.ipynb"
 SECRET = "GRADER_SECRET_TOKEN"

@@ -13,7 +13,8 @@ import nbformat
 import pytest
 import yaml
 
-from mlops_workbook import envcheck, grading, paths, verdicts
+from mlops_workbook.core import paths
+from mlops_workbook.course import envcheck, grading, verdicts
 
 WRONG = yaml.safe_load((Path(__file__).parent / "wrong_answers.yaml").read_text())
 
@@ -120,7 +121,7 @@ def test_a_lab_whose_set_up_fails_says_so_instead_of_failing_every_exercise(tmp_
     nb = nbformat.read(solution, as_version=4)
     setup = next(c for c in nb.cells if c.cell_type == "code" and "from_parameters" in c.source)
     setup.source += (
-        "\nfrom mlops_workbook import envcheck\nenvcheck.COMPONENTS['nothing'] = (['false'], 'apt-get install it')"
+        "\nfrom mlops_workbook.course import envcheck\nenvcheck.COMPONENTS['nothing'] = (['false'], 'apt-get install it')"
         "\nenvcheck.require('nothing')"
     )
     nbformat.write(nb, tmp_path / "needs-nothing.ipynb")

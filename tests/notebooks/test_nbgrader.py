@@ -16,7 +16,8 @@ import pytest
 from nbgrader.api import Gradebook
 from test_labs import WRONG, lab_marks, with_answers
 
-from mlops_workbook import course, envcheck, labs, paths
+from mlops_workbook.core import paths
+from mlops_workbook.course import envcheck, labs, nbgrader_course
 
 # The labs that start no server and build no image (07 and 08 only call promtool and amtool).
 LIGHT = [s.stem for s, _ in labs.lab_pairs() if not set(envcheck.notebook_needs(s)) & envcheck.HEAVY]
@@ -44,7 +45,7 @@ def comparable(nb) -> list[tuple]:
 
 
 def test_generate_assignment_makes_the_labs_the_workbook_ships(tmp_path):
-    course.write(tmp_path)
+    nbgrader_course.write(tmp_path)
     nbgrader(tmp_path, "generate_assignment", "--CourseDirectory.assignment_id=*")
     for _, lab in labs.lab_pairs():
         released = nbformat.read(tmp_path / "release" / lab.stem / lab.name, as_version=4)
@@ -60,7 +61,7 @@ def test_autograde_gives_full_no_and_partial_marks(tmp_path, lab):
     """The solution full marks, the blank lab none, and wrong answers to every other exercise no points for those
     and full points for the rest."""
     folder = tmp_path / "course"
-    course.write(folder)
+    nbgrader_course.write(folder)
     nbgrader(folder, "generate_assignment", lab)
     solution = paths.project_root() / "solutions" / f"{lab}.ipynb"
     points = {

@@ -8,7 +8,8 @@ import nbformat
 import pytest
 import yaml
 
-from mlops_workbook import paths, runner
+from mlops_workbook.core import paths
+from mlops_workbook.course import runner
 
 ROOT = paths.project_root()
 ALL = [nb for folder in ("notebooks", "solutions", "labs") for nb in sorted((ROOT / folder).glob("*.ipynb"))]
@@ -39,8 +40,8 @@ def test_parameters_cell_holds_devs_values_and_is_validated_next_with_tables_tha
     dev = yaml.safe_load((ROOT / "configs" / "dev.yaml").read_text())
     assert {key: value for key, value in values.items() if key in dev} == dev
     assert set(values) - set(dev) <= EXTRA_PARAMETERS, "a parameter that is not the environment's"
-    assert "config.from_parameters(globals())" in cells[tagged[0] + 1].source
-    assert cells[tagged[0] + 1].source.startswith("%load_ext mlops_workbook.display\n"), (
+    assert "environments.from_parameters(globals())" in cells[tagged[0] + 1].source
+    assert cells[tagged[0] + 1].source.startswith("%load_ext mlops_workbook.course.display\n"), (
         "text columns read from the left"
     )
 

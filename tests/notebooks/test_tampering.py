@@ -6,7 +6,8 @@ import nbformat
 import pytest
 import yaml
 
-from mlops_workbook import grading, labs, paths, tampering, verdicts
+from mlops_workbook.core import paths
+from mlops_workbook.course import grading, labs, tampering, verdicts
 
 SOLUTIONS = sorted((paths.project_root() / "solutions").glob("[0-9][0-9]_*.ipynb"))
 LAB = paths.project_root() / "solutions" / "00_overview.ipynb"
@@ -66,7 +67,11 @@ def answer(code):
         (answer("setattr(schema, 'BY_NAME', {})"), "ex3_range_check", "patches `schema`"),
         (answer("data = None"), "ex3_range_check", "rebinds `data`"),
         (answer("import builtins\nbuiltins.AssertionError = Exception"), "ex2_maturity", "reaches `builtins`"),
-        (answer("import sys\nsys.modules['mlops_workbook.config'] = None"), "ex2_maturity", "reaches `modules`"),
+        (
+            answer("import sys\nsys.modules['mlops_workbook.core.environments'] = None"),
+            "ex2_maturity",
+            "reaches `modules`",
+        ),
     ],
 )
 def test_what_a_submission_changed_besides_its_answers_is_reported(edit, exercise, reported):

@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mlops_workbook import envcheck, runner
+from mlops_workbook.course import envcheck, runner
 
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
 SMALL = ["-p", "n_partitions=3", "-p", "rows_per_partition=100"]

@@ -23,10 +23,10 @@ class Trained:
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> Trained:
-    from mlops_workbook import bundle, data, schema
     from mlops_workbook.ci import conversion
     from mlops_workbook.cm import drift
     from mlops_workbook.ct import features, training
+    from mlops_workbook.example import bundle, data, schema
 
     rows = features.build(data.production_batch(3000, seed=4))
     model = training.train(rows, seed=4)

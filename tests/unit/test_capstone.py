@@ -4,7 +4,7 @@ import matplotlib
 import pandas as pd
 import pytest
 
-from mlops_workbook import capstone
+from mlops_workbook.course import capstone
 
 matplotlib.use("Agg")
 

@@ -10,10 +10,11 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier
 from typer.testing import CliRunner
 
-from mlops_workbook import config, paths, schema
 from mlops_workbook.ci import quality, reproducibility, wheels
-from mlops_workbook.cli import app
+from mlops_workbook.core import environments, paths
+from mlops_workbook.course.cli import app
 from mlops_workbook.ct import features
+from mlops_workbook.example import schema
 
 cli = CliRunner()
 
@@ -74,9 +75,9 @@ def test_a_missing_reference_says_how_to_record_one(tmp_path):
 
 
 def test_the_quality_gate_passes_a_learning_model_and_fails_a_high_floor():
-    metrics, decision = quality.evaluate(config.load("dev"))
+    metrics, decision = quality.evaluate(environments.load("dev"))
     assert decision.passes and metrics["roc_auc"] > 0.7
-    _, strict = quality.evaluate(config.load("dev", {"min_roc_auc": 0.99}))
+    _, strict = quality.evaluate(environments.load("dev", {"min_roc_auc": 0.99}))
     assert not strict.passes and "below the minimum 0.99" in strict.reason
 
 

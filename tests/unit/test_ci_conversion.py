@@ -2,9 +2,10 @@
 
 import pytest
 
-from mlops_workbook import bundle, config, data, tracking
 from mlops_workbook.ci import conversion, export
+from mlops_workbook.core import environments
 from mlops_workbook.ct import data_pipeline, features, gate, training
+from mlops_workbook.example import bundle, data, tracking
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def test_a_conversion_that_reads_the_inputs_in_another_order_is_refused(trained)
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
     sandbox = tmp_path_factory.mktemp("registry")
-    cfg = config.load("dev", {"n_partitions": 2, "rows_per_partition": 300})
+    cfg = environments.load("dev", {"n_partitions": 2, "rows_per_partition": 300})
     registry = tracking.connect(None, sandbox)
     store = data_pipeline.FeatureStore(sandbox / "features")
     data_pipeline.run(data.open_source(cfg), store)

@@ -2,8 +2,8 @@
 
 from typer.testing import CliRunner
 
-from mlops_workbook import labs
-from mlops_workbook.cli import app
+from mlops_workbook.course import labs
+from mlops_workbook.course.cli import app
 
 cli = CliRunner()
 

@@ -4,11 +4,12 @@ import json
 
 import yaml
 
-from mlops_workbook import paths
-from mlops_workbook.ci import containers, images
-from mlops_workbook.cm import configs, dashboard
+from mlops_workbook.ci import serving_image
+from mlops_workbook.cm import dashboard, stack_config
+from mlops_workbook.core import paths
+from mlops_workbook.core.docker import containers
 
-DEPLOY = paths.resolve(configs.DEPLOY)
+DEPLOY = paths.resolve(stack_config.DEPLOY)
 
 
 def test_the_committed_dashboard_is_the_generated_one():
@@ -30,14 +31,14 @@ def test_compose_mounts_the_files_the_workbook_runs():
     for service in compose["services"].values():
         for volume in service.get("volumes", []):
             assert (DEPLOY / volume.split(":")[0]).exists(), volume
-    app_target = configs.shipped("prometheus/prometheus.yml")["scrape_configs"][0]["static_configs"][0]["targets"]
+    app_target = stack_config.shipped("prometheus/prometheus.yml")["scrape_configs"][0]["static_configs"][0]["targets"]
     assert app_target == [f"app:{containers.PORT}"]
-    assert compose["services"]["app"]["image"] == f"{images.IMAGE}:latest"  # the CLI's default tag
+    assert compose["services"]["app"]["image"] == f"{serving_image.IMAGE}:latest"  # the CLI's default tag
 
 
 def test_compose_mounts_each_secret_where_alertmanager_reads_it():
     compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
-    alertmanager = configs.shipped("alertmanager/alertmanager.yml")["global"]
+    alertmanager = stack_config.shipped("alertmanager/alertmanager.yml")["global"]
     read_from = {alertmanager["smtp_auth_password_file"], alertmanager["slack_api_url_file"]}
     assert read_from == {f"/run/secrets/{name}" for name in compose["services"]["alertmanager"]["secrets"]}
-    assert {s["environment"] for s in compose["secrets"].values()} == set(configs.SECRETS.values())
+    assert {s["environment"] for s in compose["secrets"].values()} == set(stack_config.SECRETS.values())

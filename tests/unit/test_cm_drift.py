@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from mlops_workbook import data
 from mlops_workbook.cm import drift
+from mlops_workbook.example import data
 
 
 def test_same_distribution_is_stable():

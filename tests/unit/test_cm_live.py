@@ -5,9 +5,9 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from mlops_workbook import data, schema
 from mlops_workbook.cd.serving.app import create_app
 from mlops_workbook.cm import drift, live
+from mlops_workbook.example import data, schema
 
 DRIFTED = {"acc_rate", "pickup_distance_km"}  # what the warehouse's drift scenario moves (data.production_batch)
 rows = data.as_requests  # a batch as /predict bodies carry it

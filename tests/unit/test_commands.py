@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from mlops_workbook import commands, errors
+from mlops_workbook.core import commands, errors
 
 
 def test_a_failing_command_says_what_failed_and_keeps_its_output():

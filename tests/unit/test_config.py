@@ -2,32 +2,32 @@
 
 import pytest
 
-from mlops_workbook import config
+from mlops_workbook.core import environments
 
 
-@pytest.mark.parametrize("env", config.ENVIRONMENTS)
+@pytest.mark.parametrize("env", environments.ENVIRONMENTS)
 def test_every_environment_file_is_valid(env):
-    cfg = config.load(env)
+    cfg = environments.load(env)
     assert cfg.env == env and cfg.workspace == f"runs/{env}"
 
 
 def test_dev_uses_fake_data_and_prod_needs_a_person():
-    assert config.load("dev").data_source == "fake"
-    assert {config.load(e).data_source for e in ("staging", "prod")} == {"warehouse"}
-    assert config.load("prod").release_mode == "delivery"
+    assert environments.load("dev").data_source == "fake"
+    assert {environments.load(e).data_source for e in ("staging", "prod")} == {"warehouse"}
+    assert environments.load("prod").release_mode == "delivery"
 
 
 def expect_error(*fragments, env="dev", **overrides):
-    with pytest.raises(config.ConfigError) as caught:
-        config.load(env, overrides)
+    with pytest.raises(environments.ConfigError) as caught:
+        environments.load(env, overrides)
     for fragment in fragments:
         assert fragment in str(caught.value)
     assert "nothing was executed or written" in str(caught.value)
 
 
 def test_unknown_environment():
-    with pytest.raises(config.ConfigError, match="unknown environment 'qa': choose one of dev, staging, prod"):
-        config.load("qa")
+    with pytest.raises(environments.ConfigError, match="unknown environment 'qa': choose one of dev, staging, prod"):
+        environments.load("qa")
 
 
 def test_impossible_value_names_key_value_and_limit():
@@ -52,18 +52,18 @@ def test_dev_may_not_read_production_data():
 
 
 def test_missing_key_in_notebook_parameters():
-    params = config.load("dev").params()
+    params = environments.load("dev").params()
     del params["seed"]
-    with pytest.raises(config.ConfigError, match="missing key 'seed': add it, an integer >= 0"):
-        config.from_parameters(params)
-    assert config.from_parameters({**params, "seed": 1, "other_global": object()}).seed == 1
+    with pytest.raises(environments.ConfigError, match="missing key 'seed': add it, an integer >= 0"):
+        environments.from_parameters(params)
+    assert environments.from_parameters({**params, "seed": 1, "other_global": object()}).seed == 1
 
 
 def test_overrides_are_read_as_yaml():
-    assert config.parse_overrides(["seed=7", "mlflow_tracking_uri=null", "workspace=/x"]) == {
+    assert environments.parse_overrides(["seed=7", "mlflow_tracking_uri=null", "workspace=/x"]) == {
         "seed": 7,
         "mlflow_tracking_uri": None,
         "workspace": "/x",
     }
-    with pytest.raises(config.ConfigError, match="is not key=value"):
-        config.parse_overrides(["seed"])
+    with pytest.raises(environments.ConfigError, match="is not key=value"):
+        environments.parse_overrides(["seed"])

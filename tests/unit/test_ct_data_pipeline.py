@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_workbook import data, errors, schema, validation
+from mlops_workbook.core import errors
 from mlops_workbook.ct import data_pipeline, features
+from mlops_workbook.example import data, schema, validation
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ import json
 
 import pytest
 
-from mlops_workbook import config
+from mlops_workbook.core import environments
 from mlops_workbook.ct import steps
 
 
 @pytest.fixture
 def settings():
-    return config.load("dev", {"n_partitions": 3, "rows_per_partition": 100}).params()
+    return environments.load("dev", {"n_partitions": 3, "rows_per_partition": 100}).params()
 
 
 def test_the_steps_run_in_order_and_register_a_gated_version(settings, tmp_path):
@@ -38,6 +38,6 @@ def test_a_step_run_before_its_input_exists_says_which_step_to_run(settings, tmp
 
 
 def test_bad_settings_fail_before_any_work(settings, tmp_path):
-    with pytest.raises(config.ConfigError, match="rows_per_partition"):
+    with pytest.raises(environments.ConfigError, match="rows_per_partition"):
         steps.prepare_features({**settings, "rows_per_partition": -5}, str(tmp_path / "ct"))
     assert not (tmp_path / "ct").exists()

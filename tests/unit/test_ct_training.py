@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_workbook import data, schema, tracking
 from mlops_workbook.cm import drift
 from mlops_workbook.ct import features, gate, training
+from mlops_workbook.example import data, schema, tracking
 
 
 @pytest.fixture(scope="module")

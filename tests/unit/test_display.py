@@ -5,7 +5,7 @@ import re
 import pandas as pd
 from IPython.core.interactiveshell import InteractiveShell
 
-from mlops_workbook import display
+from mlops_workbook.course import display
 
 
 def aligned_left(html: str) -> list[str]:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_workbook import envcheck
+from mlops_workbook.course import envcheck
 
 pytest_plugins = ["pytester"]
 

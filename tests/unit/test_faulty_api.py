@@ -8,8 +8,8 @@ import urllib.error
 
 import pytest
 
-from mlops_workbook import api, instance
 from mlops_workbook.ci import faulty_api, smoke
+from mlops_workbook.core import http_client, instance
 
 PORT = instance.port(instance.TEST_PORTS["smoke-tests"])
 ROWS = smoke.sample_rows(4, seed=42)
@@ -20,10 +20,10 @@ def smoke_test(leave_out: str = ""):
 
     def smoke(port: int, expected_version: str) -> None:
         if leave_out != "health":
-            assert api.call(port, "/health")["status"] == "ok", "not healthy"
+            assert http_client.call(port, "/health")["status"] == "ok", "not healthy"
         if leave_out != "version":
-            assert api.call(port, "/version")["version"] == expected_version, "another version"
-        answer = api.call(port, "/predict", ROWS)["predictions"]
+            assert http_client.call(port, "/version")["version"] == expected_version, "another version"
+        answer = http_client.call(port, "/predict", ROWS)["predictions"]
         if leave_out != "count":
             assert len(answer) == len(ROWS), "a prediction per row"
         if leave_out != "probability":
@@ -31,7 +31,7 @@ def smoke_test(leave_out: str = ""):
         if leave_out == "bad row":
             return
         try:
-            api.call(port, "/predict", {**ROWS[1], "acc_rate": 2.0})
+            http_client.call(port, "/predict", {**ROWS[1], "acc_rate": 2.0})
         except urllib.error.HTTPError as error:
             if leave_out != "422":
                 assert error.code == 422, f"HTTP {error.code}, not 422"
@@ -62,8 +62,8 @@ def test_a_smoke_test_missing_one_requirement_lets_that_stand_in_through(leave_o
 
 def test_a_stand_in_serves_what_the_real_api_does_when_nothing_is_wrong_with_it():
     with faulty_api.serving(PORT, "3", "unhealthy"):
-        assert api.call(PORT, "/version")["version"] == "3"
-        assert len(api.call(PORT, "/predict", ROWS)["predictions"]) == len(ROWS)
+        assert http_client.call(PORT, "/version")["version"] == "3"
+        assert len(http_client.call(PORT, "/predict", ROWS)["predictions"]) == len(ROWS)
         with pytest.raises(urllib.error.HTTPError) as refused:
-            api.call(PORT, "/predict", {**ROWS[0], "acc_rate": 2.0})
+            http_client.call(PORT, "/predict", {**ROWS[0], "acc_rate": 2.0})
         assert refused.value.code == 422

@@ -3,7 +3,7 @@
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from mlops_workbook import feedback
+from mlops_workbook.course import feedback
 
 
 @pytest.fixture
@@ -11,7 +11,7 @@ def shell(monkeypatch):
     """IPython as JupyterLab's kernel runs it (each cell with its id), with the lab's verdicts shown."""
     monkeypatch.setattr(feedback, "_session", None)
     shell = InteractiveShell.instance()
-    shell.run_cell("from mlops_workbook import feedback\nfeedback.show_verdicts()", cell_id="verdicts")  # the lab's
+    shell.run_cell("from mlops_workbook.course import feedback\nfeedback.show_verdicts()", cell_id="verdicts")  # the lab's
     yield shell
     shell.events.unregister("pre_run_cell", feedback._session.before)
     shell.events.unregister("post_run_cell", feedback._session.after)

@@ -5,23 +5,23 @@ import sys
 
 import pytest
 
-from mlops_workbook import config, instance
 from mlops_workbook.cd.rollout import deploy
+from mlops_workbook.core import environments, instance
 
 
 def test_every_port_moves_with_the_instance(monkeypatch):
     monkeypatch.setenv(instance.VARIABLE, "3")
-    cfg = config.load("staging")
+    cfg = environments.load("staging")
     assert cfg.serve_port == 8200 + 3 * instance.STRIDE
     assert cfg.params()["serve_port"] == 8200, "papermill injects what configs/staging.yaml says"
-    assert config.validate(cfg.params(), "again").serve_port == cfg.serve_port, "validated again, it moves once"
+    assert environments.validate(cfg.params(), "again").serve_port == cfg.serve_port, "validated again, it moves once"
     assert deploy.state_folder("staging").parts[-2:] == ("3", "staging")
     assert instance.suffix() == "-i3"
 
 
 def test_a_learner_is_instance_0_with_the_ports_the_lessons_print(monkeypatch):
     monkeypatch.delenv(instance.VARIABLE, raising=False)
-    assert config.load("dev").serve_port == 8100 and instance.suffix() == ""
+    assert environments.load("dev").serve_port == 8100 and instance.suffix() == ""
 
 
 @pytest.mark.parametrize("value", ["abc", "-1", str(instance.LAST + 1)])
@@ -35,7 +35,7 @@ def test_two_processes_claim_different_instances():
     claim = [
         sys.executable,
         "-c",
-        "import time; from mlops_workbook import instance; print(instance.claim(), flush=True); time.sleep(30)",
+        "import time; from mlops_workbook.core import instance; print(instance.claim(), flush=True); time.sleep(30)",
     ]
     first = subprocess.Popen(claim, stdout=subprocess.PIPE, text=True)
     second = subprocess.Popen(claim, stdout=subprocess.PIPE, text=True)

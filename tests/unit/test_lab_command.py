@@ -1,6 +1,6 @@
 """`make lab` (`mlops-workbook lab`) starts JupyterLab for any user, root included, with the workbook's kernel."""
 
-from mlops_workbook import runner
+from mlops_workbook.course import runner
 
 
 def test_jupyterlab_starts_on_loopback_with_the_workbook_kernel_as_the_default(jupyterlab):

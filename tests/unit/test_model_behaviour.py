@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_workbook import data, schema
 from mlops_workbook.ct import features, training
+from mlops_workbook.example import data, schema
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ def test_a_failure_in_a_temporary_module_is_named_by_its_test(pytester, monkeypa
         **{"t_" + "0123456789abcdef" * 2: "def test_reliability():\n    assert False, 'it broke'\n"}
     )
     other = pytester.makepyfile(test_other="def test_kept():\n    assert False\n")
-    plugin = ("-p", "mlops_workbook.notebook_tests", "-p", "no:cacheprovider", "-rf")
+    plugin = ("-p", "mlops_workbook.course.notebook_tests", "-p", "no:cacheprovider", "-rf")
     result = pytester.runpytest_inprocess(*plugin, cell, other)  # ipytest names its module's file, as here
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(

@@ -10,8 +10,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from mlops_workbook import instance, processes
 from mlops_workbook.cd.rollout import deploy
+from mlops_workbook.core import instance, processes
 
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
 SLEEP = [sys.executable, "-c", "import time; time.sleep(600)"]
@@ -69,7 +69,7 @@ def test_a_process_dies_with_the_process_that_started_it(tmp_path):
             sys.executable,
             "-c",
             (
-                "import os, sys; from mlops_workbook import processes\n"
+                "import os, sys; from mlops_workbook.core import processes\n"
                 f"p = processes.start('pytest-orphan', {SLEEP!r}, {str(tmp_path / 'log')!r})\n"
                 "print(p.pid, flush=True); os._exit(9)"
             ),
@@ -105,7 +105,7 @@ def test_stop_also_clears_what_a_finished_run_left_but_not_what_a_running_one_ho
                 sys.executable,
                 "-c",
                 (
-                    "import os, sys, time; from mlops_workbook import instance, processes\n"
+                    "import os, sys, time; from mlops_workbook.core import instance, processes\n"
                     "instance.claim() if 'MLOPS_WORKBOOK_INSTANCE' not in os.environ else None\n"
                     f"with processes.detached(): p = processes.start({name!r}, {SLEEP!r}, {str(tmp_path / name)!r})\n"
                     f"print(p.pid, flush=True); {then}"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_workbook import paths
+from mlops_workbook.core import paths
 
 ROOT = paths.project_root()
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -132,17 +132,20 @@ for line in open(sys.argv[1]):
 """
 
 
-# Each stage package may use only the stages before it: monitoring's primitives (drift, live gauges) are used
-# by training (it logs the drift reference), CI checks and packages what training made, CD ships what CI built.
-STAGE_LAYERS = ("cm", "ct", "ci", "cd")
+# Each layer may use only the layers before it. core is shared machinery and knows nothing of the example; the
+# example (schema, data, bundle, tracking) is what every stage works on; then the stages: monitoring's primitives
+# (drift, live gauges) are used by training (it logs the drift reference), CI checks and packages what training
+# made, CD ships what CI built; course (the CLI, the runner, labs and grading) drives them all.
+LAYERS = ("core", "example", "cm", "ct", "ci", "cd", "course")
+PACKAGE = ROOT / "src" / "mlops_workbook"
 
 
-def _stage_imports(stage: str) -> set[tuple[str, str]]:
-    """(module, imported stage) for every import of another stage in a stage package, lazy ones included."""
+def _imported_layers(layer: str) -> set[tuple[str, str]]:
+    """(module, imported layer) for every import of another layer in a layer's package, lazy ones included."""
     import ast
 
     found = set()
-    for module in (ROOT / "src" / "mlops_workbook" / stage).rglob("*.py"):
+    for module in (PACKAGE / layer).rglob("*.py"):
         for node in ast.walk(ast.parse(module.read_text())):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mlops_workbook"):
                 parts = node.module.split(".")
@@ -151,23 +154,25 @@ def _stage_imports(stage: str) -> set[tuple[str, str]]:
                 names = [a.name.split(".")[1] for a in node.names if a.name.startswith("mlops_workbook.")]
             else:
                 continue
-            found |= {
-                (str(module.relative_to(ROOT / "src" / "mlops_workbook")), name)
-                for name in names
-                if name in STAGE_LAYERS and name != stage
-            }
+            found |= {(str(module.relative_to(PACKAGE)), name) for name in names if name != layer}
     return found
 
 
-def test_stage_packages_depend_in_one_direction():
+def test_every_module_sits_in_a_layer():
+    """The package's top level shows its layers and nothing else."""
+    top = sorted(p.name for p in PACKAGE.iterdir() if p.name != "__pycache__" and not p.name.endswith(".egg-info"))
+    assert top == sorted(["__init__.py", *LAYERS]), "put a new module in the layer whose role it has"
+
+
+def test_layers_depend_in_one_direction():
     backwards = [
         f"{module} imports mlops_workbook.{used}"
-        for stage in STAGE_LAYERS
-        for module, used in sorted(_stage_imports(stage))
-        if STAGE_LAYERS.index(used) > STAGE_LAYERS.index(stage)
+        for layer in LAYERS
+        for module, used in sorted(_imported_layers(layer))
+        if used not in LAYERS or LAYERS.index(used) > LAYERS.index(layer)
     ]
     assert not backwards, (
-        f"stage packages may use only the stages before them ({' ← '.join(STAGE_LAYERS)}): "
+        f"a layer may use only the layers before it ({' ← '.join(LAYERS)}): "
         + "; ".join(backwards)
-        + ". Move what both need into the earlier stage, or into the top-level package."
+        + ". Move what both need into the earlier layer."
     )

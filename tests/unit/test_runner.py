@@ -8,7 +8,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 from rich.console import Console
 
-from mlops_workbook import config, runner
+from mlops_workbook.core import environments
+from mlops_workbook.course import runner
 
 
 def notebook(path, *sources):
@@ -23,7 +24,7 @@ def notebook(path, *sources):
 
 @pytest.fixture
 def staging(tmp_path):
-    return config.load("staging", {"workspace": str(tmp_path / "ws")})
+    return environments.load("staging", {"workspace": str(tmp_path / "ws")})
 
 
 def test_parameters_are_injected_and_outputs_saved(tmp_path, staging):

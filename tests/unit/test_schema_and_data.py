@@ -5,7 +5,8 @@ import sqlite3
 import numpy as np
 import pytest
 
-from mlops_workbook import config, data, schema, validation
+from mlops_workbook.core import environments
+from mlops_workbook.example import data, schema, validation
 
 
 def test_features_are_the_columns_a_model_learns_from():
@@ -84,9 +85,9 @@ def test_warehouse_is_built_once_and_rebuilt_for_other_parameters(tmp_path):
 
 
 def test_each_environment_reads_its_own_source(tmp_path):
-    dev = config.load("dev")
+    dev = environments.load("dev")
     assert isinstance(data.open_source(dev), data.FakeSource)
-    staging = config.load("staging", {"workspace": str(tmp_path), "rows_per_partition": 60, "n_partitions": 2})
+    staging = environments.load("staging", {"workspace": str(tmp_path), "rows_per_partition": 60, "n_partitions": 2})
     source = data.open_source(staging)
     assert isinstance(source, data.Warehouse) and source.path == tmp_path / "warehouse.db"
     day = source.read(source.partitions()[0])

@@ -8,9 +8,9 @@ import sys
 import pytest
 from fastapi.testclient import TestClient
 
-from mlops_workbook import data, schema
 from mlops_workbook.cd.serving.app import MAX_BODY, MAX_ROWS, create_app
 from mlops_workbook.ct import features, training
+from mlops_workbook.example import data, schema
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mlops_workbook import data, validation
+from mlops_workbook.example import data, validation
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlops_workbook import errors
+from mlops_workbook.core import errors
 
 TOLERANCE = 1e-5  # largest difference in a probability that still counts as the same answer
 INPUT = "inputs"  # the ONNX graph's one input: float32 rows of the model's inputs, in `feature_names_in_` order

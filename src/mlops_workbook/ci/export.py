@@ -1,4 +1,4 @@
-"""A registered model version as a serving bundle (mlops_workbook.bundle): converted to ONNX and checked first."""
+"""A registered model version as a serving bundle (example.bundle): converted to ONNX and checked first."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlops_workbook import bundle
 from mlops_workbook.ci import conversion
+from mlops_workbook.example import bundle
 
 
 def version(registry, number: str, folder: Path, alias: str = "") -> tuple[bundle.Facts, conversion.Parity]:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from mlops_workbook import bundle, paths
-from mlops_workbook.ci import containers, export, images, smoke, wheels
+from mlops_workbook.ci import export, serving_image, smoke, wheels
+from mlops_workbook.core import paths
+from mlops_workbook.core.docker import containers, images
+from mlops_workbook.example import bundle
 
 
 def git_commit() -> str:
@@ -26,7 +28,7 @@ def package_champion(registry, client, folder: Path, tag: str) -> tuple[images.B
     images.build_base_image(client)
     built = images.build(
         client,
-        images.context(folder / "context", wheels.wheelhouse(), folder / "model"),
+        serving_image.context(folder / "context", wheels.wheelhouse(), folder / "model"),
         tag,
         images.BASE_IMAGE,
         {"GIT_COMMIT": git_commit(), "MODEL_VERSION": facts.version},
@@ -36,8 +38,8 @@ def package_champion(registry, client, folder: Path, tag: str) -> tuple[images.B
 
 def package(cfg, sandbox: Path, tag: str, port: int) -> tuple[images.Built, bundle.Facts]:
     """CI's package job: train and gate a model, export the champion, build the image, smoke-test it."""
-    from mlops_workbook import data, tracking
     from mlops_workbook.ct import data_pipeline, gate, training
+    from mlops_workbook.example import data, tracking
 
     registry = tracking.connect(cfg.mlflow_tracking_uri, sandbox)
     store = data_pipeline.FeatureStore(sandbox / "features")

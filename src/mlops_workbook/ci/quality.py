@@ -9,9 +9,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from mlops_workbook import data
-from mlops_workbook.config import EnvConfig
+from mlops_workbook.core.environments import EnvConfig
 from mlops_workbook.ct import data_pipeline, gate, training
+from mlops_workbook.example import data
 
 
 def evaluate(cfg: EnvConfig) -> tuple[dict, gate.Decision]:

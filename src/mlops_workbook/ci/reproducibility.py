@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mlops_workbook import data, errors, paths
+from mlops_workbook.core import errors, paths
 from mlops_workbook.ct import data_pipeline, features, training
+from mlops_workbook.example import data
 
 REFERENCE = Path("tests/reference/reproducibility.json")  # relative to the repository
 LIBRARIES = ("scikit-learn", "numpy", "pandas")

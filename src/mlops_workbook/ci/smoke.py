@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlops_workbook import api, errors
+from mlops_workbook.core import errors, http_client
 
 
 class SmokeTestFailed(errors.WorkbookError):
@@ -11,9 +11,9 @@ class SmokeTestFailed(errors.WorkbookError):
 
 def check(port: int, rows: list[dict], expected_version: str) -> dict:
     """Health, version and one prediction per row: what a deploy checks before it takes traffic."""
-    health = api.call(port, "/health")
-    served = api.call(port, "/version")
-    answer = api.call(port, "/predict", rows)
+    health = http_client.call(port, "/health")
+    served = http_client.call(port, "/version")
+    answer = http_client.call(port, "/predict", rows)
     predictions = answer.get("predictions", [])
     problems = []
     if health.get("status") != "ok":
@@ -31,6 +31,6 @@ def check(port: int, rows: list[dict], expected_version: str) -> dict:
 
 def sample_rows(n: int, seed: int) -> list[dict]:
     """Request bodies for a smoke test: fake rows from the schema, missing values as null."""
-    from mlops_workbook import data
+    from mlops_workbook.example import data
 
     return data.as_requests(data.fake_batch(n, seed))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from mlops_workbook import cache, commands, paths
+from mlops_workbook.core import cache, commands, paths
 
 LOCK = "requirements/workbook.lock"  # the image's versions are the training environment's (make lock)
 PIP_WHEEL = [sys.executable, "-m", "pip", "wheel", "--quiet"]  # wheels built by this environment's pip

@@ -15,7 +15,7 @@ from pathlib import Path
 from grafanalib import core
 from grafanalib._gen import DashboardEncoder
 
-from mlops_workbook import paths
+from mlops_workbook.core import paths
 
 JOB = 'job="ride-completion"'
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}  # as deploy/grafana/provisioning/datasources names it

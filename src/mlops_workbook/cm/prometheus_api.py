@@ -10,7 +10,7 @@ import urllib.request
 
 import pandas as pd
 
-from mlops_workbook.cm.configs import MonitoringError
+from mlops_workbook.cm.stack_config import MonitoringError
 
 
 class PrometheusAPI:

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from mlops_workbook.cm import configs
+from mlops_workbook.cm import stack_config
 
 
 class MailSink:
@@ -100,14 +100,14 @@ class WebhookSink:
         return [title for title in titles if about in title]
 
 
-def team_stand_ins(ports: configs.Ports) -> tuple[MailSink, WebhookSink, dict[str, str]]:
+def team_stand_ins(ports: stack_config.Ports) -> tuple[MailSink, WebhookSink, dict[str, str]]:
     """The team's mail server and Slack webhook on loopback, started, and the two secrets that reach them.
 
     The dict is what `stack.Monitoring.start()` reads from the environment: a made-up SMTP password that
     the mail server alone accepts, and the webhook's URL.
     """
     password = secrets.token_urlsafe(16)
-    login = configs.shipped("alertmanager/alertmanager.yml")["global"]["smtp_auth_username"]
+    login = stack_config.shipped("alertmanager/alertmanager.yml")["global"]["smtp_auth_username"]
     mail = MailSink(ports.smtp, login, password).start()
     slack = WebhookSink(ports.webhook).start()
     return mail, slack, {"SMTP_PASSWORD": password, "SLACK_WEBHOOK_URL": slack.url}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from mlops_workbook import paths
+from mlops_workbook.core import paths
 
 FOLDER = Path("deploy/prometheus")
 

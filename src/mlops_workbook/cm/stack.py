@@ -1,6 +1,6 @@
 """Prometheus and Alertmanager for one environment, run as Debian's binaries on loopback from deploy/'s files.
 
-cm.configs makes the configuration (the shipped files, with what one machine changes), this module runs the two
+cm.stack_config makes the configuration (the shipped files, with what one machine changes), this module runs the two
 servers (started, waited for, stopped, whatever run left them), and cm.prometheus_api asks Prometheus. The two
 secrets (SMTP_PASSWORD, SLACK_WEBHOOK_URL) are read from the environment into a private folder that is deleted
 on stop. Nothing of it is needed by the app: if monitoring stops, serving goes on.
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import yaml
 
-from mlops_workbook import api, processes
-from mlops_workbook.cm import configs
+from mlops_workbook.cm import stack_config
 from mlops_workbook.cm.prometheus_api import PrometheusAPI
+from mlops_workbook.core import http_client, processes
 
 
 class Monitoring(PrometheusAPI):
@@ -25,7 +25,7 @@ class Monitoring(PrometheusAPI):
     (PrometheusAPI: query, query_range, alerts)."""
 
     def __init__(self, env: str, app_port: int, folder: Path, interval: str = "1s", retrain_url: str | None = None):
-        self.ports = configs.Ports.near(app_port)
+        self.ports = stack_config.Ports.near(app_port)
         super().__init__(f"http://127.0.0.1:{self.ports.prometheus}", interval)
         self.env, self.app_port, self.folder = env, app_port, Path(folder)
         self.retrain_url = retrain_url  # where InputDrift is posted besides the team (None: only the team)
@@ -33,22 +33,22 @@ class Monitoring(PrometheusAPI):
         self.secrets_folder: Path | None = None  # while running: one file per secret, mode 600
 
     def prometheus_config(self) -> dict:
-        return configs.prometheus(self.env, self.app_port, self.ports, self.interval)
+        return stack_config.prometheus(self.env, self.app_port, self.ports, self.interval)
 
     def alertmanager_config(self, secrets: Path) -> dict:
-        return configs.alertmanager(self.ports, secrets, self.retrain_url)
+        return stack_config.alertmanager(self.ports, secrets, self.retrain_url)
 
     def start(self) -> Monitoring:
         """Stop what an earlier run left, then start Alertmanager and Prometheus and wait until ready."""
-        missing = [variable for variable in configs.SECRETS.values() if not os.environ.get(variable)]
+        missing = [variable for variable in stack_config.SECRETS.values() if not os.environ.get(variable)]
         if missing:
-            raise configs.MonitoringError(
+            raise stack_config.MonitoringError(
                 f"set {' and '.join(missing)} in the environment: Alertmanager reads its "
                 "secrets from there (never from a file in the repository)"
             )
         self.stop()
         self.secrets_folder = Path(tempfile.mkdtemp(prefix="alertmanager-secrets-"))
-        for name, variable in configs.SECRETS.items():
+        for name, variable in stack_config.SECRETS.items():
             secret = self.secrets_folder / name
             secret.touch(mode=0o600)
             secret.write_text(os.environ[variable])
@@ -98,14 +98,14 @@ class Monitoring(PrometheusAPI):
 
     def _launch(self, name: str, command: list[str], ready_url: str, timeout: float = 30) -> None:
         if shutil.which(command[0]) is None:
-            raise configs.MonitoringError(
+            raise stack_config.MonitoringError(
                 f"{command[0]} is not installed: apt-get install --no-install-recommends "
                 "prometheus prometheus-alertmanager"
             )
         log = self.folder / f"{name}.log"
         process = processes.start(self._process_name(name), command, log)
-        if processes.wait_ready(process, lambda: api.answers(ready_url), timeout):
+        if processes.wait_ready(process, lambda: http_client.answers(ready_url), timeout):
             return
         tail = "\n".join(log.read_text().strip().splitlines()[-5:])
         self.stop(name)
-        raise configs.MonitoringError(f"{name} did not become ready in {timeout:g} s.", logs=tail)
+        raise stack_config.MonitoringError(f"{name} did not become ready in {timeout:g} s.", logs=tail)

@@ -18,8 +18,9 @@ import pandas as pd
 import pandera.pandas as pa
 from tqdm.auto import tqdm
 
-from mlops_workbook import errors, schema, validation
+from mlops_workbook.core import errors
 from mlops_workbook.ct import features
+from mlops_workbook.example import schema, validation
 
 
 @dataclass(frozen=True)

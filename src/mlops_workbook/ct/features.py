@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mlops_workbook import schema
+from mlops_workbook.example import schema
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from mlops_workbook import errors
+from mlops_workbook.core import errors
 from mlops_workbook.ct import training
 
 CHAMPION, CHALLENGER = "champion", "challenger"

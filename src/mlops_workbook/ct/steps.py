@@ -14,14 +14,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mlops_workbook import config, data, paths
+from mlops_workbook.core import environments, paths
 from mlops_workbook.ct import data_pipeline
+from mlops_workbook.example import data
 
 CANDIDATE, METRICS = "candidate.skops", "metrics.json"
 
 
 def _setup(settings: dict, folder: str):
-    cfg = config.validate(settings, "the pipeline's parameters")  # a bad parameter fails before any work
+    cfg = environments.validate(settings, "the pipeline's parameters")  # a bad parameter fails before any work
     folder = paths.resolve(folder)  # relative: to the repository, so deployed pipelines name no machine's paths
     folder.mkdir(parents=True, exist_ok=True)
     return cfg, folder, data_pipeline.FeatureStore(folder / "features")
@@ -78,8 +79,8 @@ def evaluate(settings: dict, folder: str) -> dict:
 
 def register(settings: dict, folder: str) -> dict:
     """Log the candidate to MLflow, register it, and let the champion/challenger gate decide."""
-    from mlops_workbook import tracking
     from mlops_workbook.ct import gate, training
+    from mlops_workbook.example import tracking
 
     cfg, folder, store = _setup(settings, folder)
     train_rows, held_out = _held_out(store)

@@ -17,9 +17,9 @@ from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay, accuracy_sc
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mlops_workbook import schema
 from mlops_workbook.cm import drift
 from mlops_workbook.ct import features
+from mlops_workbook.example import schema
 
 MODEL_NAME = "ride-completion"
 # Named, not inferred: inferring requirements makes every log_model seconds slower.

@@ -21,8 +21,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from mlops_workbook import commands, errors, paths, processes
 from mlops_workbook.cd.scheduling import pipelines
+from mlops_workbook.core import commands, errors, paths, processes
 
 DEFINITION = ".gitlab-ci.yml"
 _COLOURED = ("FORCE_COLOR", "CLICOLOR_FORCE")  # what a notebook's kernel sets; the log is read as plain text
@@ -101,7 +101,7 @@ def recording_venv(folder: Path) -> Path:
 
 def stop() -> list[str]:
     """Stop what the jobs left serving (nginx, containers): as `mlops-workbook stop`, all this instance runs."""
-    from mlops_workbook.ci import containers, images
+    from mlops_workbook.core.docker import containers, images
 
     return processes.stop_all() + containers.remove_containers(images.docker_client())
 

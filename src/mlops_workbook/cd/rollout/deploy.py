@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlops_workbook import api, errors, instance, paths, waiting
 from mlops_workbook.cd.rollout.router import Router, RouterError
 from mlops_workbook.cd.rollout.targets import Copy, Release
-from mlops_workbook.ci import containers, smoke
+from mlops_workbook.ci import smoke
+from mlops_workbook.core import errors, http_client, instance, paths, waiting
+from mlops_workbook.core.docker import containers
 
 SLOTS = ("blue", "green")
 STATE = Path("runs/environments")  # <instance>/<env>: its live copy, router and history (git-ignored)
@@ -215,7 +216,7 @@ class Deployment:
     def _wait_until_served(self, version: str, timeout: float = 10) -> None:
         def served() -> bool:
             try:
-                return api.call(self.port, "/version")["version"] == version
+                return http_client.call(self.port, "/version")["version"] == version
             except OSError:
                 return False
 

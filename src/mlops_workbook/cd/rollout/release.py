@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlops_workbook import config
 from mlops_workbook.cd.rollout import targets
 from mlops_workbook.cd.rollout.deploy import DeployFailed, Deployment, Event
 from mlops_workbook.cd.rollout.targets import Release
+from mlops_workbook.core import environments
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,11 @@ def may_go_to_prod(mode: str, staging_passed: bool, approved_by: str | None) -> 
     )
 
 
-def environments(folder: Path) -> dict[str, Deployment]:
+def deployments(folder: Path) -> dict[str, Deployment]:
     """staging and prod with their real configs, emptied of what an earlier run left (copies' files in `folder`)."""
     stages = {}
     for name in ("staging", "prod"):
-        env_cfg = config.load(name)
+        env_cfg = environments.load(name)
         stages[name] = Deployment(env_cfg, targets.for_env(env_cfg, folder))
         stages[name].reset()
     return stages
@@ -86,7 +86,8 @@ def deploy_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Event
     import docker.errors
 
     from mlops_workbook.cd.rollout.targets import ContainerTarget
-    from mlops_workbook.ci import images
+    from mlops_workbook.ci import serving_image
+    from mlops_workbook.core.docker import images
 
     if cfg.deploy_target != "container":
         raise DeployFailed(
@@ -99,7 +100,7 @@ def deploy_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Event
     except docker.errors.ImageNotFound:
         raise DeployFailed(f"no image {image} here: build it first (mlops-workbook ci package --tag {image})") from None
     target = ContainerTarget(client, cfg.workspace_dir() / "copies", cfg.env)
-    chosen = Release(labels.get(images.MODEL_VERSION_LABEL, "unknown"), image)
+    chosen = Release(labels.get(serving_image.MODEL_VERSION_LABEL, "unknown"), image)
     why, approver = "", None
     if cfg.env == "prod":
         staging = Deployment(staging_cfg, target)

@@ -13,11 +13,11 @@ import socket
 import subprocess
 from pathlib import Path
 
-from mlops_workbook import errors, processes, waiting
+from mlops_workbook.core import errors, processes, waiting
 
 CONF = """\
 # written by mlops_workbook.cd.rollout.router: the {env} front door
-daemon off;   # it runs as the workbook's own background process (mlops_workbook.processes)
+daemon off;   # it runs as the workbook's own background process (mlops_workbook.core.processes)
 pid {folder}/nginx.pid;
 error_log {folder}/error.log warn;
 worker_processes 1;

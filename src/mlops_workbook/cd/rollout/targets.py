@@ -1,6 +1,6 @@
 """Where a copy of the serving app runs: a local process (dev) or a container of the CI image.
 
-Both serve the bundle CI's packaging step exports (the ONNX model and its facts, see bundle.py): a process
+Both serve the bundle CI's packaging step exports (the ONNX model and its facts, see example/bundle.py): a process
 loads it from a folder, a container has it baked into its image.
 
 Both targets answer the same two calls, `start` and `stop`, so the deploy logic does not care
@@ -14,9 +14,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlops_workbook import api, instance, paths, processes
 from mlops_workbook.cd.serving import server
-from mlops_workbook.ci import containers, export, images, packaging
+from mlops_workbook.ci import export, packaging, serving_image
+from mlops_workbook.core import http_client, instance, paths, processes
+from mlops_workbook.core.docker import containers, images
 from mlops_workbook.ct import gate
 
 
@@ -109,7 +110,7 @@ class ContainerTarget:
         """The registry's champion in its image: CI's package step, run here (the layer cache makes it quick)."""
         version = gate.required_champion(registry)
         built, _ = packaging.package_champion(
-            registry, self.client, self.folder / f"v{version}", f"{images.IMAGE}:{self.env}-model-v{version}"
+            registry, self.client, self.folder / f"v{version}", f"{serving_image.IMAGE}:{self.env}-model-v{version}"
         )
         return Release(version, image=built.tag, image_id=built.image_id or None)
 
@@ -142,4 +143,4 @@ class ContainerTarget:
 
 
 def _healthy(port: int) -> bool:
-    return api.answers(f"http://127.0.0.1:{port}/health")
+    return http_client.answers(f"http://127.0.0.1:{port}/health")

@@ -9,7 +9,7 @@ the same `features` formulas the data pipeline uses, and the ONNX model scores t
 `GET /metrics` exports traffic, latency and prediction metrics for Prometheus, plus the input drift
 and live accuracy that cm.live computes (07_cm_monitoring); `POST /feedback` takes late ground truth.
 Run it with `uvicorn --factory mlops_workbook.cd.serving.app:create_app` and MODEL_DIR set to a bundle folder
-(see bundle.py). DRIFT_WINDOW sets how many recent values (per feature, and outcomes) the drift and
+(see example/bundle.py). DRIFT_WINDOW sets how many recent values (per feature, and outcomes) the drift and
 accuracy gauges use; 0 turns both off.
 The endpoints are `async`: scoring a row takes microseconds, less than a hop to a worker thread.
 """
@@ -40,9 +40,9 @@ from prometheus_client import (
 )
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from mlops_workbook import bundle, schema
 from mlops_workbook.cm import drift, live
 from mlops_workbook.ct import features
+from mlops_workbook.example import bundle, schema
 
 _PYTHON_TYPES = {"int64": int, "float64": float}
 KNOWN_PATHS = {"/health", "/version", "/predict", "/feedback", "/metrics"}

@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from mlops_workbook import cache
+from mlops_workbook.core import cache
 
 EXPERIMENT = "ride-completion"
 

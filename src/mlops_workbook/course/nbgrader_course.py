@@ -9,7 +9,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from mlops_workbook import errors, labs, paths
+from mlops_workbook.core import errors, paths
+from mlops_workbook.course import labs
 
 # nbgrader's default of 30 s per cell is too short for the labs that build an image or start a server.
 CONFIG = """\

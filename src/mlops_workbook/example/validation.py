@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import pandas as pd
 import pandera.pandas as pa
 
-from mlops_workbook import errors, schema
+from mlops_workbook.core import errors
+from mlops_workbook.example import schema
 
 # pandera's internal check names, said the way a person reading the report would.
 _READABLE = {
@@ -89,7 +90,7 @@ class BadBatchError(errors.BadInput):
         self.report = report
         super().__init__(
             f"the batch was rejected, {report}\n"
-            "Fix the data at its source (or the declaration in mlops_workbook/schema.py "
+            "Fix the data at its source (or the declaration in mlops_workbook/example/schema.py "
             "if the data is right); nothing was written."
         )
 

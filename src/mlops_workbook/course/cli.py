@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from mlops_workbook import config, envcheck, errors, paths, verdicts
+from mlops_workbook.core import environments, errors, paths
+from mlops_workbook.course import envcheck, verdicts
 
 console = Console()
 
@@ -51,9 +52,9 @@ Only = Annotated[list[str] | None, typer.Option("--only", help="a notebook numbe
 Params = Annotated[list[str] | None, typer.Option("--param", "-p", help="override: key=value")]
 
 
-def _config(env: str, param: list[str] | None) -> config.EnvConfig:
+def _config(env: str, param: list[str] | None) -> environments.EnvConfig:
     """The environment's validated parameters (a ConfigError, before any work, if they are not)."""
-    return config.load(env, config.parse_overrides(param or []))
+    return environments.load(env, environments.parse_overrides(param or []))
 
 
 @app.command()
@@ -74,8 +75,8 @@ def run(
     ] = 5,  # the five that wait most (on Docker, servers, alerts) start at once: 2 cores stay busy (bench/)
 ) -> None:
     """Execute the lessons with papermill into the environment's workspace."""
-    from mlops_workbook import runner
-    from mlops_workbook.ci import images
+    from mlops_workbook.core.docker import images
+    from mlops_workbook.course import runner
 
     cfg = _config(env, param)
     images.prune_finished_runs()  # what earlier runs' rebuilds left: the disk stays flat across runs
@@ -85,7 +86,7 @@ def run(
 @app.command("config")
 def show_config(env: Env = "dev") -> None:
     """Validate an environment's parameters and print them."""
-    cfg = config.load(env)
+    cfg = environments.load(env)
     table = Table("key", "value", title=f"configs/{env}.yaml (valid)")
     for key, value in cfg.params().items():
         table.add_row(key, repr(value))
@@ -134,7 +135,7 @@ def check(
     ] = True,
 ) -> None:
     """Execute labs and say, per exercise, passed / not yet solved / wrong / tampered (a folder: the class report)."""
-    from mlops_workbook import grading
+    from mlops_workbook.course import grading
 
     all_passed = True
     for path in lab:
@@ -160,7 +161,7 @@ def merge(
     ),
 ) -> None:
     """Merge the class reports of `check --shard i/n` runs into one, as a single run would have written it."""
-    from mlops_workbook import grading
+    from mlops_workbook.course import grading
 
     results = grading.merge(reports)
     results.to_csv(report, index=False)
@@ -184,7 +185,7 @@ def make_labs(
     verify: Annotated[bool, typer.Option("--check", help="only report labs out of sync; exit 1 if any")] = False,
 ) -> None:
     """Regenerate labs/ from solutions/ (never edit a lab by hand)."""
-    from mlops_workbook import labs
+    from mlops_workbook.course import labs
 
     if verify:
         stale = labs.stale_labs()
@@ -202,9 +203,9 @@ def make_course(
     timeout: Annotated[int, typer.Option(help="seconds a cell may run when nbgrader autogrades")] = 300,
 ) -> None:
     """An nbgrader course with solutions/ as its source; then nbgrader generate_assignment and autograde."""
-    from mlops_workbook import course
+    from mlops_workbook.course import nbgrader_course
 
-    written = course.write(folder, timeout)
+    written = nbgrader_course.write(folder, timeout)
     console.print(f"wrote {len(written)} assignments to {folder}/source and {folder}/nbgrader_config.py; next:")
     console.print(f"cd {folder} && nbgrader generate_assignment --CourseDirectory.assignment_id='*'", soft_wrap=True)
 
@@ -212,7 +213,7 @@ def make_course(
 @app.command()
 def refresh(only: Only = None) -> None:
     """Re-execute notebooks/ and solutions/ in place with dev defaults (refresh stored outputs)."""
-    from mlops_workbook import runner
+    from mlops_workbook.course import runner
 
     for path in runner.refresh(only):
         console.print(f"refreshed {path.parent.name}/{path.name}")
@@ -234,7 +235,8 @@ def lab(
     import os
     import sys
 
-    from mlops_workbook import instance, runner
+    from mlops_workbook.core import instance
+    from mlops_workbook.course import runner
 
     kernel_name = runner.ensure_kernel()
     runner.quiet_jupyterlab()
@@ -251,7 +253,7 @@ def lab(
 @app.command()
 def kernel() -> None:
     """Register this environment as the `mlops-workbook` Jupyter kernel."""
-    from mlops_workbook import runner
+    from mlops_workbook.course import runner
 
     console.print(f"kernel '{runner.ensure_kernel()}' points at this environment")
 
@@ -260,9 +262,9 @@ def kernel() -> None:
 def stop() -> None:
     """Stop everything the workbook started here (app copies, nginx, Prometheus, Alertmanager, containers) and
     remove the images its rebuilds left: after a lesson was interrupted, or its kernel died."""
-    from mlops_workbook import instance, processes
     from mlops_workbook.cd.rollout import deploy
-    from mlops_workbook.ci import containers, images
+    from mlops_workbook.core import instance, processes
+    from mlops_workbook.core.docker import containers, images
 
     docker = envcheck.component_status("docker")[0]
     stopped, visited = [], []
@@ -290,8 +292,8 @@ def deploy_image(
     param: Params = None,
 ) -> None:
     """Deploy CI's image to staging or prod, health-gated; prod needs it live in staging (and an approval)."""
-    from mlops_workbook import processes
     from mlops_workbook.cd.rollout import release
+    from mlops_workbook.core import processes
 
     cfg = _config(env, param)
     with processes.detached():  # the environment's nginx serves on after this command ends

@@ -2,8 +2,8 @@
 
 pandas right-aligns every cell, which suits numbers (their digits line up) but makes a column of reasons, PromQL
 expressions or step names hard to read. Each lesson loads this as an IPython extension
-(`%load_ext mlops_workbook.display`): a DataFrame's HTML is then pandas' own, with `text-align: left` on the cells
-and headers of its text columns, and on text row labels. The plain-text form is pandas' own too.
+(`%load_ext mlops_workbook.course.display`): a DataFrame's HTML is then pandas' own, with `text-align: left` on
+the cells and headers of its text columns, and on text row labels. The plain-text form is pandas' own too.
 """
 
 from __future__ import annotations

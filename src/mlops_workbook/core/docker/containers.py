@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlops_workbook import errors, instance, waiting
+from mlops_workbook.core import errors, instance, waiting
 
 PORT = 8000  # inside the container
 # Each serving container's memory limit: about twice what the app holds after 10,000 requests (bench/), so

@@ -2,7 +2,7 @@
 
 ipytest runs a cell's tests from a temporary module named `t_<random hex>.py`, so pytest would report a
 failure as `t_1855e329….py::test_reliability`: a name that changes on every run and means nothing to a
-learner. Loaded with `-p mlops_workbook.notebook_tests`, the reports name the test alone.
+learner. Loaded with `-p mlops_workbook.course.notebook_tests`, the reports name the test alone.
 `configure()` sets ipytest up with it, for the lesson's cells.
 """
 

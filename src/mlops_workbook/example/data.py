@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlops_workbook import schema
+from mlops_workbook.example import schema
 
 FIRST_DAY = date(2026, 1, 5)
 # After the drift: acc_rate reports 40% of what drivers accept, and distance puts drivers off 60% less.

@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from mlops_workbook import instance, paths
+from mlops_workbook.core import instance, paths
 
 
 def once(name: str, build: Callable[[Path], None]) -> Path:

@@ -20,9 +20,10 @@ from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 from tqdm.auto import tqdm
 
-from mlops_workbook import envcheck, errors, execution, instance, labs, paths, tampering, verdicts
-from mlops_workbook.runner import LocalKernelManager, ensure_kernel
-from mlops_workbook.verdicts import CRASHED, TAMPERED, ExerciseResult, Raised
+from mlops_workbook.core import errors, instance, paths
+from mlops_workbook.course import envcheck, execution, labs, tampering, verdicts
+from mlops_workbook.course.runner import LocalKernelManager, ensure_kernel
+from mlops_workbook.course.verdicts import CRASHED, TAMPERED, ExerciseResult, Raised
 
 
 def _error(cell) -> dict | None:

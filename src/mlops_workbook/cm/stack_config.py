@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from mlops_workbook import errors, paths
+from mlops_workbook.core import errors, paths
 
 DEPLOY = Path("deploy")
 SECRETS = {"smtp_password": "SMTP_PASSWORD", "slack_webhook_url": "SLACK_WEBHOOK_URL"}  # file: environment variable

@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 from nbgrader.preprocessors import ClearOutput, ClearSolutions, LockCells
 
-from mlops_workbook import paths
+from mlops_workbook.core import paths
 
 _RUN_METADATA = ("papermill", "execution", "collapsed", "scrolled")
 

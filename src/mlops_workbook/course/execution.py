@@ -23,7 +23,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
-from mlops_workbook import errors, instance, paths
+from mlops_workbook.core import errors, instance, paths
 
 WORKSPACE = "/grading/workspace"  # the only folder a contained submission may write (its lab's `workspace`)
 LIMITS = {"memory": "1g", "processes": 128, "cpus": "1", "workspace": "256m", "tmp": "64m"}
@@ -60,7 +60,7 @@ def image() -> str:
     """The grading image, built once from the local base image (packaging builds that base)."""
     import docker.errors
 
-    from mlops_workbook.ci import images
+    from mlops_workbook.core.docker import images
 
     try:
         client = images.docker_client()
@@ -80,7 +80,7 @@ def image() -> str:
 def _read_only_mounts() -> list[str]:
     """What a contained lab may read: the workbook's code and configs, this environment and its interpreter, and
     the empty MLflow store a lab copies (built here first: the container cannot add to the cache)."""
-    from mlops_workbook import tracking
+    from mlops_workbook.example import tracking
 
     root = paths.project_root()
     wanted = [root / "src", root / "configs", Path(sys.prefix), Path(sys.base_prefix), tracking.empty_store()]
@@ -105,7 +105,7 @@ def contained(nb: nbformat.NotebookNode, timeout: int, image_tag: str) -> nbform
         "--env=HOME=/tmp", "--env=MPLBACKEND=Agg", "--env=PYTHONDONTWRITEBYTECODE=1", f"--workdir={WORKSPACE}",
         *_read_only_mounts(),
         image_tag,
-        str(Path(sys.prefix) / "bin" / "python"), "-m", "mlops_workbook.execution", str(timeout),
+        str(Path(sys.prefix) / "bin" / "python"), "-m", "mlops_workbook.course.execution", str(timeout),
     ]  # fmt: skip
     cells = sum(c.cell_type == "code" for c in nb.cells)
     try:

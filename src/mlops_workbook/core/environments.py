@@ -15,7 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from mlops_workbook import errors, instance, paths
+from mlops_workbook.core import errors, instance, paths
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 

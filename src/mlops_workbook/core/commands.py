@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import subprocess
 
-from mlops_workbook import errors
+from mlops_workbook.core import errors
 
 
 class CommandFailed(errors.WorkbookError, RuntimeError):

@@ -21,11 +21,11 @@ import os
 import tempfile
 from pathlib import Path
 
-from mlops_workbook import errors
+from mlops_workbook.core import errors
 
 VARIABLE = "MLOPS_WORKBOOK_INSTANCE"
 STRIDE = 1000
-LAST = 20  # a configured serve_port is at most 45000 (config.py): + 99 + 20 × 1000 stays below 65536
+LAST = 20  # a configured serve_port is at most 45000 (environments.py): + 99 + 20 × 1000 stays below 65536
 # The test suite's servers, outside the environments' ports: each test module owns one block.
 TEST_PORTS = {"deploy": 8400, "lab": 8600, "smoke-tests": 8700, "monitoring": 8800, "packaging": 8900}
 # On each container and image a run starts or builds: `mlops-workbook stop` removes what a finished run left.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlops_workbook import errors, paths
+from mlops_workbook.core import errors, paths
 
 LIBRARIES = (
     "mlops-workbook",

@@ -30,8 +30,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from traitlets import Unicode, default
 
-from mlops_workbook import errors, instance, paths
-from mlops_workbook.config import EnvConfig
+from mlops_workbook.core import errors, instance, paths
+from mlops_workbook.core.environments import EnvConfig
 
 KERNEL = "mlops-workbook"
 LESSON_DIRS = ("notebooks", "solutions")

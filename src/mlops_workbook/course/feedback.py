@@ -13,7 +13,7 @@ import html
 from IPython import get_ipython
 from IPython.display import display
 
-from mlops_workbook.verdicts import PASSED, ExerciseResult, Raised, judge
+from mlops_workbook.course.verdicts import PASSED, ExerciseResult, Raised, judge
 
 _ENDLESS = "the cell was interrupted: is there an endless loop?"
 _COLOURS = {PASSED: "32"}  # ANSI green; anything else red

@@ -1,8 +1,8 @@
-"""Docker images: the locally made base image, the serving image's build context and build, and what an image holds.
+"""Docker images: the locally made base image, a build with its progress and log, what an image holds, cleanup.
 
 The build needs no network: the base image is made locally (debootstrap + `docker import`, since this machine
-can't pull images), and pip inside the build installs only from the wheelhouse (ci.wheels). Everything goes
-through the docker SDK; a failing step is reported with its log, never as a bare exception.
+can't pull images); what goes into an image's context is its stage's (ci.serving_image). Everything goes through
+the docker SDK; a failing step is reported with its log, never as a bare exception.
 """
 
 from __future__ import annotations
@@ -11,20 +11,16 @@ import re
 import shutil
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 from tqdm.auto import tqdm
 
-from mlops_workbook import commands, errors, instance, paths
-from mlops_workbook.ci import wheels
+from mlops_workbook.core import commands, errors, instance
 
 BASE_IMAGE = "mlops-workbook/base:bookworm"
-IMAGE = "ride-completion"
 DOCKERFILE = "Dockerfile"
-MODEL_VERSION_LABEL = "ai.mlops-workbook.model-version"  # set by the Dockerfile from MODEL_VERSION
 BUILT_LABEL = "org.mlops-workbook.built"  # on every image the workbook builds: the only ones `prune` may remove
 BUILDS = "docker-builds"  # the lock builds share and a prune takes alone
 _STRIPPED = ("usr/share/doc", "usr/share/man", "usr/share/locale", "var/cache/apt", "var/lib/apt/lists")
@@ -80,32 +76,6 @@ def _build_base_image(client, tag: str) -> None:
         commands.run(["tar", "-C", str(rootfs), "-cf", str(archive), "."], "packing the base image's files")
         repository, _, name = tag.rpartition(":")
         client.api.import_image_from_file(str(archive), repository=repository, tag=name)
-
-
-def context(folder: Path, wheelhouse: Path, model_dir: Path, source: Path | None = None) -> Path:
-    """Assemble the build context: Dockerfile, uv, wheelhouse, lock, the project's wheel and the model bundle."""
-    folder = paths.fresh_dir(Path(folder))
-    shutil.copy(paths.project_root() / DOCKERFILE, folder / DOCKERFILE)
-    shutil.copy(wheels.uv_binary(), folder / "uv")
-    shutil.copytree(wheelhouse / "wheels", folder / "wheelhouse")
-    shutil.copy(wheelhouse / "requirements.lock", folder / "requirements.lock")
-    wheels.project_wheel(source or paths.project_root(), folder / "dist")
-    shutil.copytree(model_dir, folder / "model")
-    return folder
-
-
-def code_change(folder: Path) -> Path:
-    """A copy of the project's source in `folder` with a one-line change to the serving app: a code-only commit.
-
-    The change is new each time, so its rebuild shows what Docker's layer cache reuses, never an earlier run's build.
-    """
-    folder = paths.fresh_dir(Path(folder))
-    root = paths.project_root()
-    shutil.copytree(root / "src", folder / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    shutil.copy(root / "pyproject.toml", folder)
-    app = folder / "src/mlops_workbook/cd/serving/app.py"
-    app.write_text(app.read_text() + f"\n# a code-only change ({uuid.uuid4()})\n")
-    return folder
 
 
 @dataclass(frozen=True)
@@ -212,11 +182,13 @@ def prune(client, instances: list[int]) -> float:
 def prune_finished_runs() -> float:
     """`prune` the instances no running process holds (what finished or killed runs left), if Docker answers;
     the MB freed. A run starts with it, so that repeated runs do not fill the disk."""
-    from mlops_workbook import envcheck
+    import docker.errors
 
-    if not envcheck.component_status("docker")[0]:
+    try:
+        client = docker_client()
+    except docker.errors.DockerException:  # no Docker here: nothing to prune
         return 0.0
-    return prune(docker_client(), instance.unclaimed())
+    return prune(client, instance.unclaimed())
 
 
 KEPT_STAGES = 2  # of each build stage, the newest images kept: the current code's cache and a code change's

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psutil
 
-from mlops_workbook import instance, paths, waiting
+from mlops_workbook.core import instance, paths, waiting
 
 REGISTRY = Path("runs/processes")
 _PR_SET_PDEATHSIG = 1

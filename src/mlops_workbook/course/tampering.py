@@ -8,7 +8,7 @@ answers is reported per exercise, so the checker never counts a tampered exercis
 
 - a check cell deleted, duplicated, moved, edited, or with other nbgrader metadata;
 - an answer that rebinds a name the set-up or the checks use (`deployment = ...`), or patches something
-  the set-up imported (`api.call = ...`), unless the solution's own answer does the same.
+  the set-up imported (`http_client.call = ...`), unless the solution's own answer does the same.
 
 Static analysis cannot see every trick (`exec`, `getattr`): the checker runs a submission as untrusted code.
 """
