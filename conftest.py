@@ -181,3 +181,28 @@ def jupyterlab(tmp_path_factory):
         yield lab
     finally:
         processes.stop(name, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def gated_registry(tmp_path_factory):
+    """A registry as CT leaves it, made by the tests that export or deploy its versions: `make(env, overrides,
+    inputs)` runs the data pipeline on `env`'s data and trains one version per entry of `inputs` (the model's input
+    columns; None: all of them), each of which must pass the gate. A factory, since each test module needs its own
+    sizes and versions."""
+    from mlops_workbook.core import environments
+    from mlops_workbook.ct import data_pipeline, gate, training
+    from mlops_workbook.example import data, tracking
+
+    def make(env: str, overrides: dict, inputs: tuple = (None,)):
+        sandbox = tmp_path_factory.mktemp("registry")
+        cfg = environments.load(env, overrides)
+        registry = tracking.connect(None, sandbox)
+        store = data_pipeline.FeatureStore(sandbox / "features")
+        data_pipeline.run(data.open_source(cfg), store)
+        for chosen in inputs:
+            extra = {"inputs": chosen} if chosen else {}
+            candidate = training.run(store, cfg, registry, "a test's version", **extra)
+            assert gate.review(registry, candidate.version, candidate.held_out, cfg).passes
+        return registry
+
+    return make

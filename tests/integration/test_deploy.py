@@ -16,8 +16,7 @@ from mlops_workbook.cd.rollout import deploy, release, targets
 from mlops_workbook.ci import export, packaging, serving_image, smoke, wheels
 from mlops_workbook.core import environments, http_client, instance
 from mlops_workbook.core.docker import images
-from mlops_workbook.ct import data_pipeline, features, gate, training
-from mlops_workbook.example import data, tracking
+from mlops_workbook.ct import features, gate, training
 
 pytestmark = pytest.mark.component("nginx")
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
@@ -27,16 +26,8 @@ OLDER = tuple(name for name in features.MODEL_INPUTS if name not in ("conv_rate"
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    sandbox = tmp_path_factory.mktemp("registry")
-    cfg = environments.load("staging", {"n_partitions": 3, "rows_per_partition": 200})
-    registry = tracking.connect(None, sandbox)
-    store = data_pipeline.FeatureStore(sandbox / "features")
-    data_pipeline.run(data.open_source(cfg), store)
-    for inputs in (OLDER, features.MODEL_INPUTS):
-        candidate = training.run(store, cfg, registry, "test version", inputs=inputs)
-        assert gate.review(registry, candidate.version, candidate.held_out, cfg).passes
-    return registry
+def registry(gated_registry):
+    return gated_registry("staging", {"n_partitions": 3, "rows_per_partition": 200}, (OLDER, features.MODEL_INPUTS))
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +70,7 @@ def test_a_process_deploy_switches_versions_without_dropping_a_request(dev, pinn
 def test_a_release_that_cannot_start_never_takes_traffic(dev, pinned):
     dev.deploy(pinned("2"))
     broken = targets.Release("2", model_dir="/no/such/model")
-    with traffic.Traffic(dev.port, smoke.sample_rows(2, 1)) as users, pytest.raises(deploy.DeployFailed) as failed:
+    with traffic.Traffic(dev.port, smoke.sample_rows(2, 1)) as users, pytest.raises(deploy.DeployError) as failed:
         dev.deploy(broken)
     assert "version 2 still serves" in str(failed.value) and "not a model bundle" in str(failed.value)
     assert users.failed() == 0 and served_version(dev.port) == "2"
@@ -91,7 +82,7 @@ def test_a_release_that_cannot_start_never_takes_traffic(dev, pinned):
 
 def test_a_copy_that_answers_the_wrong_version_is_stopped_and_never_takes_over(dev, pinned):
     dev.deploy(pinned("1"))
-    with pytest.raises(deploy.DeployFailed, match="serving version 2, expected 1"):
+    with pytest.raises(deploy.DeployError, match="serving version 2, expected 1"):
         dev.deploy(targets.Release("1", model_dir=pinned("2").model_dir))
     assert served_version(dev.port) == "1"
     assert [deploy.port_free(dev.slot_port(slot)) for slot in deploy.SLOTS].count(False) == 1
@@ -116,7 +107,7 @@ def test_a_bounded_load_from_another_process_gets_no_errors(dev, pinned):
 
 def test_nothing_to_roll_back_to_is_a_clear_error(dev, pinned, registry):
     dev.deploy(pinned("2"))
-    with pytest.raises(deploy.DeployFailed, match="nothing to roll back to"):
+    with pytest.raises(deploy.DeployError, match="nothing to roll back to"):
         dev.rollback(registry)
     assert gate.champion_version(registry) == "2"
 
@@ -168,7 +159,7 @@ def test_a_container_deploy_switches_images_and_a_broken_image_never_takes_over(
         images.BASE_IMAGE,
         {},
     )
-    with pytest.raises(deploy.DeployFailed, match="did not become healthy"):
+    with pytest.raises(deploy.DeployError, match="did not become healthy"):
         staging.deploy(targets.Release("3", f"{TAG}-broken"))
     assert served_version(staging.port) == "2"
     ours = client.containers.list(filters={"label": f"{instance.LABEL}={instance.number()}"})

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import copy
 import shutil
-import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from mlops_workbook.core import paths
+from mlops_workbook.core import paths, waiting
 from mlops_workbook.course import grading, verdicts
 
 ARTIFACTS = paths.project_root() / "runs" / "artifacts" / "browser"
@@ -64,15 +63,17 @@ def test_a_lesson_shows_its_stored_plots_and_tables_and_no_error(jupyterlab, bro
     notebook = nbformat.read(paths.project_root() / "notebooks" / f"{lesson}.ipynb", as_version=4)
     wanted = expected(notebook)
     browser.get(f"{jupyterlab.url}/lab/tree/notebooks/{lesson}.ipynb?token={jupyterlab.token}")
-    seen, deadline = None, time.monotonic() + 60
-    while time.monotonic() < deadline:
+    seen = None
+
+    def rendered() -> bool:
+        nonlocal seen
         browser.execute_script(
             "document.querySelectorAll('.jp-NotebookPanel .jp-Cell').forEach(c => c.scrollIntoView())"
         )  # every cell rendered, however JupyterLab windows the notebook
         seen = browser.execute_script(SEEN)
-        if seen and seen["cells"] == len(notebook.cells) and seen["plots"] >= wanted["plots"]:
-            break
-        time.sleep(0.5)
+        return bool(seen and seen["cells"] == len(notebook.cells) and seen["plots"] >= wanted["plots"])
+
+    waiting.within(rendered, 60, every=0.5)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / f"{lesson}.png"))
     assert seen, f"no notebook on the page; it showed: {browser.find_element('tag name', 'body').text[:600]}"

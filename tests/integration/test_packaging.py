@@ -101,7 +101,7 @@ def test_a_code_only_change_rebuilds_only_the_code_layers(docker_client, built, 
 def test_a_failing_step_is_reported_with_its_log(docker_client, model_dir, tmp_path):
     context = serving_image.context(tmp_path / "context", wheels.wheelhouse(), model_dir)
     next((context / "wheelhouse").glob("onnxruntime-*.whl")).unlink()  # a wheel missing from the wheelhouse
-    with pytest.raises(images.BuildFailed) as failure:
+    with pytest.raises(images.BuildError) as failure:
         images.build(docker_client, context, TAG + "-broken", images.BASE_IMAGE, {})
     message = str(failure.value)
     lines = re.sub(r"\\\n", " ", (paths.project_root() / images.DOCKERFILE).read_text()).splitlines()
@@ -117,7 +117,7 @@ def test_an_unhealthy_container_is_reported_with_its_logs_and_removed(docker_cli
     (broken_model / bundle.MODEL_FILE).unlink()
     context = serving_image.context(tmp_path / "context", wheels.wheelhouse(), broken_model)
     images.build(docker_client, context, TAG + "-nomodel", images.BASE_IMAGE, {})
-    with pytest.raises(containers.Unhealthy, match="is not a model bundle"):
+    with pytest.raises(containers.UnhealthyError, match="is not a model bundle"):
         containers.run(docker_client, TAG + "-nomodel", PORT + 1, "pytest-unhealthy", timeout=60)
     assert not docker_client.containers.list(all=True, filters={"name": "pytest-unhealthy"})
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from mlops_workbook.cd.scheduling import pipelines
-from mlops_workbook.core import environments, errors
+from mlops_workbook.core import commands, environments, errors
 from mlops_workbook.ct import steps
 
 SMALL = {"n_partitions": 3, "rows_per_partition": 150}
@@ -40,7 +40,7 @@ def test_a_failing_step_fails_the_dag_run_with_its_error(tmp_path):
     cfg = environments.load("staging", SMALL)
     skipped = [ref for ref in pipelines.STEP_REFERENCES if not ref.endswith(":train")]  # evaluate finds no candidate
     dag_file = pipelines.install_airflow_dag(cfg, tmp_path / "dags", str(tmp_path / "ct"), skipped)
-    with pytest.raises(pipelines.PipelineFailed, match="(?s)the Airflow DAG run failed.*run the train step first"):
+    with pytest.raises(commands.CommandError, match="(?s)the Airflow DAG run failed.*run the train step first"):
         pipelines.run_airflow_dag(dag_file, tmp_path / "home")
 
 
@@ -73,7 +73,7 @@ def test_a_schedule_becomes_kubeflows_six_field_cron(schedule, cron):
 
 
 def test_a_schedule_kubeflow_cannot_read_is_refused_with_what_it_expects():
-    with pytest.raises(errors.BadInput, match="expected 5 cron fields"):
+    with pytest.raises(errors.BadInputError, match="expected 5 cron fields"):
         pipelines.kubeflow_cron("0 0 3 * * *")
 
 

@@ -90,5 +90,5 @@ def test_a_lab_that_needs_docker_is_not_put_in_a_grading_container(tmp_path):
     lab = tmp_path / "carol" / "02_ci_packaging.ipynb"
     lab.parent.mkdir()
     lab.write_bytes((paths.project_root() / "labs" / "02_ci_packaging.ipynb").read_bytes())
-    with pytest.raises(grading.errors.BadInput, match="needs docker.*--no-sandbox on a throwaway runner"):
+    with pytest.raises(grading.errors.BadInputError, match="needs docker.*--no-sandbox on a throwaway runner"):
         grading.check(lab, image="unused: refused before any container starts")

@@ -121,11 +121,12 @@ def test_a_lab_whose_set_up_fails_says_so_instead_of_failing_every_exercise(tmp_
     nb = nbformat.read(solution, as_version=4)
     setup = next(c for c in nb.cells if c.cell_type == "code" and "from_parameters" in c.source)
     setup.source += (
-        "\nfrom mlops_workbook.course import envcheck\nenvcheck.COMPONENTS['nothing'] = (['false'], 'apt-get install it')"
+        "\nfrom mlops_workbook.course import envcheck"
+        "\nenvcheck.COMPONENTS['nothing'] = (['false'], 'apt-get install it')"
         "\nenvcheck.require('nothing')"
     )
     nbformat.write(nb, tmp_path / "needs-nothing.ipynb")
-    with pytest.raises(ValueError, match=r"could not set up: ComponentMissing: this notebook needs nothing"):
+    with pytest.raises(ValueError, match=r"could not set up: ComponentMissingError: this notebook needs nothing"):
         grading.check(solution, source=tmp_path / "needs-nothing.ipynb")
 
 

@@ -3,42 +3,34 @@
 import pytest
 
 from mlops_workbook.ci import conversion, export
-from mlops_workbook.core import environments
-from mlops_workbook.ct import data_pipeline, features, gate, training
-from mlops_workbook.example import bundle, data, tracking
+from mlops_workbook.ct import features, gate, training
+from mlops_workbook.example import bundle, data
 
 
 @pytest.fixture(scope="module")
-def trained():
+def fitted():
     table = features.build(data.production_batch(1200, seed=5))
     train_rows, held_out = training.split(table)
     return training.train(train_rows, seed=5), train_rows, held_out
 
 
-def test_the_converted_model_answers_like_the_trained_one(trained):
-    model, _, held_out = trained
+def test_the_converted_model_answers_like_the_trained_one(fitted):
+    model, _, held_out = fitted
     parity = conversion.check(model, conversion.to_onnx(model), held_out)
     assert parity.rows == len(held_out) and parity.labels_differing == 0
     assert parity.max_difference <= conversion.TOLERANCE
 
 
-def test_a_conversion_that_reads_the_inputs_in_another_order_is_refused(trained):
-    model, train_rows, held_out = trained
+def test_a_conversion_that_reads_the_inputs_in_another_order_is_refused(fitted):
+    model, train_rows, held_out = fitted
     reordered = training.train(train_rows, seed=5, inputs=tuple(reversed(model.feature_names_in_)))
-    with pytest.raises(conversion.ParityFailed, match=r"labels differ, largest probability difference .* not packaged"):
+    with pytest.raises(conversion.ParityError, match=r"labels differ, largest probability difference .* not packaged"):
         conversion.check(model, conversion.to_onnx(reordered), held_out)
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    sandbox = tmp_path_factory.mktemp("registry")
-    cfg = environments.load("dev", {"n_partitions": 2, "rows_per_partition": 300})
-    registry = tracking.connect(None, sandbox)
-    store = data_pipeline.FeatureStore(sandbox / "features")
-    data_pipeline.run(data.open_source(cfg), store)
-    candidate = training.run(store, cfg, registry, "to export")
-    assert gate.review(registry, candidate.version, candidate.held_out, cfg).passes
-    return registry
+def registry(gated_registry):
+    return gated_registry("dev", {"n_partitions": 2, "rows_per_partition": 300})
 
 
 def test_export_writes_the_checked_bundle_and_logs_the_onnx_model_with_the_version(registry, tmp_path):
@@ -54,17 +46,17 @@ def test_a_broken_conversion_is_never_packaged(registry, tmp_path, monkeypatch):
     wrong = training.train(features.build(data.production_batch(600, seed=9)), seed=9, C=1e-4)
     convert = conversion.to_onnx
     monkeypatch.setattr(conversion, "to_onnx", lambda model: convert(wrong))  # converts another model
-    with pytest.raises(conversion.ParityFailed, match="it was not packaged"):
+    with pytest.raises(conversion.ParityError, match="it was not packaged"):
         export.champion(registry, tmp_path / "bundle")
     assert not (tmp_path / "bundle").exists(), "nothing is written for a model that failed parity"
 
 
-def test_a_version_without_held_out_rows_cannot_be_checked_so_it_is_not_packaged(registry, trained, tmp_path):
+def test_a_version_without_held_out_rows_cannot_be_checked_so_it_is_not_packaged(registry, fitted, tmp_path):
     import mlflow.sklearn
 
     with mlflow.start_run():
-        logged = mlflow.sklearn.log_model(trained[0], name="model", skops_trusted_types=training.TRUSTED_TYPES)
+        logged = mlflow.sklearn.log_model(fitted[0], name="model", skops_trusted_types=training.TRUSTED_TYPES)
     version = registry.create_model_version(training.MODEL_NAME, source=logged.model_uri).version
-    with pytest.raises(conversion.ParityFailed, match=f"version {version} has no held-out rows"):
+    with pytest.raises(conversion.ParityError, match=f"version {version} has no held-out rows"):
         export.version(registry, str(version), tmp_path / "bundle")
     assert not (tmp_path / "bundle").exists()

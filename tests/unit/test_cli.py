@@ -1,7 +1,9 @@
 """The CLI rejects bad input before any work, with a clear message and a non-zero exit."""
 
+import pytest
 from typer.testing import CliRunner
 
+from mlops_workbook.core import paths
 from mlops_workbook.course import labs
 from mlops_workbook.course.cli import app
 
@@ -44,3 +46,26 @@ def test_a_stale_lab_is_named_with_the_fix(monkeypatch):
     monkeypatch.setattr(labs, "stale_labs", lambda: ["03_cd_serving.ipynb"])
     result = cli.invoke(app, ["labs", "--check"])
     assert result.exit_code == 1 and "03_cd_serving.ipynb" in result.output and "make labs" in result.output
+
+
+# Each bad input a user can give the CLI, what it must say, and its exit code (2: bad input, nothing done).
+BAD_INPUTS = {
+    "a parameter without a value": (["run", "-p", "rows_per_partition"], "is not key=value", 2),
+    "a cron that is not one": (["deploy-pipelines", "-p", "retrain_schedule=bogus"], "retrain_schedule", 2),
+    "a file that is not a notebook": (["check", "README.md"], "README.md is not a Jupyter notebook", 2),
+    "a shard that is not i/n": (["check", "--shard", "x", "labs"], "--shard x: expected i/n", 2),
+    "a report that is not a class report": (["merge", "pyproject.toml"], "these are not class reports", 2),
+    "a course inside the workbook": (["course", "notebooks"], "inside the workbook", 2),
+    "an unknown notebook to refresh": (["refresh", "--only", "99"], "no notebook numbered or named 99", 2),
+    "dev, which serves no image": (["deploy", "--env", "dev"], "This command deploys CI's image to staging or prod", 2),
+}
+
+
+@pytest.mark.parametrize("bad", BAD_INPUTS)
+def test_bad_input_is_a_message_and_an_exit_code_never_a_traceback(bad, monkeypatch):
+    arguments, said, code = BAD_INPUTS[bad]
+    monkeypatch.chdir(paths.project_root())
+    result = cli.invoke(app, arguments)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    assert result.exit_code == code and said in " ".join(result.output.split()), result.output

@@ -110,7 +110,7 @@ def test_a_bad_batch_keeps_the_previous_version_current(store, batch, case):
 
 @pytest.mark.parametrize("partition", ["05/01/2026", "2026-1-5", "2026-13-45", "latest"])
 def test_a_partition_that_is_not_a_day_is_refused_and_nothing_is_written(store, batch, partition):
-    with pytest.raises(errors.BadInput, match="expected the day it holds, written YYYY-MM-DD"):
+    with pytest.raises(errors.BadInputError, match="expected the day it holds, written YYYY-MM-DD"):
         data_pipeline.process(batch.assign(event_date=partition), store, partition, "warehouse")
     assert files_under(store.root) == []
 
@@ -131,7 +131,7 @@ def test_run_processes_every_partition_of_the_source(store):
 
 
 def test_reading_a_partition_that_was_never_processed_says_what_to_do(store):
-    with pytest.raises(KeyError, match="run the data pipeline first"):
+    with pytest.raises(errors.UnavailableError, match="run the data pipeline first"):
         store.read(["2026-01-05"])
 
 

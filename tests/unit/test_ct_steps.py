@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from mlops_workbook.core import environments
+from mlops_workbook.core import environments, errors
 from mlops_workbook.ct import steps
 
 
@@ -30,10 +30,10 @@ def test_a_second_run_on_the_same_data_is_not_promoted(settings, tmp_path):
 
 def test_a_step_run_before_its_input_exists_says_which_step_to_run(settings, tmp_path):
     steps.prepare_features(settings, str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="run the train step first"):
+    with pytest.raises(errors.UnavailableError, match="run the train step first"):
         steps.evaluate(settings, str(tmp_path))
     steps.train(settings, str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="run the evaluate step first"):
+    with pytest.raises(errors.UnavailableError, match="run the evaluate step first"):
         steps.register(settings, str(tmp_path))
 
 

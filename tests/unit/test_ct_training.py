@@ -78,7 +78,7 @@ def test_the_gate_rule(challenger, champion, promote, reason):
 
 
 @pytest.fixture
-def registry(tmp_path):
+def empty_registry(tmp_path):
     registry = tracking.connect(None, tmp_path)
     yield registry
     mlflow.set_tracking_uri(None)
@@ -92,41 +92,41 @@ def register(model, halves, registry, note):
 
 
 @pytest.mark.slow
-def test_review_with_a_better_an_equal_and_a_worse_challenger(registry, halves):
+def test_review_with_a_better_an_equal_and_a_worse_challenger(empty_registry, halves):
     train, held_out = halves
     cfg = SimpleNamespace(min_accuracy=0.5, min_roc_auc=0.55, promotion_margin=0.0)
     weak = training.train(train, seed=3, inputs=("pickup_distance_km",))
     full = training.train(train, seed=3)
 
-    v1 = register(weak, halves, registry, "weak")
-    assert gate.review(registry, v1, held_out, cfg).passes
-    assert gate.champion_version(registry) == v1
+    v1 = register(weak, halves, empty_registry, "weak")
+    assert gate.review(empty_registry, v1, held_out, cfg).passes
+    assert gate.champion_version(empty_registry) == v1
 
-    v2 = register(full, halves, registry, "better")
-    assert gate.review(registry, v2, held_out, cfg).passes
-    assert gate.champion_version(registry) == v2
+    v2 = register(full, halves, empty_registry, "better")
+    assert gate.review(empty_registry, v2, held_out, cfg).passes
+    assert gate.champion_version(empty_registry) == v2
 
-    v3 = register(training.train(train, seed=3), halves, registry, "equal")
-    decision = gate.review(registry, v3, held_out, cfg)
+    v3 = register(training.train(train, seed=3), halves, empty_registry, "equal")
+    decision = gate.review(empty_registry, v3, held_out, cfg)
     assert not decision.passes and "not above the margin" in decision.reason
 
-    v4 = register(weak, halves, registry, "worse")
-    assert not gate.review(registry, v4, held_out, cfg).passes
+    v4 = register(weak, halves, empty_registry, "worse")
+    assert not gate.review(empty_registry, v4, held_out, cfg).passes
 
-    assert gate.champion_version(registry) == v2, "a worse or equal model is never promoted"
-    tags = registry.get_model_version(training.MODEL_NAME, v4).tags
+    assert gate.champion_version(empty_registry) == v2, "a worse or equal model is never promoted"
+    tags = empty_registry.get_model_version(training.MODEL_NAME, v4).tags
     assert tags["gate"] == "rejected" and "gain of -" in tags["gate_reason"]
-    assert str(registry.get_model_version_by_alias(training.MODEL_NAME, gate.CHALLENGER).version) == v4
+    assert str(empty_registry.get_model_version_by_alias(training.MODEL_NAME, gate.CHALLENGER).version) == v4
 
 
 @pytest.mark.slow
-def test_a_registered_model_loads_back_with_the_same_predictions(registry, halves):
+def test_a_registered_model_loads_back_with_the_same_predictions(empty_registry, halves):
     train, held_out = halves
     model = training.train(train, seed=3)
-    version = register(model, halves, registry, "roundtrip")
+    version = register(model, halves, empty_registry, "roundtrip")
     loaded = training.load(version)
     assert np.array_equal(training.predict_proba(loaded, held_out), training.predict_proba(model, held_out))
-    run = mlflow.get_run(registry.get_model_version(training.MODEL_NAME, version).run_id)
+    run = mlflow.get_run(empty_registry.get_model_version(training.MODEL_NAME, version).run_id)
     assert run.data.metrics["roc_auc"] == training.evaluate(model, held_out)["roc_auc"]
-    artifacts = [a.path for a in registry.list_artifacts(run.info.run_id)]
+    artifacts = [a.path for a in empty_registry.list_artifacts(run.info.run_id)]
     assert "evaluation.png" in artifacts and drift.REFERENCE_FILE in artifacts

@@ -61,7 +61,7 @@ def test_a_test_marked_with_an_absent_component_skips_locally_but_fails_in_ci(co
 
 def test_a_missing_component_shows_its_explanation_without_a_traceback(monkeypatch):
     monkeypatch.setitem(envcheck.COMPONENTS, "absent-tool", (["no-such-command-here"], "apt-get install absent-tool"))
-    with pytest.raises(envcheck.ComponentMissing) as missing:
+    with pytest.raises(envcheck.ComponentMissingError) as missing:
         envcheck.require("absent-tool")
     assert "apt-get install absent-tool" in str(missing.value) and ".ci/components" in str(missing.value)
-    assert missing.value._render_traceback_() == [f"ComponentMissing: {missing.value}"]
+    assert missing.value._render_traceback_() == [f"ComponentMissingError: {missing.value}"]

@@ -3,6 +3,7 @@
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
+from mlops_workbook.core import errors
 from mlops_workbook.course import feedback
 
 
@@ -11,7 +12,9 @@ def shell(monkeypatch):
     """IPython as JupyterLab's kernel runs it (each cell with its id), with the lab's verdicts shown."""
     monkeypatch.setattr(feedback, "_session", None)
     shell = InteractiveShell.instance()
-    shell.run_cell("from mlops_workbook.course import feedback\nfeedback.show_verdicts()", cell_id="verdicts")  # the lab's
+    shell.run_cell(
+        "from mlops_workbook.course import feedback\nfeedback.show_verdicts()", cell_id="verdicts"
+    )  # the lab's
     yield shell
     shell.events.unregister("pre_run_cell", feedback._session.before)
     shell.events.unregister("post_run_cell", feedback._session.after)
@@ -63,5 +66,5 @@ def test_the_summary_lists_every_exercise_even_one_not_run(shell, capsys):
 
 def test_a_check_before_the_set_up_says_what_to_run(monkeypatch):
     monkeypatch.setattr(feedback, "_session", None)
-    with pytest.raises(RuntimeError, match="run the lab's set-up cells first"):
+    with pytest.raises(errors.UnavailableError, match="run the lab's set-up cells first"):
         feedback.exercise("ex1")

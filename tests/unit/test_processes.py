@@ -4,14 +4,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
 import pytest
 
 from mlops_workbook.cd.rollout import deploy
-from mlops_workbook.core import instance, processes
+from mlops_workbook.core import instance, processes, waiting
 
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
 SLEEP = [sys.executable, "-c", "import time; time.sleep(600)"]
@@ -25,12 +24,13 @@ def name(request):
 
 
 def gone(pid: int, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+    def ended():
+        try:
+            return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
             return True
-        time.sleep(0.1)
-    return False
+
+    return waiting.within(ended, timeout)
 
 
 def test_a_process_is_recorded_and_stopped_by_name(tmp_path, name):

@@ -39,7 +39,7 @@ def test_a_failing_notebook_stops_the_run_and_names_cell_and_error(tmp_path, sta
     first = notebook(tmp_path / "01_ok.ipynb", "env = 'dev'", "x = 1")
     broken = notebook(tmp_path / "02_broken.ipynb", "env = 'dev'", "total = 0", "ratio = 1 / total")
     never = notebook(tmp_path / "03_never.ipynb", "env = 'dev'", "x = 1")
-    with pytest.raises(runner.NotebookFailed) as caught:
+    with pytest.raises(runner.NotebookRunError) as caught:
         runner.run(staging, [first, broken, never], Console(file=open(tmp_path / "log", "w")))
     message = str(caught.value)
     assert message.startswith("02_broken failed in cell")
@@ -56,7 +56,7 @@ def test_only_selects_by_number_or_name():
 
 def test_a_kernel_that_dies_is_reported_like_a_failing_notebook(tmp_path, staging):
     dying = notebook(tmp_path / "01_dies.ipynb", "env = 'dev'", "x = 1", "import os\nos._exit(1)", "y = 2")
-    with pytest.raises(runner.NotebookFailed) as caught:
+    with pytest.raises(runner.NotebookRunError) as caught:
         runner.run(staging, [dying], Console(file=open(tmp_path / "log", "w")))
     message = str(caught.value)
     assert message.startswith("01_dies failed in cell 3:") and "os._exit(1)" in message
@@ -76,7 +76,7 @@ def test_side_by_side_a_failure_is_reported_and_no_new_notebook_starts(tmp_path,
     broken = notebook(tmp_path / "01_broken.ipynb", "env = 'dev'", "ratio = 1 / 0")
     slow = notebook(tmp_path / "02_slow.ipynb", "env = 'dev'", "import time\ntime.sleep(8)")
     later = [notebook(tmp_path / f"0{n}_later.ipynb", "env = 'dev'", "x = 1") for n in (3, 4)]
-    with pytest.raises(runner.NotebookFailed, match="01_broken failed in cell") as caught:
+    with pytest.raises(runner.NotebookRunError, match="01_broken failed in cell") as caught:
         runner.run(staging, [broken, slow, *later], Console(file=open(tmp_path / "log", "w")), jobs=2)
     assert "ZeroDivisionError" in str(caught.value)
     assert (tmp_path / "ws" / "02_slow.ipynb").exists(), "the notebook already running finishes"

@@ -5,7 +5,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from mlops_workbook.core import environments
+from mlops_workbook.core import environments, errors
 from mlops_workbook.example import data, schema, validation
 
 
@@ -55,7 +55,7 @@ def test_drift_moves_inputs_and_what_they_mean():
     assert after.acc_rate.mean() < 0.5 * before.acc_rate.mean()  # undercounted
     far = [batch[batch.pickup_distance_km > 5][schema.LABEL].mean() for batch in (before, after)]
     assert far[1] > far[0] + 0.15, far  # long pickups now pay: completed more often
-    with pytest.raises(ValueError, match="between 0 and 1"):
+    with pytest.raises(errors.BadInputError, match="between 0 and 1"):
         data.production_batch(10, seed=0, drift=2)
 
 
@@ -65,7 +65,7 @@ def test_warehouse_serves_partitions_as_generated(tmp_path):
     assert wh.read(wh.partitions()[1]).equals(data.production_batch(80, seed=5, index=1))
     assert wh.read(wh.partitions()[3]).equals(data.production_batch(80, seed=5, index=3, drift=1.0))
     assert [p.name for p in tmp_path.iterdir()] == ["wh.db"]  # no half-built file left behind
-    with pytest.raises(KeyError, match="2026-01-05 to 2026-01-08"):
+    with pytest.raises(errors.BadInputError, match="2026-01-05 to 2026-01-08"):
         wh.read("2025-12-31")
 
 

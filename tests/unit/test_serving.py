@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mlops_workbook.cd.serving.app import MAX_BODY, MAX_ROWS, create_app
+from mlops_workbook.core import errors
 from mlops_workbook.ct import features, training
 from mlops_workbook.example import data, schema
 
@@ -123,7 +124,7 @@ def test_a_missing_field_is_named(served):
 
 
 def test_a_folder_that_is_not_a_bundle_says_how_to_make_one(tmp_path):
-    with pytest.raises(FileNotFoundError, match="export one with"):
+    with pytest.raises(errors.BadInputError, match="export one with"):
         create_app(tmp_path)
 
 

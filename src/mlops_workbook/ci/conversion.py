@@ -18,7 +18,7 @@ TOLERANCE = 1e-5  # largest difference in a probability that still counts as the
 INPUT = "inputs"  # the ONNX graph's one input: float32 rows of the model's inputs, in `feature_names_in_` order
 
 
-class ParityFailed(errors.WorkbookError):
+class ParityError(errors.RunError):
     """The converted model answers differently from the trained one: it must not be packaged."""
 
 
@@ -43,7 +43,7 @@ def to_onnx(model) -> bytes:
 
 
 def check(model, onnx_model: bytes, held_out) -> Parity:
-    """Score `held_out` (a feature table) with both models; ParityFailed says where they disagree."""
+    """Score `held_out` (a feature table) with both models; ParityError says where they disagree."""
     import onnxruntime
 
     inputs = list(model.feature_names_in_)
@@ -56,7 +56,7 @@ def check(model, onnx_model: bytes, held_out) -> Parity:
     if parity.labels_differing or parity.max_difference > TOLERANCE:
         worst = int(difference.argmax())
         onnx_says, sklearn_says = (p[worst].astype(float).round(6).tolist() for p in (probabilities, expected))
-        raise ParityFailed(
+        raise ParityError(
             f"the ONNX model answers unlike the trained one on {len(held_out)} held-out rows: "
             f"{parity.labels_differing} labels differ, largest probability difference {parity.max_difference:.2g} "
             f"(allowed {TOLERANCE:g}), worst on row {worst}: ONNX {onnx_says} vs scikit-learn {sklearn_says}. "

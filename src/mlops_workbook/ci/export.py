@@ -13,7 +13,7 @@ from mlops_workbook.example import bundle
 def version(registry, number: str, folder: Path, alias: str = "") -> tuple[bundle.Facts, conversion.Parity]:
     """A registered version as a serving bundle: its pipeline converted to ONNX and checked on its held-out rows.
 
-    Nothing is written unless the converted model passes the parity check (conversion.ParityFailed says why).
+    Nothing is written unless the converted model passes the parity check (conversion.ParityError says why).
     The ONNX model is also logged with the version's run (`onnx/model.onnx`), so the registry holds what shipped.
     """
     import mlflow
@@ -28,7 +28,7 @@ def version(registry, number: str, folder: Path, alias: str = "") -> tuple[bundl
         logged = mlflow.artifacts.download_artifacts(f"runs:/{found.run_id}/{training.HELD_OUT_FILE}")
         held_out = pd.read_parquet(logged)
     except (MlflowException, OSError):
-        raise conversion.ParityFailed(
+        raise conversion.ParityError(
             f"version {number} has no held-out rows ({training.HELD_OUT_FILE}) to check its conversion on: "
             "register versions with mlops_workbook.ct.training.log_and_register, which logs them"
         ) from None

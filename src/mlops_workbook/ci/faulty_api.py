@@ -12,6 +12,8 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from mlops_workbook.core import errors
+
 # fault: what the stand-in does wrong, said as the hint says it
 FAULTS = {
     "unhealthy": "answers /health with a status that is not ok",
@@ -64,7 +66,7 @@ def _handler(version: str, fault: str):
 def serving(port: int, version: str, fault: str):
     """A stand-in API on 127.0.0.1:`port` serving `version`, with `fault` (one of FAULTS), while in the block."""
     if fault not in FAULTS:
-        raise ValueError(f"unknown fault {fault!r}: choose one of {', '.join(FAULTS)}")
+        raise errors.BadInputError(f"unknown fault {fault!r}: choose one of {', '.join(FAULTS)}")
     server = ThreadingHTTPServer(("127.0.0.1", port), _handler(version, fault))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()

@@ -6,18 +6,17 @@ containers (running it) and smoke (checking it). This module puts them in the or
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from mlops_workbook.ci import export, serving_image, smoke, wheels
-from mlops_workbook.core import paths
+from mlops_workbook.core import commands, paths
 from mlops_workbook.core.docker import containers, images
 from mlops_workbook.example import bundle
 
 
 def git_commit() -> str:
     """The commit being packaged (what the image's revision label says), or "unknown" outside git."""
-    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=paths.project_root(), capture_output=True, text=True)
+    result = commands.run(["git", "rev-parse", "HEAD"], "reading the commit", check=False, cwd=paths.project_root())
     return result.stdout.strip() if result.returncode == 0 else "unknown"
 
 

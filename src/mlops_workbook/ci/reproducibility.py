@@ -29,7 +29,7 @@ RECORD_COMMAND = "mlops-workbook ci reproduce --record"
 Trainer = Callable  # (train_rows, seed) -> a fitted scikit-learn model
 
 
-class ReproducibilityError(errors.WorkbookError):
+class ReproducibilityError(errors.RunError):
     """The model differs from the reference; the message says how and what to do."""
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from mlops_workbook.core import errors, http_client
 
 
-class SmokeTestFailed(errors.WorkbookError):
+class SmokeTestError(errors.RunError):
     """The copy is up but answers wrongly: it must not take traffic."""
 
 
@@ -25,7 +25,7 @@ def check(port: int, rows: list[dict], expected_version: str) -> dict:
     if not all(0 <= p.get("probability", -1) <= 1 for p in predictions):
         problems.append(f"a probability outside [0, 1]: {answer}")
     if problems:
-        raise SmokeTestFailed(f"smoke test on port {port} failed: " + "; ".join(problems))
+        raise SmokeTestError(f"smoke test on port {port} failed: " + "; ".join(problems))
     return answer
 
 

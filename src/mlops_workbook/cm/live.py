@@ -21,12 +21,13 @@ import numpy as np
 from prometheus_client.core import GaugeMetricFamily
 
 from mlops_workbook.cm import drift
+from mlops_workbook.core import errors
 
 
 class LiveMonitor:
     def __init__(self, reference: drift.Reference, window: int = 500, min_rows: int = 100):
         if not 0 < min_rows <= window:
-            raise ValueError(f"need 0 < min_rows <= window, got min_rows={min_rows}, window={window}")
+            raise errors.BadInputError(f"need 0 < min_rows <= window, got min_rows={min_rows}, window={window}")
         self.reference, self.min_rows = reference, min_rows
         self._values = {name: deque(maxlen=window) for name in reference.features}
         self._outcomes: deque[bool] = deque(maxlen=window)

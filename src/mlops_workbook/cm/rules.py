@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from mlops_workbook.core import paths
+from mlops_workbook.core import commands, paths
 
 FOLDER = Path("deploy/prometheus")
 
@@ -35,8 +35,9 @@ def table() -> pd.DataFrame:
 
 
 def promtool(*args: str, folder: Path | None = None) -> subprocess.CompletedProcess:
-    """promtool in `folder` (default: deploy/prometheus, where the rule files name each other)."""
-    return subprocess.run(["promtool", *args], capture_output=True, text=True, cwd=folder or paths.resolve(FOLDER))
+    """promtool in `folder` (default: deploy/prometheus, where the rule files name each other); its exit code and
+    output, for the caller to read (a rule file promtool rejects is an answer, not an error)."""
+    return commands.run(["promtool", *args], f"promtool {args[0]}", check=False, cwd=folder or paths.resolve(FOLDER))
 
 
 def test(rules: str, tests: str, folder: Path) -> tuple[bool, str]:

@@ -9,20 +9,19 @@ the CT trigger.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from mlops_workbook.core import errors, paths
+from mlops_workbook.core import commands, errors, paths
 
 DEPLOY = Path("deploy")
 SECRETS = {"smtp_password": "SMTP_PASSWORD", "slack_webhook_url": "SLACK_WEBHOOK_URL"}  # file: environment variable
 RETRAIN_RECEIVER = "ct-retrain"
 
 
-class MonitoringError(errors.WorkbookError, RuntimeError):
+class MonitoringError(errors.RunError):
     """Prometheus or Alertmanager could not start, answer or take a configuration; the message says why."""
 
 
@@ -94,18 +93,8 @@ def routed_to(config: dict, folder: Path, **labels: str) -> list[str]:
     """The receivers Alertmanager's own router picks for an alert with these labels (`amtool config routes test`)."""
     path = Path(folder) / "alertmanager-routes.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    result = subprocess.run(
-        [
-            "amtool",
-            "config",
-            "routes",
-            "test",
-            f"--config.file={path}",
-            *(f"{name}={value}" for name, value in labels.items()),
-        ],
-        capture_output=True,
-        text=True,
+    command = ["amtool", "config", "routes", "test", f"--config.file={path}"]
+    result = commands.run(
+        [*command, *(f"{name}={value}" for name, value in labels.items())], "amtool's test of the alert routes"
     )
-    if result.returncode != 0:
-        raise MonitoringError(f"amtool rejected the configuration: {result.stderr.strip() or result.stdout.strip()}")
     return sorted(result.stdout.strip().split(","))

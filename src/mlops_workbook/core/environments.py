@@ -20,7 +20,7 @@ from mlops_workbook.core import errors, instance, paths
 ENVIRONMENTS = ("dev", "staging", "prod")
 
 
-class ConfigError(errors.BadInput):
+class ConfigError(errors.BadInputError):
     """The parameters are not valid; nothing has been executed or written."""
 
 

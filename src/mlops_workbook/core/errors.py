@@ -1,7 +1,9 @@
-"""One base for the errors the workbook raises on purpose, so that the CLI and the notebooks handle them alike.
+"""The errors the workbook raises on purpose, so that the CLI and the notebooks handle them alike.
 
-Each says what went wrong and what to do about it. Where something failed that has logs (a container, a
-process, a build), their last lines travel apart in `logs`: `message` is the sentence, `str()` both.
+Each says what went wrong and what to do about it, and belongs to one of three kinds: the input was bad (nothing
+was done), something a step needs is missing or unhealthy (install or start it), or a step ran and failed (its
+logs say why). Every class is named for what went wrong and ends in `Error`. Where something failed that has logs
+(a container, a process, a build), their last lines travel apart in `logs`: `message` is the sentence, `str()` both.
 """
 
 from __future__ import annotations
@@ -24,7 +26,17 @@ class WorkbookError(Exception):
         return f"{self.message} Its last logs:\n{self.logs}" if self.logs else self.message
 
 
-class BadInput(WorkbookError, ValueError):
-    """A parameter, an argument or a file given to the workbook is not valid; nothing was done."""
+class BadInputError(WorkbookError, ValueError):
+    """A parameter, an argument, a file or a batch given to the workbook is not valid; nothing was done."""
 
     exit_code = 2
+
+
+class UnavailableError(WorkbookError, RuntimeError):
+    """Something a step needs is missing, not ready or unhealthy: a component, a server, an earlier step's output."""
+
+    exit_code = 3
+
+
+class RunError(WorkbookError, RuntimeError):
+    """A step ran and failed: a command, a build, a notebook, a check the work did not pass."""

@@ -37,7 +37,7 @@ def number() -> int:
     """This run's instance, from MLOPS_WORKBOOK_INSTANCE (0 when unset)."""
     raw = os.environ.get(VARIABLE, "0")
     if not raw.isdigit() or int(raw) > LAST:
-        raise errors.BadInput(
+        raise errors.BadInputError(
             f"{VARIABLE}={raw!r}: expected a whole number from 0 to {LAST} (unset it for the ports the lessons print)"
         )
     return int(raw)
@@ -89,7 +89,9 @@ def claim() -> int:
         _held.append(handle)
         os.environ[VARIABLE] = str(k)
         return k
-    raise errors.WorkbookError(f"all {LAST} workbook instances are taken by running processes: stop a test run first")
+    raise errors.UnavailableError(
+        f"all {LAST} workbook instances are taken by running processes: stop a test run first"
+    )
 
 
 def unclaimed() -> list[int]:

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import mlops_workbook
+from mlops_workbook.core import errors
 
 CACHE = Path("runs/cache")  # one-time work every run and environment shares (see cache.py)
 
@@ -20,7 +21,7 @@ def project_root() -> Path:
     """The clone the package is installed from (editable install: src/mlops_workbook → ../..)."""
     root = Path(mlops_workbook.__file__).resolve().parents[2]
     if not (root / "configs").is_dir():
-        raise FileNotFoundError(
+        raise errors.UnavailableError(
             f"configs/ not found next to the installed package ({root}). Install the workbook "
             "from its clone with `make install` (or `pip install -e .`)."
         )

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from mlops_workbook.core import errors
+
 STAGES = ("CI", "CD", "CM", "CT")
 COLOURS = {"CI": "tab:blue", "CD": "tab:green", "CM": "tab:red", "CT": "tab:purple"}
 
@@ -36,7 +38,7 @@ class Timeline:
 
     def mark(self, stage: str, what: str, why: str = "") -> None:
         if stage not in STAGES:
-            raise ValueError(f"unknown stage {stage!r}: one of {', '.join(STAGES)}")
+            raise errors.BadInputError(f"unknown stage {stage!r}: one of {', '.join(STAGES)}")
         step = Step(round(self.now(), 1), stage, what, why)
         self.steps.append(step)
         print(f"{len(self.steps):>2}. {stage} | {what}" + (f"\n      why: {why}" if why else ""))

@@ -101,7 +101,7 @@ def _shard(value: str | None) -> tuple[int, int] | None:
         return None
     index, _, total = value.partition("/")
     if not (index.isdigit() and total.isdigit()):
-        raise errors.BadInput(f"--shard {value}: expected i/n, e.g. --shard 1/4 (the first of four shards)")
+        raise errors.BadInputError(f"--shard {value}: expected i/n, e.g. --shard 1/4 (the first of four shards)")
     return int(index), int(total)
 
 

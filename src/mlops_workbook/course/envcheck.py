@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
 
-from mlops_workbook.core import errors, paths
+from mlops_workbook.core import commands, errors, paths
 
 LIBRARIES = (
     "mlops-workbook",
@@ -97,8 +96,8 @@ def component_status(name: str) -> tuple[bool, str]:
     if shutil.which(command[0]) is None:
         return False, f"not installed: {how}"
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=10)
-    except subprocess.TimeoutExpired:
+        result = commands.run(command, f"asking {name} its version", check=False, timeout=10)
+    except commands.CommandTimeoutError:
         return False, f"'{' '.join(command)}' did not answer in 10 s"
     said = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     if result.returncode != 0:
@@ -111,19 +110,19 @@ def components() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["component", "available", "detail"]).set_index("component")
 
 
-class ComponentMissing(errors.WorkbookError, RuntimeError):
+class ComponentMissingError(errors.UnavailableError):
     """A notebook needs a component this machine lacks; the message says how to get it."""
 
     def _render_traceback_(self) -> list[str]:
         """In a notebook, show the explanation alone: the traceback would only hide it."""
-        return [f"ComponentMissing: {self}"]
+        return [f"ComponentMissingError: {self}"]
 
 
 def require(name: str) -> str:
-    """What the component said, or ComponentMissing explaining how to get it."""
+    """What the component said, or ComponentMissingError explaining how to get it."""
     available, detail = component_status(name)
     if not available:
-        raise ComponentMissing(
+        raise ComponentMissingError(
             f"this notebook needs {name}, which is {detail}. `sudo bash .ci/components` "
             "installs and starts every component on Debian/Ubuntu."
         )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -23,7 +22,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
-from mlops_workbook.core import errors, instance, paths
+from mlops_workbook.core import commands, errors, instance, paths
 
 WORKSPACE = "/grading/workspace"  # the only folder a contained submission may write (its lab's `workspace`)
 LIMITS = {"memory": "1g", "processes": 128, "cpus": "1", "workspace": "256m", "tmp": "64m"}
@@ -65,7 +64,7 @@ def image() -> str:
     try:
         client = images.docker_client()
     except docker.errors.DockerException as error:
-        raise errors.BadInput(
+        raise errors.BadInputError(
             f"grading in containers needs Docker, which does not answer ({error}): start it (`bash .ci/components` "
             "installs it), or check on a throwaway machine with --no-sandbox"
         ) from None
@@ -109,14 +108,14 @@ def contained(nb: nbformat.NotebookNode, timeout: int, image_tag: str) -> nbform
     ]  # fmt: skip
     cells = sum(c.cell_type == "code" for c in nb.cells)
     try:
-        done = subprocess.run(
-            command, input=nbformat.writes(nb), capture_output=True, text=True, timeout=60 + timeout * cells
+        done = commands.run(
+            command, "the grading container", check=False, input=nbformat.writes(nb), timeout=60 + timeout * cells
         )
-    except subprocess.TimeoutExpired:
-        subprocess.run(["docker", "kill", name], capture_output=True)
+    except commands.CommandTimeoutError:
+        commands.run(["docker", "kill", name], "stopping the grading container", check=False)
         return nb
     if done.returncode in DOCKER_FAILED:
-        raise errors.WorkbookError("the grading container did not start", logs=done.stderr.strip()[-2000:])
+        raise errors.UnavailableError("the grading container did not start", logs=done.stderr.strip()[-2000:])
     if done.returncode != 0 or not done.stdout.strip():
         return nb  # killed (memory) or broken before it could answer
     return nbformat.reads(done.stdout, as_version=4)

@@ -13,6 +13,7 @@ import html
 from IPython import get_ipython
 from IPython.display import display
 
+from mlops_workbook.core import errors
 from mlops_workbook.course.verdicts import PASSED, ExerciseResult, Raised, judge
 
 _ENDLESS = "the cell was interrupted: is there an endless loop?"
@@ -75,7 +76,7 @@ def show_verdicts() -> None:
     global _session
     shell = get_ipython()
     if shell is None:
-        raise RuntimeError("show_verdicts() runs in a notebook's kernel: open the lab in JupyterLab")
+        raise errors.UnavailableError("show_verdicts() runs in a notebook's kernel: open the lab in JupyterLab")
     if _session is not None and _session.shell is shell:
         return
     _session = _Session(shell)
@@ -87,7 +88,7 @@ def show_verdicts() -> None:
 def exercise(exercise_id: str) -> None:
     """Mark the running cell as the check of `exercise_id` (the first line of every check cell)."""
     if _session is None:
-        raise RuntimeError("run the lab's set-up cells first (they call feedback.show_verdicts())")
+        raise errors.UnavailableError("run the lab's set-up cells first (they call feedback.show_verdicts())")
     _session.current = exercise_id
 
 

@@ -46,13 +46,24 @@ def _judge(exercise: str, answers: list, check_cell, earlier: list[ExerciseResul
 
 def rebuilt(lab: Path, source: Path | None = None) -> tampering.Rebuilt:
     """The submission's answers in the lab `solutions/` generates (or in `source`, a solved notebook)."""
-    submission = nbformat.read(lab, as_version=4)
+    submission = _read(Path(lab))
     solution_path = source or labs.solution_for(submission, Path(lab).stem)
     if solution_path is None:
-        raise errors.BadInput(
+        raise errors.BadInputError(
             f"{paths.show(Path(lab))} is not one of the workbook's labs: name it as in labs/ (e.g. 00_overview.ipynb)"
         )
     return tampering.rebuild(submission, *_source(Path(solution_path)))
+
+
+def _read(lab: Path) -> nbformat.NotebookNode:
+    """The submission as a notebook, or BadInputError saying that it is not one."""
+    try:
+        return nbformat.read(lab, as_version=4)
+    except (ValueError, TypeError, KeyError, AttributeError) as error:  # not JSON, or JSON that is not a notebook
+        raise errors.BadInputError(
+            f"{paths.show(lab)} is not a Jupyter notebook ({type(error).__name__}): pass a lab's .ipynb file "
+            "as JupyterLab saves it"
+        ) from None
 
 
 @functools.cache
@@ -84,7 +95,7 @@ def check(
     if image:
         needs = envcheck.notebook_needs(nb)
         if needs:
-            raise errors.BadInput(
+            raise errors.BadInputError(
                 f"{paths.show(Path(lab))} needs {', '.join(needs)}, which a grading container does not have: check "
                 "labs like it with --no-sandbox on a throwaway runner (README: Check a class's labs)"
             )
@@ -100,7 +111,9 @@ def check(
         None,
     )
     if setup_error:  # not the learner's doing: say what the lab needs instead of failing every exercise
-        raise errors.BadInput(f"{paths.show(lab)} could not set up: {setup_error['ename']}: {setup_error['evalue']}")
+        raise errors.BadInputError(
+            f"{paths.show(lab)} could not set up: {setup_error['ename']}: {setup_error['evalue']}"
+        )
     outcomes: list[ExerciseResult] = []
     answers = []
     for cell in nb.cells:
@@ -153,7 +166,7 @@ def submissions(folder: Path, shard: tuple[int, int] | None = None) -> list[Path
     """
     found = sorted(Path(folder).glob("*/*.ipynb"))
     if not found:
-        raise errors.BadInput(
+        raise errors.BadInputError(
             f"no submissions in {paths.show(Path(folder))}: expected <learner>/<lab>.ipynb, "
             "e.g. alice/07_cm_monitoring.ipynb"
         )
@@ -161,7 +174,7 @@ def submissions(folder: Path, shard: tuple[int, int] | None = None) -> list[Path
         return found
     index, total = shard
     if not 1 <= index <= total:
-        raise errors.BadInput(f"shard {index}/{total}: expected i/n with 1 <= i <= n, e.g. --shard 1/4")
+        raise errors.BadInputError(f"shard {index}/{total}: expected i/n with 1 <= i <= n, e.g. --shard 1/4")
     return found[index - 1 :: total]
 
 
@@ -217,8 +230,14 @@ def merge(reports: list[Path]) -> pd.DataFrame:
     """The class report of several shards' CSVs, in the order a single run would give."""
     missing = [paths.show(Path(r)) for r in reports if not Path(r).is_file()]
     if missing:
-        raise errors.BadInput(f"no such report: {', '.join(missing)}: pass the CSVs each shard wrote with --report")
-    merged = pd.concat([pd.read_csv(r, keep_default_na=False) for r in reports], ignore_index=True)
+        raise errors.BadInputError(
+            f"no such report: {', '.join(missing)}: pass the CSVs each shard wrote with --report"
+        )
+    not_reports = errors.BadInputError(f"these are not class reports: expected the columns {COLUMNS}")
+    try:
+        merged = pd.concat([pd.read_csv(r, keep_default_na=False) for r in reports], ignore_index=True)
+    except (pd.errors.ParserError, UnicodeDecodeError):  # not a CSV at all
+        raise not_reports from None
     if list(merged.columns) != COLUMNS:
-        raise errors.BadInput(f"these are not class reports: expected the columns {COLUMNS}")
+        raise not_reports
     return merged.sort_values(["learner", "lab"], kind="stable").reset_index(drop=True)

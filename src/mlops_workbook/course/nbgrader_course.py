@@ -37,7 +37,7 @@ def write(folder: Path, timeout: int = 300) -> list[Path]:
     """
     folder = Path(folder).resolve()
     if folder.is_relative_to(paths.project_root()):
-        raise errors.BadInput(
+        raise errors.BadInputError(
             f"{paths.show(folder)} is inside the workbook, and a course's gradebook holds learners' names: "
             "put the course elsewhere, e.g. ~/courses/mlops"
         )

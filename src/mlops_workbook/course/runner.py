@@ -88,7 +88,7 @@ def notebooks(folder: str = "notebooks", only: list[str] | None = None) -> list[
     found = sorted((paths.project_root() / folder).glob("[0-9][0-9]_*.ipynb"))
     unknown = [o for o in only or [] if not any(_matches(nb, [o]) for nb in found)]
     if unknown:
-        raise errors.BadInput(
+        raise errors.BadInputError(
             f"no notebook numbered or named {', '.join(unknown)} in {folder}/; "
             f"there are: {', '.join(nb.stem for nb in found)}"
         )
@@ -103,7 +103,7 @@ class Result:
     output: str
 
 
-class NotebookFailed(errors.WorkbookError, RuntimeError):
+class NotebookRunError(errors.RunError):
     """Notebooks raised, or their kernels died: which ones, in which cell, with which error, what to do."""
 
 
@@ -218,7 +218,7 @@ def run(cfg: EnvConfig, todo: list[Path], console: Console | None = None, jobs: 
     ran = [results[nb] for nb in todo if nb in results]
     console.print(summary(ran, cfg.env, skipped=len(todo) - len(ran)))
     if failures:
-        raise NotebookFailed("\n\n".join(failures))
+        raise NotebookRunError("\n\n".join(failures))
     return ran
 
 
@@ -249,7 +249,9 @@ def refresh(only: list[str] | None = None) -> list[Path]:
     kernel = ensure_kernel()
     chosen = [nb for folder in LESSON_DIRS for nb in notebooks(folder) if _matches(nb, only)]
     if not chosen:
-        raise errors.BadInput(f"no notebook numbered or named {', '.join(only or [])} in {' or '.join(LESSON_DIRS)}/")
+        raise errors.BadInputError(
+            f"no notebook numbered or named {', '.join(only or [])} in {' or '.join(LESSON_DIRS)}/"
+        )
     for path in chosen:
         nb = nbformat.read(path, as_version=4)
         NotebookClient(

@@ -86,7 +86,9 @@ class FeatureStore:
         chosen = partitions or self.partitions()
         missing = [p for p in chosen if self.current(p) is None]
         if missing:
-            raise KeyError(f"no features for partition(s) {', '.join(missing)}: run the data pipeline first")
+            raise errors.UnavailableError(
+                f"no features for partition(s) {', '.join(missing)}: run the data pipeline first"
+            )
         return pd.concat(
             [pd.read_parquet(self.root / p / self.current(p).version / "features.parquet") for p in chosen],
             ignore_index=True,
@@ -116,7 +118,9 @@ def process(
     except (TypeError, ValueError):
         valid_day = False
     if not valid_day:
-        raise errors.BadInput(f"partition {partition!r}: expected the day it holds, written YYYY-MM-DD (2026-01-05)")
+        raise errors.BadInputError(
+            f"partition {partition!r}: expected the day it holds, written YYYY-MM-DD (2026-01-05)"
+        )
     belongs = pa.Check.equal_to(partition, error=f"the partition being written, {partition}")
     rules = {**(rules or {}), schema.PARTITION: [*(rules or {}).get(schema.PARTITION, []), belongs]}
     validation.require_valid(batch, min_rows, rules)

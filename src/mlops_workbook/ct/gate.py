@@ -55,15 +55,17 @@ def decide(challenger: dict, champion: dict | None, min_accuracy: float, min_roc
     )
 
 
-class NoChampion(errors.WorkbookError, LookupError):
+class NoChampionError(errors.UnavailableError, LookupError):
     """Nothing to package or deploy: no version holds the champion alias yet."""
 
 
 def required_champion(registry) -> str:
-    """The champion's version; NoChampion, saying what to do, when there is none."""
+    """The champion's version; NoChampionError, saying what to do, when there is none."""
     version = champion_version(registry)
     if version is None:
-        raise NoChampion(f"no '{CHAMPION}' in the registry: train and promote a model first (06_ct_training_pipeline)")
+        raise NoChampionError(
+            f"no '{CHAMPION}' in the registry: train and promote a model first (06_ct_training_pipeline)"
+        )
     return version
 
 

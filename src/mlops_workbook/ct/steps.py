@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mlops_workbook.core import environments, paths
+from mlops_workbook.core import environments, errors, paths
 from mlops_workbook.ct import data_pipeline
 from mlops_workbook.example import data
 
@@ -55,7 +55,7 @@ def train(settings: dict, folder: str) -> dict:
 
 def _output_of(step: str, path: Path) -> Path:
     if not path.exists():
-        raise FileNotFoundError(f"{path.name} is missing from the pipeline's folder: run the {step} step first")
+        raise errors.UnavailableError(f"{path.name} is missing from the pipeline's folder: run the {step} step first")
     return path
 
 

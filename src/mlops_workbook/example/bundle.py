@@ -12,6 +12,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from mlops_workbook.core import errors
+
 MODEL_FILE, FACTS_FILE = "model.onnx", "model.json"
 
 
@@ -43,7 +45,7 @@ def load(folder: Path):
     folder = Path(folder)
     missing = [name for name in (MODEL_FILE, FACTS_FILE) if not (folder / name).exists()]
     if missing:
-        raise FileNotFoundError(
+        raise errors.BadInputError(
             f"{folder} is not a model bundle (missing {', '.join(missing)}): "
             "export one with mlops_workbook.ci.export.champion"
         )

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mlops_workbook.core import errors
 from mlops_workbook.example import schema
 
 FIRST_DAY = date(2026, 1, 5)
@@ -68,7 +69,7 @@ def fake_batch(n_rows: int, seed: int, index: int = 0) -> pd.DataFrame:
 def production_batch(n_rows: int, seed: int, index: int = 0, drift: float = 0.0) -> pd.DataFrame:
     """Rows as production would see them on day `index`; `drift` in [0, 1] shifts them."""
     if not 0.0 <= drift <= 1.0:
-        raise ValueError(f"drift must be between 0 and 1, got {drift}")
+        raise errors.BadInputError(f"drift must be between 0 and 1, got {drift}")
     rng = np.random.default_rng([seed, index, 1])
     years = np.clip(rng.gamma(2.0, 1.5, n_rows), 0, 40)
     acc = rng.beta(8, 2, n_rows)  # what drivers do; the column reports it as the app counts it
@@ -176,7 +177,7 @@ class Warehouse:
 
 def _index_of(partition: str, known: list[str]) -> int:
     if partition not in known:
-        raise KeyError(f"no partition '{partition}': this source has {known[0]} to {known[-1]}")
+        raise errors.BadInputError(f"no partition '{partition}': this source has {known[0]} to {known[-1]}")
     return known.index(partition)
 
 

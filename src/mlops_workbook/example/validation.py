@@ -44,7 +44,7 @@ def pandera_schema(min_rows: int = 1, rules: Rules | None = None) -> pa.DataFram
     rules = rules or {}
     unknown = sorted(set(rules) - set(schema.BY_NAME))
     if unknown:
-        raise ValueError(
+        raise errors.BadInputError(
             f"rules name unknown column(s) {unknown}: use columns of the schema, {', '.join(schema.BY_NAME)}"
         )
     columns = {}
@@ -83,7 +83,7 @@ class Report:
         return f"{len(lines)} schema check(s) failed:\n" + "\n".join(lines)
 
 
-class BadBatchError(errors.BadInput):
+class BadBatchError(errors.BadInputError):
     """A batch broke the schema. It carries the report; nothing was written."""
 
     def __init__(self, report: Report):

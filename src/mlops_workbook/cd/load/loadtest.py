@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from mlops_workbook.core import commands
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 
@@ -28,7 +29,7 @@ def run(port: int, body, requests: int = 1000, users: int = 8, path: str = "/pre
             "LOADTEST_REQUESTS": str(requests),
             "LOADTEST_REPORT": str(report),
         }
-        done = subprocess.run(
+        commands.run(
             [
                 sys.executable,
                 "-m",
@@ -48,11 +49,8 @@ def run(port: int, body, requests: int = 1000, users: int = 8, path: str = "/pre
                 "--run-time",
                 f"{timeout:.0f}s",
             ],  # a safety net: the count stops it first
+            "the locust load test",
             env=env,
-            capture_output=True,
-            text=True,
             timeout=timeout + 30,
         )
-        if not report.exists():
-            raise RuntimeError(f"locust did not run (exit {done.returncode}): {done.stderr.strip()[-600:]}")
         return {**json.loads(report.read_text()), "users": users}

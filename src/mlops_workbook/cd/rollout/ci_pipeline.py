@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ BRANCH = "main"
 UV_VENV = ".uv"  # where the Makefile keeps uv (its UV)
 
 
-class PipelineError(errors.WorkbookError, RuntimeError):
+class CIPipelineError(errors.RunError):
     """gitlab-ci-local could not read or run the definition; the message carries the end of its output."""
 
 
@@ -48,9 +47,9 @@ def project_copy(folder: Path, approver: str = "release-manager") -> Path:
     them up to date (it would otherwise reinstall this copy's package into them, and the copy is thrown away).
     """
     root = paths.project_root()
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=root, capture_output=True, text=True)
+    listed = commands.run(["git", "ls-files", "-co", "--exclude-standard"], "listing the files", check=False, cwd=root)
     if listed.returncode != 0:
-        raise PipelineError(f"{root} is not a git clone: gitlab-ci-local runs what git tracks. Clone the workbook.")
+        raise CIPipelineError(f"{root} is not a git clone: gitlab-ci-local runs what git tracks. Clone the workbook.")
     folder = paths.fresh_dir(folder)
     for name in listed.stdout.splitlines():
         if (root / name).is_file():
@@ -77,10 +76,10 @@ def with_job(repo: Path, name: str, definition: str) -> None:
     try:
         job = yaml.safe_load(definition)
     except yaml.YAMLError as error:
-        raise errors.BadInput(f"the job is not valid YAML: {error}") from None
+        raise errors.BadInputError(f"the job is not valid YAML: {error}") from None
     if not isinstance(job, dict) or list(job) != [name]:
         found = list(job) if isinstance(job, dict) else type(job).__name__
-        raise errors.BadInput(f"expected the YAML of one job, `{name}:` and its keys under it; found {found}")
+        raise errors.BadInputError(f"expected the YAML of one job, `{name}:` and its keys under it; found {found}")
     ci = yaml.safe_load((repo / DEFINITION).read_text())
     ci[name] = job[name]
     (repo / DEFINITION).write_text(yaml.safe_dump(ci, sort_keys=False))
@@ -109,11 +108,11 @@ def stop() -> list[str]:
 def _gitlab_ci_local(repo: Path, arguments: list[str], variables: dict, venv: Path | None, timeout: float):
     venv = venv or Path(sys.executable).parent.parent  # the jobs reuse this environment instead of installing
     flags = [f"--variable={key}={value}" for key, value in {"VENV": venv, **variables}.items()]
-    return subprocess.run(
+    return commands.run(
         ["gitlab-ci-local", *flags, *arguments],
+        "gitlab-ci-local",
+        check=False,
         cwd=repo,
-        capture_output=True,
-        text=True,
         timeout=timeout,
         env={key: value for key, value in os.environ.items() if key not in _COLOURED},
     )
@@ -124,7 +123,7 @@ def jobs(repo: Path, variables: dict | None = None) -> pd.DataFrame:
     is allowed (a manual job that is not blocks the pipeline until someone starts it), in order."""
     done = _gitlab_ci_local(repo, ["--list-csv"], variables or {}, None, 120)
     if done.returncode != 0:
-        raise PipelineError(f"gitlab-ci-local could not read {DEFINITION}", logs=(done.stdout + done.stderr)[-3000:])
+        raise CIPipelineError(f"gitlab-ci-local could not read {DEFINITION}", logs=(done.stdout + done.stderr)[-3000:])
     rows = [line.split(";") for line in done.stdout.splitlines() if line.count(";") >= 4]
     header, *body = rows
     table = pd.DataFrame(body, columns=header)
@@ -157,5 +156,5 @@ def run(
     log = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)  # in case a terminal's colours came through
     results = {job: result for result, job in re.findall(r"^\s*(PASS|FAIL)\s+(\S+)\s*$", log, re.MULTILINE)}
     if not results or (done.returncode == 0) != all(r == "PASS" for r in results.values()):
-        raise PipelineError("gitlab-ci-local ran no job, or its report does not say why it failed", logs=log[-3000:])
+        raise CIPipelineError("gitlab-ci-local ran no job, or its report does not say why it failed", logs=log[-3000:])
     return Run(results, log)

@@ -37,7 +37,7 @@ def forget_live_copies() -> None:
         live.unlink()
 
 
-class DeployFailed(errors.WorkbookError, RuntimeError):
+class DeployError(errors.RunError):
     """The new release was not put live; the message says why and what still serves."""
 
 
@@ -96,14 +96,14 @@ class Deployment:
     def deploy(
         self, release: Release, approved_by: str | None = None, why: str = "", switch=health_gated_switch
     ) -> Event:
-        """Put `release` live if it earns it; DeployFailed (the old copy still serving) if not."""
+        """Put `release` live if it earns it; DeployError (the old copy still serving) if not."""
         live = self.live()
         slot = "green" if live is not None and live.name.endswith("blue") else "blue"
         port, name = self.slot_port(slot), f"ride-completion-{self.env}-{slot}"
 
         def start() -> Copy:
             if not port_free(port):
-                raise containers.Unhealthy(f"port {port} ({slot}) is taken by something else: stop it first")
+                raise containers.UnhealthyError(f"port {port} ({slot}) is taken by something else: stop it first")
             return self.target.start(release, port, name)
 
         def take_over(new: Copy) -> None:
@@ -132,7 +132,7 @@ class Deployment:
             reason = (said.splitlines()[0].rstrip(".") if said else type(error).__name__) + "."
             self._record(release, slot, "rejected", reason, approved_by)
             serving = f"version {live.release.version} still serves" if live else "nothing was serving"
-            raise DeployFailed(
+            raise DeployError(
                 f"version {release.version} was not deployed to {self.env}: {reason} {serving} on port {self.port}.",
                 logs=getattr(error, "logs", ""),
             ) from error
@@ -149,7 +149,7 @@ class Deployment:
             if e.outcome == "live" and live is not None and e.version != live.release.version
         ]
         if not earlier:
-            raise DeployFailed(f"nothing to roll back to in {self.env}: no other version was ever live here")
+            raise DeployError(f"nothing to roll back to in {self.env}: no other version was ever live here")
         previous = earlier[-1]
         client.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, previous.version)
         client.set_model_version_tag(

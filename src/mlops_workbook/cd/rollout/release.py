@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlops_workbook.cd.rollout import targets
-from mlops_workbook.cd.rollout.deploy import DeployFailed, Deployment, Event
+from mlops_workbook.cd.rollout.deploy import DeployError, Deployment, Event
 from mlops_workbook.cd.rollout.targets import Release
-from mlops_workbook.core import environments
+from mlops_workbook.core import environments, errors
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def promote(
     if staged is None:
         try:
             staged = staging.deploy(release)
-        except DeployFailed:
+        except DeployError:
             pass  # the failure is in staging's history; prod is not touched
     decision = gate(mode, staged is not None, approved_by)
     if not decision.goes_to_prod:
@@ -90,7 +90,7 @@ def deploy_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Event
     from mlops_workbook.core.docker import images
 
     if cfg.deploy_target != "container":
-        raise DeployFailed(
+        raise errors.BadInputError(
             f"{cfg.env} runs the app as a {cfg.deploy_target}, from its notebook's registry: deploy it "
             "from notebooks/03_cd_serving.ipynb. This command deploys CI's image to staging or prod."
         )
@@ -98,7 +98,9 @@ def deploy_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Event
     try:
         labels = client.images.get(image).labels
     except docker.errors.ImageNotFound:
-        raise DeployFailed(f"no image {image} here: build it first (mlops-workbook ci package --tag {image})") from None
+        raise errors.UnavailableError(
+            f"no image {image} here: build it first (mlops-workbook ci package --tag {image})"
+        ) from None
     target = ContainerTarget(client, cfg.workspace_dir() / "copies", cfg.env)
     chosen = Release(labels.get(serving_image.MODEL_VERSION_LABEL, "unknown"), image)
     why, approver = "", None
@@ -106,7 +108,7 @@ def deploy_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Event
         staging = Deployment(staging_cfg, target)
         decision = may_go_to_prod(cfg.release_mode, staging.serving(chosen) is not None, approved_by)
         if not decision.goes_to_prod:
-            raise DeployFailed(f"{image} does not go to prod: {decision.reason}")
+            raise DeployError(f"{image} does not go to prod: {decision.reason}")
         why = decision.reason
         approver = approved_by if cfg.release_mode == "delivery" else None  # under deployment, nobody approves
     return Deployment(cfg, target).deploy(chosen, approved_by=approver, why=why)

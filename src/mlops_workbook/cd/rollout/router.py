@@ -10,10 +10,9 @@ from __future__ import annotations
 import re
 import signal
 import socket
-import subprocess
 from pathlib import Path
 
-from mlops_workbook.core import errors, processes, waiting
+from mlops_workbook.core import commands, errors, processes, waiting
 
 CONF = """\
 # written by mlops_workbook.cd.rollout.router: the {env} front door
@@ -36,7 +35,7 @@ http {{
 """
 
 
-class RouterError(errors.WorkbookError, RuntimeError):
+class RouterError(errors.RunError):
     """nginx refused the configuration or did not start; the message carries what it said."""
 
 
@@ -110,6 +109,4 @@ class Router:
         return ["nginx", "-p", str(self.folder), "-e", str(self.folder / "error.log"), "-c", str(self.conf), *args]
 
     def _nginx(self, *args: str) -> None:
-        done = subprocess.run(self._command(*args), capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RouterError(f"nginx {' '.join(args) or 'start'} failed for {self.env}: {done.stderr.strip()}")
+        commands.run(self._command(*args), f"nginx {' '.join(args) or 'start'} for {self.env}")

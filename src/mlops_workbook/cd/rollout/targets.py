@@ -68,7 +68,7 @@ class ProcessTarget:
 
     def start(self, release: Release, port: int, name: str, timeout: float = 60) -> Copy:
         if _healthy(port):  # else that server's answers would pass for the new copy's
-            raise containers.Unhealthy(
+            raise containers.UnhealthyError(
                 f"port {port} already serves an app: stop what listens there first (`ss -ltnp | grep {port}` shows it)"
             )
         if release.model_dir is None:
@@ -90,7 +90,7 @@ class ProcessTarget:
         )
         self.stop(Copy(release, port, name, process.pid))
         tail = "\n".join(log.read_text().strip().splitlines()[-5:])
-        raise containers.Unhealthy(
+        raise containers.UnhealthyError(
             f"process {name} for version {release.version} did not become healthy: {why}; it was stopped.", logs=tail
         )
 

@@ -17,14 +17,12 @@ import inspect
 import json
 import os
 import pprint
-import re
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlops_workbook.core import cache, errors, paths
+from mlops_workbook.core import cache, commands, errors, paths
 from mlops_workbook.ct import steps
 
 AIRFLOW_VENV, KFP_VENV = ".venv-airflow", ".venv-kfp"
@@ -51,22 +49,18 @@ def kubeflow_cron(schedule: str | None) -> str | None:
         return None
     fields = _PRESETS.get(schedule, schedule).split()
     if len(fields) != 5:
-        raise errors.BadInput(
+        raise errors.BadInputError(
             f"retrain_schedule {schedule!r}: expected 5 cron fields (minute hour day month weekday) or one of "
             f"{', '.join(_PRESETS)}"
         )
     return " ".join(["0", *fields])
 
 
-class PipelineFailed(errors.WorkbookError, RuntimeError):
-    """A scheduler's run of the pipeline failed; the message carries the end of its output."""
-
-
 def python_of(venv: str) -> Path:
     """The interpreter of one of the pipeline environments, or a message saying how to build it."""
     python = paths.venv_python(venv)
     if not python.exists():
-        raise FileNotFoundError(f"{venv} is missing: build it with `make pipelines` (about 3 minutes)")
+        raise errors.UnavailableError(f"{venv} is missing: build it with `make pipelines` (about 3 minutes)")
     return python
 
 
@@ -227,24 +221,12 @@ def run_kfp_locally(cfg, folder: str, timeout: float = 600) -> dict:
 
 def _run(command: list[str], env: dict, timeout: float, what: str, check: bool = True):
     env = {**env, "MPLBACKEND": "Agg"}  # a notebook's inline plotting backend does not exist over there
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, cwd=paths.project_root())
-    if check and done.returncode != 0:
-        raise _failed(done, what)
-    return done
+    return commands.run(command, what, check=check, env=env, timeout=timeout, cwd=paths.project_root())
 
 
 def _summary(done, what: str):
     """The JSON the runner printed last (an object, or a list of them)."""
     last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
     if done.returncode != 0 or not last.startswith(("{", "[")):
-        raise _failed(done, what)
+        raise commands.failure(done, what)
     return json.loads(last)
-
-
-def _failed(done, what: str) -> PipelineFailed:
-    """What failed and why: the last exception it printed (a scheduler's log lines may follow it), its output's
-    last lines apart."""
-    lines = (done.stdout + done.stderr).strip().splitlines()
-    raised = [line for line in lines if re.match(r"\w+(Error|Exception)\b.*: ", line)]
-    why = f": {raised[-1]}" if raised else ""
-    return PipelineFailed(f"{what} failed (exit {done.returncode}){why}", logs="\n".join(lines[-12:]))

@@ -77,7 +77,7 @@ Row = create_model(
 )
 
 
-MAX_ROWS = 1000  # one request's work stays bounded: 1000 rows take about 15 ms (100 rows: 1.6 ms, bench/)
+MAX_ROWS = 1000  # one request's work stays bounded (its latency per batch size: bench/results/latest.md)
 MAX_BODY = MAX_ROWS * 1024  # bytes: a row is under 400 bytes of JSON, so this leaves room for any formatting
 # Besides 200 and 422 (FastAPI documents those itself), what a body can get: every status listed is sent.
 BODY_ERRORS = {

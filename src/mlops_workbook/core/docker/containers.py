@@ -5,12 +5,13 @@ from __future__ import annotations
 from mlops_workbook.core import errors, instance, waiting
 
 PORT = 8000  # inside the container
-# Each serving container's memory limit: about twice what the app holds after 10,000 requests (bench/), so
-# the MemoryNearLimit rule (deploy/prometheus/rules.yml) warns before the kernel kills it.
+# Each serving container's memory limit: about twice what the app holds after 10,000 requests (the serving
+# section of bench/results/latest.md), so the MemoryNearLimit rule (deploy/prometheus/rules.yml) warns before the
+# kernel kills it.
 MEMORY_LIMIT = "256m"
 
 
-class Unhealthy(errors.WorkbookError, RuntimeError):
+class UnhealthyError(errors.UnavailableError):
     """The container did not become healthy; the message carries its logs (it was removed)."""
 
 
@@ -26,7 +27,7 @@ def run(
     """Start the image on 127.0.0.1:`port` and wait for Docker's health check to say healthy.
 
     The container is named `name` plus this run's instance suffix (the returned container says it).
-    An unhealthy or exited container raises Unhealthy with its logs, and is removed.
+    An unhealthy or exited container raises UnhealthyError with its logs, and is removed.
     """
     import docker.errors
 
@@ -64,7 +65,7 @@ def run(
         if state.get("Health", {}).get("Status") == "unhealthy"
         else f"it was not healthy after {timeout:g} s"
     )
-    raise Unhealthy(f"container {name} from {tag} did not become healthy: {why}; it was removed.", logs=logs)
+    raise UnhealthyError(f"container {name} from {tag} did not become healthy: {why}; it was removed.", logs=logs)
 
 
 def remove_containers(client) -> list[str]:

@@ -26,7 +26,7 @@ BUILDS = "docker-builds"  # the lock builds share and a prune takes alone
 _STRIPPED = ("usr/share/doc", "usr/share/man", "usr/share/locale", "var/cache/apt", "var/lib/apt/lists")
 
 
-class BuildFailed(errors.WorkbookError, RuntimeError):
+class BuildError(errors.RunError):
     """A Dockerfile step failed; the message shows the step and the end of its log."""
 
 
@@ -57,7 +57,7 @@ def _exists(client, tag: str) -> bool:
 def _build_base_image(client, tag: str) -> None:
     for tool in ("debootstrap", "tar"):
         if shutil.which(tool) is None:
-            raise BuildFailed(f"{tool} is needed to build the base image: apt-get install {tool}")
+            raise BuildError(f"{tool} is needed to build the base image: apt-get install {tool}")
     with tempfile.TemporaryDirectory() as folder:
         rootfs = Path(folder) / "rootfs"
         commands.run(
@@ -128,7 +128,7 @@ def build(
                     cached.add(len(steps) - 1)
                 image_id = chunk.get("aux", {}).get("ID", image_id)
                 if "error" in chunk:
-                    raise BuildFailed(_failure(steps, chunk["error"], log))
+                    raise BuildError(_failure(steps, chunk["error"], log))
     rebuilt = [step for i, step in enumerate(steps) if i not in cached]
     return Built(tag, time.perf_counter() - start, steps, rebuilt, image_id)
 
