@@ -18,9 +18,8 @@ import nbformat
 import pandas as pd
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
-from tqdm.auto import tqdm
 
-from mlops_workbook.core import errors, instance, paths
+from mlops_workbook.core import errors, instance, paths, progress
 from mlops_workbook.course import envcheck, execution, labs, tampering, verdicts
 from mlops_workbook.course.runner import LocalKernelManager, ensure_kernel
 from mlops_workbook.course.verdicts import CRASHED, TAMPERED, ExerciseResult, Raised
@@ -210,7 +209,7 @@ def class_report(
     results: dict[Path, list[tuple]] = {}
     with tempfile.TemporaryDirectory(prefix="mlops-workbook-grading-") as scratch:
         workspaces = {path: Path(scratch) / f"{i}-{path.parent.name}" for i, path in enumerate(found)}
-        bar = tqdm(total=len(found), desc=f"checking ({jobs} at a time)", unit="submission")
+        bar = progress.bar(total=len(found), desc=f"checking ({jobs} at a time)", unit="submission")
         if jobs == 1:
             for path in found:
                 results[path] = _rows(path, timeout, workspaces[path], image)

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 import pandera.pandas as pa
-from tqdm.auto import tqdm
 
-from mlops_workbook.core import errors
+from mlops_workbook.core import errors, progress
 from mlops_workbook.ct import features
 from mlops_workbook.example import schema, validation
 
@@ -138,5 +137,5 @@ def run(
     chosen = partitions or source.partitions()
     return [
         process(source.read(p), store, p, source.kind, min_rows, rules)
-        for p in tqdm(chosen, desc="data pipeline", unit="partition")
+        for p in progress.bar(chosen, desc="data pipeline", unit="partition")
     ]

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
 
-from mlops_workbook.core import commands, errors, instance
+from mlops_workbook.core import commands, errors, instance, progress
 
 BASE_IMAGE = "mlops-workbook/base:bookworm"
 DOCKERFILE = "Dockerfile"
@@ -115,7 +114,7 @@ def build(
             buildargs={"BASE_IMAGE": base_image, **labels},
             labels=own_labels(),
         )
-        with tqdm(desc=f"docker build {tag}", unit="step") as bar:
+        with progress.bar(desc=f"docker build {tag}", unit="step") as bar:
             for chunk in stream:
                 text = chunk.get("stream", "")
                 log.append(text)
