@@ -24,7 +24,7 @@ import papermill
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellExecutionError, DeadKernelError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -254,14 +254,20 @@ def refresh(only: list[str] | None = None) -> list[Path]:
         )
     for path in chosen:
         nb = nbformat.read(path, as_version=4)
-        NotebookClient(
+        client = NotebookClient(
             nb,
             kernel_name=kernel,
             timeout=900,
             record_timing=False,
             kernel_manager_class=LocalKernelManager,
             resources={"metadata": {"path": str(path.parent)}},
-        ).execute()
+        )
+        try:
+            client.execute()
+        except CellExecutionError as error:  # the stored notebook is left as it was
+            raise NotebookRunError(
+                f"{path.parent.name}/{path.name} failed, so it was not refreshed: {error.ename}: {error.evalue}"
+            ) from None
         nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
         _bars_at_their_end(nb)
         nbformat.write(nb, path)

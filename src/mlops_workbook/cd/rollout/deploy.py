@@ -20,7 +20,6 @@ from mlops_workbook.cd.rollout.router import Router, RouterError
 from mlops_workbook.cd.rollout.targets import Copy, Release
 from mlops_workbook.ci import smoke
 from mlops_workbook.core import errors, http_client, instance, paths, waiting
-from mlops_workbook.core.docker import containers
 
 SLOTS = ("blue", "green")
 STATE = Path("runs/environments")  # <instance>/<env>: its live copy, router and history (git-ignored)
@@ -103,7 +102,7 @@ class Deployment:
 
         def start() -> Copy:
             if not port_free(port):
-                raise containers.UnhealthyError(f"port {port} ({slot}) is taken by something else: stop it first")
+                raise errors.UnavailableError(f"port {port} ({slot}) is taken by something else: stop it first")
             return self.target.start(release, port, name)
 
         def take_over(new: Copy) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mlops_workbook.cd.serving import server
 from mlops_workbook.ci import export, packaging, serving_image
-from mlops_workbook.core import http_client, instance, paths, processes
+from mlops_workbook.core import errors, http_client, instance, paths, processes
 from mlops_workbook.core.docker import containers, images
 from mlops_workbook.ct import gate
 
@@ -68,7 +68,7 @@ class ProcessTarget:
 
     def start(self, release: Release, port: int, name: str, timeout: float = 60) -> Copy:
         if _healthy(port):  # else that server's answers would pass for the new copy's
-            raise containers.UnhealthyError(
+            raise errors.UnavailableError(
                 f"port {port} already serves an app: stop what listens there first (`ss -ltnp | grep {port}` shows it)"
             )
         if release.model_dir is None:
@@ -90,7 +90,7 @@ class ProcessTarget:
         )
         self.stop(Copy(release, port, name, process.pid))
         tail = "\n".join(log.read_text().strip().splitlines()[-5:])
-        raise containers.UnhealthyError(
+        raise errors.UnavailableError(
             f"process {name} for version {release.version} did not become healthy: {why}; it was stopped.", logs=tail
         )
 
