@@ -206,3 +206,31 @@ def gated_registry(tmp_path_factory):
         return registry
 
     return make
+
+
+# One trained model and its serving bundle per test session, for every test that serves, converts or packages *a*
+# fitted model with a drift reference: training and converting take seconds, so they share this one. The fixture
+# imports the training libraries itself: a run of other tests (01 and 08 run some) does not wait for them.
+@dataclasses.dataclass(frozen=True)
+class Trained:
+    model: object  # the fitted scikit-learn pipeline
+    rows: object  # the feature rows it was trained on (a DataFrame)
+    reference: object  # their drift reference (cm.drift.Reference), in the bundle too
+    folder: Path  # the serving bundle (version "7", alias champion)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> Trained:
+    from mlops_workbook.ci import conversion
+    from mlops_workbook.cm import drift
+    from mlops_workbook.ct import features, training
+    from mlops_workbook.example import bundle, data, schema
+
+    rows = features.build(data.production_batch(3000, seed=4))
+    model = training.train(rows, seed=4)
+    reference = drift.Reference.of(rows, schema.FEATURES)
+    facts = bundle.Facts(
+        "ride-completion", "7", "champion", "run-7", list(model.feature_names_in_), reference.to_dict()
+    )
+    folder = bundle.save(conversion.to_onnx(model), facts, tmp_path_factory.mktemp("bundle"))
+    return Trained(model, rows, reference, folder)

@@ -19,7 +19,7 @@ from mlops_workbook.cd.load import traffic
 from mlops_workbook.cd.rollout import targets
 from mlops_workbook.ci import conversion
 from mlops_workbook.cm import dashboard, drift, receivers, rules, stack, stack_config
-from mlops_workbook.core import environments, http_client, instance, paths, waiting
+from mlops_workbook.core import environments, errors, http_client, instance, paths, waiting
 from mlops_workbook.ct import features, training, triggers
 from mlops_workbook.example import bundle, data, schema
 
@@ -121,7 +121,7 @@ def test_no_secret_is_in_the_shipped_files():
 def test_starting_without_the_secrets_says_which_are_missing(tmp_path, monkeypatch):
     monkeypatch.delenv("SMTP_PASSWORD", raising=False)
     monkeypatch.setenv("SLACK_WEBHOOK_URL", "http://127.0.0.1:1/slack")
-    with pytest.raises(stack_config.MonitoringError, match="set SMTP_PASSWORD in the environment"):
+    with pytest.raises(errors.UnavailableError, match="set SMTP_PASSWORD in the environment"):
         stack.Monitoring("check", APP_PORT, tmp_path).start()
 
 

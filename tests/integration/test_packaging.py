@@ -15,11 +15,10 @@ from datetime import datetime
 
 import pytest
 
-from mlops_workbook.ci import conversion, serving_image, smoke, wheels
-from mlops_workbook.core import http_client, instance, paths
+from mlops_workbook.ci import serving_image, smoke, wheels
+from mlops_workbook.core import errors, http_client, instance, paths
 from mlops_workbook.core.docker import containers, images
-from mlops_workbook.ct import features, training
-from mlops_workbook.example import bundle, data
+from mlops_workbook.example import bundle
 
 pytestmark = pytest.mark.component("docker")
 TAG = f"ride-completion:pytest{instance.suffix()}"
@@ -34,22 +33,20 @@ def docker_client():
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    model = training.train(features.build(data.production_batch(600, seed=2)), seed=2)
-    facts = bundle.Facts("ride-completion", "3", "champion", "run-3", list(model.feature_names_in_))
-    return bundle.save(conversion.to_onnx(model), facts, tmp_path_factory.mktemp("bundle"))
+def model_dir(trained):
+    return trained.folder  # version 7
 
 
 @pytest.fixture(scope="module")
 def built(docker_client, model_dir, tmp_path_factory):
     context = serving_image.context(tmp_path_factory.mktemp("context"), wheels.wheelhouse(), model_dir)
-    return images.build(docker_client, context, TAG, images.BASE_IMAGE, {"GIT_COMMIT": "0123abc", "MODEL_VERSION": "3"})
+    return images.build(docker_client, context, TAG, images.BASE_IMAGE, {"GIT_COMMIT": "0123abc", "MODEL_VERSION": "7"})
 
 
 def test_the_image_runs_healthy_and_serves(docker_client, built):
     container = containers.run(docker_client, TAG, PORT, "pytest-serving")
     try:
-        answer = smoke.check(PORT, smoke.sample_rows(5, seed=5), expected_version="3")
+        answer = smoke.check(PORT, smoke.sample_rows(5, seed=5), expected_version="7")
         assert len(answer["predictions"]) == 5
         assert http_client.call(PORT, "/version")["git_commit"] == "0123abc"
         with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/metrics") as answer:  # for the MemoryNearLimit rule
@@ -62,7 +59,7 @@ def test_the_image_is_labelled_non_root_health_checked_and_free_of_secrets(docke
     image = docker_client.images.get(TAG)
     config = image.attrs["Config"]
     assert config["Labels"]["org.opencontainers.image.revision"] == "0123abc"
-    assert config["Labels"]["ai.mlops-workbook.model-version"] == "3"
+    assert config["Labels"]["ai.mlops-workbook.model-version"] == "7"
     assert config["User"] == "10001"
     assert config["Healthcheck"]["Test"][0] == "CMD"
     history = " ".join(layer.get("CreatedBy", "") for layer in image.history()) + " ".join(config["Env"])
@@ -91,7 +88,7 @@ def test_a_code_only_change_rebuilds_only_the_code_layers(docker_client, built, 
     app.write_text(app.read_text() + f"\n# a code-only change, unique to this run: {uuid.uuid4()}\n")
     context = serving_image.context(tmp_path / "context", wheels.wheelhouse(), model_dir, source=source)
     again = images.build(
-        docker_client, context, TAG + "-code", images.BASE_IMAGE, {"GIT_COMMIT": "0123abc", "MODEL_VERSION": "3"}
+        docker_client, context, TAG + "-code", images.BASE_IMAGE, {"GIT_COMMIT": "0123abc", "MODEL_VERSION": "7"}
     )
     assert not [step for step in again.rebuilt if "requirements.lock" in step and step.startswith("RUN")]
     assert any(step.startswith("COPY dist/") for step in again.rebuilt)
@@ -117,7 +114,7 @@ def test_an_unhealthy_container_is_reported_with_its_logs_and_removed(docker_cli
     (broken_model / bundle.MODEL_FILE).unlink()
     context = serving_image.context(tmp_path / "context", wheels.wheelhouse(), broken_model)
     images.build(docker_client, context, TAG + "-nomodel", images.BASE_IMAGE, {})
-    with pytest.raises(containers.UnhealthyError, match="is not a model bundle"):
+    with pytest.raises(errors.UnhealthyError, match="is not a model bundle"):
         containers.run(docker_client, TAG + "-nomodel", PORT + 1, "pytest-unhealthy", timeout=60)
     assert not docker_client.containers.list(all=True, filters={"name": "pytest-unhealthy"})
 

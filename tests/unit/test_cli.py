@@ -55,6 +55,7 @@ BAD_INPUTS = {
     "a file that is not a notebook": (["check", "README.md"], "README.md is not a Jupyter notebook", 2),
     "a shard that is not i/n": (["check", "--shard", "x", "labs"], "--shard x: expected i/n", 2),
     "a report that is not a class report": (["merge", "pyproject.toml"], "these are not class reports", 2),
+    "an empty report": (["merge", "{empty}"], "these are not class reports", 2),
     "a course inside the workbook": (["course", "notebooks"], "inside the workbook", 2),
     "an unknown notebook to refresh": (["refresh", "--only", "99"], "no notebook numbered or named 99", 2),
     "dev, which serves no image": (["deploy", "--env", "dev"], "This command deploys CI's image to staging or prod", 2),
@@ -62,10 +63,11 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("bad", BAD_INPUTS)
-def test_bad_input_is_a_message_and_an_exit_code_never_a_traceback(bad, monkeypatch):
+def test_bad_input_is_a_message_and_an_exit_code_never_a_traceback(bad, monkeypatch, tmp_path):
     arguments, said, code = BAD_INPUTS[bad]
+    (tmp_path / "empty.csv").touch()
     monkeypatch.chdir(paths.project_root())
-    result = cli.invoke(app, arguments)
+    result = cli.invoke(app, [a.format(empty=tmp_path / "empty.csv") for a in arguments])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert "Traceback" not in result.output
     assert result.exit_code == code and said in " ".join(result.output.split()), result.output

@@ -1,7 +1,8 @@
 """CI's package step: the registry's champion, the serving code and a locked environment as one tested image.
 
-The parts are separate modules: export (the model bundle), wheels (the packages), images (the build),
-containers (running it) and smoke (checking it). This module puts them in the order a CI job runs them.
+The parts are separate modules: export (the model bundle), wheels (the packages), serving_image (the build
+context), core.docker's images (the build) and containers (running it), and smoke (checking it). This module puts
+them in the order a CI job runs them.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import yaml
 
 from mlops_workbook.cm import stack_config
 from mlops_workbook.cm.prometheus_api import PrometheusAPI
-from mlops_workbook.core import http_client, processes
+from mlops_workbook.core import errors, http_client, processes
 
 
 class Monitoring(PrometheusAPI):
@@ -42,7 +42,7 @@ class Monitoring(PrometheusAPI):
         """Stop what an earlier run left, then start Alertmanager and Prometheus and wait until ready."""
         missing = [variable for variable in stack_config.SECRETS.values() if not os.environ.get(variable)]
         if missing:
-            raise stack_config.MonitoringError(
+            raise errors.UnavailableError(
                 f"set {' and '.join(missing)} in the environment: Alertmanager reads its "
                 "secrets from there (never from a file in the repository)"
             )
@@ -98,7 +98,7 @@ class Monitoring(PrometheusAPI):
 
     def _launch(self, name: str, command: list[str], ready_url: str, timeout: float = 30) -> None:
         if shutil.which(command[0]) is None:
-            raise stack_config.MonitoringError(
+            raise errors.UnavailableError(
                 f"{command[0]} is not installed: apt-get install --no-install-recommends "
                 "prometheus prometheus-alertmanager"
             )

@@ -20,6 +20,12 @@ class CommandError(errors.RunError):
     """A command the workbook ran exited with an error or did not finish; `logs` holds the end of its output."""
 
 
+class CommandMissingError(CommandError, errors.UnavailableError):
+    """The program a command needs is not installed (or not on PATH)."""
+
+    exit_code = errors.UnavailableError.exit_code
+
+
 class CommandTimeoutError(CommandError):
     """A command did not finish within its time limit (it was killed)."""
 
@@ -31,7 +37,7 @@ def run(command: list[str], what: str, check: bool = True, timeout: float | None
     `timeout` seconds. `options` go to subprocess.run (cwd, env, input).
     """
     if shutil.which(command[0]) is None:
-        raise CommandError(f"{what} failed: `{command[0]}` is not installed or not on PATH.")
+        raise CommandMissingError(f"{what} failed: `{command[0]}` is not installed or not on PATH.")
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, **options)
     except subprocess.TimeoutExpired as expired:

@@ -38,5 +38,9 @@ class UnavailableError(WorkbookError, RuntimeError):
     exit_code = 3
 
 
+class UnhealthyError(UnavailableError):
+    """A server the workbook started (a process or a container) did not become healthy; its logs say why."""
+
+
 class RunError(WorkbookError, RuntimeError):
     """A step ran and failed: a command, a build, a notebook, a check the work did not pass."""

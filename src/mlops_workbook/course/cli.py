@@ -2,7 +2,8 @@
 
 Every subcommand validates its input before doing any work. Whatever the workbook raises on purpose
 (errors.WorkbookError) is reported in one place, `Commands.invoke`: one clear message (what is wrong, how to
-fix it) and the error's exit code (2: the input was wrong and nothing was done; 1: the work failed).
+fix it) and the error's exit code (2: the input was wrong and nothing was done; 3: something it needs is missing
+or unhealthy; 1: the work failed).
 A command imports its heavy modules (papermill, nbgrader, MLflow) itself, so that every other command, such as
 a CI job's `deploy`, starts in a second.
 """
@@ -300,7 +301,7 @@ def deploy_image(
         event = release.deploy_image(cfg, image, approved_by, _config("staging", param))
     console.print(
         f"{env}: version {event.version} from {image} is live on port {cfg.serve_port} ({event.reason})"
-        + (f", approved by {event.approved_by} at {event.time}" if event.approved_by else ""),
+        + (f", approved by {event.approved_by}" if event.approved_by else ""),
         soft_wrap=True,
     )
 

@@ -64,7 +64,7 @@ def image() -> str:
     try:
         client = images.docker_client()
     except docker.errors.DockerException as error:
-        raise errors.BadInputError(
+        raise errors.UnavailableError(
             f"grading in containers needs Docker, which does not answer ({error}): start it (`bash .ci/components` "
             "installs it), or check on a throwaway machine with --no-sandbox"
         ) from None

@@ -235,7 +235,7 @@ def merge(reports: list[Path]) -> pd.DataFrame:
     not_reports = errors.BadInputError(f"these are not class reports: expected the columns {COLUMNS}")
     try:
         merged = pd.concat([pd.read_csv(r, keep_default_na=False) for r in reports], ignore_index=True)
-    except (pd.errors.ParserError, UnicodeDecodeError):  # not a CSV at all
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):  # not a CSV at all
         raise not_reports from None
     if list(merged.columns) != COLUMNS:
         raise not_reports

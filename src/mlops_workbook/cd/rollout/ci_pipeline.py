@@ -49,7 +49,9 @@ def project_copy(folder: Path, approver: str = "release-manager") -> Path:
     root = paths.project_root()
     listed = commands.run(["git", "ls-files", "-co", "--exclude-standard"], "listing the files", check=False, cwd=root)
     if listed.returncode != 0:
-        raise CIPipelineError(f"{root} is not a git clone: gitlab-ci-local runs what git tracks. Clone the workbook.")
+        raise errors.UnavailableError(
+            f"{root} is not a git clone: gitlab-ci-local runs what git tracks. Clone the workbook."
+        )
     folder = paths.fresh_dir(folder)
     for name in listed.stdout.splitlines():
         if (root / name).is_file():

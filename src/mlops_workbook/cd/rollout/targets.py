@@ -90,7 +90,7 @@ class ProcessTarget:
         )
         self.stop(Copy(release, port, name, process.pid))
         tail = "\n".join(log.read_text().strip().splitlines()[-5:])
-        raise errors.UnavailableError(
+        raise errors.UnhealthyError(
             f"process {name} for version {release.version} did not become healthy: {why}; it was stopped.", logs=tail
         )
 

@@ -1,18 +1,15 @@
-"""Containers of the serving image: started on a loopback port, gated on Docker's health check, removed by run."""
+"""Running a workbook image as a container: started on a loopback port, gated on Docker's health check, removed by
+run. The serving image is the only one run this way; its port and memory limit are here so every runner agrees."""
 
 from __future__ import annotations
 
 from mlops_workbook.core import errors, instance, waiting
 
 PORT = 8000  # inside the container
-# Each serving container's memory limit: about twice what the app holds after 10,000 requests (the serving
-# section of bench/results/latest.md), so the MemoryNearLimit rule (deploy/prometheus/rules.yml) warns before the
-# kernel kills it.
+# Each serving container's memory limit: about twice what the app holds under sustained load (the serving section
+# of bench/results/latest.md measures it), so the MemoryNearLimit rule (deploy/prometheus/rules.yml) warns before
+# the kernel kills it.
 MEMORY_LIMIT = "256m"
-
-
-class UnhealthyError(errors.UnavailableError):
-    """The container did not become healthy; the message carries its logs (it was removed)."""
 
 
 def run(
@@ -65,7 +62,9 @@ def run(
         if state.get("Health", {}).get("Status") == "unhealthy"
         else f"it was not healthy after {timeout:g} s"
     )
-    raise UnhealthyError(f"container {name} from {tag} did not become healthy: {why}; it was removed.", logs=logs)
+    raise errors.UnhealthyError(
+        f"container {name} from {tag} did not become healthy: {why}; it was removed.", logs=logs
+    )
 
 
 def remove_containers(client) -> list[str]:

@@ -56,7 +56,7 @@ def _exists(client, tag: str) -> bool:
 def _build_base_image(client, tag: str) -> None:
     for tool in ("debootstrap", "tar"):
         if shutil.which(tool) is None:
-            raise BuildError(f"{tool} is needed to build the base image: apt-get install {tool}")
+            raise errors.UnavailableError(f"{tool} is needed to build the base image: apt-get install {tool}")
     with tempfile.TemporaryDirectory() as folder:
         rootfs = Path(folder) / "rootfs"
         commands.run(
