@@ -3,7 +3,8 @@
 Each execution serves as many checks as it can. That a solution passes every check is what nbval
 proves when it executes `solutions/` (any check cell that raises fails it, which is exactly what
 the checker would call not passed), so the checker does not run the solutions again. Each blank
-lab runs once, and each lab runs once more with every exercise's wrong answer in place.
+lab runs once, each lab runs once more with every exercise's wrong answer in place, and once with an
+adversary's shortcut answers (shortcuts.yaml) in place.
 """
 
 import re
@@ -17,6 +18,7 @@ from mlops_workbook.core import paths
 from mlops_workbook.course import envcheck, grading, verdicts
 
 WRONG = yaml.safe_load((Path(__file__).parent / "wrong_answers.yaml").read_text())
+SHORTCUTS = yaml.safe_load((Path(__file__).parent / "shortcuts.yaml").read_text())
 
 
 def lab_marks(name: str):
@@ -115,6 +117,19 @@ def test_every_wrong_answer_is_called_wrong_with_its_hint(tmp_path, notebook):
         assert outcome.hint.startswith("Hint:"), f"{exercise}: {outcome.hint}"
 
 
+@pytest.mark.parametrize("notebook", [pytest.param(nb, marks=lab_marks(nb), id=nb) for nb in SHORTCUTS])
+def test_no_shortcut_passes_an_exercise(tmp_path, notebook):
+    """The adversary: an answer that calls the key, tests an identity or hard-codes the checked value is wrong."""
+    solution = paths.project_root() / "solutions" / f"{notebook}.ipynb"
+    checked = grading.check(with_answers(solution, SHORTCUTS[notebook], tmp_path), output=tmp_path / "ran.ipynb")
+    outcomes = {o.exercise: o for o in checked if o.exercise in SHORTCUTS[notebook]}
+    assert sorted(outcomes) == sorted(SHORTCUTS[notebook])
+    passed = sorted(exercise for exercise, outcome in outcomes.items() if outcome.status == verdicts.PASSED)
+    assert not passed, f"a shortcut passes {', '.join(passed)}: make the check independent of what it takes"
+    for exercise, outcome in outcomes.items():
+        assert outcome.status == verdicts.WRONG, f"{exercise}: {outcome.status} ({outcome.hint})"
+
+
 def test_a_lab_whose_set_up_fails_says_so_instead_of_failing_every_exercise(tmp_path):
     """The set-up is the workbook's (a submission cannot change it): when it fails, the machine lacks something."""
     solution = paths.project_root() / "solutions" / "00_overview.ipynb"
@@ -145,7 +160,9 @@ def test_a_solution_shows_every_verdict_passed_and_sums_them_up(solution):
     assert "feedback.show_verdicts()" in locked["verdicts"].source
     assert locked["summary"].source == f"feedback.summary({', '.join(map(repr, ids)).replace(chr(39), chr(34))})"
     for exercise in ids:
-        assert locked[exercise].source.startswith(f'feedback.exercise("{exercise}")\n'), exercise
+        first_line = locked[exercise].source.splitlines()[0]
+        without = r'(, without=\("\w+"(, "\w+")*,?\))?'  # the workbook's names an answer must not use
+        assert re.fullmatch(rf'feedback\.exercise\("{exercise}"{without}\)', first_line), exercise
     assert shown(solution) == dict.fromkeys(ids, (verdicts.PASSED, ""))
     first_answer = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("solution"))
     assert nb.cells.index(locked["verdicts"]) < first_answer, "the verdicts must be shown from the first answer on"

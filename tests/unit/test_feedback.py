@@ -68,3 +68,28 @@ def test_a_check_before_the_set_up_says_what_to_run(monkeypatch):
     monkeypatch.setattr(feedback, "_session", None)
     with pytest.raises(errors.UnavailableError, match="run the lab's set-up cells first"):
         feedback.exercise("ex1")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "import statistics\ndef middle(values):\n    return statistics.median(values)",
+        "from statistics import median as m\ndef middle(values):\n    return m(values)",
+        "import statistics\ndef middle(values):\n    return getattr(statistics, 'median')(values)",
+    ],
+)
+def test_an_answer_that_calls_the_implementation_it_should_write_is_wrong(shell, capsys, answer):
+    run(shell, capsys, "answer", answer)
+    check = 'feedback.exercise("ex1", without=("median",))\nassert middle([3, 1, 2]) == 2, "Hint: the middle value"'
+    out, error = run(shell, capsys, "check", check)
+    assert isinstance(error, AssertionError), "its results are right, but they are the key's"
+    assert "ex1: wrong\x1b[0m: Hint: your answer uses `median`, the workbook's own implementation" in out
+
+
+def test_an_answer_written_by_hand_passes_and_only_the_cells_since_the_last_check_count(shell, capsys):
+    run(shell, capsys, "earlier", "import statistics\nhalf = statistics.median([1, 2, 3])")
+    run(shell, capsys, "first check", 'feedback.exercise("ex0")')
+    run(shell, capsys, "answer", "def middle(values):\n    return sorted(values)[len(values) // 2]")
+    check = 'feedback.exercise("ex1", without=("median",))\nassert middle([3, 1, 2]) == 2, "Hint: the middle value"'
+    out, error = run(shell, capsys, "check", check)
+    assert error is None and "ex1: passed" in out

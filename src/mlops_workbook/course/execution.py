@@ -77,12 +77,13 @@ def image() -> str:
 
 
 def _read_only_mounts() -> list[str]:
-    """What a contained lab may read: the workbook's code and configs, this environment and its interpreter, and
+    """What a contained lab may read: the workbook's code, configs and labs, this environment and its interpreter, and
     the empty MLflow store a lab copies (built here first: the container cannot add to the cache)."""
     from mlops_workbook.example import tracking
 
     root = paths.project_root()
-    wanted = [root / "src", root / "configs", Path(sys.prefix), Path(sys.base_prefix), tracking.empty_store()]
+    wanted = [root / d for d in ("src", "configs", "labs")]  # labs: their own code, which an answer is not
+    wanted += [Path(sys.prefix), Path(sys.base_prefix), tracking.empty_store()]
     return [f"--volume={p.resolve()}:{p.resolve()}:ro" for p in wanted]
 
 

@@ -8,12 +8,15 @@ it), shown as its verdict instead of a traceback; the cells' `raises-exception` 
 
 from __future__ import annotations
 
+import functools
 import html
 
+import nbformat
 from IPython import get_ipython
 from IPython.display import display
 
-from mlops_workbook.core import errors
+from mlops_workbook.core import errors, paths
+from mlops_workbook.course import tampering
 from mlops_workbook.course.verdicts import PASSED, ExerciseResult, Raised, judge
 
 _ENDLESS = "the cell was interrupted: is there an endless loop?"
@@ -28,10 +31,12 @@ class _Session:
         self.current: str | None = None
         self.cell: str | None = None
         self.raised: dict[str, Raised] = {}  # answer (or other) cell → its latest error, until the next check
+        self.ran: dict[str, str] = {}  # cell → the code it ran last, until the next check
         self.results: dict[str, ExerciseResult] = {}  # in the order the checks first ran
 
     def before(self, info) -> None:
         self.current, self.cell = None, info.cell_id or info.raw_cell
+        self.ran[self.cell] = info.raw_cell
 
     def after(self, result) -> None:
         if self.current is None:
@@ -55,6 +60,7 @@ class _Session:
             earlier = earlier[: list(self.results).index(exercise)]
         self.results[exercise] = judge(exercise, raised, earlier, _ENDLESS)
         self.raised.clear()
+        self.ran.clear()
         return self.results[exercise]
 
     def show_error(self, shell, etype, value, tb, tb_offset=None) -> None:
@@ -85,11 +91,34 @@ def show_verdicts() -> None:
     shell.set_custom_exc((Exception, KeyboardInterrupt), _session.show_error)
 
 
-def exercise(exercise_id: str) -> None:
-    """Mark the running cell as the check of `exercise_id` (the first line of every check cell)."""
+def exercise(exercise_id: str, without: tuple[str, ...] = ()) -> None:
+    """Mark the running cell as the check of `exercise_id` (the first line of every check cell).
+
+    `without` names the workbook's own implementations of what the exercise asks the learner to write: an answer
+    run since the previous check that uses one of them is wrong, whatever its results (they would be the key's).
+    """
     if _session is None:
         raise errors.UnavailableError("run the lab's set-up cells first (they call feedback.show_verdicts())")
     _session.current = exercise_id
+    locked = _locked_code() if without else frozenset()
+    answers = [
+        code for cell, code in _session.ran.items() if cell != _session.cell and tampering.lines(code) not in locked
+    ]
+    used = sorted(set().union(*(tampering.uses(code, without) for code in answers)))
+    if used:
+        raise AssertionError(
+            f"Hint: your answer uses {', '.join(f'`{name}`' for name in used)}, the workbook's own implementation "
+            "of what this exercise asks you to write: write it yourself"
+        )
+
+
+@functools.cache
+def _locked_code() -> frozenset[tuple[str, ...]]:
+    """The code of every cell of the workbook's labs that a learner does not write (set-up, demonstrations, checks):
+    the kernel cannot see a cell's metadata, so it tells an answer from the lab's own code by its source."""
+    labs = sorted((paths.project_root() / "labs").glob("*.ipynb"))
+    cells = [cell for lab in labs for cell in nbformat.read(lab, as_version=4).cells if cell.cell_type == "code"]
+    return frozenset(tampering.lines(cell.source) for cell in cells if not tampering.is_answer(cell))
 
 
 def summary(*exercise_ids: str) -> None:

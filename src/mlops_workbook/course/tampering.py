@@ -10,6 +10,9 @@ answers is reported per exercise, so the checker never counts a tampered exercis
 - an answer that rebinds a name the set-up or the checks use (`deployment = ...`), or patches something
   the set-up imported (`http_client.call = ...`), unless the solution's own answer does the same.
 
+`uses` finds, for a check's `feedback.exercise(..., without=...)`, an answer that calls the workbook's own
+implementation of what the exercise asks for: that answer is wrong, not tampered (the check cell says so).
+
 Static analysis cannot see every trick (`exec`, `getattr`): the checker runs a submission as untrusted code.
 """
 
@@ -32,7 +35,8 @@ def _id(cell) -> str | None:
     return _grading(cell).get("grade_id")
 
 
-def _is_answer(cell) -> bool:
+def is_answer(cell) -> bool:
+    """An answer cell: what the learner writes (nbgrader's solution cell)."""
     return bool(_grading(cell).get("solution"))
 
 
@@ -71,7 +75,7 @@ def rebuild(submission: nbformat.NotebookNode, source: nbformat.NotebookNode, so
     setup = _setup_names(source)
     allowed = _answer_bindings(solution) if solution is not None else {}
     for cell in rebuilt.notebook.cells:
-        if not _is_answer(cell):
+        if not is_answer(cell):
             continue
         exercise = exercise_of(_id(cell), checks)
         answers = handed_in.get(_id(cell), [])
@@ -105,7 +109,7 @@ def _compare_checks(source, handed_in: dict, submission, checks: list[str], rebu
             continue
         if len(found) > 1:
             rebuilt.note(exercise, f"its check cell appears {len(found)} times")
-        if any(_lines(f.source) != _lines(cell.source) for f in found):
+        if any(lines(f.source) != lines(cell.source) for f in found):
             rebuilt.note(exercise, "its check cell was edited")
         if any(
             {k: _grading(f).get(k) for k in _GRADING_KEYS} != {k: _grading(cell).get(k) for k in _GRADING_KEYS}
@@ -116,9 +120,9 @@ def _compare_checks(source, handed_in: dict, submission, checks: list[str], rebu
             rebuilt.note(exercise, "its check cell was moved")
 
 
-def _lines(source: str) -> list[str]:
+def lines(source: str) -> tuple[str, ...]:
     """A cell's code, ignoring trailing spaces and blank lines a notebook editor may add."""
-    return [line.rstrip() for line in source.strip().splitlines()]
+    return tuple(line.rstrip() for line in source.strip().splitlines())
 
 
 def _tree(source: str) -> ast.Module | None:
@@ -131,11 +135,32 @@ def _tree(source: str) -> ast.Module | None:
         return None
 
 
+def uses(code: str, names: tuple[str, ...]) -> set[str]:
+    """Which of `names` the code refers to: as a name, an attribute (`reference.psi`), an import (`from m import
+    psi`, `import m.psi`) or a string (`getattr(reference, "psi")`), whatever it is called through."""
+    tree = _tree(code)
+    if tree is None or not names:
+        return set()
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            found.add(node.attr)
+        elif isinstance(node, ast.alias):
+            found |= {*node.name.split("."), node.asname or ""}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found |= set(node.module.split("."))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.add(node.value)
+    return found & set(names)
+
+
 def _setup_names(source) -> set[str]:
     """Every name a cell other than an answer binds at the top level: what the set-up and the checks rely on."""
     names: set[str] = set()
     for cell in source.cells:
-        if cell.cell_type == "code" and not _is_answer(cell):
+        if cell.cell_type == "code" and not is_answer(cell):
             tree = _tree(cell.source)
             names |= _bound(tree) if tree else set()
     return names
@@ -145,7 +170,7 @@ def _answer_bindings(solution) -> dict[str, set[str]]:
     """Per answer id, the names the solution's answer binds or patches: what the exercise asks the learner to."""
     found: dict[str, set[str]] = {}
     for cell in solution.cells:
-        if _is_answer(cell):
+        if is_answer(cell):
             tree = _tree(cell.source)
             found[_id(cell)] = (_bound(tree) | _patched(tree)) if tree else set()
     return found

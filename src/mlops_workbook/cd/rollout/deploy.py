@@ -148,7 +148,7 @@ class Deployment:
             if e.outcome == "live" and live is not None and e.version != live.release.version
         ]
         if not earlier:
-            raise errors.UnavailableError(f"nothing to roll back to in {self.env}: no other version was ever live here")
+            raise DeployError(f"nothing to roll back to in {self.env}: no other version was ever live here")
         previous = earlier[-1]
         client.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, previous.version)
         client.set_model_version_tag(

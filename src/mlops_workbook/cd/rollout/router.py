@@ -109,4 +109,7 @@ class Router:
         return ["nginx", "-p", str(self.folder), "-e", str(self.folder / "error.log"), "-c", str(self.conf), *args]
 
     def _nginx(self, *args: str) -> None:
-        commands.run(self._command(*args), f"nginx {' '.join(args) or 'start'} for {self.env}")
+        try:
+            commands.run(self._command(*args), f"nginx {' '.join(args) or 'start'} for {self.env}")
+        except commands.CommandError as error:  # the router's own error: its callers restore what worked
+            raise RouterError(error.message, logs=error.logs) from None

@@ -114,20 +114,24 @@ def build(
             buildargs={"BASE_IMAGE": base_image, **labels},
             labels=own_labels(),
         )
-        with progress.bar(desc=f"docker build {tag}", unit="step") as bar:
+        bar = None  # drawn from the first step on, when the number of steps is known
+        try:
             for chunk in stream:
                 text = chunk.get("stream", "")
                 log.append(text)
                 found = re.match(r"Step (\d+)/(\d+) : (.*)", text)
                 if found:
                     steps.append(found.group(3).strip())
-                    bar.total = int(found.group(2))
+                    bar = bar or progress.bar(total=int(found.group(2)), desc=f"docker build {tag}", unit="step")
                     bar.update(int(found.group(1)) - bar.n)
                 if "Using cache" in text:
                     cached.add(len(steps) - 1)
                 image_id = chunk.get("aux", {}).get("ID", image_id)
                 if "error" in chunk:
                     raise BuildError(_failure(steps, chunk["error"], log))
+        finally:
+            if bar is not None:
+                bar.close()
     rebuilt = [step for i, step in enumerate(steps) if i not in cached]
     return Built(tag, time.perf_counter() - start, steps, rebuilt, image_id)
 
