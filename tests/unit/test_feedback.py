@@ -93,3 +93,10 @@ def test_an_answer_written_by_hand_passes_and_only_the_cells_since_the_last_chec
     check = 'feedback.exercise("ex1", without=("median",))\nassert middle([3, 1, 2]) == 2, "Hint: the middle value"'
     out, error = run(shell, capsys, "check", check)
     assert error is None and "ex1: passed" in out
+
+
+def test_a_copy_keeps_its_instructions_however_it_is_reformatted():
+    original = "FROM base AS build  # the first stage\nRUN make \\\n    all\n\nCMD [\"serve\"]\n"
+    reformatted = "# mine\nFROM   base AS build\nRUN make all\nCMD [\"serve\"]"
+    assert feedback.instructions(reformatted) == feedback.instructions(original)
+    assert feedback.instructions(original.replace("make", "make -j2")) != feedback.instructions(original)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import html
+import re
 
 import nbformat
 from IPython import get_ipython
@@ -110,6 +111,13 @@ def exercise(exercise_id: str, without: tuple[str, ...] = ()) -> None:
             f"Hint: your answer uses {', '.join(f'`{name}`' for name in used)}, the workbook's own implementation "
             "of what this exercise asks you to write: write it yourself"
         )
+
+
+def instructions(text: str) -> tuple[str, ...]:
+    """A file's lines without comments, blank lines, continuations or spacing: what a copy of it keeps, however it
+    was reformatted (a check that asks for a learner's own Dockerfile compares with the project's this way)."""
+    lines = (re.sub(r"\s+", " ", line.split("#", 1)[0]).strip() for line in text.replace("\\\n", " ").splitlines())
+    return tuple(line for line in lines if line)
 
 
 @functools.cache
