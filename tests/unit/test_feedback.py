@@ -86,17 +86,37 @@ def test_an_answer_that_calls_the_implementation_it_should_write_is_wrong(shell,
     assert "ex1: wrong\x1b[0m: Hint: your answer uses `median`, the workbook's own implementation" in out
 
 
-def test_an_answer_written_by_hand_passes_and_only_the_cells_since_the_last_check_count(shell, capsys):
-    run(shell, capsys, "earlier", "import statistics\nhalf = statistics.median([1, 2, 3])")
-    run(shell, capsys, "first check", 'feedback.exercise("ex0")')
-    run(shell, capsys, "answer", "def middle(values):\n    return sorted(values)[len(values) // 2]")
+def test_an_answer_written_by_hand_passes_even_with_a_variable_named_like_the_key(shell, capsys):
+    answer = "def middle(values):\n    median = sorted(values)[len(values) // 2]\n    return median"
+    run(shell, capsys, "answer", answer)
     check = 'feedback.exercise("ex1", without=("median",))\nassert middle([3, 1, 2]) == 2, "Hint: the middle value"'
     out, error = run(shell, capsys, "check", check)
     assert error is None and "ex1: passed" in out
 
 
+def test_an_alias_made_in_an_earlier_answer_is_seen(shell, capsys):
+    run(shell, capsys, "earlier answer", "from statistics import median as middle_of")
+    run(shell, capsys, "first check", 'feedback.exercise("ex0")')
+    run(shell, capsys, "answer", "def middle(values):\n    return middle_of(values)")
+    check = 'feedback.exercise("ex1", without=("median",))\nassert middle([3, 1, 2]) == 2, "Hint: the middle value"'
+    out, error = run(shell, capsys, "check", check)
+    assert isinstance(error, AssertionError) and "uses `median`" in out
+
+
+def test_an_answer_that_reaches_code_by_a_built_name_is_wrong(shell, capsys):
+    run(
+        shell,
+        capsys,
+        "answer",
+        "import statistics\ndef middle(values):\n    return vars(statistics)['med' + 'ian'](values)",
+    )
+    check = 'feedback.exercise("ex1", without=("median",))\nassert middle([3, 1, 2]) == 2, "Hint: the middle value"'
+    out, error = run(shell, capsys, "check", check)
+    assert isinstance(error, AssertionError) and "uses `vars`, which can reach code by a name no one can read" in out
+
+
 def test_a_copy_keeps_its_instructions_however_it_is_reformatted():
-    original = "FROM base AS build  # the first stage\nRUN make \\\n    all\n\nCMD [\"serve\"]\n"
-    reformatted = "# mine\nFROM   base AS build\nRUN make all\nCMD [\"serve\"]"
+    original = 'FROM base AS build  # the first stage\nRUN make \\\n    all\n\nCMD ["serve"]\n'
+    reformatted = '# mine\nFROM   base AS build\nRUN make all\nCMD ["serve"]'
     assert feedback.instructions(reformatted) == feedback.instructions(original)
     assert feedback.instructions(original.replace("make", "make -j2")) != feedback.instructions(original)

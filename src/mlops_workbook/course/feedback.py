@@ -32,7 +32,7 @@ class _Session:
         self.current: str | None = None
         self.cell: str | None = None
         self.raised: dict[str, Raised] = {}  # answer (or other) cell → its latest error, until the next check
-        self.ran: dict[str, str] = {}  # cell → the code it ran last, until the next check
+        self.ran: dict[str, str] = {}  # cell → the code it ran last
         self.results: dict[str, ExerciseResult] = {}  # in the order the checks first ran
 
     def before(self, info) -> None:
@@ -61,7 +61,6 @@ class _Session:
             earlier = earlier[: list(self.results).index(exercise)]
         self.results[exercise] = judge(exercise, raised, earlier, _ENDLESS)
         self.raised.clear()
-        self.ran.clear()
         return self.results[exercise]
 
     def show_error(self, shell, etype, value, tb, tb_offset=None) -> None:
@@ -92,25 +91,47 @@ def show_verdicts() -> None:
     shell.set_custom_exc((Exception, KeyboardInterrupt), _session.show_error)
 
 
+# The ways to reach a function without writing its name: a check that names its key refuses them too.
+AROUND = (
+    "getattr",
+    "vars",
+    "eval",
+    "exec",
+    "compile",
+    "__import__",
+    "import_module",
+    "__defaults__",
+    "__kwdefaults__",
+    "__globals__",
+    "__closure__",
+    "__code__",
+    "__wrapped__",
+    "getsource",
+)
+
+
 def exercise(exercise_id: str, without: tuple[str, ...] = ()) -> None:
     """Mark the running cell as the check of `exercise_id` (the first line of every check cell).
 
     `without` names the workbook's own implementations of what the exercise asks the learner to write: an answer
-    run since the previous check that uses one of them is wrong, whatever its results (they would be the key's).
+    that uses one of them is wrong, whatever its results (they would be the key's); so is one that reaches code by
+    a name it builds or digs out (AROUND), which no reading of the answer can tell from the key. Every answer this
+    kernel ran counts: an alias made in one exercise's answer serves the next.
     """
     if _session is None:
         raise errors.UnavailableError("run the lab's set-up cells first (they call feedback.show_verdicts())")
     _session.current = exercise_id
-    locked = _locked_code() if without else frozenset()
-    answers = [
-        code for cell, code in _session.ran.items() if cell != _session.cell and tampering.lines(code) not in locked
-    ]
-    used = sorted(set().union(*(tampering.uses(code, without) for code in answers)))
-    if used:
-        raise AssertionError(
-            f"Hint: your answer uses {', '.join(f'`{name}`' for name in used)}, the workbook's own implementation "
-            "of what this exercise asks you to write: write it yourself"
-        )
+    if not without:
+        return
+    ran = [code for cell, code in _session.ran.items() if cell != _session.cell]
+    answers = [code for code in ran if tampering.lines(code) not in _locked_code()]
+    for names, why in (
+        (without, "the workbook's own implementation of what this exercise asks you to write: write it yourself"),
+        (AROUND, "which can reach code by a name no one can read in it: call what you use by its name"),
+    ):
+        used = sorted(set().union(*(tampering.uses(code, names) for code in answers)))
+        if used:
+            raise AssertionError(f"Hint: your answer uses {', '.join(f'`{name}`' for name in used)}, {why}")
 
 
 def instructions(text: str) -> tuple[str, ...]:

@@ -136,14 +136,18 @@ def _tree(source: str) -> ast.Module | None:
 
 
 def uses(code: str, names: tuple[str, ...]) -> set[str]:
-    """Which of `names` the code refers to: as a name, an attribute (`reference.psi`), an import (`from m import
-    psi`, `import m.psi`) or a string (`getattr(reference, "psi")`), whatever it is called through."""
+    """Which of `names` the code refers to: as a name it does not bind itself (a learner's own `psi = ...` is
+    theirs), an attribute (`reference.psi`), an import (`from m import psi`, `import m.psi`) or a string
+    (`getattr(reference, "psi")`), whatever it is called through."""
     tree = _tree(code)
     if tree is None or not names:
         return set()
+    own = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    own |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
+    own |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
+        if isinstance(node, ast.Name) and node.id not in own:
             found.add(node.id)
         elif isinstance(node, ast.Attribute):
             found.add(node.attr)
