@@ -81,18 +81,25 @@ def champion_version(registry) -> str | None:
 def review(registry, version: str, eval_table: pd.DataFrame, cfg, rule=decide) -> Decision:
     """Score the new version and the champion on the same data, decide, and record the outcome.
 
-    `rule` is the decision itself (`decide` unless a lab passes its own).
+    `rule` is the decision itself (`decide` unless a lab passes its own). As MLflow's alias pattern has it, the
+    version holds `challenger` only while it is under review: then it takes `champion`, or keeps only its tags
+    (`gate: rejected` and the reason).
     """
-    challenger = training.evaluate(training.load(version), eval_table)
-    current = champion_version(registry)
-    champion = training.evaluate(training.load(f"@{CHAMPION}"), eval_table) if current else None
-    decision = rule(challenger, champion, cfg.min_accuracy, cfg.min_roc_auc, cfg.promotion_margin)
+    registry.set_registered_model_alias(training.MODEL_NAME, CHALLENGER, version)
+    try:
+        challenger = training.evaluate(training.load(version), eval_table)
+        current = champion_version(registry)
+        champion = training.evaluate(training.load(f"@{CHAMPION}"), eval_table) if current else None
+        decision = rule(challenger, champion, cfg.min_accuracy, cfg.min_roc_auc, cfg.promotion_margin)
+    finally:
+        registry.delete_registered_model_alias(training.MODEL_NAME, CHALLENGER)  # reviewed: no longer a candidate
     scored = {f"version {version} (new)": challenger}
     if current:
         scored[f"version {current} (champion)"] = champion
     scores = pd.DataFrame.from_dict(scored, orient="index").rename_axis(f"on the same {len(eval_table)} held-out rows")
     decision = replace(decision, scores=scores)
-    registry.set_registered_model_alias(training.MODEL_NAME, CHAMPION if decision.passes else CHALLENGER, version)
+    if decision.passes:
+        registry.set_registered_model_alias(training.MODEL_NAME, CHAMPION, version)
     registry.set_model_version_tag(training.MODEL_NAME, version, "gate", "promoted" if decision.passes else "rejected")
     registry.set_model_version_tag(training.MODEL_NAME, version, "gate_reason", decision.reason)
     return decision

@@ -5,10 +5,11 @@
 - `Warehouse` simulates the production source that staging and prod read: a sqlite
   file with one partition per day and a realistic relation between features and label.
   From a chosen day on, it can drift, which is what monitoring must catch. A new app version pays
-  drivers for long pickups and counts every offer a driver is shown: pickups get farther and are
-  completed more often than before, and acceptance rates look 60% lower although drivers accept as
-  many offers. The inputs move (input drift), and so does what they mean: a model trained before the
-  change is wrong more often (live accuracy falls), and one retrained on the new days is right again.
+  drivers for long pickups and counts every offer a driver is shown: pickups get farther, a long one
+  is completed more often than before (though fewer bookings are completed in all), and acceptance rates
+  look 60% lower although drivers accept as many offers. The inputs move (input drift), and so does
+  what they mean: a model trained before the change is wrong more often (live accuracy falls), and one
+  retrained on the new days is right again.
 """
 
 from __future__ import annotations
@@ -191,7 +192,7 @@ def open_source(cfg) -> FakeSource | Warehouse:
 def live_batch(cfg, n_rows: int, index: int, drifted: bool = False) -> pd.DataFrame:
     """Requests the environment's API sees on a later day: rows like the ones it was trained on.
 
-    `drifted` changes them the way the warehouse's drift scenario does (pickups farther and completed
+    `drifted` changes them the way the warehouse's drift scenario does (pickups farther, a long one completed
     more often, acceptance rates reported 60% lower), so that in every environment monitoring has
     drift to catch, live accuracy falls, and a retrain on these rows has something to learn.
     """
