@@ -105,13 +105,19 @@ def test_every_exercise_has_a_wrong_answer_on_file(solution):
     assert sorted(WRONG.get(solution.stem, {})) == sorted(exercises(nbformat.read(solution, as_version=4)))
 
 
+def checked_with(notebook: str, answers: dict[str, str], folder: Path) -> dict:
+    """The checker's verdict on each replaced exercise of `notebook`, its run shown in JupyterLab the same way."""
+    solution = paths.project_root() / "solutions" / f"{notebook}.ipynb"
+    checked = grading.check(with_answers(solution, answers, folder), output=folder / "ran.ipynb")
+    assert shown(folder / "ran.ipynb") == said(checked), "JupyterLab would show other verdicts than the checker"
+    outcomes = {o.exercise: o for o in checked if o.exercise in answers}
+    assert sorted(outcomes) == sorted(answers)
+    return outcomes
+
+
 @pytest.mark.parametrize("notebook", [pytest.param(nb, marks=lab_marks(nb), id=nb) for nb in WRONG])
 def test_every_wrong_answer_is_called_wrong_with_its_hint(tmp_path, notebook):
-    solution = paths.project_root() / "solutions" / f"{notebook}.ipynb"
-    checked = grading.check(with_answers(solution, WRONG[notebook], tmp_path), output=tmp_path / "ran.ipynb")
-    assert shown(tmp_path / "ran.ipynb") == said(checked), "JupyterLab would show other verdicts than the checker"
-    outcomes = {o.exercise: o for o in checked}
-    assert sorted(outcomes) == sorted(WRONG[notebook])
+    outcomes = checked_with(notebook, WRONG[notebook], tmp_path)
     for exercise, outcome in outcomes.items():
         assert outcome.status == verdicts.WRONG, f"{exercise}: {outcome.status} ({outcome.hint})"
         assert outcome.hint.startswith("Hint:"), f"{exercise}: {outcome.hint}"
@@ -120,10 +126,7 @@ def test_every_wrong_answer_is_called_wrong_with_its_hint(tmp_path, notebook):
 @pytest.mark.parametrize("notebook", [pytest.param(nb, marks=lab_marks(nb), id=nb) for nb in SHORTCUTS])
 def test_no_shortcut_passes_an_exercise(tmp_path, notebook):
     """The adversary: an answer that calls the key, tests an identity or hard-codes the checked value is wrong."""
-    solution = paths.project_root() / "solutions" / f"{notebook}.ipynb"
-    checked = grading.check(with_answers(solution, SHORTCUTS[notebook], tmp_path), output=tmp_path / "ran.ipynb")
-    outcomes = {o.exercise: o for o in checked if o.exercise in SHORTCUTS[notebook]}
-    assert sorted(outcomes) == sorted(SHORTCUTS[notebook])
+    outcomes = checked_with(notebook, SHORTCUTS[notebook], tmp_path)
     passed = sorted(exercise for exercise, outcome in outcomes.items() if outcome.status == verdicts.PASSED)
     assert not passed, f"a shortcut passes {', '.join(passed)}: make the check independent of what it takes"
     for exercise, outcome in outcomes.items():
