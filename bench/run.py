@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench import grading, monitoring, packaging, pipelines, serving, suite, workbook
+from bench import grading, monitoring, packaging, pipelines, serving, suite, team, workbook
 
 SECTIONS = {
     "serving": serving.run,
@@ -26,6 +26,7 @@ SECTIONS = {
     "pipelines": pipelines.run,
     "alerting": monitoring.alerting,
     "grading": grading.run,
+    "team": team.run,
     "suite": suite.run,
 }
 RESULTS = Path(__file__).parent / "results"

@@ -285,6 +285,53 @@ def stop() -> None:
     )
 
 
+def _team(env: str, param: list[str] | None):
+    from mlops_workbook.cd.team.stack import TeamStack
+
+    if env == "dev":
+        raise errors.BadInputError("dev runs with embedded defaults and no servers: use --env staging or --env prod")
+    return TeamStack(_config(env, param))
+
+
+@app.command()
+def up(env: Env = "staging", param: Params = None) -> None:
+    """Start the environment's team stack: PostgreSQL, the MLflow tracking server on it, Airflow's scheduler,
+    DAG processor and API server on it; returns once each is healthy (its data stays for the next `up`)."""
+    from mlops_workbook.core import processes
+
+    stack = _team(env, param)
+    with processes.detached():  # the servers run on after this command ends, until `down` or `stop`
+        seconds = stack.up()
+    _print_team(stack, f"{env}: team stack up in {seconds:.0f} s (MLflow: {stack.tracking_uri})")
+
+
+@app.command()
+def status(env: Env = "staging", param: Params = None) -> None:
+    """Show each server of the environment's team stack: its address, whether it is healthy, its pid."""
+    stack = _team(env, param)
+    rows = stack.status()
+    _print_team(stack, f"{env}: {sum(row.healthy for row in rows)} of {len(rows)} healthy", rows)
+    if not all(row.healthy for row in rows):
+        raise typer.Exit(3)
+
+
+@app.command()
+def down(env: Env = "staging", param: Params = None) -> None:
+    """Stop the environment's team stack (PostgreSQL last); its data stays in the workspace for the next `up`."""
+    stack = _team(env, param)
+    stopped = stack.down()
+    console.print(f"{env}: stopped {', '.join(stopped) or 'nothing (it was not running)'}", soft_wrap=True)
+
+
+def _print_team(stack, title: str, rows=None) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in ("server", "address", "healthy", "pid"):
+        table.add_column(column)
+    for row in rows or stack.status():
+        table.add_row(row.name, row.address, "yes" if row.healthy else "[red]no[/]", str(row.pid or "-"))
+    console.print(table)
+
+
 @app.command("deploy")
 def deploy_image(
     env: Env = "staging",

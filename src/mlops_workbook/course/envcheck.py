@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mlops_workbook.cd.team import postgres
 from mlops_workbook.core import commands, errors, paths
 
 LIBRARIES = (
@@ -56,6 +57,10 @@ COMPONENTS = {
         "make pipelines (Airflow in its own environment)",
     ),
     "kfp": (_in_venv(".venv-kfp", "kfp", "kfp"), "make pipelines (the Kubeflow Pipelines SDK in its own environment)"),
+    "postgres": (
+        [postgres.located("pg_ctl"), "--version"],
+        "apt-get install --no-install-recommends postgresql (team mode: the MLflow and Airflow servers' database)",
+    ),
     "gitlab-ci-local": (["gitlab-ci-local", "--version"], "npm install -g gitlab-ci-local@4.52.2"),
     "rsync": (["rsync", "--version"], "apt-get install rsync (gitlab-ci-local copies the repository with it)"),
     "chromium": (
@@ -67,7 +72,7 @@ COMPONENTS = {
 
 # Components that start servers, build images or run pipelines: a notebook or test needing one is heavy (left out
 # of `make quick`). promtool and amtool (Alertmanager's) are command-line checks that answer in a second.
-HEAVY = {"docker", "nginx", "prometheus", "airflow", "kfp", "gitlab-ci-local", "chromium"}
+HEAVY = {"docker", "nginx", "prometheus", "postgres", "airflow", "kfp", "gitlab-ci-local", "chromium"}
 
 
 def notebook_needs(notebook: Path | dict) -> tuple[str, ...]:

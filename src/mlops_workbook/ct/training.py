@@ -134,10 +134,13 @@ def log_and_register(
             pip_requirements=PIP_REQUIREMENTS,
             skops_trusted_types=TRUSTED_TYPES,
         )
-    if not registry.search_registered_models(filter_string=f"name = '{MODEL_NAME}'"):
+    try:  # two runs registering at once may both find no model: the second one's create is refused
         registry.create_registered_model(MODEL_NAME)
+    except mlflow.exceptions.MlflowException as error:
+        if error.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
     registered = registry.create_model_version(
-        MODEL_NAME, source=info.model_uri, run_id=run.info.run_id, description=description
+        MODEL_NAME, source=info.model_uri, run_id=run.info.run_id, description=description, model_id=info.model_id
     )
     return str(registered.version)
 

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
@@ -148,7 +149,7 @@ class Warehouse:
 
     def _build(self) -> None:
         p = self.params
-        tmp = self.path.with_suffix(".building")
+        tmp = self.path.with_suffix(f".building-{os.getpid()}")  # two processes building at once: one file each
         tmp.unlink(missing_ok=True)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with sqlite3.connect(tmp) as db:

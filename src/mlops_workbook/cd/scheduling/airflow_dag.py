@@ -31,6 +31,7 @@ def build(env: str, settings: dict, folder: str, schedule: str | None, steps: li
         schedule=schedule,
         start_date=datetime(2026, 1, 1),
         catchup=False,
+        max_active_runs=1,  # two runs at once would write the same folder; a second one waits its turn
         tags=["mlops-workbook", env],
         doc_md=f"Continuous Training for {env}: {' → '.join(steps)}",
     ) as dag:

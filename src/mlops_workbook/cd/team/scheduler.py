@@ -1,0 +1,129 @@
+"""Airflow as a team runs it: the scheduler, the DAG processor and the API server, with the LocalExecutor and
+Airflow's metadata in PostgreSQL, so that the deployed CT DAG runs on its schedule and on request (REST API).
+
+They run from `.venv-airflow` (cd/scheduling/pipelines.py says why it is apart). Airflow keeps its settings
+and the secrets it generates (JWT, Fernet key) in `airflow.cfg` in its home, in the workspace, mode 600.
+Sizes are for 2 cores: two task processes at once, one API worker, one parsing process.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from mlops_workbook.cd.scheduling import pipelines
+from mlops_workbook.core import commands, errors, http_client, paths, processes, waiting
+
+COMPONENTS = ("api-server", "scheduler", "dag-processor")
+FINISHED = ("success", "failed")
+
+
+class Airflow:
+    """`Airflow(home, dags, port, database_url, prefix).start()`; then `trigger` a DAG and `wait` for its run."""
+
+    def __init__(self, home: Path, dags: Path, port: int, database_url: str, prefix: str):
+        self.home, self.dags, self.port = Path(home), Path(dags), port
+        self.database_url, self.prefix = database_url, prefix  # prefix: names in the process registry
+        self.url = f"http://127.0.0.1:{port}"
+
+    def environment(self) -> dict:
+        return {
+            **os.environ,
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "2",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",  # a deployed DAG runs on its schedule
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+            # Anyone on this machine may use the API, as admin: a shared host sets users instead (README, team mode)
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.database_url,
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",  # a newly deployed DAG file is seen within seconds
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(self.dags), os.environ.get("PYTHONPATH")])),
+            "MPLBACKEND": "Agg",
+        }
+
+    def start(self, timeout: float = 90) -> None:
+        """Bring the metadata database up to Airflow's version, then start the three components and wait until
+        Airflow reports each healthy."""
+        self.dags.mkdir(parents=True, exist_ok=True)
+        airflow = str(pipelines.python_of(pipelines.AIRFLOW_VENV).parent / "airflow")
+        env = self.environment()
+        commands.run([airflow, "db", "migrate"], "airflow db migrate", timeout=120, env=env, cwd=paths.project_root())
+        started = {}
+        for component in COMPONENTS:
+            log = self.home / f"{component}.log"
+            started[component] = processes.start(f"{self.prefix}-{component}", [airflow, component], log, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            dead = [name for name, process in started.items() if process.poll() is not None]
+            if dead or self.healthy():
+                break
+            time.sleep(0.25)
+        if dead or not self.healthy():
+            self.stop()
+            failing = dead or [name for name, ok in self.health().items() if not ok] or list(COMPONENTS)
+            log = self.home / f"{failing[0]}.log"
+            tail = "\n".join(log.read_text().strip().splitlines()[-8:]) if log.exists() else ""
+            raise errors.UnhealthyError(
+                f"Airflow's {' and '.join(failing)} did not become healthy within {timeout:g} s (its log: {log}).",
+                logs=tail,
+            )
+
+    def health(self) -> dict[str, bool]:
+        """Airflow's own report: is each of the metadata database, the scheduler and the DAG processor healthy."""
+        try:
+            report = http_client.request(f"{self.url}/api/v2/monitor/health")
+        except OSError:
+            return {"api-server": False}
+        return {"api-server": True} | {
+            part.replace("_", "-"): report.get(part, {}).get("status") == "healthy"
+            for part in ("metadatabase", "scheduler", "dag_processor")
+        }
+
+    def healthy(self) -> bool:
+        return len(health := self.health()) > 1 and all(health.values())
+
+    def stop(self) -> list[str]:
+        return [c for c in reversed(COMPONENTS) if processes.stop(f"{self.prefix}-{c}", timeout=10)]
+
+    def dag(self, dag_id: str, timeout: float = 60) -> dict:
+        """The DAG as the API server knows it, once the DAG processor has read its file."""
+        waiting.until(lambda: self._get(f"/dags/{dag_id}"), timeout, what=f"Airflow knows the DAG {dag_id}")
+        return self._get(f"/dags/{dag_id}")
+
+    def trigger(self, dag_id: str, conf: dict | None = None) -> str:
+        """Ask the scheduler for a run of the DAG now (REST API); the run's id."""
+        self.dag(dag_id)
+        run = http_client.request(
+            f"{self.url}/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}}
+        )
+        return run["dag_run_id"]
+
+    def run(self, dag_id: str, run_id: str) -> dict:
+        """One run of the DAG as the API reports it (its `state`: queued, running, success, failed)."""
+        return http_client.request(f"{self.url}/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+
+    def wait(self, dag_id: str, run_id: str, timeout: float = 600) -> dict:
+        """The run once it has finished (its `state`: success or failed) and its tasks' states, in order."""
+        waiting.until(
+            lambda: self.run(dag_id, run_id)["state"] in FINISHED,
+            timeout,
+            every=1,
+            what=f"the run {run_id} of {dag_id} finished",
+        )
+        tasks = http_client.request(f"{self.url}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+        return {**self.run(dag_id, run_id), "tasks": {t["task_id"]: t["state"] for t in tasks}}
+
+    def _get(self, path: str) -> dict | None:
+        """The API's answer, or None while it has none (not started, or no such DAG yet)."""
+        try:
+            return http_client.request(f"{self.url}/api/v2{path}")
+        except OSError:
+            return None

@@ -1,0 +1,106 @@
+"""One environment's team stack: PostgreSQL, the MLflow tracking server on it, and Airflow's scheduler on it.
+
+`mlops-workbook up --env staging` starts it (`status`, `down`); its data stays in `<workspace>/team/` between
+runs, so a restarted stack has every run, version and DAG run it had. Its ports sit next to the environment's
+`serve_port`, so they move with the run's instance like every other port (core/instance.py).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlops_workbook.cd.team import postgres, tracking_server
+from mlops_workbook.cd.team.scheduler import Airflow
+from mlops_workbook.core import errors, processes
+
+DATABASES = ("mlflow", "airflow")
+
+
+@dataclass(frozen=True)
+class Ports:
+    postgres: int
+    mlflow: int
+    airflow: int
+
+    @classmethod
+    def near(cls, serve_port: int) -> Ports:
+        return cls(serve_port + 50, serve_port + 51, serve_port + 52)
+
+
+@dataclass(frozen=True)
+class Component:
+    """A row of `status`: what runs, where, and whether it is healthy."""
+
+    name: str
+    address: str
+    healthy: bool
+    pid: int | None
+
+
+class TeamStack:
+    """`TeamStack(cfg).up()`: the environment's servers, started (or found running) and healthy."""
+
+    def __init__(self, cfg):
+        self.env, self.ports = cfg.env, Ports.near(cfg.serve_port)
+        self.folder = cfg.workspace_dir() / "team"
+        self.database = postgres.Cluster(self.folder / "postgres", self.ports.postgres, self._name("postgres"))
+        self.tracking_uri = f"http://127.0.0.1:{self.ports.mlflow}"
+        self.dags = cfg.workspace_dir() / "pipelines" / "deployed" / "dags"  # where `deploy-pipelines` installs
+        self.airflow = Airflow(
+            self.folder / "airflow", self.dags, self.ports.airflow, self.database.url("airflow"), self._name("airflow")
+        )
+
+    def _name(self, component: str) -> str:
+        return f"{self.env}-team-{component}"
+
+    def up(self) -> float:
+        """Start what is not running (PostgreSQL first: the other two keep their state in it); the seconds it took."""
+        start = time.monotonic()
+        try:
+            self._start()
+        except errors.WorkbookError:
+            self.down()  # nothing half-up: the error names the server that did not start, and its log
+            raise
+        return time.monotonic() - start
+
+    def _start(self) -> None:
+        self.database.start(DATABASES)
+        name, log = self._name("mlflow"), self.folder / "mlflow-server.log"
+        mlflow = None
+        if not tracking_server.healthy(self.tracking_uri):  # it starts while Airflow does
+            mlflow = tracking_server.start(
+                name, self.database.url("mlflow"), self.folder / "mlartifacts", self.ports.mlflow, log
+            )
+        if not self.airflow.healthy():
+            self.airflow.start()
+        if mlflow is not None:
+            tracking_server.ready(name, mlflow, self.tracking_uri, log)
+
+    def status(self) -> list[Component]:
+        """Each server: its address, whether it answers healthy, its pid."""
+        airflow = self.airflow.health()
+        rows = [
+            Component("postgres", f"127.0.0.1:{self.ports.postgres}", self.database.running(), self._pid("postgres")),
+            Component("mlflow", self.tracking_uri, tracking_server.healthy(self.tracking_uri), self._pid("mlflow")),
+        ]
+        for part in ("api-server", "scheduler", "dag-processor"):
+            rows.append(
+                Component(f"airflow {part}", self.airflow.url, airflow.get(part, False), self._pid(f"airflow-{part}"))
+            )
+        return rows
+
+    def _pid(self, component: str) -> int | None:
+        process = processes.find(self._name(component))
+        return process.pid if process else None
+
+    def down(self) -> list[str]:
+        """Stop the servers, PostgreSQL last; the data stays in the workspace for the next `up`."""
+        stopped = [f"airflow {c}" for c in self.airflow.stop()]
+        stopped += ["mlflow"] if processes.stop(self._name("mlflow"), timeout=10) else []
+        return stopped + (["postgres"] if self.database.stop() else [])
+
+    def backup(self, into: Path) -> Path:
+        """The registry (MLflow's database) as a pg_dump file; its artifacts are the folder `mlartifacts/`."""
+        return self.database.dump("mlflow", into)

@@ -1,0 +1,128 @@
+"""Team mode: `mlops-workbook up` starts an environment's PostgreSQL, MLflow tracking server and Airflow scheduler;
+the deployed CT DAG runs through the scheduler into the shared registry, two writers never collide, and a
+restarted server or a restored backup loses nothing."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from mlops_workbook.cd.scheduling import pipelines
+from mlops_workbook.cd.team import postgres
+from mlops_workbook.cd.team.stack import TeamStack
+from mlops_workbook.core import environments, errors, processes
+from mlops_workbook.ct import training
+
+pytestmark = [pytest.mark.slow, pytest.mark.component("postgres", "airflow")]
+
+CLI = str(Path(sys.executable).parent / "mlops-workbook")
+SMALL = {"n_partitions": 3, "rows_per_partition": 100}
+RUN_ALL = (  # a whole CT run in a process of its own: settings and folder as arguments, what `register` said printed
+    "import json, sys; from mlops_workbook.ct import steps; "
+    "print(json.dumps(steps.run_all(json.loads(sys.argv[1]), sys.argv[2])['register']))"
+)
+
+
+@pytest.fixture(scope="module")
+def workspace():
+    folder = Path(tempfile.mkdtemp(prefix="team-mode-"))
+    folder.chmod(0o755)  # PostgreSQL's unprivileged user must reach its cluster inside (pytest's tmp_path is 700)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def cli(*args: str, workspace: Path) -> subprocess.CompletedProcess:
+    command = [CLI, *args, "--env", "staging", "-p", f"workspace={workspace}"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def stack(workspace):
+    started = cli("up", workspace=workspace)
+    stack = TeamStack(environments.load("staging", {"workspace": str(workspace)}))
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        yield stack
+    finally:
+        stack.down()
+
+
+def team_settings(stack: TeamStack, workspace: Path, **changes) -> environments.EnvConfig:
+    values = {"workspace": str(workspace), "mlflow_tracking_uri": stack.tracking_uri, **SMALL, **changes}
+    return environments.load("staging", values)
+
+
+def test_up_starts_every_server_healthy_and_status_says_so(stack, workspace):
+    shown = cli("status", workspace=workspace)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "5 of 5 healthy" in shown.stdout
+    for server in ("postgres", "mlflow", "airflow api-server", "airflow scheduler", "airflow dag-processor"):
+        assert server in shown.stdout
+    assert (workspace / "team" / "postgres" / "data" / "PG_VERSION").exists()  # the cluster is in the workspace
+
+
+def test_the_scheduler_runs_the_deployed_ct_dag_into_the_shared_registry(stack, workspace):
+    cfg = team_settings(stack, workspace)
+    pipelines.deploy(cfg)  # what `mlops-workbook deploy-pipelines` does: the DAG file where the scheduler reads
+    run_id = stack.airflow.trigger("ct_pipeline_staging")  # through Airflow's REST API
+    run = stack.airflow.wait("ct_pipeline_staging", run_id, timeout=300)
+    assert run["state"] == "success", run
+    assert run["tasks"] == dict.fromkeys(["prepare_features", "train", "evaluate", "register"], "success")
+    registry = mlflow.MlflowClient(stack.tracking_uri)
+    champion = registry.get_model_version_by_alias(training.MODEL_NAME, "champion")
+    assert registry.get_run(champion.run_id).data.params["env"] == "staging"
+    # Artifacts went through the server into its own folder: the pipeline's folder holds no store of its own.
+    folder = workspace / "pipelines" / "ct"
+    assert not (folder / "mlflow.db").exists() and not (folder / "mlartifacts").exists()
+    assert any((workspace / "team" / "mlartifacts").rglob("model.skops"))
+
+
+def test_two_training_runs_registering_at_once_get_distinct_versions(stack, workspace):
+    settings = json.dumps(team_settings(stack, workspace).params())
+    runs = []
+    for writer in ("first", "second"):  # two retrains of the same data, each in its own folder
+        command = [sys.executable, "-c", RUN_ALL, settings, str(workspace / f"writer-{writer}")]
+        runs.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    results = [run.communicate(timeout=300) for run in runs]
+    assert all(run.returncode == 0 for run in runs), [err[-2000:] for _, err in results]
+    versions = [json.loads(out.strip().splitlines()[-1])["version"] for out, _ in results]
+    assert len(set(versions)) == 2
+    registered = {v.version for v in mlflow.MlflowClient(stack.tracking_uri).search_model_versions()}
+    assert set(versions) <= registered
+
+
+def test_a_restarted_tracking_server_loses_no_run_metric_or_version(stack):
+    registry = mlflow.MlflowClient(stack.tracking_uri)
+    versions = {v.version for v in registry.search_model_versions()}
+    mlflow.set_tracking_uri(stack.tracking_uri)
+    mlflow.set_experiment("restart")
+    with mlflow.start_run() as run:
+        mlflow.log_metric("loss", 1.0, step=0)
+        assert processes.stop(stack._name("mlflow"))  # the server goes away mid-run
+        stack.up()  # starts only what is not running
+        mlflow.log_metric("loss", 0.5, step=1)
+    assert [m.value for m in registry.get_metric_history(run.info.run_id, "loss")] == [1.0, 0.5]
+    assert registry.get_run(run.info.run_id).info.status == "FINISHED"
+    assert {v.version for v in registry.search_model_versions()} == versions
+
+
+def test_a_backup_restores_a_deleted_version(stack, workspace):
+    registry = mlflow.MlflowClient(stack.tracking_uri)
+    before = {v.version for v in registry.search_model_versions()}
+    backup = stack.backup(workspace / "registry.dump")
+    registry.delete_model_version(training.MODEL_NAME, max(before, key=int))
+    stack.database.restore("mlflow", backup)
+    assert {v.version for v in registry.search_model_versions()} == before
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root hands the cluster to an unprivileged user")
+def test_a_cluster_its_user_cannot_reach_fails_with_what_to_do(tmp_path):
+    # pytest's own temporary folders are private to root: the unprivileged user cannot enter them.
+    with pytest.raises(errors.UnavailableError, match="cannot reach .*chmod o\\+x"):
+        postgres.Cluster(tmp_path / "postgres", 1, "unreachable").start(())
