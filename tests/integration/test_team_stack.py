@@ -4,6 +4,7 @@ restarted server or a restored backup loses nothing."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,10 +14,9 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from mlops_workbook.cd.scheduling import pipelines
 from mlops_workbook.cd.team import postgres
 from mlops_workbook.cd.team.stack import TeamStack
-from mlops_workbook.core import environments, errors, processes
+from mlops_workbook.core import environments, errors, processes, waiting
 from mlops_workbook.ct import training
 
 pytestmark = [pytest.mark.slow, pytest.mark.component("postgres", "airflow")]
@@ -38,7 +38,7 @@ def workspace():
 
 
 def cli(*args: str, workspace: Path) -> subprocess.CompletedProcess:
-    command = [CLI, *args, "--env", "staging", "-p", f"workspace={workspace}"]
+    command = [CLI, *args, "--env", "staging", "-p", f"workspace={workspace}"]  # args: a command and its options
     return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
 
@@ -53,9 +53,8 @@ def stack(workspace):
         stack.down()
 
 
-def team_settings(stack: TeamStack, workspace: Path, **changes) -> environments.EnvConfig:
-    values = {"workspace": str(workspace), "mlflow_tracking_uri": stack.tracking_uri, **SMALL, **changes}
-    return environments.load("staging", values)
+def team_settings(workspace: Path) -> environments.EnvConfig:
+    return environments.load("staging", {"workspace": str(workspace), "servers": "team", **SMALL})
 
 
 def test_up_starts_every_server_healthy_and_status_says_so(stack, workspace):
@@ -67,24 +66,31 @@ def test_up_starts_every_server_healthy_and_status_says_so(stack, workspace):
     assert (workspace / "team" / "postgres" / "data" / "PG_VERSION").exists()  # the cluster is in the workspace
 
 
-def test_the_scheduler_runs_the_deployed_ct_dag_into_the_shared_registry(stack, workspace):
-    cfg = team_settings(stack, workspace)
-    pipelines.deploy(cfg)  # what `mlops-workbook deploy-pipelines` does: the DAG file where the scheduler reads
-    run_id = stack.airflow.trigger("ct_pipeline_staging")  # through Airflow's REST API
-    run = stack.airflow.wait("ct_pipeline_staging", run_id, timeout=300)
-    assert run["state"] == "success", run
+def test_retrain_runs_the_deployed_ct_dag_through_the_scheduler_into_the_shared_registry(stack, workspace):
+    team_small = [arg for key, value in {"servers": "team", **SMALL}.items() for arg in ("-p", f"{key}={value}")]
+    retrained = cli("retrain", *team_small, workspace=workspace)
+    assert retrained.returncode == 0, retrained.stdout + retrained.stderr
+    said = re.search(r"CT \(Airflow run (\S+)\) registered version (\d+), (promoted|not promoted)", retrained.stdout)
+    assert said, retrained.stdout
+    run_id, version, _ = said.groups()
+    run = stack.airflow.wait("ct_pipeline_staging", run_id)  # finished: as Airflow's API reports it
+    assert run["state"] == "success" and run["run_type"] == "manual" and run["triggered_by"] == "rest_api"
     assert run["tasks"] == dict.fromkeys(["prepare_features", "train", "evaluate", "register"], "success")
     registry = mlflow.MlflowClient(stack.tracking_uri)
+    assert (
+        registry.get_run(registry.get_model_version(training.MODEL_NAME, version).run_id).data.params["env"]
+        == "staging"
+    )
     champion = registry.get_model_version_by_alias(training.MODEL_NAME, "champion")
     assert registry.get_run(champion.run_id).data.params["env"] == "staging"
-    # Artifacts went through the server into its own folder: the pipeline's folder holds no store of its own.
-    folder = workspace / "pipelines" / "ct"
-    assert not (folder / "mlflow.db").exists() and not (folder / "mlartifacts").exists()
-    assert any((workspace / "team" / "mlartifacts").rglob("model.skops"))
+    # Deployed, the DAG also runs on its schedule (@daily): the scheduler started the latest day's run by itself.
+    waiting.until(
+        lambda: any(r["run_type"] == "scheduled" for r in stack.airflow.runs("ct_pipeline_staging")), 60, every=1
+    )
 
 
 def test_two_training_runs_registering_at_once_get_distinct_versions(stack, workspace):
-    settings = json.dumps(team_settings(stack, workspace).params())
+    settings = json.dumps(team_settings(workspace).params())
     runs = []
     for writer in ("first", "second"):  # two retrains of the same data, each in its own folder
         command = [sys.executable, "-c", RUN_ALL, settings, str(workspace / f"writer-{writer}")]

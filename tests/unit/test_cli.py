@@ -59,6 +59,13 @@ BAD_INPUTS = {
     "a course inside the workbook": (["course", "notebooks"], "inside the workbook", 2),
     "an unknown notebook to refresh": (["refresh", "--only", "99"], "no notebook numbered or named 99", 2),
     "dev, which serves no image": (["deploy", "--env", "dev"], "This command deploys CI's image to staging or prod", 2),
+    "a team stack for dev": (["up", "--env", "dev"], "dev runs with embedded defaults and no servers", 2),
+    "an unknown kind of servers": (["status", "-p", "servers=cloud"], "servers = 'cloud'", 2),
+    "a team-mode retrain with no team stack": (
+        ["retrain", "--env", "prod", "-p", "servers=team", "-p", "serve_port=40000"],
+        "start the team stack with `mlops-workbook up --env prod`",
+        3,
+    ),
 }
 
 

@@ -17,6 +17,22 @@ def test_dev_uses_fake_data_and_prod_needs_a_person():
     assert environments.load("prod").release_mode == "delivery"
 
 
+def test_the_registry_is_embedded_unless_team_mode_or_a_server_says_otherwise():
+    assert environments.load("staging").tracking_uri() is None  # the sqlite store in each sandbox
+    team = environments.load("staging", {"servers": "team"})
+    assert team.tracking_uri() == f"http://127.0.0.1:{team.serve_port + environments.TEAM_PORTS['mlflow']}"
+    shared = {"servers": "team", "mlflow_tracking_uri": "http://mlflow.example:5000"}  # a class's server wins
+    assert environments.load("prod", shared).tracking_uri() == "http://mlflow.example:5000"
+
+
+def test_prod_states_its_release_policy_for_code_and_for_retrained_models():
+    prod = environments.load("prod")
+    assert (prod.release_mode, prod.mode_for_retrained_model()) == ("delivery", "deployment")
+    assert (
+        environments.load("prod", {"retrain_release_mode": "as release_mode"}).mode_for_retrained_model() == "delivery"
+    )
+
+
 def expect_error(*fragments, env="dev", **overrides):
     with pytest.raises(environments.ConfigError) as caught:
         environments.load(env, overrides)

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from mlops_workbook.core import errors, instance, paths
 
 ENVIRONMENTS = ("dev", "staging", "prod")
+# Team mode's servers (cd/team), next to the environment's serve_port like every other of its ports.
+TEAM_PORTS = {"postgres": 50, "mlflow": 51, "airflow": 52}
 
 
 class ConfigError(errors.BadInputError):
@@ -37,7 +39,16 @@ class EnvConfig(BaseModel):
     rows_per_partition: int = Field(ge=50, le=200_000)
     seed: int = Field(ge=0)
     workspace: str = Field(min_length=1, description="folder the notebooks write to")
-    mlflow_tracking_uri: str | None = Field(description="null: a local sqlite store in each notebook's workspace")
+    mlflow_tracking_uri: str | None = Field(
+        description="null: the registry `servers` says; a URI: that tracking server (a shared host, a class's)"
+    )
+    servers: Literal["embedded", "team"] = Field(
+        default="embedded",
+        description=(
+            "embedded: a sqlite registry in each notebook's sandbox and in-process DAG runs; team: the environment's "
+            "PostgreSQL, MLflow server and Airflow scheduler (`mlops-workbook up`)"
+        ),
+    )
     deploy_target: Literal["process", "container"]
     serve_port: int = Field(
         ge=1024,
@@ -47,6 +58,10 @@ class EnvConfig(BaseModel):
         ),
     )
     release_mode: Literal["delivery", "deployment"]
+    retrain_release_mode: Literal["delivery", "deployment", "as release_mode"] = Field(
+        default="as release_mode",
+        description="how a model CT retrained on code already released goes to prod (a code change: release_mode)",
+    )
     min_accuracy: float = Field(ge=0, le=1)
     min_roc_auc: float = Field(ge=0, le=1)
     promotion_margin: float = Field(ge=0, le=0.5)
@@ -80,6 +95,20 @@ class EnvConfig(BaseModel):
 
     def workspace_dir(self) -> Path:
         return paths.resolve(self.workspace)
+
+    def mode_for_retrained_model(self) -> str:
+        """The release mode of a version CT retrained, the code unchanged: the team's policy, stated here."""
+        return self.release_mode if self.retrain_release_mode == "as release_mode" else self.retrain_release_mode
+
+    def team_port(self, server: str) -> int:
+        """A team-mode server's port in this run's instance (postgres, mlflow, airflow)."""
+        return self.serve_port + TEAM_PORTS[server]
+
+    def tracking_uri(self) -> str | None:
+        """Where runs and models go: the configured server, the team's, or None (the embedded sqlite store)."""
+        if self.mlflow_tracking_uri or self.servers == "embedded":
+            return self.mlflow_tracking_uri
+        return f"http://127.0.0.1:{self.team_port('mlflow')}"
 
 
 def _allowed(name: str) -> str:

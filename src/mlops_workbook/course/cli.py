@@ -369,6 +369,20 @@ def deploy_pipelines(env: Env = "staging", param: Params = None) -> None:
     )
 
 
+@app.command()
+def retrain(env: Env = "staging", param: Params = None) -> None:
+    """Run the environment's CT pipeline now: through the team's Airflow (`servers: team`) or in this process;
+    the new version is registered and gated in the environment's registry, where `ci package` finds the champion."""
+    from mlops_workbook.cd.scheduling import retraining
+
+    result = retraining.retrain(_config(env, param))
+    outcome = "promoted to champion" if result["promoted"] else "not promoted"
+    console.print(
+        f"{env}: CT ({result['ran']}) registered version {result['version']}, {outcome}: {result['reason']}",
+        soft_wrap=True,
+    )
+
+
 ci = typer.Typer(no_args_is_help=True, help="The model checks CI runs beside the tests.")
 app.add_typer(ci, name="ci")
 
@@ -410,7 +424,7 @@ def package_image(
     tag: Annotated[str, typer.Option(help="the image's name:tag")] = "ride-completion:latest",
     param: Params = None,
 ) -> None:
-    """Train and gate a model, then build the serving image around the champion and smoke-test it."""
+    """Build the serving image around the environment's champion (CT registered and gated it) and smoke-test it."""
     from mlops_workbook.ci import packaging
 
     cfg = _config(env, param)

@@ -64,7 +64,8 @@ def required_champion(registry) -> str:
     version = champion_version(registry)
     if version is None:
         raise NoChampionError(
-            f"no '{CHAMPION}' in the registry: train and promote a model first (06_ct_training_pipeline)"
+            f"no '{CHAMPION}' in the registry: CT registers and promotes one; run the environment's CT pipeline "
+            "(`mlops-workbook retrain --env <env>`) or 06_ct_training_pipeline first"
         )
     return version
 

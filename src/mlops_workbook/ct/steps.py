@@ -19,6 +19,22 @@ from mlops_workbook.ct import data_pipeline
 from mlops_workbook.example import data
 
 CANDIDATE, METRICS = "candidate.skops", "metrics.json"
+FOLDER = Path("pipelines") / "ct"  # in an environment's workspace: where its deployed CT pipeline works
+
+
+def environment_folder(cfg) -> Path:
+    """Where the environment's CT pipeline works; with the embedded defaults, its registry is there too."""
+    return cfg.workspace_dir() / FOLDER
+
+
+def open_registry(cfg, folder: Path | None = None):
+    """The environment's registry, where CT registers and gates and CI takes the champion from: the team's (or
+    configured) server, else the embedded store in the CT pipeline's folder."""
+    from mlops_workbook.example import tracking
+
+    folder = Path(folder or environment_folder(cfg))
+    folder.mkdir(parents=True, exist_ok=True)
+    return tracking.connect(cfg.tracking_uri(), folder)
 
 
 def _setup(settings: dict, folder: str):
@@ -80,11 +96,10 @@ def evaluate(settings: dict, folder: str) -> dict:
 def register(settings: dict, folder: str) -> dict:
     """Log the candidate to MLflow, register it, and let the champion/challenger gate decide."""
     from mlops_workbook.ct import gate, training
-    from mlops_workbook.example import tracking
 
     cfg, folder, store = _setup(settings, folder)
     train_rows, held_out = _held_out(store)
-    registry = tracking.connect(cfg.mlflow_tracking_uri, folder)
+    registry = open_registry(cfg, folder)
     run_params = {
         "env": cfg.env,
         "seed": cfg.seed,

@@ -106,6 +106,10 @@ class Airflow:
         )
         return run["dag_run_id"]
 
+    def runs(self, dag_id: str) -> list[dict]:
+        """Every run of the DAG, scheduled or asked for, as the API reports them."""
+        return http_client.request(f"{self.url}/api/v2/dags/{dag_id}/dagRuns")["dag_runs"]
+
     def run(self, dag_id: str, run_id: str) -> dict:
         """One run of the DAG as the API reports it (its `state`: queued, running, success, failed)."""
         return http_client.request(f"{self.url}/api/v2/dags/{dag_id}/dagRuns/{run_id}")
@@ -120,6 +124,11 @@ class Airflow:
         )
         tasks = http_client.request(f"{self.url}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
         return {**self.run(dag_id, run_id), "tasks": {t["task_id"]: t["state"] for t in tasks}}
+
+    def returned(self, dag_id: str, run_id: str, task_id: str):
+        """What a task of the run returned (its XCom `return_value`)."""
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value"
+        return http_client.request(f"{self.url}/api/v2{path}")["value"]
 
     def _get(self, path: str) -> dict | None:
         """The API's answer, or None while it has none (not started, or no such DAG yet)."""

@@ -2,7 +2,7 @@
 
 `mlops-workbook up --env staging` starts it (`status`, `down`); its data stays in `<workspace>/team/` between
 runs, so a restarted stack has every run, version and DAG run it had. Its ports sit next to the environment's
-`serve_port`, so they move with the run's instance like every other port (core/instance.py).
+`serve_port` (core/environments.py's TEAM_PORTS), so they move with the run's instance like every other port.
 """
 
 from __future__ import annotations
@@ -19,17 +19,6 @@ DATABASES = ("mlflow", "airflow")
 
 
 @dataclass(frozen=True)
-class Ports:
-    postgres: int
-    mlflow: int
-    airflow: int
-
-    @classmethod
-    def near(cls, serve_port: int) -> Ports:
-        return cls(serve_port + 50, serve_port + 51, serve_port + 52)
-
-
-@dataclass(frozen=True)
 class Component:
     """A row of `status`: what runs, where, and whether it is healthy."""
 
@@ -43,13 +32,17 @@ class TeamStack:
     """`TeamStack(cfg).up()`: the environment's servers, started (or found running) and healthy."""
 
     def __init__(self, cfg):
-        self.env, self.ports = cfg.env, Ports.near(cfg.serve_port)
-        self.folder = cfg.workspace_dir() / "team"
-        self.database = postgres.Cluster(self.folder / "postgres", self.ports.postgres, self._name("postgres"))
-        self.tracking_uri = f"http://127.0.0.1:{self.ports.mlflow}"
+        self.env, self.folder = cfg.env, cfg.workspace_dir() / "team"
+        self.database = postgres.Cluster(self.folder / "postgres", cfg.team_port("postgres"), self._name("postgres"))
+        self.mlflow_port = cfg.team_port("mlflow")
+        self.tracking_uri = f"http://127.0.0.1:{self.mlflow_port}"
         self.dags = cfg.workspace_dir() / "pipelines" / "deployed" / "dags"  # where `deploy-pipelines` installs
         self.airflow = Airflow(
-            self.folder / "airflow", self.dags, self.ports.airflow, self.database.url("airflow"), self._name("airflow")
+            self.folder / "airflow",
+            self.dags,
+            cfg.team_port("airflow"),
+            self.database.url("airflow"),
+            self._name("airflow"),
         )
 
     def _name(self, component: str) -> str:
@@ -71,7 +64,7 @@ class TeamStack:
         mlflow = None
         if not tracking_server.healthy(self.tracking_uri):  # it starts while Airflow does
             mlflow = tracking_server.start(
-                name, self.database.url("mlflow"), self.folder / "mlartifacts", self.ports.mlflow, log
+                name, self.database.url("mlflow"), self.folder / "mlartifacts", self.mlflow_port, log
             )
         if not self.airflow.healthy():
             self.airflow.start()
@@ -82,7 +75,7 @@ class TeamStack:
         """Each server: its address, whether it answers healthy, its pid."""
         airflow = self.airflow.health()
         rows = [
-            Component("postgres", f"127.0.0.1:{self.ports.postgres}", self.database.running(), self._pid("postgres")),
+            Component("postgres", f"127.0.0.1:{self.database.port}", self.database.running(), self._pid("postgres")),
             Component("mlflow", self.tracking_uri, tracking_server.healthy(self.tracking_uri), self._pid("mlflow")),
         ]
         for part in ("api-server", "scheduler", "dag-processor"):

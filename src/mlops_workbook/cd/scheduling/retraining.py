@@ -1,0 +1,34 @@
+"""Running an environment's CT pipeline now, as its deployment runs it (`mlops-workbook retrain`, 08's drift
+trigger): in team mode, a run of the deployed DAG that the team's Airflow scheduler executes, asked for through
+Airflow's REST API; with the embedded defaults, the same steps in this process. Either way the new version is
+registered and gated in the environment's registry (ct.steps.open_registry), where CI takes the champion from."""
+
+from __future__ import annotations
+
+from mlops_workbook.cd.scheduling import pipelines
+from mlops_workbook.core import errors
+from mlops_workbook.ct import steps
+
+
+def retrain(cfg, timeout: float = 900) -> dict:
+    """One CT run for the environment; what its register step said (version, promoted, reason) and how it ran."""
+    if cfg.servers == "embedded":
+        done = steps.run_all(cfg.params(), pipelines.portable(steps.environment_folder(cfg)))
+        return {**done["register"], "ran": "in this process"}
+    from mlops_workbook.cd.team.stack import TeamStack
+
+    airflow = TeamStack(cfg).airflow
+    if not airflow.healthy():
+        raise errors.UnavailableError(
+            f"{cfg.env}'s Airflow is not running: start the team stack with `mlops-workbook up --env {cfg.env}`"
+        )
+    dag_id = pipelines.deploy(cfg).dag["dag_id"]  # the DAG file with this config's settings, checked to load
+    run_id = airflow.trigger(dag_id)
+    run = airflow.wait(dag_id, run_id, timeout)
+    if run["state"] != "success":
+        failed = [task for task, state in run["tasks"].items() if state != "success"]
+        raise errors.RunError(
+            f"the CT run {run_id} of {dag_id} failed at {', '.join(failed)}: its log is under "
+            f"{airflow.home / 'logs' / f'dag_id={dag_id}' / f'run_id={run_id}'}"
+        )
+    return {**airflow.returned(dag_id, run_id, "register"), "ran": f"Airflow run {run_id}"}
