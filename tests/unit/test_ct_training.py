@@ -94,7 +94,14 @@ def register(model, halves, registry, note):
 @pytest.mark.slow
 def test_review_with_a_better_an_equal_and_a_worse_challenger(empty_registry, halves):
     train, held_out = halves
-    cfg = SimpleNamespace(min_accuracy=0.5, min_roc_auc=0.55, promotion_margin=0.0)
+    cfg = SimpleNamespace(
+        min_accuracy=0.5,
+        min_roc_auc=0.55,
+        promotion_margin=0.0,
+        promotion_confidence=0.9,
+        guardrail_tolerance=0.01,
+        seed=0,
+    )
     weak = training.train(train, seed=3, inputs=("pickup_distance_km",))
     full = training.train(train, seed=3)
 
@@ -120,6 +127,53 @@ def test_review_with_a_better_an_equal_and_a_worse_challenger(empty_registry, ha
     assert aliases[v2] == [gate.CHAMPION] and all(not aliases[v] for v in (v1, v3, v4)), (
         "challenger names a version only while it is under review; a rejected one keeps its tags, not the alias"
     )
+
+
+GATE = SimpleNamespace(promotion_confidence=0.9, guardrail_tolerance=0.01, promotion_margin=0.0)
+
+
+def test_a_gain_inside_the_rows_noise_is_not_a_gain():
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 2, 300)
+    champion = truth * 0.3 + rng.random(300)  # a model with some signal
+    nudged = champion + rng.normal(0, 0.02, 300)  # the same model, retrained: a tiny, random difference
+    better = truth * 0.9 + rng.random(300)  # a model with much more signal
+    low, high = gate.gain_interval(truth, nudged, champion, 0.9, seed=1)
+    assert low < 0 < high
+    assert gate.gain_interval(truth, better, champion, 0.9, seed=1)[0] > 0.05
+    assert gate.gain_interval(truth, better, champion, 0.9, seed=1) == gate.gain_interval(
+        truth, better, champion, 0.9, 1
+    )
+
+
+def test_a_champion_that_no_longer_reaches_the_minimums_gives_way_to_one_that_does():
+    broken = {"accuracy": 0.44, "roc_auc": 0.786, "f1": 0.13}  # 08: drift broke its threshold, not its ranking
+    retrained = {"accuracy": 0.75, "roc_auc": 0.79, "f1": 0.74}
+    decision = gate.decide(retrained, broken, 0.7, 0.75, 0.005)
+    assert decision.passes and "the champion no longer reaches the minimums" in decision.reason
+    assert not gate.decide({**retrained, "accuracy": 0.69}, broken, 0.7, 0.75, 0.005).passes  # it must qualify itself
+
+
+def test_the_gate_rejects_a_noisy_gain_and_a_gain_that_costs_accuracy_or_f1():
+    accepted = gate.Decision(True, "beats the champion's ROC AUC")
+    old = {"accuracy": 0.73, "roc_auc": 0.80, "f1": 0.72}
+    new = {"accuracy": 0.73, "roc_auc": 0.81, "f1": 0.72}
+    noisy = gate.beyond_noise_and_guardrails(accepted, new, old, (-0.004, 0.02), GATE, 280)
+    assert (
+        not noisy.passes
+        and "within the noise of 280 held-out rows" in noisy.reason
+        and "[-0.0040, +0.0200]" in noisy.reason
+    )
+    assert gate.beyond_noise_and_guardrails(accepted, new, old, (0.002, 0.02), GATE, 280).passes
+    strict = SimpleNamespace(**{**vars(GATE), "promotion_margin": 0.005})  # the interval must clear the margin
+    assert not gate.beyond_noise_and_guardrails(accepted, new, old, (0.004, 0.02), strict, 280).passes
+    assert gate.beyond_noise_and_guardrails(accepted, new, old, (0.006, 0.02), strict, 280).passes
+    for metric in ("accuracy", "f1"):
+        worse = {**new, metric: old[metric] - 0.0101}
+        refused = gate.beyond_noise_and_guardrails(accepted, worse, old, (0.002, 0.02), GATE, 280)
+        assert not refused.passes and refused.reason.startswith(f"{metric} ") and "guardrail 0.01" in refused.reason
+        within = {**new, metric: old[metric] - 0.0099}
+        assert gate.beyond_noise_and_guardrails(accepted, within, old, (0.002, 0.02), GATE, 280).passes
 
 
 @pytest.mark.slow

@@ -65,6 +65,12 @@ class EnvConfig(BaseModel):
     min_accuracy: float = Field(ge=0, le=1)
     min_roc_auc: float = Field(ge=0, le=1)
     promotion_margin: float = Field(ge=0, le=0.5)
+    promotion_confidence: float = Field(
+        gt=0, lt=1, description="how sure the gate must be that a ROC AUC gain is not noise (a bootstrap interval)"
+    )
+    guardrail_tolerance: float = Field(
+        ge=0, le=0.2, description="how far accuracy and F1 may fall below the champion's when ROC AUC gains"
+    )
     drift_psi_threshold: float = Field(gt=0, le=10)
     retrain_schedule: str | None = Field(
         pattern=r"^(@(hourly|daily|weekly|monthly)|(\S+\s+){4}\S+)$",

@@ -1,20 +1,25 @@
 """The champion/challenger gate: a new version becomes `champion` only if it earns it.
 
-It must pass the environment's minimum thresholds and beat the current champion by the
-configured margin, both scored on the same evaluation data. Otherwise it stays a
-`challenger` and the reason is recorded on the version. A worse model is never promoted.
+It must pass the environment's minimum thresholds and beat the current champion's ROC AUC by the configured
+margin, both scored on the same held-out rows; the gain must be more than those rows' sampling noise (a paired
+bootstrap's interval above the margin), and accuracy and F1 must not fall below the champion's by more than the
+guardrail. A champion that no longer reaches the minimums on those rows (drift broke it) gives way to any version
+that does. Otherwise the reason is recorded on the version. A worse model is never promoted.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 
 from mlops_workbook.core import errors
 from mlops_workbook.ct import training
+from mlops_workbook.example import schema
 
 CHAMPION, CHALLENGER = "champion", "challenger"
+RESAMPLES = 1000  # the paired bootstrap's: the interval's ends move by about 0.001 between seeds
 
 
 @dataclass(frozen=True)
@@ -39,12 +44,18 @@ def passes_thresholds(metrics: dict, min_accuracy: float, min_roc_auc: float) ->
 
 
 def decide(challenger: dict, champion: dict | None, min_accuracy: float, min_roc_auc: float, margin: float) -> Decision:
-    """The rule itself, on metrics alone (ROC AUC decides between models)."""
+    """The rule itself, on metrics alone: ROC AUC decides between two models that reach the minimums; a champion
+    that no longer does gives way to one that does."""
     floor = passes_thresholds(challenger, min_accuracy, min_roc_auc)
     if not floor.passes:
         return floor
     if champion is None:
         return Decision(True, "first model to pass the thresholds")
+    fallen = passes_thresholds(champion, min_accuracy, min_roc_auc)
+    if not fallen.passes:  # on today's rows the champion no longer qualifies: any qualifying challenger is better
+        return Decision(
+            True, f"the champion no longer reaches the minimums on these rows ({fallen.reason}); this one does"
+        )
     gain = challenger["roc_auc"] - champion["roc_auc"]
     if gain > margin:
         return Decision(True, f"beats the champion's ROC AUC {champion['roc_auc']:.4f} by {gain:.4f} (margin {margin})")
@@ -70,6 +81,46 @@ def required_champion(registry) -> str:
     return version
 
 
+def gain_interval(truth, challenger_scores, champion_scores, confidence: float, seed: int) -> tuple[float, float]:
+    """The interval of the challenger's ROC AUC gain over the champion, at `confidence`, from a paired bootstrap:
+    the same resampled rows score both (scipy.stats.bootstrap), so what the rows have in common cancels out."""
+    from scipy.stats import bootstrap
+    from sklearn.metrics import roc_auc_score
+
+    interval = bootstrap(
+        (np.asarray(truth), np.asarray(challenger_scores), np.asarray(champion_scores)),
+        lambda y, new, old: roc_auc_score(y, new) - roc_auc_score(y, old),
+        paired=True,
+        vectorized=False,
+        n_resamples=RESAMPLES,
+        confidence_level=confidence,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    ).confidence_interval
+    return float(interval.low), float(interval.high)
+
+
+def beyond_noise_and_guardrails(decision: Decision, new: dict, old: dict, interval, cfg, rows: int) -> Decision:
+    """A gain the rule accepted, checked against the rows' noise (the whole interval must clear the margin: the
+    gate is `promotion_confidence` sure the gain is real) and the other metrics (`guardrail_tolerance`)."""
+    low, high = interval
+    if low <= cfg.promotion_margin:
+        return Decision(
+            False,
+            f"ROC AUC gain {new['roc_auc'] - old['roc_auc']:+.4f} is within the noise of {rows} held-out rows: its "
+            f"{cfg.promotion_confidence:.0%} interval over {RESAMPLES} paired resamples is [{low:+.4f}, {high:+.4f}], "
+            f"not above the margin {cfg.promotion_margin}",
+        )
+    for metric in ("accuracy", "f1"):
+        if new[metric] < old[metric] - cfg.guardrail_tolerance:
+            return Decision(
+                False,
+                f"{metric} {new[metric]:.4f} falls {old[metric] - new[metric]:.4f} below the champion's "
+                f"{old[metric]:.4f}, more than the guardrail {cfg.guardrail_tolerance} (ROC AUC alone does not decide)",
+            )
+    return replace(decision, reason=f"{decision.reason}; gain interval [{low:+.4f}, {high:+.4f}], guardrails held")
+
+
 def champion_version(registry) -> str | None:
     from mlflow.exceptions import MlflowException
 
@@ -88,10 +139,21 @@ def review(registry, version: str, eval_table: pd.DataFrame, cfg, rule=decide) -
     """
     registry.set_registered_model_alias(training.MODEL_NAME, CHALLENGER, version)
     try:
-        challenger = training.evaluate(training.load(version), eval_table)
+        new_model = training.load(version)
+        challenger = training.evaluate(new_model, eval_table)
         current = champion_version(registry)
-        champion = training.evaluate(training.load(f"@{CHAMPION}"), eval_table) if current else None
+        old_model = training.load(f"@{CHAMPION}") if current else None
+        champion = training.evaluate(old_model, eval_table) if current else None
         decision = rule(challenger, champion, cfg.min_accuracy, cfg.min_roc_auc, cfg.promotion_margin)
+        if decision.passes and current and passes_thresholds(champion, cfg.min_accuracy, cfg.min_roc_auc).passes:
+            interval = gain_interval(
+                eval_table[schema.LABEL],
+                training.predict_proba(new_model, eval_table),
+                training.predict_proba(old_model, eval_table),
+                cfg.promotion_confidence,
+                cfg.seed,
+            )
+            decision = beyond_noise_and_guardrails(decision, challenger, champion, interval, cfg, len(eval_table))
     finally:
         registry.delete_registered_model_alias(training.MODEL_NAME, CHALLENGER)  # reviewed: no longer a candidate
     scored = {f"version {version} (new)": challenger}
