@@ -22,12 +22,10 @@ from mlops_workbook.example import tracking
 NAME = "bench-model"
 
 
-def _operations(uri: str, n: int) -> dict[str, float]:
-    """Operations per second of each kind, `n` of each, against the store at `uri` (tracking and registry)."""
-    client = mlflow.MlflowClient(uri, registry_uri=uri)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    mlflow.set_experiment("bench")
+def _operations(uri: str | None, folder: Path, n: int) -> dict[str, float]:
+    """Operations per second of each kind, `n` of each, against the store at `uri` (None: the embedded sqlite store
+    in `folder`, as a lesson in dev opens it; its artifacts there too)."""
+    client = tracking.connect(uri, folder)
     with mlflow.start_run():
         model = mlflow.sklearn.log_model(
             DummyClassifier().fit(np.zeros((4, 1)), [0, 1, 0, 1]), name="model", pip_requirements=[]
@@ -65,9 +63,8 @@ def run(n: int = 30) -> dict:
         for _ in range(2):
             stack.down()
             warm.append(stack.up())
-        tracking.connect(None, folder)  # the embedded store, as a lesson in dev opens it
-        embedded = _operations(f"sqlite:///{folder / 'mlflow.db'}", n)
-        server = _operations(stack.tracking_uri, n)
+        embedded = _operations(None, folder, n)
+        server = _operations(stack.tracking_uri, folder / "client", n)
     finally:
         stack.down()
         shutil.rmtree(folder, ignore_errors=True)

@@ -84,6 +84,7 @@ def test_every_definition_sets_the_same_environment():
     jenkins = dict(re.findall(r"(\w+) = [\"']([^\"']+)[\"']", (ROOT / "Jenkinsfile").read_text()))
     assert gitlab["VENV"] == github["VENV"] == jenkins["VENV"]
     assert all(env["PYTHONPATH"].endswith("/src") for env in (gitlab, github, jenkins))
+    assert all("MLFLOW_TRACKING_URI" in env for env in (gitlab, github, jenkins)), "where CI takes CT's champion from"
     prod_mode = environments.load("prod").release_mode
     assert gitlab["PROD_RELEASE_MODE"] == github["PROD_RELEASE_MODE"] == jenkins["PROD_RELEASE_MODE"] == prod_mode, (
         f"configs/prod.yaml says release_mode: {prod_mode}: set PROD_RELEASE_MODE to it in every CI definition"

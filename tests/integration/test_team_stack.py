@@ -19,7 +19,7 @@ from mlops_workbook.cd.team.stack import TeamStack
 from mlops_workbook.core import environments, errors, processes, waiting
 from mlops_workbook.ct import training
 
-pytestmark = [pytest.mark.slow, pytest.mark.component("postgres", "airflow")]
+pytestmark = [pytest.mark.slow, pytest.mark.component("postgres", "airflow", "kfp")]  # kfp: deploy-pipelines
 
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
 SMALL = {"n_partitions": 3, "rows_per_partition": 100}
@@ -68,6 +68,10 @@ def test_up_starts_every_server_healthy_and_status_says_so(stack, workspace):
 
 def test_retrain_runs_the_deployed_ct_dag_through_the_scheduler_into_the_shared_registry(stack, workspace):
     team_small = [arg for key, value in {"servers": "team", **SMALL}.items() for arg in ("-p", f"{key}={value}")]
+    not_deployed = cli("retrain", *team_small, workspace=workspace)
+    assert not_deployed.returncode == 3 and "deploy-pipelines --env staging" in not_deployed.stdout
+    deployed = cli("deploy-pipelines", *team_small, workspace=workspace)  # CD installs the DAG where Airflow reads
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     retrained = cli("retrain", *team_small, workspace=workspace)
     assert retrained.returncode == 0, retrained.stdout + retrained.stderr
     said = re.search(r"CT \(Airflow run (\S+)\) registered version (\d+), (promoted|not promoted)", retrained.stdout)
@@ -87,6 +91,8 @@ def test_retrain_runs_the_deployed_ct_dag_through_the_scheduler_into_the_shared_
     waiting.until(
         lambda: any(r["run_type"] == "scheduled" for r in stack.airflow.runs("ct_pipeline_staging")), 60, every=1
     )
+    (scheduled,) = [r for r in stack.airflow.runs("ct_pipeline_staging") if r["run_type"] == "scheduled"]
+    assert stack.airflow.wait("ct_pipeline_staging", scheduled["dag_run_id"])["state"] == "success"  # done writing
 
 
 def test_two_training_runs_registering_at_once_get_distinct_versions(stack, workspace):

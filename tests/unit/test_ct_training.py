@@ -138,12 +138,13 @@ def test_a_gain_inside_the_rows_noise_is_not_a_gain():
     champion = truth * 0.3 + rng.random(300)  # a model with some signal
     nudged = champion + rng.normal(0, 0.02, 300)  # the same model, retrained: a tiny, random difference
     better = truth * 0.9 + rng.random(300)  # a model with much more signal
-    low, high = gate.gain_interval(truth, nudged, champion, 0.9, seed=1)
-    assert low < 0 < high
-    assert gate.gain_interval(truth, better, champion, 0.9, seed=1)[0] > 0.05
-    assert gate.gain_interval(truth, better, champion, 0.9, seed=1) == gate.gain_interval(
-        truth, better, champion, 0.9, 1
+    assert gate.gain_lower_bound(truth, nudged, champion, 0.9, seed=1) < 0
+    assert gate.gain_lower_bound(truth, better, champion, 0.9, seed=1) > 0.05
+    assert gate.gain_lower_bound(truth, better, champion, 0.9, seed=1) == gate.gain_lower_bound(
+        truth, better, champion, 0.9, seed=1
     )
+    sure, surer = (gate.gain_lower_bound(truth, better, champion, c, seed=1) for c in (0.8, 0.99))
+    assert surer < sure, "the surer the gate must be, the less gain it can vouch for"
 
 
 def test_a_champion_that_no_longer_reaches_the_minimums_gives_way_to_one_that_does():
@@ -158,22 +159,19 @@ def test_the_gate_rejects_a_noisy_gain_and_a_gain_that_costs_accuracy_or_f1():
     accepted = gate.Decision(True, "beats the champion's ROC AUC")
     old = {"accuracy": 0.73, "roc_auc": 0.80, "f1": 0.72}
     new = {"accuracy": 0.73, "roc_auc": 0.81, "f1": 0.72}
-    noisy = gate.beyond_noise_and_guardrails(accepted, new, old, (-0.004, 0.02), GATE, 280)
-    assert (
-        not noisy.passes
-        and "within the noise of 280 held-out rows" in noisy.reason
-        and "[-0.0040, +0.0200]" in noisy.reason
-    )
-    assert gate.beyond_noise_and_guardrails(accepted, new, old, (0.002, 0.02), GATE, 280).passes
-    strict = SimpleNamespace(**{**vars(GATE), "promotion_margin": 0.005})  # the interval must clear the margin
-    assert not gate.beyond_noise_and_guardrails(accepted, new, old, (0.004, 0.02), strict, 280).passes
-    assert gate.beyond_noise_and_guardrails(accepted, new, old, (0.006, 0.02), strict, 280).passes
+    noisy = gate.beyond_noise_and_guardrails(accepted, new, old, -0.004, GATE, 280)
+    assert not noisy.passes and "within the rows' noise" in noisy.reason and "at least -0.0040" in noisy.reason
+    assert "90% sure over 1000 paired resamples of 280 held-out rows" in noisy.reason
+    assert gate.beyond_noise_and_guardrails(accepted, new, old, 0.002, GATE, 280).passes
+    strict = SimpleNamespace(**{**vars(GATE), "promotion_margin": 0.005})  # the sure gain must clear the margin
+    assert not gate.beyond_noise_and_guardrails(accepted, new, old, 0.004, strict, 280).passes
+    assert gate.beyond_noise_and_guardrails(accepted, new, old, 0.006, strict, 280).passes
     for metric in ("accuracy", "f1"):
         worse = {**new, metric: old[metric] - 0.0101}
-        refused = gate.beyond_noise_and_guardrails(accepted, worse, old, (0.002, 0.02), GATE, 280)
+        refused = gate.beyond_noise_and_guardrails(accepted, worse, old, 0.002, GATE, 280)
         assert not refused.passes and refused.reason.startswith(f"{metric} ") and "guardrail 0.01" in refused.reason
         within = {**new, metric: old[metric] - 0.0099}
-        assert gate.beyond_noise_and_guardrails(accepted, within, old, (0.002, 0.02), GATE, 280).passes
+        assert gate.beyond_noise_and_guardrails(accepted, within, old, 0.002, GATE, 280).passes
 
 
 @pytest.mark.slow

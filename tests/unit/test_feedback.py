@@ -3,7 +3,7 @@
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from mlops_workbook.core import errors
+from mlops_workbook.core import errors, paths
 from mlops_workbook.course import feedback
 
 
@@ -113,6 +113,14 @@ def test_an_answer_that_reaches_code_by_a_built_name_is_wrong(shell, capsys):
     check = 'feedback.exercise("ex1", without=("median",))\nassert middle([3, 1, 2]) == 2, "Hint: the middle value"'
     out, error = run(shell, capsys, "check", check)
     assert isinstance(error, AssertionError) and "uses `vars`, which can reach code by a name no one can read" in out
+
+
+def test_a_copy_with_a_line_added_or_changed_is_still_a_copy():
+    project = (paths.project_root() / "Dockerfile").read_text()
+    assert feedback.similarity(project + "LABEL reviewed=yes\n", project) > 0.9
+    assert feedback.similarity(project.replace("--interval=2s", "--interval=3s"), project) > 0.9
+    naive = 'FROM python:3.11-slim\nCOPY . /app\nRUN pip install /app\nCMD ["uvicorn", "app"]\n'
+    assert feedback.similarity(naive, project) < 0.2
 
 
 def test_a_copy_keeps_its_instructions_however_it_is_reformatted():

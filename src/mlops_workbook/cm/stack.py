@@ -106,6 +106,7 @@ class Monitoring(PrometheusAPI):
         process = processes.start(self._process_name(name), command, log)
         if processes.wait_ready(process, lambda: http_client.answers(ready_url), timeout):
             return
-        tail = "\n".join(log.read_text().strip().splitlines()[-5:])
         self.stop(name)
-        raise stack_config.MonitoringError(f"{name} did not become ready in {timeout:g} s.", logs=tail)
+        raise stack_config.MonitoringError(
+            f"{name} did not become ready in {timeout:g} s.", logs=processes.tail(log, 5)
+        )

@@ -66,7 +66,7 @@ class EnvConfig(BaseModel):
     min_roc_auc: float = Field(ge=0, le=1)
     promotion_margin: float = Field(ge=0, le=0.5)
     promotion_confidence: float = Field(
-        gt=0, lt=1, description="how sure the gate must be that a ROC AUC gain is not noise (a bootstrap interval)"
+        gt=0, lt=1, description="how sure the gate must be that a ROC AUC gain clears the margin (a paired bootstrap)"
     )
     guardrail_tolerance: float = Field(
         ge=0, le=0.2, description="how far accuracy and F1 may fall below the champion's when ROC AUC gains"
@@ -84,6 +84,15 @@ class EnvConfig(BaseModel):
         """serve_port (and every port next to it) moves to this run's instance; params() gives the configured one."""
         self._port_shift = instance.port(0)
         object.__setattr__(self, "serve_port", self.serve_port + self._port_shift)  # frozen to everyone else
+        return self
+
+    @model_validator(mode="after")
+    def _dev_runs_no_servers(self) -> EnvConfig:
+        if self.env == "dev" and self.servers == "team":
+            raise ValueError(
+                "servers = 'team' is not allowed in dev: dev runs embedded, with no servers (a learner's laptop); "
+                "point it at a shared server with mlflow_tracking_uri instead"
+            )
         return self
 
     @model_validator(mode="after")

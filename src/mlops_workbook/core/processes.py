@@ -134,6 +134,12 @@ def _gone(process: psutil.Process, timeout: float) -> bool:
     return waiting.within(exited, timeout, every=0.05)
 
 
+def tail(log: Path, lines: int = 8) -> str:
+    """The last lines of a process's log: what an error about it carries (empty if it wrote none)."""
+    log = Path(log)
+    return "\n".join(log.read_text(errors="replace").strip().splitlines()[-lines:]) if log.exists() else ""
+
+
 def stop_all() -> list[str]:
     """Stop every process this instance's registry holds; their names."""
     return [path.stem for path in sorted(registry().glob("*.json")) if stop(path.stem)]

@@ -8,6 +8,7 @@ it), shown as its verdict instead of a traceback; the cells' `raises-exception` 
 
 from __future__ import annotations
 
+import difflib
 import functools
 import html
 import re
@@ -139,6 +140,13 @@ def instructions(text: str) -> tuple[str, ...]:
     was reformatted (a check that asks for a learner's own Dockerfile compares with the project's this way)."""
     lines = (re.sub(r"\s+", " ", line.split("#", 1)[0]).strip() for line in text.replace("\\\n", " ").splitlines())
     return tuple(line for line in lines if line)
+
+
+def similarity(text: str, original: str) -> float:
+    """How much of `original`'s instructions `text` keeps, in order (difflib's ratio over their lines, 0 to 1): a copy
+    with a line added or changed stays near 1 (the project's Dockerfile plus one line: 0.98), the lab's own fix of the
+    naive Dockerfile is about 0.5."""
+    return difflib.SequenceMatcher(None, instructions(text), instructions(original)).ratio()
 
 
 @functools.cache

@@ -1,10 +1,11 @@
 """The champion/challenger gate: a new version becomes `champion` only if it earns it.
 
 It must pass the environment's minimum thresholds and beat the current champion's ROC AUC by the configured
-margin, both scored on the same held-out rows; the gain must be more than those rows' sampling noise (a paired
-bootstrap's interval above the margin), and accuracy and F1 must not fall below the champion's by more than the
-guardrail. A champion that no longer reaches the minimums on those rows (drift broke it) gives way to any version
-that does. Otherwise the reason is recorded on the version. A worse model is never promoted.
+margin, both scored on the same held-out rows; the gain must be more than those rows' sampling noise (the gain a
+paired bootstrap is `promotion_confidence` sure of must clear the margin), and accuracy and F1 must not fall below
+the champion's by more than the guardrail. A champion that no longer reaches the minimums on those rows (drift
+broke it) gives way to any version that does and ranks no worse. Otherwise the reason is recorded on the version.
+A worse model is never promoted.
 """
 
 from __future__ import annotations
@@ -81,9 +82,10 @@ def required_champion(registry) -> str:
     return version
 
 
-def gain_interval(truth, challenger_scores, champion_scores, confidence: float, seed: int) -> tuple[float, float]:
-    """The interval of the challenger's ROC AUC gain over the champion, at `confidence`, from a paired bootstrap:
-    the same resampled rows score both (scipy.stats.bootstrap), so what the rows have in common cancels out."""
+def gain_lower_bound(truth, challenger_scores, champion_scores, confidence: float, seed: int) -> float:
+    """The ROC AUC gain of the challenger over the champion that a paired bootstrap is `confidence` sure of (one-sided:
+    the gain is at least this much). Each resample scores both versions on the same rows (scipy.stats.bootstrap,
+    paired), so what the rows have in common cancels out and only the versions' difference is left to vary."""
     from scipy.stats import bootstrap
     from sklearn.metrics import roc_auc_score
 
@@ -94,22 +96,22 @@ def gain_interval(truth, challenger_scores, champion_scores, confidence: float, 
         vectorized=False,
         n_resamples=RESAMPLES,
         confidence_level=confidence,
+        alternative="greater",
         method="percentile",
         rng=np.random.default_rng(seed),
     ).confidence_interval
-    return float(interval.low), float(interval.high)
+    return float(interval.low)
 
 
-def beyond_noise_and_guardrails(decision: Decision, new: dict, old: dict, interval, cfg, rows: int) -> Decision:
-    """A gain the rule accepted, checked against the rows' noise (the whole interval must clear the margin: the
-    gate is `promotion_confidence` sure the gain is real) and the other metrics (`guardrail_tolerance`)."""
-    low, high = interval
-    if low <= cfg.promotion_margin:
+def beyond_noise_and_guardrails(decision: Decision, new: dict, old: dict, at_least: float, cfg, rows: int) -> Decision:
+    """A gain the rule accepted, checked against the rows' noise (the gain the gate is `promotion_confidence` sure of
+    must clear the margin) and against the other metrics, point for point (`guardrail_tolerance`)."""
+    sure = f"{cfg.promotion_confidence:.0%} sure over {RESAMPLES} paired resamples of {rows} held-out rows"
+    if at_least <= cfg.promotion_margin:
         return Decision(
             False,
-            f"ROC AUC gain {new['roc_auc'] - old['roc_auc']:+.4f} is within the noise of {rows} held-out rows: its "
-            f"{cfg.promotion_confidence:.0%} interval over {RESAMPLES} paired resamples is [{low:+.4f}, {high:+.4f}], "
-            f"not above the margin {cfg.promotion_margin}",
+            f"ROC AUC gain {new['roc_auc'] - old['roc_auc']:+.4f} is within the rows' noise: {sure}, it is only "
+            f"at least {at_least:+.4f}, not above the margin {cfg.promotion_margin}",
         )
     for metric in ("accuracy", "f1"):
         if new[metric] < old[metric] - cfg.guardrail_tolerance:
@@ -118,7 +120,7 @@ def beyond_noise_and_guardrails(decision: Decision, new: dict, old: dict, interv
                 f"{metric} {new[metric]:.4f} falls {old[metric] - new[metric]:.4f} below the champion's "
                 f"{old[metric]:.4f}, more than the guardrail {cfg.guardrail_tolerance} (ROC AUC alone does not decide)",
             )
-    return replace(decision, reason=f"{decision.reason}; gain interval [{low:+.4f}, {high:+.4f}], guardrails held")
+    return replace(decision, reason=f"{decision.reason}; {sure}: at least {at_least:+.4f}; guardrails held")
 
 
 def champion_version(registry) -> str | None:
@@ -133,7 +135,8 @@ def champion_version(registry) -> str | None:
 def review(registry, version: str, eval_table: pd.DataFrame, cfg, rule=decide) -> Decision:
     """Score the new version and the champion on the same data, decide, and record the outcome.
 
-    `rule` is the decision itself (`decide` unless a lab passes its own). As MLflow's alias pattern has it, the
+    `rule` decides on the metrics (`decide` unless a lab passes its own); a promotion it grants over a champion is then
+    checked against the rows' noise and the guardrails, whatever the rule. As MLflow's alias pattern has it, the
     version holds `challenger` only while it is under review: then it takes `champion`, or keeps only its tags
     (`gate: rejected` and the reason).
     """
@@ -142,18 +145,11 @@ def review(registry, version: str, eval_table: pd.DataFrame, cfg, rule=decide) -
         new_model = training.load(version)
         challenger = training.evaluate(new_model, eval_table)
         current = champion_version(registry)
-        old_model = training.load(f"@{CHAMPION}") if current else None
+        old_model = training.load(current) if current else None  # the version named above, whoever moves the alias
         champion = training.evaluate(old_model, eval_table) if current else None
         decision = rule(challenger, champion, cfg.min_accuracy, cfg.min_roc_auc, cfg.promotion_margin)
-        if decision.passes and current and passes_thresholds(champion, cfg.min_accuracy, cfg.min_roc_auc).passes:
-            interval = gain_interval(
-                eval_table[schema.LABEL],
-                training.predict_proba(new_model, eval_table),
-                training.predict_proba(old_model, eval_table),
-                cfg.promotion_confidence,
-                cfg.seed,
-            )
-            decision = beyond_noise_and_guardrails(decision, challenger, champion, interval, cfg, len(eval_table))
+        if decision.passes and current:
+            decision = _noise_and_guardrails(decision, challenger, champion, new_model, old_model, eval_table, cfg)
     finally:
         registry.delete_registered_model_alias(training.MODEL_NAME, CHALLENGER)  # reviewed: no longer a candidate
     scored = {f"version {version} (new)": challenger}
@@ -166,3 +162,24 @@ def review(registry, version: str, eval_table: pd.DataFrame, cfg, rule=decide) -
     registry.set_model_version_tag(training.MODEL_NAME, version, "gate", "promoted" if decision.passes else "rejected")
     registry.set_model_version_tag(training.MODEL_NAME, version, "gate_reason", decision.reason)
     return decision
+
+
+def _noise_and_guardrails(decision, challenger, champion, new_model, old_model, eval_table, cfg) -> Decision:
+    """A champion that still reaches the minimums is replaced only by a gain beyond noise that costs no guardrail
+    metric; one that no longer does gives way to any qualifying version that ranks no worse than it."""
+    if not passes_thresholds(champion, cfg.min_accuracy, cfg.min_roc_auc).passes:
+        if challenger["roc_auc"] < champion["roc_auc"] - cfg.guardrail_tolerance:
+            return Decision(
+                False,
+                f"the champion no longer reaches the minimums, but this version ranks worse still (ROC AUC "
+                f"{challenger['roc_auc']:.4f} vs {champion['roc_auc']:.4f}, guardrail {cfg.guardrail_tolerance})",
+            )
+        return decision
+    at_least = gain_lower_bound(
+        eval_table[schema.LABEL],
+        training.predict_proba(new_model, eval_table),
+        training.predict_proba(old_model, eval_table),
+        cfg.promotion_confidence,
+        cfg.seed,
+    )
+    return beyond_noise_and_guardrails(decision, challenger, champion, at_least, cfg, len(eval_table))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mlops_workbook.core import environments, errors, paths
+from mlops_workbook.core import environments, errors, http_client, paths
 from mlops_workbook.ct import data_pipeline
 from mlops_workbook.example import data
 
@@ -32,9 +32,13 @@ def open_registry(cfg, folder: Path | None = None):
     configured) server, else the embedded store in the CT pipeline's folder."""
     from mlops_workbook.example import tracking
 
+    uri = cfg.tracking_uri()
+    if uri and uri.startswith("http") and not http_client.answers(f"{uri}/health"):  # else MLflow retries for minutes
+        start = f"start it with `mlops-workbook up --env {cfg.env}`" if not cfg.mlflow_tracking_uri else "is it up?"
+        raise errors.UnavailableError(f"{cfg.env}'s tracking server does not answer on {uri}: {start}")
     folder = Path(folder or environment_folder(cfg))
     folder.mkdir(parents=True, exist_ok=True)
-    return tracking.connect(cfg.tracking_uri(), folder)
+    return tracking.connect(uri, folder)
 
 
 def _setup(settings: dict, folder: str):

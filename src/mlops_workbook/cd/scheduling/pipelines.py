@@ -114,12 +114,17 @@ def deploy(cfg, timeout: float = 120) -> Installed:
     so a DAG that does not import never reaches a scheduler; the Kubeflow YAML goes beside it. Runs write to
     `<workspace>/pipelines/ct`.
     """
-    into = cfg.workspace_dir() / "pipelines" / "deployed"
-    folder = portable(cfg.workspace_dir() / "pipelines" / "ct")
+    into = deployed_dags(cfg).parent
+    folder = portable(steps.environment_folder(cfg))
     with tempfile.TemporaryDirectory() as trial:
         [dag] = load_dags([install_airflow_dag(cfg, Path(trial), folder)], timeout)
     dag_file = install_airflow_dag(cfg, into / "dags", folder)
     return Installed(dag_file, dag, compile_kfp(cfg, folder, into / f"ct_pipeline_{cfg.env}.yaml"))
+
+
+def deployed_dags(cfg) -> Path:
+    """The environment's DAGs folder: where `deploy` installs its CT DAG and its Airflow scheduler (team mode) reads."""
+    return cfg.workspace_dir() / "pipelines" / "deployed" / "dags"
 
 
 def _importable(dag_files: list[Path]) -> str:

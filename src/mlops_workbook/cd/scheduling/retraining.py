@@ -22,7 +22,13 @@ def retrain(cfg, timeout: float = 900) -> dict:
         raise errors.UnavailableError(
             f"{cfg.env}'s Airflow is not running: start the team stack with `mlops-workbook up --env {cfg.env}`"
         )
-    dag_id = pipelines.deploy(cfg).dag["dag_id"]  # the DAG file with this config's settings, checked to load
+    dag_id = f"ct_pipeline_{cfg.env}"
+    if not (pipelines.deployed_dags(cfg) / f"{dag_id}.py").exists():
+        raise errors.UnavailableError(
+            f"no CT pipeline is deployed for {cfg.env}: deploy it first, with "
+            f"`mlops-workbook deploy-pipelines --env {cfg.env}` (and the same -p options)"
+        )
+    airflow.dag(dag_id)  # the scheduler has read it
     run_id = airflow.trigger(dag_id)
     run = airflow.wait(dag_id, run_id, timeout)
     if run["state"] != "success":

@@ -15,14 +15,17 @@ from pathlib import Path
 
 from mlops_workbook.core import commands, errors, processes
 
-BIN = Path("/usr/lib/postgresql/15/bin")  # Debian bookworm's PostgreSQL; not on PATH there
+DEBIAN = Path("/usr/lib/postgresql")  # Debian's server programs: <version>/bin, not on PATH
 ROLE = "workbook"  # the cluster's superuser, whose databases the servers use
 INSTALL = "apt-get install --no-install-recommends postgresql (or bash .ci/components)"
 
 
 def located(name: str) -> str:
-    """Where a PostgreSQL program is: Debian's folder, else its name (found on PATH, if anywhere)."""
-    return str(BIN / name) if (BIN / name).exists() else name
+    """Where a PostgreSQL program is: Debian's newest version's folder, else its name (found on PATH, if anywhere)."""
+    found = sorted(
+        DEBIAN.glob(f"*/bin/{name}"), key=lambda path: int(path.parts[-3]) if path.parts[-3].isdigit() else 0
+    )
+    return str(found[-1]) if found else name
 
 
 def program(name: str) -> str:
@@ -66,7 +69,13 @@ class Cluster:
         """Create the cluster if it is new, start it and wait until it accepts connections, create `databases`."""
         if not (self.data / "PG_VERSION").exists():
             self._create()
-        if not processes.running(self.name):
+        running = processes.find(self.name)
+        if running is not None and str(self.data) not in running.cmdline():
+            raise errors.UnavailableError(
+                f"another {self.name} runs in this instance, from {' '.join(running.cmdline())}: stop it with "
+                "`mlops-workbook down` and that stack's options (or `mlops-workbook stop`), then start this one"
+            )
+        if running is None:
             self._run(
                 [
                     program("pg_ctl"),
@@ -80,7 +89,7 @@ class Cluster:
                 f"starting PostgreSQL on port {self.port} (its log: {self.log})",
             )
             pid = int((self.data / "postmaster.pid").read_text().split()[0])  # pg_ctl gave it a session of its own
-            processes.record(self.name, pid, ["postgres", "-D", str(self.data)])
+            processes.record(self.name, pid, ["postgres", "-D", str(self.data)])  # its command line names the folder
         existing = self.sql("SELECT datname FROM pg_database").split()
         for database in databases:
             if database not in existing:

@@ -9,7 +9,7 @@ Sizes are for 2 cores: two task processes at once, one API worker, one parsing p
 from __future__ import annotations
 
 import os
-import time
+import urllib.error
 from pathlib import Path
 
 from mlops_workbook.cd.scheduling import pipelines
@@ -59,22 +59,23 @@ class Airflow:
         started = {}
         for component in COMPONENTS:
             log = self.home / f"{component}.log"
-            started[component] = processes.start(f"{self.prefix}-{component}", [airflow, component], log, env=env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            dead = [name for name, process in started.items() if process.poll() is not None]
-            if dead or self.healthy():
-                break
-            time.sleep(0.25)
-        if dead or not self.healthy():
-            self.stop()
-            failing = dead or [name for name, ok in self.health().items() if not ok] or list(COMPONENTS)
-            log = self.home / f"{failing[0]}.log"
-            tail = "\n".join(log.read_text().strip().splitlines()[-8:]) if log.exists() else ""
-            raise errors.UnhealthyError(
-                f"Airflow's {' and '.join(failing)} did not become healthy within {timeout:g} s (its log: {log}).",
-                logs=tail,
-            )
+            command = [airflow, component, *(["--skip-serve-logs"] if component == "scheduler" else [])]
+            started[component] = processes.start(f"{self.prefix}-{component}", command, log, env=env)
+
+        def settled() -> bool:  # healthy, or a component has already exited
+            return any(process.poll() is not None for process in started.values()) or self.healthy()
+
+        ready = waiting.within(settled, timeout, every=0.25)
+        dead = [name for name, process in started.items() if process.poll() is not None]
+        if ready and not dead:
+            return
+        failing = dead or [name for name, ok in self.health().items() if not ok] or list(COMPONENTS)
+        self.stop()
+        log = self.home / f"{failing[0]}.log"
+        raise errors.UnhealthyError(
+            f"Airflow's {' and '.join(failing)} did not become healthy within {timeout:g} s (its log: {log}).",
+            logs=processes.tail(log),
+        )
 
     def health(self) -> dict[str, bool]:
         """Airflow's own report: is each of the metadata database, the scheduler and the DAG processor healthy."""
@@ -100,35 +101,42 @@ class Airflow:
 
     def trigger(self, dag_id: str, conf: dict | None = None) -> str:
         """Ask the scheduler for a run of the DAG now (REST API); the run's id."""
-        self.dag(dag_id)
-        run = http_client.request(
-            f"{self.url}/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}}
-        )
-        return run["dag_run_id"]
+        return self._api(f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}})["dag_run_id"]
 
     def runs(self, dag_id: str) -> list[dict]:
         """Every run of the DAG, scheduled or asked for, as the API reports them."""
-        return http_client.request(f"{self.url}/api/v2/dags/{dag_id}/dagRuns")["dag_runs"]
+        return self._api(f"/dags/{dag_id}/dagRuns")["dag_runs"]
 
     def run(self, dag_id: str, run_id: str) -> dict:
         """One run of the DAG as the API reports it (its `state`: queued, running, success, failed)."""
-        return http_client.request(f"{self.url}/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+        return self._api(f"/dags/{dag_id}/dagRuns/{run_id}")
 
     def wait(self, dag_id: str, run_id: str, timeout: float = 600) -> dict:
         """The run once it has finished (its `state`: success or failed) and its tasks' states, in order."""
-        waiting.until(
-            lambda: self.run(dag_id, run_id)["state"] in FINISHED,
+        waiting.until(  # an answer missing now and then (the API server busy) is asked again
+            lambda: (self._get(f"/dags/{dag_id}/dagRuns/{run_id}") or {}).get("state") in FINISHED,
             timeout,
             every=1,
             what=f"the run {run_id} of {dag_id} finished",
         )
-        tasks = http_client.request(f"{self.url}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+        tasks = self._api(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
         return {**self.run(dag_id, run_id), "tasks": {t["task_id"]: t["state"] for t in tasks}}
 
     def returned(self, dag_id: str, run_id: str, task_id: str):
         """What a task of the run returned (its XCom `return_value`)."""
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value"
-        return http_client.request(f"{self.url}/api/v2{path}")["value"]
+        return self._api(path)["value"]
+
+    def _api(self, path: str, body=None) -> dict:
+        """Airflow's REST API answer; RunError with what it said when it refuses (the DAG unknown, a bad request)."""
+        try:
+            return http_client.request(f"{self.url}/api/v2{path}", body)
+        except urllib.error.HTTPError as refused:
+            raise errors.RunError(
+                f"Airflow's API refused {path} with {refused.code}: {refused.read().decode(errors='replace')[:300]}"
+            ) from None
+        except OSError as error:
+            raise errors.UnavailableError(f"Airflow's API on {self.url} does not answer ({error})") from None
 
     def _get(self, path: str) -> dict | None:
         """The API's answer, or None while it has none (not started, or no such DAG yet)."""

@@ -11,9 +11,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlops_workbook.cd.scheduling import pipelines
 from mlops_workbook.cd.team import postgres, tracking_server
 from mlops_workbook.cd.team.scheduler import Airflow
-from mlops_workbook.core import errors, processes
+from mlops_workbook.core import processes
 
 DATABASES = ("mlflow", "airflow")
 
@@ -36,7 +37,7 @@ class TeamStack:
         self.database = postgres.Cluster(self.folder / "postgres", cfg.team_port("postgres"), self._name("postgres"))
         self.mlflow_port = cfg.team_port("mlflow")
         self.tracking_uri = f"http://127.0.0.1:{self.mlflow_port}"
-        self.dags = cfg.workspace_dir() / "pipelines" / "deployed" / "dags"  # where `deploy-pipelines` installs
+        self.dags = pipelines.deployed_dags(cfg)
         self.airflow = Airflow(
             self.folder / "airflow",
             self.dags,
@@ -53,8 +54,8 @@ class TeamStack:
         start = time.monotonic()
         try:
             self._start()
-        except errors.WorkbookError:
-            self.down()  # nothing half-up: the error names the server that did not start, and its log
+        except BaseException:  # a server that did not start (its error names it and its log), or Ctrl-C
+            self.down()  # nothing half-up
             raise
         return time.monotonic() - start
 

@@ -27,10 +27,12 @@ def ready(name: str, process: subprocess.Popen, url: str, log: Path, timeout: fl
     """Wait until the server answers healthy; UnhealthyError with its log's end (and stopped) if it does not."""
     if processes.wait_ready(process, lambda: healthy(url), timeout):
         return
+    what = (
+        f"exited with code {process.poll()}" if process.poll() is not None else f"did not answer within {timeout:g} s"
+    )
     processes.stop(name)
-    tail = "\n".join(log.read_text().strip().splitlines()[-8:])
     raise errors.UnhealthyError(
-        f"the MLflow tracking server did not answer on {url} within {timeout:g} s (its log: {log}).", logs=tail
+        f"the MLflow tracking server on {url} {what} (its log: {log}).", logs=processes.tail(log)
     )
 
 
