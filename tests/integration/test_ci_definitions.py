@@ -164,7 +164,7 @@ def test_a_commit_goes_to_staging_then_to_prod_when_a_person_starts_the_job_and_
 ):
     # CT, not this pipeline, trains: the environment's CT pipeline registers and gates the champion CI packages
     retrained = subprocess.run(
-        [str(Path(sys.executable).parent / "mlops-workbook"), "retrain", "--env", "staging"],
+        [str(Path(sys.executable).parent / "mlops-workbook"), "retrain", "--env", "staging", "-p", "n_partitions=3"],
         cwd=repo,
         env={**os.environ, "PYTHONPATH": str(repo / "src")},  # the copy's code and workspace, as its jobs run
         capture_output=True,

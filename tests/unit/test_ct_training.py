@@ -132,6 +132,17 @@ def test_review_with_a_better_an_equal_and_a_worse_challenger(empty_registry, ha
 GATE = SimpleNamespace(promotion_confidence=0.9, guardrail_tolerance=0.01, promotion_margin=0.0)
 
 
+def test_the_gates_roc_auc_is_sklearns_on_each_resample_ties_included():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(2)
+    truth = rng.integers(0, 2, (5, 200))
+    scores = np.round(truth * 0.4 + rng.random((5, 200)), 1)  # rounded: many ties
+    expected = [roc_auc_score(t, s) for t, s in zip(truth, scores)]
+    assert np.allclose(gate.roc_auc(truth, scores, axis=-1), expected, rtol=0, atol=1e-12)
+    assert np.isnan(gate.roc_auc(np.ones(10), rng.random(10)))  # one class only: no AUC
+
+
 def test_a_gain_inside_the_rows_noise_is_not_a_gain():
     rng = np.random.default_rng(0)
     truth = rng.integers(0, 2, 300)
@@ -172,6 +183,29 @@ def test_the_gate_rejects_a_noisy_gain_and_a_gain_that_costs_accuracy_or_f1():
         assert not refused.passes and refused.reason.startswith(f"{metric} ") and "guardrail 0.01" in refused.reason
         within = {**new, metric: old[metric] - 0.0099}
         assert gate.beyond_noise_and_guardrails(accepted, within, old, 0.002, GATE, 280).passes
+
+
+@pytest.mark.slow
+def test_a_gate_whose_champion_moved_during_its_review_promotes_nothing(empty_registry, halves):
+    train, held_out = halves
+    cfg = SimpleNamespace(
+        min_accuracy=0.5,
+        min_roc_auc=0.55,
+        promotion_margin=0.0,
+        promotion_confidence=0.9,
+        guardrail_tolerance=0.01,
+        seed=0,
+    )
+    first = register(training.train(train, seed=3), halves, empty_registry, "first")
+    other = register(training.train(train, seed=3), halves, empty_registry, "another gate's")
+
+    def meanwhile(*metrics):  # while this review decides, another gate promotes its version
+        empty_registry.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, other)
+        return gate.Decision(True, "first model to pass the thresholds")
+
+    decision = gate.review(empty_registry, first, held_out, cfg, rule=meanwhile)
+    assert not decision.passes and f"the champion moved to version {other}" in decision.reason
+    assert gate.champion_version(empty_registry) == other
 
 
 @pytest.mark.slow

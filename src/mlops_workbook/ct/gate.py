@@ -82,18 +82,32 @@ def required_champion(registry) -> str:
     return version
 
 
+def roc_auc(truth, scores, axis: int = -1):
+    """ROC AUC along `axis`, many resamples at once: the Mann-Whitney identity (the mean rank of the positives, ties
+    averaged), which is what sklearn's roc_auc_score computes for one sample. sklearn's, called once per resample,
+    made a gate's 1000 resamples take 3.5 s of CPU; this takes a few milliseconds (tests compare the two)."""
+    from scipy.stats import rankdata
+
+    positive = np.asarray(truth) == 1
+    ranks = rankdata(scores, axis=axis)
+    n_positive = positive.sum(axis=axis)
+    n_negative = positive.shape[axis] - n_positive
+    rank_sum = (ranks * positive).sum(axis=axis)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a resample with one class only has no AUC: NaN
+        return (rank_sum - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative)
+
+
 def gain_lower_bound(truth, challenger_scores, champion_scores, confidence: float, seed: int) -> float:
     """The ROC AUC gain of the challenger over the champion that a paired bootstrap is `confidence` sure of (one-sided:
     the gain is at least this much). Each resample scores both versions on the same rows (scipy.stats.bootstrap,
     paired), so what the rows have in common cancels out and only the versions' difference is left to vary."""
     from scipy.stats import bootstrap
-    from sklearn.metrics import roc_auc_score
 
     interval = bootstrap(
         (np.asarray(truth), np.asarray(challenger_scores), np.asarray(champion_scores)),
-        lambda y, new, old: roc_auc_score(y, new) - roc_auc_score(y, old),
+        lambda y, new, old, axis: roc_auc(y, new, axis) - roc_auc(y, old, axis),
         paired=True,
-        vectorized=False,
+        vectorized=True,
         n_resamples=RESAMPLES,
         confidence_level=confidence,
         alternative="greater",
@@ -157,6 +171,11 @@ def review(registry, version: str, eval_table: pd.DataFrame, cfg, rule=decide) -
         scored[f"version {current} (champion)"] = champion
     scores = pd.DataFrame.from_dict(scored, orient="index").rename_axis(f"on the same {len(eval_table)} held-out rows")
     decision = replace(decision, scores=scores)
+    moved = champion_version(registry)
+    if decision.passes and moved != current:  # another gate promoted meanwhile: this one beat a champion now gone
+        decision = replace(
+            decision, passes=False, reason=f"the champion moved to version {moved} during this review: review again"
+        )
     if decision.passes:
         registry.set_registered_model_alias(training.MODEL_NAME, CHAMPION, version)
     registry.set_model_version_tag(training.MODEL_NAME, version, "gate", "promoted" if decision.passes else "rejected")
