@@ -91,17 +91,16 @@ def register(model, halves, registry, note):
     )
 
 
+# The gate's settings, as an environment's config gives them.
+GATE = SimpleNamespace(
+    min_accuracy=0.5, min_roc_auc=0.55, promotion_margin=0.0, promotion_confidence=0.9, guardrail_tolerance=0.01, seed=0
+)
+
+
 @pytest.mark.slow
 def test_review_with_a_better_an_equal_and_a_worse_challenger(empty_registry, halves):
     train, held_out = halves
-    cfg = SimpleNamespace(
-        min_accuracy=0.5,
-        min_roc_auc=0.55,
-        promotion_margin=0.0,
-        promotion_confidence=0.9,
-        guardrail_tolerance=0.01,
-        seed=0,
-    )
+    cfg = GATE
     weak = training.train(train, seed=3, inputs=("pickup_distance_km",))
     full = training.train(train, seed=3)
 
@@ -127,9 +126,6 @@ def test_review_with_a_better_an_equal_and_a_worse_challenger(empty_registry, ha
     assert aliases[v2] == [gate.CHAMPION] and all(not aliases[v] for v in (v1, v3, v4)), (
         "challenger names a version only while it is under review; a rejected one keeps its tags, not the alias"
     )
-
-
-GATE = SimpleNamespace(promotion_confidence=0.9, guardrail_tolerance=0.01, promotion_margin=0.0)
 
 
 def test_the_gates_roc_auc_is_sklearns_on_each_resample_ties_included():
@@ -188,14 +184,7 @@ def test_the_gate_rejects_a_noisy_gain_and_a_gain_that_costs_accuracy_or_f1():
 @pytest.mark.slow
 def test_a_gate_whose_champion_moved_during_its_review_promotes_nothing(empty_registry, halves):
     train, held_out = halves
-    cfg = SimpleNamespace(
-        min_accuracy=0.5,
-        min_roc_auc=0.55,
-        promotion_margin=0.0,
-        promotion_confidence=0.9,
-        guardrail_tolerance=0.01,
-        seed=0,
-    )
+    cfg = GATE
     first = register(training.train(train, seed=3), halves, empty_registry, "first")
     other = register(training.train(train, seed=3), halves, empty_registry, "another gate's")
 
