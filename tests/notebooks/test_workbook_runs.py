@@ -1,19 +1,25 @@
-"""`mlops-workbook run` executes every lesson in staging and in prod, on small data, as a user runs it.
+"""`mlops-workbook run` executes every lesson in staging, and in prod where prod's config changes what it does,
+on small data, as a user runs it.
 
 One test per lesson and environment, so that the test workers share the runs out; each lesson writes only
 to its own sandbox, so none depends on another having run. dev is not run here: nbval executes every stored
 lesson with dev's parameters (the same cells, the same values) and compares its outputs too, so a dev run
-here would only repeat it.
+here would only repeat it. prod is run where it is not a repeat of staging either: its config differs from
+staging's in data size (SMALL replaces both), workspace and port (every run moves them), and in the keys of
+PROD_KEYS. A lesson runs in prod if its code reads one of them or uses a module that does (PROD_READERS).
 """
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 
+from mlops_workbook.core import paths
 from mlops_workbook.course import envcheck, runner
 
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
@@ -23,18 +29,65 @@ SMALL = ["-p", "n_partitions=3", "-p", "rows_per_partition=100"]
 ROWS = {"03_cd_serving": 300}
 # An instructor's CI may set pytest options of its own: the lessons' in-kernel test runs must not print them.
 CALLERS_PYTEST = {"PYTEST_ADDOPTS": "-v --durations=3"}
+# What prod sets apart from staging beyond size, workspace and port, and the workbook modules that read those keys.
+PROD_KEYS = ("release_mode", "retrain_release_mode", "mode_for_retrained_model", "retrain_schedule")
+PROD_READERS = ("cd/rollout/release.py", "cd/scheduling/pipelines.py", "course/cli.py")
+MOVED_BY_EVERY_RUN = {"env", "workspace", "serve_port", "n_partitions", "rows_per_partition"}
+
+
+def code(lesson: Path) -> str:
+    """A lesson's code, without the parameters cell (which names every key)."""
+    cells = nbformat.read(lesson, as_version=4).cells
+    return "\n".join(
+        c.source for c in cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])
+    )
+
+
+def runs_differently_in_prod(lesson: Path) -> bool:
+    """Whether prod's own keys reach the lesson: named in its code, or read by a module it imports."""
+    source = code(lesson)
+    imported = {
+        f"{package}.{name.strip()}".replace(".", "/")
+        for package, names in re.findall(r"from mlops_workbook\.([\w.]+) import ([\w, ]+)", source)
+        for name in names.split(",")
+    }
+    return any(key in source for key in PROD_KEYS) or any(f"{m.removesuffix('.py')}" in imported for m in PROD_READERS)
+
+
+def runs(env: str) -> list:
+    """One test parameter per lesson the environment runs."""
+    return [
+        pytest.param(env, path, marks=pytest.mark.component(*envcheck.notebook_needs(path)), id=f"{env}-{path.stem}")
+        for path in runner.notebooks("notebooks")
+        if env == "staging" or runs_differently_in_prod(path)
+    ]
+
+
+def test_prod_differs_from_staging_only_in_keys_the_rule_knows():
+    """A new key set apart in prod, or a new module reading one, must be weighed here: which lessons does it change?"""
+    staging, prod = (
+        {**yaml.safe_load((paths.project_root() / "configs" / f"{e}.yaml").read_text())} for e in ("staging", "prod")
+    )
+    differing = {k for k in staging.keys() | prod.keys() if staging.get(k) != prod.get(k)} - MOVED_BY_EVERY_RUN
+    assert differing <= set(PROD_KEYS), f"prod also differs in {differing - set(PROD_KEYS)}: add them to PROD_KEYS"
+    package = paths.project_root() / "src" / "mlops_workbook"
+    readers = {
+        str(m.relative_to(package))
+        for m in package.rglob("*.py")
+        if m.name != "environments.py" and any(f".{key}" in m.read_text() for key in PROD_KEYS)
+    }
+    assert readers == set(PROD_READERS), "a module reads a key prod sets apart: list it in PROD_READERS"
+    assert [p.id for p in runs("prod")] == [
+        "prod-00_overview",
+        "prod-03_cd_serving",
+        "prod-04_cd_pipelines",
+        "prod-08_capstone",
+    ]
 
 
 @pytest.mark.slow
 @pytest.mark.heavy
-@pytest.mark.parametrize(
-    "lesson",
-    [
-        pytest.param(path, marks=pytest.mark.component(*envcheck.notebook_needs(path)), id=path.stem)
-        for path in runner.notebooks("notebooks")
-    ],
-)
-@pytest.mark.parametrize("env", ["staging", "prod"])
+@pytest.mark.parametrize(("env", "lesson"), runs("staging") + runs("prod"))
 def test_each_lesson_runs_in_staging_and_prod(tmp_path, env, lesson):
     done = subprocess.run(
         [CLI, "run", "--env", env, "--only", lesson.stem, "-p", f"workspace={tmp_path}", *SMALL]
