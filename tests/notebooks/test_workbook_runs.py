@@ -30,9 +30,16 @@ ROWS = {"03_cd_serving": 300}
 # An instructor's CI may set pytest options of its own: the lessons' in-kernel test runs must not print them.
 CALLERS_PYTEST = {"PYTEST_ADDOPTS": "-v --durations=3"}
 # What prod sets apart from staging beyond size, workspace and port, and the workbook modules that read those keys.
-PROD_KEYS = ("release_mode", "retrain_release_mode", "mode_for_retrained_model", "retrain_schedule")
-PROD_READERS = ("cd/rollout/release.py", "cd/scheduling/pipelines.py", "course/cli.py")
+PROD_KEYS = ("release_mode", "retrain_release_mode", "mode_for_retrained_model", "retrain_schedule", "rollout")
+PROD_READERS = ("cd/rollout/release.py", "cd/scheduling/pipelines.py", "cd/scheduling/kubeflow.py", "course/cli.py")
 MOVED_BY_EVERY_RUN = {"env", "workspace", "serve_port", "n_partitions", "rows_per_partition"}
+
+
+def reads(source: str, key: str, bare: bool = False) -> bool:
+    """Whether code reads a config key: `cfg.rollout` or `settings["rollout"]`, and with `bare` the parameter
+    `rollout` itself (a lesson's code); never a module path such as `cd.rollout.deploy`."""
+    named = rf"|(?<![\w./]){key}\b" if bare else ""
+    return re.search(rf"\.{key}\b(?!\.| import)|\[[\"']{key}[\"']\]" + named, source) is not None
 
 
 def code(lesson: Path) -> str:
@@ -51,7 +58,9 @@ def runs_differently_in_prod(lesson: Path) -> bool:
         for package, names in re.findall(r"from mlops_workbook\.([\w.]+) import ([\w, ]+)", source)
         for name in names.split(",")
     }
-    return any(key in source for key in PROD_KEYS) or any(f"{m.removesuffix('.py')}" in imported for m in PROD_READERS)
+    return any(reads(source, key, bare=True) for key in PROD_KEYS) or any(
+        f"{m.removesuffix('.py')}" in imported for m in PROD_READERS
+    )
 
 
 def runs(env: str) -> list:
@@ -74,7 +83,7 @@ def test_prod_differs_from_staging_only_in_keys_the_rule_knows():
     readers = {
         str(m.relative_to(package))
         for m in package.rglob("*.py")
-        if m.name != "environments.py" and any(f".{key}" in m.read_text() for key in PROD_KEYS)
+        if m.name != "environments.py" and any(reads(m.read_text(), key) for key in PROD_KEYS)
     }
     assert readers == set(PROD_READERS), "a module reads a key prod sets apart: list it in PROD_READERS"
     assert [p.id for p in runs("prod")] == [

@@ -51,8 +51,7 @@ class Reference:
         current = current[~np.isnan(current)]
         if current.size == 0:
             return float("nan")
-        ref, cur = np.maximum(self.shares[feature], _FLOOR), np.maximum(_shares(current, self.edges[feature]), _FLOOR)
-        return float(np.sum((cur - ref) * np.log(cur / ref)))
+        return psi_of_shares(self.shares[feature], _shares(current, self.edges[feature]))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -66,6 +65,15 @@ def _shares(values: np.ndarray, inner_edges: list[float]) -> np.ndarray:
     """Share of values per bin; the outer bins are open, so every value lands somewhere."""
     counts = np.bincount(np.searchsorted(inner_edges, values, side="right"), minlength=len(inner_edges) + 1)
     return counts / max(len(values), 1)
+
+
+def psi_of_shares(reference, current) -> float:
+    """PSI of two distributions given as shares per bin (an empty bin counts as a tiny share, not as zero)."""
+    ref, cur = (
+        np.maximum(np.asarray(reference, dtype=float), _FLOOR),
+        np.maximum(np.asarray(current, dtype=float), _FLOOR),
+    )
+    return float(np.sum((cur - ref) * np.log(cur / ref)))
 
 
 def psi(reference: pd.Series, current: pd.Series, bins: int = 10) -> float:

@@ -49,9 +49,12 @@ class PrometheusAPI:
             columns=["alert", "feature", "state"],
         )
 
-    def target_up(self) -> bool:
+    def target_up(self, port: int | None = None) -> bool:
+        """Whether Prometheus scrapes a target (the one on `port`, if given) and its last scrape succeeded."""
         targets = self._get(f"{self.prometheus_url}/api/v1/targets")["data"]["activeTargets"]
-        return any(t["health"] == "up" for t in targets)
+        return any(
+            t["health"] == "up" and (port is None or t["labels"]["instance"].endswith(f":{port}")) for t in targets
+        )
 
     def _prometheus(self, endpoint: str, **params) -> list:
         url = f"{self.prometheus_url}/api/v1/{endpoint}?{urllib.parse.urlencode(params)}"

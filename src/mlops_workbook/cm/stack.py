@@ -8,6 +8,7 @@ on stop. Nothing of it is needed by the app: if monitoring stops, serving goes o
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -33,7 +34,17 @@ class Monitoring(PrometheusAPI):
         self.secrets_folder: Path | None = None  # while running: one file per secret, mode 600
 
     def prometheus_config(self) -> dict:
-        return stack_config.prometheus(self.env, self.app_port, self.ports, self.interval)
+        return stack_config.prometheus(self.env, self.app_port, self.ports, self.interval, self.folder / "copies")
+
+    def list_copies(self, copies: dict[int, dict[str, str]]) -> None:
+        """Scrape these copies of the app directly, {port: labels}, instead of those listed before (a rollout's
+        canary, shadow and champion, labelled with version and track). Prometheus sees the file change at once."""
+        listed = self.folder / "copies" / "rollout.json"
+        listed.parent.mkdir(parents=True, exist_ok=True)
+        targets = [{"targets": [f"127.0.0.1:{port}"], "labels": labels} for port, labels in copies.items()]
+        staged = listed.with_suffix(".tmp")  # written whole, then moved: Prometheus never reads half a file
+        staged.write_text(json.dumps(targets))
+        staged.replace(listed)
 
     def alertmanager_config(self, secrets: Path) -> dict:
         return stack_config.alertmanager(self.ports, secrets, self.retrain_url)
@@ -65,6 +76,7 @@ class Monitoring(PrometheusAPI):
             ],
             f"{self.alertmanager_url}/-/ready",
         )
+        self.list_copies({})  # the folder must exist before Prometheus starts: it watches it for changes
         prom_config = self._write("prometheus.yml", self.prometheus_config())
         self._launch(
             "prometheus",

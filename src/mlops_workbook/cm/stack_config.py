@@ -45,13 +45,15 @@ def shipped(name: str) -> dict:
     return yaml.safe_load((paths.resolve(DEPLOY) / name).read_text())
 
 
-def prometheus(env: str, app_port: int, ports: Ports, interval: str) -> dict:
-    """The shipped Prometheus config, scraping the app on `app_port` every `interval`, alerting to `ports`."""
+def prometheus(env: str, app_port: int, ports: Ports, interval: str, copies: Path) -> dict:
+    """The shipped Prometheus config, scraping the app on `app_port` every `interval`, alerting to `ports`, and the
+    copies a rollout lists in the folder `copies`."""
     config = shipped("prometheus/prometheus.yml")
     config["global"].update(scrape_interval=interval, evaluation_interval=interval, external_labels={"env": env})
     config["rule_files"] = [str(paths.resolve(DEPLOY) / "prometheus" / name) for name in config["rule_files"]]
     config["alerting"]["alertmanagers"][0]["static_configs"] = [{"targets": [f"127.0.0.1:{ports.alertmanager}"]}]
     config["scrape_configs"][0]["static_configs"] = [{"targets": [f"127.0.0.1:{app_port}"]}]
+    config["scrape_configs"][1]["file_sd_configs"][0]["files"] = [str(copies / "*.json")]
     return config
 
 

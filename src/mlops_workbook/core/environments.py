@@ -26,6 +26,30 @@ class ConfigError(errors.BadInputError):
     """The parameters are not valid; nothing has been executed or written."""
 
 
+class Rollout(BaseModel):
+    """How a new model version earns full traffic (cd/rollout/progressive): the canary's steps, and what the canary
+    must show Prometheus at each one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    steps: list[int] = Field(min_length=1, description="the canary's shares of traffic in %, rising, each 1 to 99")
+    step_seconds: float = Field(ge=2, le=3600, description="how long each step is held, then analysed")
+    min_requests: int = Field(ge=1, description="fewer canary requests in a step: the step fails (no evidence)")
+    min_success_rate: float = Field(ge=0, le=1, description="share of the canary's /predict answers that are not 5xx")
+    max_p99_ms: float = Field(gt=0, description="the canary's 99th percentile /predict latency")
+    max_score_psi: float = Field(gt=0, description="PSI of the canary's predicted probabilities against the champion's")
+    bake_seconds: float = Field(ge=0, description="at 100%, the previous copy stays warm this long, then stops")
+
+    @model_validator(mode="after")
+    def _rising_shares(self) -> Rollout:
+        if any(not 0 < share < 100 for share in self.steps) or self.steps != sorted(set(self.steps)):
+            raise ValueError(
+                f"rollout.steps = {self.steps}: give rising shares between 1 and 99, for example [5, 25, 50] "
+                "(100% is the promotion that follows them)"
+            )
+        return self
+
+
 class EnvConfig(BaseModel):
     """The parameters of one environment, as papermill injects them."""
 
@@ -72,6 +96,7 @@ class EnvConfig(BaseModel):
         ge=0, le=0.2, description="how far accuracy and F1 may fall below the champion's when ROC AUC gains"
     )
     drift_psi_threshold: float = Field(gt=0, le=10)
+    rollout: Rollout
     retrain_schedule: str | None = Field(
         pattern=r"^(@(hourly|daily|weekly|monthly)|(\S+\s+){4}\S+)$",
         description="when the deployed CT pipeline runs: @daily, @weekly, ... or a 5-field cron; null: by hand",
@@ -126,13 +151,33 @@ class EnvConfig(BaseModel):
         return f"http://127.0.0.1:{self.team_port('mlflow')}"
 
 
-def _allowed(name: str) -> str:
-    """What a key accepts, in words, from its declaration."""
-    field = EnvConfig.model_fields[name]
+def _section(key: str) -> type[BaseModel]:
+    """The model that declares `key`: EnvConfig, or the section a dotted key ('rollout.steps') lies in."""
+    model = EnvConfig
+    for part in key.split(".")[:-1]:
+        inner = model.model_fields[part].annotation if part in model.model_fields else None
+        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+            break
+        model = inner
+    return model
+
+
+def _allowed(key: str) -> str:
+    """What a key accepts, in words, from its declaration ('rollout.steps.0', an item: its list's)."""
+    parts = [p for p in key.split(".") if not p.isdigit()]
+    field = _section(".".join(parts)).model_fields[parts[-1]]
     kind = field.annotation
-    words = {int: "an integer", float: "a number", str: "text", str | None: "text or null"}
+    words = {
+        int: "an integer",
+        float: "a number",
+        str: "text",
+        str | None: "text or null",
+        list[int]: "a list of integers",
+    }
     if kind in words:
         allowed = words[kind]
+    elif isinstance(kind, type) and issubclass(kind, BaseModel):
+        allowed = "a mapping of " + ", ".join(kind.model_fields)
     else:  # a Literal
         allowed = "one of " + ", ".join(repr(v) for v in kind.__args__)
     for limit in field.metadata:
@@ -149,10 +194,11 @@ def _explain(error: ValidationError, source: str) -> ConfigError:
         if e["type"] == "missing":
             lines.append(f"- missing key '{key}': add it, {_allowed(key)}")
         elif e["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(key, EnvConfig.model_fields, n=1)
+            known = _section(key).model_fields
+            close = difflib.get_close_matches(key.rsplit(".", 1)[-1], known, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            lines.append(f"- unknown key '{key}'{hint}; allowed keys: {', '.join(EnvConfig.model_fields)}")
-        elif not key:
+            lines.append(f"- unknown key '{key}'{hint}; allowed keys: {', '.join(known)}")
+        elif not key or e["type"] == "value_error":
             lines.append(f"- {e['msg'].removeprefix('Value error, ')}")
         else:
             lines.append(f"- {key} = {e['input']!r}: {e['msg']}; allowed: {_allowed(key)}")

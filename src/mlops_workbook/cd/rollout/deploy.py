@@ -92,50 +92,63 @@ class Deployment:
         saved = json.loads(state.read_text())
         return Copy(Release(**saved.pop("release")), **saved)
 
+    def free_slot(self) -> str:
+        """The slot a new copy starts in: the one the live copy does not hold."""
+        live = self.live()
+        return "green" if live is not None and live.name.endswith("blue") else "blue"
+
+    def start_beside(self, release: Release, slot: str) -> Copy:
+        """Start `release` in `slot`, beside the live copy; it takes no traffic yet."""
+        port = self.slot_port(slot)
+        if not port_free(port):
+            raise errors.UnavailableError(f"port {port} ({slot}) is taken by something else: stop it first")
+        return self.target.start(release, port, f"ride-completion-{self.env}-{slot}")
+
+    def smoke_check(self, copy: Copy) -> None:
+        smoke.check(copy.port, self.rows, copy.release.version)
+
+    def take_over(self, new: Copy, live: Copy | None) -> None:
+        """Send every request to `new` and stop `live` once nginx no longer uses it (back to `live` on failure)."""
+        try:
+            self.router.point_to(new.port)
+            self._wait_until_served(new.release.version)
+            self.router.wait_settled()
+        except RouterError:
+            if live is not None and self.router.upstream() != live.port:
+                self.router.point_to(live.port)  # back to the copy that worked
+            self.target.stop(new)
+            raise
+        (self.folder / "live.json").write_text(json.dumps(asdict(new)))
+        if live is not None:
+            self.target.stop(live)
+
     def deploy(
         self, release: Release, approved_by: str | None = None, why: str = "", switch=health_gated_switch
     ) -> Event:
         """Put `release` live if it earns it; DeployError (the old copy still serving) if not."""
-        live = self.live()
-        slot = "green" if live is not None and live.name.endswith("blue") else "blue"
-        port, name = self.slot_port(slot), f"ride-completion-{self.env}-{slot}"
-
-        def start() -> Copy:
-            if not port_free(port):
-                raise errors.UnavailableError(f"port {port} ({slot}) is taken by something else: stop it first")
-            return self.target.start(release, port, name)
-
-        def take_over(new: Copy) -> None:
-            try:
-                self.router.point_to(new.port)
-                self._wait_until_served(release.version)
-                self.router.wait_settled()
-            except RouterError:
-                if live is not None and self.router.upstream() != live.port:
-                    self.router.point_to(live.port)  # back to the copy that worked
-                self.target.stop(new)
-                raise
-            (self.folder / "live.json").write_text(json.dumps(asdict(new)))
-            if live is not None:
-                self.target.stop(live)
-
+        live, slot = self.live(), self.free_slot()
         try:
             switch(
-                start,
-                lambda new: smoke.check(new.port, self.rows, release.version),
-                take_over,
+                lambda: self.start_beside(release, slot),
+                self.smoke_check,
+                lambda new: self.take_over(new, live),
                 self.target.stop,
             )
         except (errors.WorkbookError, AssertionError, OSError) as error:  # a check passed in may assert
-            said = (error.message if isinstance(error, errors.WorkbookError) else str(error)).strip()
-            reason = (said.splitlines()[0].rstrip(".") if said else type(error).__name__) + "."
-            self._record(release, slot, "rejected", reason, approved_by)
-            serving = f"version {live.release.version} still serves" if live else "nothing was serving"
-            raise DeployError(
-                f"version {release.version} was not deployed to {self.env}: {reason} {serving} on port {self.port}.",
-                logs=getattr(error, "logs", ""),
-            ) from error
-        return self._record(release, slot, "live", why or "passed its health check and smoke test", approved_by)
+            raise self.rejected(release, slot, error, approved_by) from error
+        return self.record(release, slot, "live", why or "passed its health check and smoke test", approved_by)
+
+    def rejected(self, release: Release, slot: str, error: Exception, approved_by: str | None = None) -> DeployError:
+        """Record that `release` was not put live, and the error that says so and what still serves."""
+        said = (error.message if isinstance(error, errors.WorkbookError) else str(error)).strip()
+        reason = (said.splitlines()[0].rstrip(".") if said else type(error).__name__) + "."
+        self.record(release, slot, "rejected", reason, approved_by)
+        live = self.live()
+        serving = f"version {live.release.version} still serves" if live else "nothing was serving"
+        return DeployError(
+            f"version {release.version} was not deployed to {self.env}: {reason} {serving} on port {self.port}.",
+            logs=getattr(error, "logs", ""),
+        )
 
     def rollback(self, client) -> Event:
         """Serve the model version that was live before this one again: `champion` moves back, then a deploy."""
@@ -195,7 +208,7 @@ class Deployment:
             self.target.stop(Copy(Release("?"), self.slot_port(slot), f"ride-completion-{self.env}-{slot}"))
         (self.folder / "history.jsonl").unlink(missing_ok=True)
 
-    def _record(self, release: Release, slot: str, outcome: str, reason: str, approved_by: str | None) -> Event:
+    def record(self, release: Release, slot: str, outcome: str, reason: str, approved_by: str | None) -> Event:
         event = Event(
             datetime.now(UTC).isoformat(timespec="seconds"),
             self.env,

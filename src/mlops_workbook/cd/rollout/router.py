@@ -2,19 +2,23 @@
 
 Clients always call the environment's `serve_port`. A deploy starts the new copy on another port,
 checks it, then points nginx at it and reloads: nginx finishes the requests in flight on the old
-copy and sends new ones to the new copy, so the switch drops nothing.
+copy and sends new ones to the new copy, so the switch drops nothing. A progressive rollout
+(cd/rollout/progressive) routes through it too: a canary's share of requests by nginx's upstream
+weights, a shadow's copy of every /predict by nginx's `mirror`.
 """
 
 from __future__ import annotations
 
-import re
+import json
 import signal
 import socket
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mlops_workbook.core import commands, errors, processes, waiting
 
 CONF = """\
+# routes {routes}
 # written by mlops_workbook.cd.rollout.router: the {env} front door
 daemon off;   # it runs as the workbook's own background process (mlops_workbook.core.processes)
 pid {folder}/nginx.pid;
@@ -26,13 +30,46 @@ http {{
     client_body_temp_path {folder}/tmp;
     proxy_temp_path {folder}/tmp;
     client_body_buffer_size 1m;   # a full 1000-row request stays in memory
-    upstream live {{ server 127.0.0.1:{upstream}; }}   # the live copy of the app
+    upstream live {{   # the live copy of the app, and a canary's share of the requests
+        {servers}
+    }}
     server {{
         listen 127.0.0.1:{port};
         location / {{ proxy_pass http://live; proxy_set_header Host $http_host; }}  # with the port: redirects keep it
+        {shadow}
     }}
 }}
 """
+# Every /predict also goes to the shadow; its answer is dropped, users get only the live copy's.
+SHADOW = """location = /predict {{ mirror /_shadow; proxy_pass http://live; proxy_set_header Host $http_host; }}
+        location = /_shadow {{ internal; proxy_pass http://127.0.0.1:{shadow}/predict; }}"""
+
+
+@dataclass(frozen=True)
+class Routes:
+    """Where the front door sends requests: the live copy; `canary_percent` of them to a canary; a copy of each
+    /predict to a shadow. nginx's weighted round robin makes the share exact: 5% is one request in twenty.
+    `max_fails=0`: a canary that fails is never taken out of the rotation by nginx, so its failures show."""
+
+    live: int
+    canary: int | None = None
+    canary_percent: int = 0
+    shadow: int | None = None
+
+    def __post_init__(self):
+        if (self.canary is None) != (self.canary_percent == 0) or not 0 <= self.canary_percent < 100:
+            raise ValueError(
+                f"a canary takes 1 to 99% of requests with its port (got {self.canary_percent}% for {self.canary}); "
+                "at 100% it is the live copy"
+            )
+
+    def servers(self) -> str:
+        if self.canary is None:
+            return f"server 127.0.0.1:{self.live};"
+        return (
+            f"server 127.0.0.1:{self.live} weight={100 - self.canary_percent} max_fails=0; "
+            f"server 127.0.0.1:{self.canary} weight={self.canary_percent} max_fails=0;"
+        )
 
 
 class RouterError(errors.RunError):
@@ -46,11 +83,16 @@ class Router:
         self.folder, self.port, self.env = Path(folder).resolve(), port, env
         self.conf = self.folder / "nginx.conf"
 
-    def upstream(self) -> int | None:
-        """The port nginx forwards to now, or None before the first deploy."""
+    def routes(self) -> Routes | None:
+        """Where nginx sends requests now, or None before the first deploy."""
         if not self.conf.exists():
             return None
-        return int(re.search(r"server 127\.0\.0\.1:(\d+);", self.conf.read_text()).group(1))
+        return Routes(**json.loads(self.conf.read_text().splitlines()[0].removeprefix("# routes ")))
+
+    def upstream(self) -> int | None:
+        """The port of the live copy, or None before the first deploy."""
+        routes = self.routes()
+        return routes.live if routes else None
 
     @property
     def process_name(self) -> str:
@@ -60,10 +102,24 @@ class Router:
         return processes.running(self.process_name)
 
     def point_to(self, upstream: int) -> None:
-        """Send new requests to 127.0.0.1:`upstream` (starts nginx on the first call)."""
+        """Send every new request to 127.0.0.1:`upstream` (starts nginx on the first call)."""
+        self.route(Routes(upstream))
+
+    def route(self, routes: Routes) -> None:
+        """Send new requests as `routes` says (starts nginx on the first call)."""
         (self.folder / "tmp").mkdir(parents=True, exist_ok=True)
         previous = self.conf.read_text() if self.conf.exists() else None
-        self.conf.write_text(CONF.format(env=self.env, folder=self.folder, upstream=upstream, port=self.port))
+        shadow = SHADOW.format(shadow=routes.shadow) if routes.shadow else ""
+        self.conf.write_text(
+            CONF.format(
+                routes=json.dumps(asdict(routes)),
+                env=self.env,
+                folder=self.folder,
+                servers=routes.servers(),
+                port=self.port,
+                shadow=shadow,
+            )
+        )
         try:
             self._nginx("-t")  # a bad configuration is refused before it replaces the good one
             self._nginx("-s", "reload") if self.running() else self._start()

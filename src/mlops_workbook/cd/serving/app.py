@@ -40,6 +40,7 @@ from prometheus_client import (
 )
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
+from mlops_workbook.cd.serving import faults
 from mlops_workbook.cm import drift, live
 from mlops_workbook.ct import features
 from mlops_workbook.example import bundle, schema
@@ -228,6 +229,9 @@ def create_app(model_dir: str | Path | None = None, drift_window: int | None = N
         monitor = live.LiveMonitor(drift.Reference.from_dict(facts.reference), window, min(100, window))
         metrics.registry.register(monitor)
 
+    injected = faults.parse(os.environ.get("SERVING_FAULTS", ""))
+    if injected:  # inside Measured (added first, so it runs second): the metrics count what the faults do
+        app.add_middleware(faults.Faults, **injected)
     app.add_middleware(Measured, metrics=metrics)
     predicted = [metrics.predictions.labels("0"), metrics.predictions.labels("1")]  # by class, looked up once
 

@@ -1,0 +1,291 @@
+"""Progressive delivery: a new version shadows the champion, then takes a growing share of traffic, each step judged
+by its own metrics in Prometheus, and is rolled back at the first step that fails (what Flagger and Argo Rollouts do
+on Kubernetes, here with nginx and the environment's Prometheus).
+
+A small state machine, every step of it printed and kept in the environment's folder (`rollouts.jsonl`):
+
+    start beside the champion (health check, smoke test)
+      → canary at each share of `rollout.steps`, held `step_seconds`, then analysed  ─ a check fails → rolled back
+      → Continuous Delivery: a person's approval, recorded                          ─ none given  → rolled back
+      → 100%, the previous copy kept warm for `bake_seconds`, analysed again        ─ a check fails → rolled back
+      → promoted
+
+Rolled back means: every request goes to the champion again at once, the candidate stops, the deploy history
+records the step and the reason, and so does the registry (a tag on the version, when a client is given).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from mlops_workbook.cd.rollout.deploy import DeployError, Deployment, Event
+from mlops_workbook.cd.rollout.router import Routes
+from mlops_workbook.cd.rollout.targets import Copy, Release
+from mlops_workbook.cm import drift
+from mlops_workbook.core import errors, progress, waiting
+
+JOB = 'job="ride-completion-copies"'  # the scrape job of the copies a rollout lists (deploy/prometheus)
+SCRAPE_WITHIN = 15  # seconds for Prometheus to start scraping a listed copy
+
+
+@dataclass(frozen=True)
+class Check:
+    """One measurement of a step against its bound."""
+
+    name: str
+    value: float
+    bound: str
+    passed: bool
+
+
+def analyse(prometheus, version: str, champion: str, policy, window: float) -> list[Check]:
+    """The checks of one step, over the last `window` seconds of the copies' series: is the canary as good as the
+    champion is, on the traffic it took? A step with too few requests fails: no data is no evidence."""
+    seconds = f"{max(round(window), 2)}s"
+    predict = f'{JOB}, path="/predict"'
+
+    def one(expr: str) -> float:
+        found = prometheus.query(expr)
+        return float(found["value"].iloc[0]) if len(found) else float("nan")
+
+    requests = one(f'sum(increase(http_requests_total{{{predict}, version="{version}"}}[{seconds}]))')
+    failed = one(f'sum(increase(http_requests_total{{{predict}, version="{version}", status=~"5.."}}[{seconds}]))')
+    p99 = one(
+        "histogram_quantile(0.99, sum by (le) "
+        f'(rate(http_request_duration_seconds_bucket{{{predict}, version="{version}"}}[{seconds}])))'
+    )
+    psi = score_psi(prometheus, version, champion, seconds)
+    success = 1 - (0 if np.isnan(failed) else failed) / requests if requests > 0 else float("nan")
+    return [
+        Check("requests", requests, f">= {policy.min_requests}", bool(requests >= policy.min_requests)),
+        Check("success rate", success, f">= {policy.min_success_rate}", bool(success >= policy.min_success_rate)),
+        Check("p99 latency (ms)", p99 * 1000, f"<= {policy.max_p99_ms:g}", bool(p99 * 1000 <= policy.max_p99_ms)),
+        Check("score PSI vs champion", psi, f"<= {policy.max_score_psi:g}", bool(psi <= policy.max_score_psi)),
+    ]
+
+
+def score_psi(prometheus, version: str, champion: str, seconds: str) -> float:
+    """PSI of the predicted probabilities `version` gave against those `champion` gave, over the same window, from
+    the model_score histogram each copy exports (its buckets are the bins). NaN if either answered nothing."""
+    shares = []
+    for each in (champion, version):
+        found = prometheus.query(f'sum by (le) (increase(model_score_bucket{{{JOB}, version="{each}"}}[{seconds}]))')
+        if found.empty:
+            return float("nan")
+        cumulative = found.assign(le=found["le"].astype(float)).sort_values("le")["value"].to_numpy()
+        counts = np.diff(cumulative, prepend=0)
+        if cumulative[-1] <= 0:
+            return float("nan")
+        shares.append(counts / cumulative[-1])
+    return drift.psi_of_shares(*shares)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of a rollout's record: where traffic stood, what the analysis saw, what was decided."""
+
+    time: str
+    env: str
+    version: str
+    step: str
+    canary_percent: int
+    checks: dict
+    decision: str
+
+
+class Rollout:
+    """Rollouts in one environment: `deployment` routes and runs the copies, `monitoring` is its Prometheus (it lists
+    the copies to scrape, cm.stack.Monitoring), `policy` the config's `rollout`, `client` an MLflow client that tags
+    the version with the outcome (optional)."""
+
+    def __init__(self, deployment: Deployment, monitoring, policy, client=None, show=print):
+        self.deployment, self.monitoring, self.policy, self.client = deployment, monitoring, policy, client
+        self.show = show  # each step's line, as it happens
+        self.log = deployment.folder / "rollouts.jsonl"
+
+    def canary(self, release: Release, mode: str, approved_by: str | None = None) -> Event:
+        """Take `release` from 0 to 100% of traffic through the policy's steps, or roll it back; DeployError if it
+        does not end live. Under Continuous Delivery (`mode`), the step to 100% needs `approved_by`."""
+        live = self.deployment.live()
+        if live is None:
+            raise errors.BadInputError(
+                f"nothing is live in {self.deployment.env}: a canary needs a champion to compare with; "
+                "deploy the first version with the blue-green strategy"
+            )
+        slot = self.deployment.free_slot()
+        self._watch(live, (release, self.deployment.slot_port(slot)), "canary")
+        try:
+            candidate = self.deployment.start_beside(release, slot)
+        except (errors.WorkbookError, OSError) as error:
+            self._watch(live)
+            self._note(release, "start", 0, {}, f"rolled back: {error}")
+            raise self.deployment.rejected(release, slot, error) from error
+        try:
+            self.deployment.smoke_check(candidate)
+            self._seen(candidate)
+            for percent in self.policy.steps:
+                self._hold(live, candidate, percent)
+            if mode == "delivery" and not approved_by:
+                raise _Failed(
+                    "continuous delivery: nobody approved the step to 100%", "approval", self.policy.steps[-1]
+                )
+            approval = f"approved by {approved_by}" if mode == "delivery" else "continuous deployment: the analysis"
+            self._note(release, "approval", self.policy.steps[-1], {}, f"to 100%: {approval}")
+            self._bake(live, candidate)
+        except (_Failed, errors.WorkbookError, AssertionError, OSError) as failure:
+            raise self._roll_back(live, candidate, slot, failure, approved_by) from failure
+        self.deployment.take_over(candidate, live)
+        self._watch(candidate)
+        why = f"canary {' → '.join(map(str, self.policy.steps))} → 100% passed its analysis; {approval}"
+        self._note(release, "promoted", 100, {}, "promoted")
+        self._tag(release, f"promoted: {why}")
+        return self.deployment.record(release, slot, "live", why, approved_by if mode == "delivery" else None)
+
+    def shadow(self, release: Release, seconds: float | None = None) -> pd.DataFrame:
+        """Run `release` as a shadow for `seconds` (default: one step): it gets a copy of every /predict, users get
+        only the champion's answers. Then it stops. The report compares the two on the same requests."""
+        live = self.deployment.live()
+        if live is None:
+            raise errors.BadInputError(f"nothing is live in {self.deployment.env}: a shadow needs a champion")
+        slot = self.deployment.free_slot()
+        self._watch(live, (release, self.deployment.slot_port(slot)), "shadow")
+        try:
+            candidate = self.deployment.start_beside(release, slot)
+        except (errors.WorkbookError, OSError) as error:
+            self._watch(live)
+            raise self.deployment.rejected(release, slot, error) from error
+        window = seconds or self.policy.step_seconds
+        try:
+            self.deployment.smoke_check(candidate)
+            self._seen(candidate)
+            self.deployment.router.route(Routes(live.port, shadow=candidate.port))
+            self._wait(window, f"shadow of version {release.version}")
+            report = self._report([live.release.version, release.version], window)
+        finally:
+            self.deployment.router.route(Routes(live.port))
+            self.deployment.router.wait_settled()
+            self.deployment.target.stop(candidate)
+            self._watch(live)
+        self._note(release, "shadow", 0, report.to_dict("index"), "shadow only: no user saw its answers")
+        return report
+
+    def history(self) -> pd.DataFrame:
+        """Every step of every rollout in this environment, oldest first."""
+        lines = self.log.read_text().splitlines() if self.log.exists() else []
+        rows = [json.loads(line) for line in lines]
+        return pd.DataFrame(rows, columns=list(Step.__dataclass_fields__))
+
+    def _hold(self, live: Copy, candidate: Copy, percent: int) -> None:
+        self.deployment.router.route(Routes(live.port, candidate.port, percent))
+        self._wait(self.policy.step_seconds, f"canary {percent}%")
+        self._judge(candidate, live, f"canary {percent}%", percent)
+
+    def _bake(self, live: Copy, candidate: Copy) -> None:
+        """100% to the candidate, the champion still running: a failure now goes back without a start."""
+        self.deployment.router.route(Routes(candidate.port))
+        self._wait(max(self.policy.bake_seconds, self.policy.step_seconds), "100%, previous copy warm")
+        self._judge(candidate, live, "100% (bake)", 100, compare_scores=False)
+
+    def _judge(self, candidate: Copy, live: Copy, step: str, percent: int, compare_scores: bool = True) -> None:
+        checks = analyse(
+            self.monitoring, candidate.release.version, live.release.version, self.policy, self.policy.step_seconds
+        )
+        if not compare_scores:  # at 100% the champion answers nobody: there is nothing to compare with
+            checks = [c for c in checks if c.name != "score PSI vs champion"]
+        failed = [c for c in checks if not c.passed]
+        measured = {c.name: round(c.value, 4) for c in checks}
+        if failed:
+            why = "; ".join(f"{c.name} {c.value:.4g} (needs {c.bound})" for c in failed)
+            raise _Failed(why, step, percent, measured)
+        self._note(candidate.release, step, percent, measured, "passed: next step")
+
+    def _roll_back(self, live: Copy, candidate: Copy, slot: str, failure: Exception, approved_by) -> DeployError:
+        started = time.perf_counter()
+        self.deployment.router.route(Routes(live.port))  # every request to the champion at once
+        self.deployment.router.wait_settled()
+        seconds = time.perf_counter() - started
+        self.deployment.target.stop(candidate)
+        self._watch(live)
+        step, percent = getattr(failure, "step", "smoke test"), getattr(failure, "percent", 0)
+        reason = failure.message if isinstance(failure, errors.WorkbookError) else str(failure)
+        self._note(
+            candidate.release,
+            step,
+            percent,
+            getattr(failure, "measured", {}),
+            f"rolled back in {seconds:.2f} s: {reason}",
+        )
+        self._tag(candidate.release, f"rolled back at {step}: {reason}")
+        return self.deployment.rejected(
+            candidate.release, slot, DeployError(f"rolled back at {step}: {reason}"), approved_by
+        )
+
+    def _watch(self, live: Copy, candidate: tuple[Release, int] | None = None, track: str = "") -> None:
+        """Tell Prometheus which copies to scrape directly, each labelled with its version and track: the champion,
+        and the candidate's (release, port), listed before it starts (Prometheus applies a new target up to 5 s
+        after it is listed)."""
+        copies = {live.port: {"version": live.release.version, "track": "champion"}}
+        if candidate is not None:
+            copies[candidate[1]] = {"version": candidate[0].version, "track": track}
+        self.monitoring.list_copies(copies)
+
+    def _seen(self, candidate: Copy) -> None:
+        """Wait until Prometheus scrapes the candidate: a step it cannot see would be judged on no data."""
+        waiting.until(
+            lambda: self.monitoring.target_up(candidate.port),
+            SCRAPE_WITHIN,
+            what=f"Prometheus to scrape version {candidate.release.version} on port {candidate.port}",
+        )
+
+    def _wait(self, seconds: float, what: str) -> None:
+        ticks = max(round(seconds), 1)
+        for _ in progress.bar(range(ticks), desc=what, unit="second", leave=False):
+            time.sleep(seconds / ticks)
+        time.sleep(float(self.monitoring.interval.rstrip("s")))  # the step's last scrape lands in the window
+
+    def _report(self, versions: list[str], window: float) -> pd.DataFrame:
+        champion, candidate = versions
+        rows = {}
+        for version in versions:
+            checks = analyse(self.monitoring, version, champion, self.policy, window)
+            rows[version] = {c.name: round(c.value, 4) for c in checks}
+        report = pd.DataFrame(rows).T.rename_axis("version")
+        report.loc[champion, "score PSI vs champion"] = 0.0
+        return report
+
+    def _note(self, release: Release, step: str, percent: int, checks: dict, decision: str) -> None:
+        line = Step(
+            datetime.now(UTC).isoformat(timespec="seconds"),
+            self.deployment.env,
+            release.version,
+            step,
+            percent,
+            checks,
+            decision,
+        )
+        with self.log.open("a") as log:
+            log.write(json.dumps(asdict(line)) + "\n")
+        measured = ", ".join(f"{name} {value:g}" for name, value in checks.items() if isinstance(value, float | int))
+        self.show(f"version {release.version} · {step}: {measured + ' · ' if measured else ''}{decision}")
+
+    def _tag(self, release: Release, outcome: str) -> None:
+        if self.client is not None:
+            from mlops_workbook.ct import training
+
+            self.client.set_model_version_tag(
+                training.MODEL_NAME, release.version, f"rollout.{self.deployment.env}", outcome[:5000]
+            )
+
+
+class _Failed(Exception):
+    """A step's analysis (or the approval) said no: what failed, at which step, and what was measured."""
+
+    def __init__(self, why: str, step: str, percent: int, measured: dict | None = None):
+        super().__init__(why)
+        self.step, self.percent, self.measured = step, percent, measured or {}

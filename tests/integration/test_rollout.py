@@ -1,0 +1,148 @@
+"""Progressive delivery for real: nginx in front, app copies as processes, the environment's Prometheus judging
+each step from the copies' own series, and a registry that records the outcome on the version.
+
+The candidates: a good one (version 2), one that fails every request (version 2 with SERVING_FAULTS), a slow one,
+and one whose predictions disagree with the champion's (version 3, a model regularized until its scores huddle
+around the base rate: an offline gate would catch it too, but a canary must not lean on that).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mlops_workbook.cd.load import traffic
+from mlops_workbook.cd.rollout import deploy, progressive, targets
+from mlops_workbook.ci import export, smoke
+from mlops_workbook.cm import stack
+from mlops_workbook.core import environments, http_client, instance
+from mlops_workbook.ct import data_pipeline, training
+from mlops_workbook.example import data, tracking
+
+pytestmark = [pytest.mark.component("nginx"), pytest.mark.component("prometheus")]
+PORT = instance.TEST_PORTS["rollout"]  # moved to this run's instance by the config
+FAST = {"steps": [10, 50], "step_seconds": 2, "bake_seconds": 2}  # dev's policy, held shorter
+
+
+@pytest.fixture(scope="module")
+def cfg(tmp_path_factory):
+    policy = {**environments.load("dev").rollout.model_dump(), **FAST}
+    workspace = tmp_path_factory.mktemp("workspace")
+    return environments.load(
+        "dev",
+        {
+            "serve_port": PORT,
+            "workspace": str(workspace),
+            "n_partitions": 3,
+            "rows_per_partition": 300,
+            "rollout": policy,
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def registry(cfg, tmp_path_factory):
+    """Version 1 (the champion), version 2 (C = 0.3: close to it) and version 3 (C = 1e-4: scores huddled)."""
+    sandbox = tmp_path_factory.mktemp("registry")
+    client = tracking.connect(None, sandbox)
+    store = data_pipeline.FeatureStore(sandbox / "features")
+    data_pipeline.run(data.open_source(cfg), store)
+    training.run(store, cfg, client, "the champion")
+    training.run(store, cfg, client, "a good candidate: a little more regularization", C=0.3)
+    training.run(store, cfg, client, "over-regularized", C=1e-4)
+    return client
+
+
+@pytest.fixture(scope="module")
+def release(registry, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bundles")
+    for version in ("1", "2", "3"):
+        export.version(registry, version, folder / version)
+    return lambda version, **settings: targets.Release(version, model_dir=str(folder / version), settings=settings)
+
+
+@pytest.fixture(scope="module")
+def monitoring(cfg, tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SMTP_PASSWORD", "unused")
+        patch.setenv("SLACK_WEBHOOK_URL", "http://127.0.0.1:9/unused")
+        prometheus = stack.Monitoring(cfg.env, cfg.serve_port, tmp_path_factory.mktemp("monitoring")).start()
+    yield prometheus
+    prometheus.stop()
+
+
+@pytest.fixture
+def rollout(cfg, registry, monitoring, release, tmp_path):
+    deployment = deploy.Deployment(cfg, targets.ProcessTarget(tmp_path / "logs"), tmp_path / "environment")
+    deployment.reset()
+    deployment.deploy(release("1"))
+    lines = []
+    yield progressive.Rollout(deployment, monitoring, cfg.rollout, registry, show=lines.append)
+    deployment.stop()
+
+
+def users(port: int) -> traffic.Traffic:
+    """About 100 requests a second of 20 rows each: a 10% step sees about 20 canary requests in 2 s, 400 scores for
+    the PSI (on fewer, its noise alone would come near the bound). 21 bodies in turn: with 20, nginx's exact
+    one-in-ten would send the canary the same two bodies every time."""
+    return traffic.Traffic(port, smoke.sample_rows(420, 7), pause=0.005, batch=20)
+
+
+def served_version(port: int) -> str:
+    return http_client.call(port, "/version")["version"]
+
+
+def outcome(registry, version: str) -> str:
+    return registry.get_model_version(training.MODEL_NAME, version).tags["rollout.dev"]
+
+
+def test_a_good_canary_reaches_full_traffic_by_the_analysis_alone(rollout, release, registry):
+    with users(rollout.deployment.port) as seen:
+        event = rollout.canary(release("2"), mode="deployment")
+    assert (event.outcome, served_version(rollout.deployment.port)) == ("live", "2")
+    assert seen.failed() == 0 and {"1", "2"} <= set(seen.table()["version"])
+    steps = rollout.history()
+    assert list(steps["step"]) == ["canary 10%", "canary 50%", "approval", "100% (bake)", "promoted"]
+    assert all(steps["checks"].iloc[0][name] >= 0 for name in ("requests", "success rate", "p99 latency (ms)"))
+    assert outcome(registry, "2").startswith("promoted")
+    assert deploy.port_free(rollout.deployment.slot_port("blue")), "the previous copy stops after the bake"
+
+
+@pytest.mark.parametrize(
+    ("candidate", "settings", "failing"),
+    [
+        ("2", {"SERVING_FAULTS": "error_rate=0.3"}, "success rate"),  # its smoke test is lucky
+        ("2", {"SERVING_FAULTS": "delay_ms=400"}, "p99 latency"),
+        ("3", {}, "score PSI"),
+    ],
+    ids=["erroring", "slow", "disagreeing"],
+)
+def test_a_bad_canary_is_rolled_back_at_its_first_step(rollout, release, registry, candidate, settings, failing):
+    with users(rollout.deployment.port) as seen, pytest.raises(deploy.DeployError, match="rolled back at canary 10%"):
+        rollout.canary(release(candidate, **settings), mode="deployment")
+    answers = seen.table()
+    assert served_version(rollout.deployment.port) == "1" and set(answers["version"].dropna()) <= {"1", candidate}
+    last = rollout.history().iloc[-1]
+    assert last["step"] == "canary 10%" and failing in last["decision"], last["decision"]
+    canary_answers = (answers["status"] != 200) | (answers["version"] == candidate)
+    assert canary_answers.mean() <= 0.10 * 1.2, "users saw more of the canary than its first step's share"
+    assert outcome(registry, candidate).startswith("rolled back at canary 10%")
+    assert list(rollout.deployment.history()["outcome"])[-1] == "rejected"
+
+
+def test_continuous_delivery_goes_to_full_traffic_only_with_an_approval(rollout, release):
+    with users(rollout.deployment.port), pytest.raises(deploy.DeployError, match="nobody approved"):
+        rollout.canary(release("2"), mode="delivery")
+    assert served_version(rollout.deployment.port) == "1"
+    with users(rollout.deployment.port):
+        event = rollout.canary(release("2"), mode="delivery", approved_by="ana")
+    assert (event.outcome, event.approved_by, served_version(rollout.deployment.port)) == ("live", "ana", "2")
+
+
+def test_a_shadow_sees_every_request_and_answers_nobody(rollout, release):
+    with users(rollout.deployment.port) as seen:
+        report = rollout.shadow(release("3"), seconds=2)
+    assert set(seen.table()["version"].dropna()) == {"1"} and seen.failed() == 0
+    assert list(report.index) == ["1", "3"]
+    assert report.loc["3", "requests"] >= 0.8 * report.loc["1", "requests"] > 0, report
+    assert report.loc["3", "score PSI vs champion"] > 0.2, report
+    assert deploy.port_free(rollout.deployment.slot_port("green")) and served_version(rollout.deployment.port) == "1"

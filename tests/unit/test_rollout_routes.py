@@ -1,0 +1,75 @@
+"""The pieces of a progressive rollout that need no server: nginx's routes, injected faults, the score PSI."""
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from mlops_workbook.cd.rollout import progressive
+from mlops_workbook.cd.rollout.router import Routes
+from mlops_workbook.cd.serving import faults
+from mlops_workbook.cd.serving.app import create_app
+from mlops_workbook.core import errors
+from mlops_workbook.example import data
+
+
+def test_a_canary_takes_its_share_by_weight_and_only_with_a_port():
+    assert Routes(8110).servers() == "server 127.0.0.1:8110;"
+    split = Routes(8110, 8111, 5).servers()
+    assert "8110 weight=95 max_fails=0" in split and "8111 weight=5 max_fails=0" in split
+    for wrong in ((8111, 0), (None, 5), (8111, 100)):
+        with pytest.raises(ValueError, match="1 to 99%"):
+            Routes(8110, *wrong)
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("", {}),
+        ("error_rate=0.3", {"error_rate": 0.3}),
+        (" delay_ms=300, error_rate=1 ", {"delay_ms": 300, "error_rate": 1}),
+    ],
+)
+def test_faults_are_read_from_their_setting(text, parsed):
+    assert faults.parse(text) == parsed
+
+
+@pytest.mark.parametrize("text", ["error_rate=2", "errors=0.3", "delay_ms=soon", "error_rate"])
+def test_a_bad_fault_setting_says_what_is_allowed(text):
+    with pytest.raises(errors.BadInputError, match=r"error_rate in \[0, 1\], delay_ms in \[0, 10000\]"):
+        faults.parse(text)
+
+
+def test_injected_errors_are_counted_by_the_app_metrics(trained, monkeypatch):
+    monkeypatch.setenv("SERVING_FAULTS", "error_rate=0.5")
+    client = TestClient(create_app(trained.folder), raise_server_exceptions=False)
+    body = data.as_requests(data.fake_batch(1, 3))
+    statuses = [client.post("/predict", json=body).status_code for _ in range(40)]
+    assert 5 < statuses.count(500) < 35 and set(statuses) == {200, 500}
+    assert client.get("/health").status_code == 200, "only /predict is faulted"
+    failed = f'http_requests_total{{path="/predict",status="500"}} {statuses.count(500)}.0'
+    assert failed in client.get("/metrics").text
+
+
+class Recorded:
+    """Prometheus answering a histogram query with fixed cumulative bucket counts per version."""
+
+    def __init__(self, buckets: dict[str, list[float]]):
+        self.buckets = buckets
+
+    def query(self, expr: str):
+        import pandas as pd
+
+        version = expr.split('version="')[1].split('"')[0]
+        counts = self.buckets.get(version)
+        if counts is None:
+            return pd.DataFrame(columns=["le", "value"])
+        edges = [*(str(round(i / 10, 1)) for i in range(1, 11)), "+Inf"]
+        return pd.DataFrame({"le": edges, "value": [*counts, counts[-1]]}).sample(frac=1, random_state=0)
+
+
+def test_the_score_psi_compares_bucket_shares_whatever_order_prometheus_gives_them():
+    same = list(np.cumsum([10] * 10, dtype=float))
+    huddled = list(np.cumsum([0, 0, 0, 0, 50, 50, 0, 0, 0, 0], dtype=float))
+    assert progressive.score_psi(Recorded({"1": same, "2": same}), "2", "1", "3s") == pytest.approx(0)
+    assert progressive.score_psi(Recorded({"1": same, "2": huddled}), "2", "1", "3s") > 1
+    assert np.isnan(progressive.score_psi(Recorded({"1": same}), "2", "1", "3s")), "no data is no evidence"
