@@ -29,18 +29,19 @@ WITH, WITHOUT = 8710, 8711
 FIRING, RESOLVED = "[FIRING] InputDrift on pickup_distance_km", "[RESOLVED] InputDrift on pickup_distance_km"
 
 
-def _bundle(folder: Path, cfg) -> Path:
+def model_bundle(folder: Path, cfg, version: str = "1") -> Path:
+    """A served model's bundle (ONNX and facts) as version `version`, trained on live rows."""
     rows = features.build(data.live_batch(cfg, 2000, index=0))
     model = training.train(rows, cfg.seed)
     facts = bundle.Facts(
         "ride-completion",
-        "1",
+        version,
         "champion",
         "bench",
         list(model.feature_names_in_),
         drift.Reference.of(rows, schema.FEATURES).to_dict(),
     )
-    return bundle.save(conversion.to_onnx(model), facts, folder / "bundle")
+    return bundle.save(conversion.to_onnx(model), facts, folder / f"bundle-v{version}")
 
 
 def _overhead(target, model_dir: Path, cfg, requests: int, repeats: int) -> list[dict]:
@@ -114,7 +115,7 @@ def overhead(requests: int = 1500, repeats: int = 3) -> dict:
     cfg = environments.load("dev")
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        rows = _overhead(targets.ProcessTarget(folder / "logs"), _bundle(folder, cfg), cfg, requests, repeats)
+        rows = _overhead(targets.ProcessTarget(folder / "logs"), model_bundle(folder, cfg), cfg, requests, repeats)
     ratio = {
         n: next(r["requests/s"] for r in rows if r["rows per request"] == n and r["app"] != "without")
         / next(r["requests/s"] for r in rows if r["rows per request"] == n and r["app"] == "without")
@@ -135,7 +136,7 @@ def alerting(cycles: int = 3) -> dict:
     cfg = environments.load("dev")
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        rows = _alert_latency(targets.ProcessTarget(folder / "logs"), _bundle(folder, cfg), cfg, folder, cycles)
+        rows = _alert_latency(targets.ProcessTarget(folder / "logs"), model_bundle(folder, cfg), cfg, folder, cycles)
     fired = [row["drift → alert delivered (s)"] for row in rows]
     resolved = [row["normal → resolved delivered (s)"] for row in rows]
     return {

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench import grading, monitoring, packaging, pipelines, serving, suite, team, workbook
+from bench import grading, monitoring, packaging, pipelines, rollout, serving, suite, team, workbook
 
 SECTIONS = {
     "serving": serving.run,
@@ -27,6 +27,7 @@ SECTIONS = {
     "alerting": monitoring.alerting,
     "grading": grading.run,
     "team": team.run,
+    "rollout": rollout.run,
     "suite": suite.run,
 }
 RESULTS = Path(__file__).parent / "results"

@@ -1,5 +1,5 @@
 """`mlops-workbook run` executes every lesson in staging, and in prod where prod's config changes what it does,
-on small data, as a user runs it.
+on small data and with rollout steps held 2 s, as a user runs it.
 
 One test per lesson and environment, so that the test workers share the runs out; each lesson writes only
 to its own sandbox, so none depends on another having run. dev is not run here: nbval executes every stored
@@ -9,6 +9,7 @@ staging's in data size (SMALL replaces both), workspace and port (every run move
 PROD_KEYS. A lesson runs in prod if its code reads one of them or uses a module that does (PROD_READERS).
 """
 
+import json
 import os
 import re
 import subprocess
@@ -19,7 +20,7 @@ import nbformat
 import pytest
 import yaml
 
-from mlops_workbook.core import paths
+from mlops_workbook.core import environments, paths
 from mlops_workbook.course import envcheck, runner
 
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
@@ -63,6 +64,11 @@ def runs_differently_in_prod(lesson: Path) -> bool:
     )
 
 
+def short_rollout(env: str) -> dict:
+    """The environment's rollout with its steps held 2 s: small like the data (a step still waits for evidence)."""
+    return {**environments.load(env).rollout.model_dump(), "step_seconds": 2, "bake_seconds": 2}
+
+
 def runs(env: str) -> list:
     """One test parameter per lesson the environment runs."""
     return [
@@ -100,7 +106,8 @@ def test_prod_differs_from_staging_only_in_keys_the_rule_knows():
 def test_each_lesson_runs_in_staging_and_prod(tmp_path, env, lesson):
     done = subprocess.run(
         [CLI, "run", "--env", env, "--only", lesson.stem, "-p", f"workspace={tmp_path}", *SMALL]
-        + ["-p", f"rows_per_partition={ROWS.get(lesson.stem, 100)}"],  # the later -p wins
+        + ["-p", f"rows_per_partition={ROWS.get(lesson.stem, 100)}"]  # the later -p wins
+        + ["-p", f"rollout={json.dumps(short_rollout(env))}"],
         capture_output=True,
         text=True,
         timeout=900,

@@ -25,20 +25,33 @@ class Monitoring(PrometheusAPI):
     """`Monitoring(env, app_port, folder).start()`: Prometheus scraping the app, Alertmanager behind it; then ask it
     (PrometheusAPI: query, query_range, alerts)."""
 
-    def __init__(self, env: str, app_port: int, folder: Path, interval: str = "1s", retrain_url: str | None = None):
+    def __init__(
+        self,
+        env: str,
+        app_port: int,
+        folder: Path,
+        interval: str = "1s",
+        retrain_url: str | None = None,
+        alerting: bool = True,
+    ):
         self.ports = stack_config.Ports.near(app_port)
         super().__init__(f"http://127.0.0.1:{self.ports.prometheus}", interval)
         self.env, self.app_port, self.folder = env, app_port, Path(folder)
         self.retrain_url = retrain_url  # where InputDrift is posted besides the team (None: only the team)
+        self.alerting = alerting  # False: Prometheus alone (a rollout's analysis needs no Alertmanager, no secrets)
         self.alertmanager_url = f"http://127.0.0.1:{self.ports.alertmanager}"
         self.secrets_folder: Path | None = None  # while running: one file per secret, mode 600
 
     def prometheus_config(self) -> dict:
-        return stack_config.prometheus(self.env, self.app_port, self.ports, self.interval, self.folder / "copies")
+        config = stack_config.prometheus(self.env, self.app_port, self.ports, self.interval, self.folder / "copies")
+        if not self.alerting:
+            config.pop("alerting")
+        return config
 
     def list_copies(self, copies: dict[int, dict[str, str]]) -> None:
         """Scrape these copies of the app directly, {port: labels}, instead of those listed before (a rollout's
-        canary, shadow and champion, labelled with version and track). Prometheus sees the file change at once."""
+        canary, shadow and champion, labelled with version and track). Prometheus reads the file as it changes and
+        scrapes a new target within about 5 s (its discovery's pace)."""
         listed = self.folder / "copies" / "rollout.json"
         listed.parent.mkdir(parents=True, exist_ok=True)
         targets = [{"targets": [f"127.0.0.1:{port}"], "labels": labels} for port, labels in copies.items()]
@@ -50,32 +63,18 @@ class Monitoring(PrometheusAPI):
         return stack_config.alertmanager(self.ports, secrets, self.retrain_url)
 
     def start(self) -> Monitoring:
-        """Stop what an earlier run left, then start Alertmanager and Prometheus and wait until ready."""
+        """Stop what an earlier run left, then start Alertmanager (unless `alerting` is off) and Prometheus and wait
+        until ready."""
         missing = [variable for variable in stack_config.SECRETS.values() if not os.environ.get(variable)]
-        if missing:
+        if self.alerting and missing:
             raise errors.UnavailableError(
                 f"set {' and '.join(missing)} in the environment: Alertmanager reads its "
                 "secrets from there (never from a file in the repository)"
             )
         self.stop()
-        self.secrets_folder = Path(tempfile.mkdtemp(prefix="alertmanager-secrets-"))
-        for name, variable in stack_config.SECRETS.items():
-            secret = self.secrets_folder / name
-            secret.touch(mode=0o600)
-            secret.write_text(os.environ[variable])
         self.folder.mkdir(parents=True, exist_ok=True)
-        am_config = self._write("alertmanager.yml", self.alertmanager_config(self.secrets_folder))
-        self._launch(
-            "alertmanager",
-            [
-                "prometheus-alertmanager",
-                f"--config.file={am_config}",
-                f"--storage.path={self.folder / 'alertmanager-data'}",
-                f"--web.listen-address=127.0.0.1:{self.ports.alertmanager}",
-                "--cluster.listen-address=",
-            ],
-            f"{self.alertmanager_url}/-/ready",
-        )
+        if self.alerting:
+            self._start_alertmanager()
         self.list_copies({})  # the folder must exist before Prometheus starts: it watches it for changes
         prom_config = self._write("prometheus.yml", self.prometheus_config())
         self._launch(
@@ -90,6 +89,25 @@ class Monitoring(PrometheusAPI):
             f"{self.prometheus_url}/-/ready",
         )
         return self
+
+    def _start_alertmanager(self) -> None:
+        self.secrets_folder = Path(tempfile.mkdtemp(prefix="alertmanager-secrets-"))
+        for name, variable in stack_config.SECRETS.items():
+            secret = self.secrets_folder / name
+            secret.touch(mode=0o600)
+            secret.write_text(os.environ[variable])
+        am_config = self._write("alertmanager.yml", self.alertmanager_config(self.secrets_folder))
+        self._launch(
+            "alertmanager",
+            [
+                "prometheus-alertmanager",
+                f"--config.file={am_config}",
+                f"--storage.path={self.folder / 'alertmanager-data'}",
+                f"--web.listen-address=127.0.0.1:{self.ports.alertmanager}",
+                "--cluster.listen-address=",
+            ],
+            f"{self.alertmanager_url}/-/ready",
+        )
 
     def stop(self, name: str | None = None) -> None:
         """Stop Prometheus and Alertmanager (or just one of them), whichever run started them."""

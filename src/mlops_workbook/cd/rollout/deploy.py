@@ -202,11 +202,12 @@ class Deployment:
         self.router.stop()
 
     def reset(self) -> None:
-        """An empty environment: whatever a previous run left is stopped, the history cleared."""
+        """An empty environment: whatever a previous run left is stopped, the histories cleared."""
         self.stop()
         for slot in SLOTS:  # a copy a crashed run left behind, not in live.json
             self.target.stop(Copy(Release("?"), self.slot_port(slot), f"ride-completion-{self.env}-{slot}"))
-        (self.folder / "history.jsonl").unlink(missing_ok=True)
+        for log in self.folder.glob("*.jsonl"):  # the deploy history, and the rollouts' steps (cd/rollout/progressive)
+            log.unlink()
 
     def record(self, release: Release, slot: str, outcome: str, reason: str, approved_by: str | None) -> Event:
         event = Event(

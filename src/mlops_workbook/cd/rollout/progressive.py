@@ -32,6 +32,7 @@ from mlops_workbook.core import errors, progress, waiting
 
 JOB = 'job="ride-completion-copies"'  # the scrape job of the copies a rollout lists (deploy/prometheus)
 SCRAPE_WITHIN = 15  # seconds for Prometheus to start scraping a listed copy
+HOLD_AT_MOST = 3  # a step with too few canary requests is held up to this many times its length, then fails
 
 
 @dataclass(frozen=True)
@@ -47,14 +48,15 @@ class Check:
 def analyse(prometheus, version: str, champion: str, policy, window: float) -> list[Check]:
     """The checks of one step, over the last `window` seconds of the copies' series: is the canary as good as the
     champion is, on the traffic it took? A step with too few requests fails: no data is no evidence."""
-    seconds = f"{max(round(window), 2)}s"
+    seconds = f"{max(round(window), 3)}s"  # at least three scrapes (1 s apart): rate() needs two in the window
     predict = f'{JOB}, path="/predict"'
 
     def one(expr: str) -> float:
         found = prometheus.query(expr)
         return float(found["value"].iloc[0]) if len(found) else float("nan")
 
-    requests = one(f'sum(increase(http_requests_total{{{predict}, version="{version}"}}[{seconds}]))')
+    # increase() extrapolates to the window's edges: a count of requests, given as a whole number
+    requests = round(one(f'sum(increase(http_requests_total{{{predict}, version="{version}"}}[{seconds}]))'), 0)
     failed = one(f'sum(increase(http_requests_total{{{predict}, version="{version}", status=~"5.."}}[{seconds}]))')
     p99 = one(
         "histogram_quantile(0.99, sum by (le) "
@@ -143,7 +145,7 @@ class Rollout:
         self.deployment.take_over(candidate, live)
         self._watch(candidate)
         why = f"canary {' → '.join(map(str, self.policy.steps))} → 100% passed its analysis; {approval}"
-        self._note(release, "promoted", 100, {}, "promoted")
+        self._note(release, "promoted", 100, {}, "live; the previous copy stopped")
         self._tag(release, f"promoted: {why}")
         return self.deployment.record(release, slot, "live", why, approved_by if mode == "delivery" else None)
 
@@ -165,14 +167,14 @@ class Rollout:
             self.deployment.smoke_check(candidate)
             self._seen(candidate)
             self.deployment.router.route(Routes(live.port, shadow=candidate.port))
-            self._wait(window, f"shadow of version {release.version}")
-            report = self._report([live.release.version, release.version], window)
+            held = self._held(candidate, window, f"shadow of version {release.version}")
+            report = self._report([live.release.version, release.version], held)
         finally:
             self.deployment.router.route(Routes(live.port))
             self.deployment.router.wait_settled()
             self.deployment.target.stop(candidate)
             self._watch(live)
-        self._note(release, "shadow", 0, report.to_dict("index"), "shadow only: no user saw its answers")
+        self._note(release, "shadow", 0, report.loc[release.version].to_dict(), "shadow only: no user saw its answers")
         return report
 
     def history(self) -> pd.DataFrame:
@@ -181,25 +183,53 @@ class Rollout:
         rows = [json.loads(line) for line in lines]
         return pd.DataFrame(rows, columns=list(Step.__dataclass_fields__))
 
+    def table(self) -> pd.DataFrame:
+        """The history as a person reads it: one row per step, one column per measurement ('' where none)."""
+        steps = self.history()
+        measured = pd.DataFrame(steps["checks"].tolist(), index=steps.index).round(3).astype(object)
+        shown = pd.concat([steps[["version", "step", "canary_percent"]], measured, steps[["decision"]]], axis=1)
+        return shown.rename(columns={"canary_percent": "canary %"}).fillna("")
+
     def _hold(self, live: Copy, candidate: Copy, percent: int) -> None:
         self.deployment.router.route(Routes(live.port, candidate.port, percent))
-        self._wait(self.policy.step_seconds, f"canary {percent}%")
-        self._judge(candidate, live, f"canary {percent}%", percent)
+        # no % in a progress bar's name: tqdm's notebook widget would take it for the bar's own
+        window = self._held(candidate, self.policy.step_seconds, f"canary, {percent} in 100 requests")
+        self._judge(candidate, live, f"canary {percent}%", percent, window)
 
     def _bake(self, live: Copy, candidate: Copy) -> None:
         """100% to the candidate, the champion still running: a failure now goes back without a start."""
         self.deployment.router.route(Routes(candidate.port))
-        self._wait(max(self.policy.bake_seconds, self.policy.step_seconds), "100%, previous copy warm")
-        self._judge(candidate, live, "100% (bake)", 100, compare_scores=False)
-
-    def _judge(self, candidate: Copy, live: Copy, step: str, percent: int, compare_scores: bool = True) -> None:
-        checks = analyse(
-            self.monitoring, candidate.release.version, live.release.version, self.policy, self.policy.step_seconds
+        window = self._held(
+            candidate,
+            max(self.policy.bake_seconds, self.policy.step_seconds),
+            "canary, all requests, previous copy warm",
         )
+        self._judge(candidate, live, "100% (bake)", 100, window, compare_scores=False)
+
+    def _held(self, candidate: Copy, seconds: float, what: str) -> float:
+        """Hold the step `seconds`, and longer (up to HOLD_AT_MOST times) while the candidate has answered fewer than
+        `min_requests`: on little traffic a step waits for evidence, and without it fails. The step's length."""
+        started = time.monotonic()
+        self._wait(seconds, what)
+        while time.monotonic() - started < HOLD_AT_MOST * seconds:
+            window = f"{max(round(time.monotonic() - started), 3)}s"
+            seen = self.monitoring.query(
+                f'sum(increase(http_requests_total{{{JOB}, path="/predict", version="{candidate.release.version}"}}'
+                f"[{window}]))"
+            )
+            if len(seen) and seen["value"].iloc[0] >= self.policy.min_requests:
+                break
+            time.sleep(1)
+        return time.monotonic() - started
+
+    def _judge(
+        self, candidate: Copy, live: Copy, step: str, percent: int, window: float, compare_scores: bool = True
+    ) -> None:
+        checks = analyse(self.monitoring, candidate.release.version, live.release.version, self.policy, window)
         if not compare_scores:  # at 100% the champion answers nobody: there is nothing to compare with
             checks = [c for c in checks if c.name != "score PSI vs champion"]
         failed = [c for c in checks if not c.passed]
-        measured = {c.name: round(c.value, 4) for c in checks}
+        measured = {c.name: c.value for c in checks}
         if failed:
             why = "; ".join(f"{c.name} {c.value:.4g} (needs {c.bound})" for c in failed)
             raise _Failed(why, step, percent, measured)
@@ -212,15 +242,10 @@ class Rollout:
         seconds = time.perf_counter() - started
         self.deployment.target.stop(candidate)
         self._watch(live)
-        step, percent = getattr(failure, "step", "smoke test"), getattr(failure, "percent", 0)
+        step, percent = getattr(failure, "step", "0% (before any traffic)"), getattr(failure, "percent", 0)
         reason = failure.message if isinstance(failure, errors.WorkbookError) else str(failure)
-        self._note(
-            candidate.release,
-            step,
-            percent,
-            getattr(failure, "measured", {}),
-            f"rolled back in {seconds:.2f} s: {reason}",
-        )
+        measured = {**getattr(failure, "measured", {}), "rollback (s)": round(seconds, 3)}
+        self._note(candidate.release, step, percent, measured, f"rolled back: {reason}")
         self._tag(candidate.release, f"rolled back at {step}: {reason}")
         return self.deployment.rejected(
             candidate.release, slot, DeployError(f"rolled back at {step}: {reason}"), approved_by
@@ -245,23 +270,23 @@ class Rollout:
 
     def _wait(self, seconds: float, what: str) -> None:
         ticks = max(round(seconds), 1)
-        for _ in progress.bar(range(ticks), desc=what, unit="second", leave=False):
+        for _ in progress.bar(range(ticks), desc=what, unit="second"):
             time.sleep(seconds / ticks)
         time.sleep(float(self.monitoring.interval.rstrip("s")))  # the step's last scrape lands in the window
 
     def _report(self, versions: list[str], window: float) -> pd.DataFrame:
-        champion, candidate = versions
+        champion = versions[0]
         rows = {}
         for version in versions:
             checks = analyse(self.monitoring, version, champion, self.policy, window)
-            rows[version] = {c.name: round(c.value, 4) for c in checks}
+            rows[version] = {c.name: round(c.value, 3) for c in checks}
         report = pd.DataFrame(rows).T.rename_axis("version")
         report.loc[champion, "score PSI vs champion"] = 0.0
         return report
 
     def _note(self, release: Release, step: str, percent: int, checks: dict, decision: str) -> None:
         line = Step(
-            datetime.now(UTC).isoformat(timespec="seconds"),
+            datetime.now(UTC).isoformat(timespec="milliseconds"),  # a plot of the rollout marks its steps
             self.deployment.env,
             release.version,
             step,
@@ -271,7 +296,7 @@ class Rollout:
         )
         with self.log.open("a") as log:
             log.write(json.dumps(asdict(line)) + "\n")
-        measured = ", ".join(f"{name} {value:g}" for name, value in checks.items() if isinstance(value, float | int))
+        measured = ", ".join(f"{name} {value:.3g}" for name, value in checks.items() if isinstance(value, float | int))
         self.show(f"version {release.version} · {step}: {measured + ' · ' if measured else ''}{decision}")
 
     def _tag(self, release: Release, outcome: str) -> None:

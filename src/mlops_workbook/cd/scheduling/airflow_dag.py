@@ -21,13 +21,13 @@ def _step(reference: str):
     return getattr(importlib.import_module(module), name)
 
 
-def build(env: str, settings: dict, folder: str, schedule: str | None, steps: list[str]):
-    """A DAG `ct_pipeline_<env>` whose tasks call the steps ("module:function") one after the other."""
+def build(dag_id: str, env: str, settings: dict, folder: str, schedule: str | None, steps: list[str]):
+    """The DAG `dag_id` (pipelines.dag_id) whose tasks call the steps ("module:function") one after the other."""
     from airflow.providers.standard.operators.python import PythonOperator
     from airflow.sdk import DAG
 
     with DAG(
-        dag_id=f"ct_pipeline_{env}",
+        dag_id=dag_id,
         schedule=schedule,
         start_date=datetime(2026, 1, 1),
         catchup=False,

@@ -35,8 +35,13 @@ from mlops_workbook.cd.scheduling import airflow_dag
 
 SETTINGS = {settings}
 STEP_REFERENCES = {steps}
-dag = airflow_dag.build({env!r}, SETTINGS, {folder!r}, schedule={schedule!r}, steps=STEP_REFERENCES)
+dag = airflow_dag.build({dag_id!r}, {env!r}, SETTINGS, {folder!r}, schedule={schedule!r}, steps=STEP_REFERENCES)
 '''
+
+
+def dag_id(env: str) -> str:
+    """The name of the environment's CT pipeline: its Airflow DAG, and the files it is deployed as."""
+    return f"ct_pipeline_{env}"
 
 
 # Kubeflow's recurring runs read cron with a seconds field first (6 fields), Airflow reads the usual 5 or a preset.
@@ -85,9 +90,10 @@ def step_module(step, folder: Path) -> str:
 def install_airflow_dag(cfg, dags_folder: Path, folder: str, step_list: list[str] = STEP_REFERENCES) -> Path:
     """Write the environment's DAG file (its settings and `retrain_schedule`) into an Airflow DAGs folder."""
     dags_folder.mkdir(parents=True, exist_ok=True)
-    dag_file = dags_folder / f"ct_pipeline_{cfg.env}.py"
+    dag_file = dags_folder / f"{dag_id(cfg.env)}.py"
     dag_file.write_text(
         DAG_FILE.format(
+            dag_id=dag_id(cfg.env),
             env=cfg.env,
             settings=pprint.pformat(cfg.params(), sort_dicts=False),
             folder=folder,
@@ -119,7 +125,7 @@ def deploy(cfg, timeout: float = 120) -> Installed:
     with tempfile.TemporaryDirectory() as trial:
         [dag] = load_dags([install_airflow_dag(cfg, Path(trial), folder)], timeout)
     dag_file = install_airflow_dag(cfg, into / "dags", folder)
-    return Installed(dag_file, dag, compile_kfp(cfg, folder, into / f"ct_pipeline_{cfg.env}.yaml"))
+    return Installed(dag_file, dag, compile_kfp(cfg, folder, into / f"{dag_id(cfg.env)}.yaml"))
 
 
 def deployed_dags(cfg) -> Path:

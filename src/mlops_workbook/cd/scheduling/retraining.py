@@ -22,7 +22,7 @@ def retrain(cfg, timeout: float = 900) -> dict:
         raise errors.UnavailableError(
             f"{cfg.env}'s Airflow is not running: start the team stack with `mlops-workbook up --env {cfg.env}`"
         )
-    dag_id = f"ct_pipeline_{cfg.env}"
+    dag_id = pipelines.dag_id(cfg.env)
     if not (pipelines.deployed_dags(cfg) / f"{dag_id}.py").exists():
         raise errors.UnavailableError(
             f"no CT pipeline is deployed for {cfg.env}: deploy it first, with "
