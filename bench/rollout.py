@@ -82,6 +82,8 @@ def run(times: int = 3, requests: int = 2000, repeats: int = 3) -> dict:
         finally:
             deployment.stop()
             monitoring.stop()
+    if not seconds:
+        raise RuntimeError("no rollback was recorded: the faulty canary was never rolled back")
     worst = max(seconds)
     p99 = {row["routes"]: row["p99 ms"] for row in mirror}
     return {

@@ -51,7 +51,7 @@ def test_injected_errors_are_counted_by_the_app_metrics(trained, monkeypatch):
 
 
 class Recorded:
-    """Prometheus answering a histogram query with fixed cumulative bucket counts per version."""
+    """Prometheus answering a histogram query with fixed cumulative bucket counts per track."""
 
     def __init__(self, buckets: dict[str, list[float]]):
         self.buckets = buckets
@@ -59,8 +59,8 @@ class Recorded:
     def query(self, expr: str):
         import pandas as pd
 
-        version = expr.split('version="')[1].split('"')[0]
-        counts = self.buckets.get(version)
+        track = expr.split('track="')[1].split('"')[0]
+        counts = self.buckets.get(track)
         if counts is None:
             return pd.DataFrame(columns=["le", "value"])
         edges = [*(str(round(i / 10, 1)) for i in range(1, 11)), "+Inf"]
@@ -70,6 +70,6 @@ class Recorded:
 def test_the_score_psi_compares_bucket_shares_whatever_order_prometheus_gives_them():
     same = list(np.cumsum([10] * 10, dtype=float))
     huddled = list(np.cumsum([0, 0, 0, 0, 50, 50, 0, 0, 0, 0], dtype=float))
-    assert progressive.score_psi(Recorded({"1": same, "2": same}), "2", "1", "3s") == pytest.approx(0)
-    assert progressive.score_psi(Recorded({"1": same, "2": huddled}), "2", "1", "3s") > 1
-    assert np.isnan(progressive.score_psi(Recorded({"1": same}), "2", "1", "3s")), "no data is no evidence"
+    assert progressive.score_psi(Recorded({"champion": same, "canary": same}), "canary", "3s") == pytest.approx(0)
+    assert progressive.score_psi(Recorded({"champion": same, "canary": huddled}), "canary", "3s") > 1
+    assert np.isnan(progressive.score_psi(Recorded({"champion": same}), "canary", "3s")), "no data is no evidence"

@@ -49,11 +49,15 @@ class PrometheusAPI:
             columns=["alert", "feature", "state"],
         )
 
-    def target_up(self, port: int | None = None) -> bool:
-        """Whether Prometheus scrapes a target (the one on `port`, if given) and its last scrape succeeded."""
+    def target_up(self, port: int | None = None, **labels: str) -> bool:
+        """Whether Prometheus scrapes a target (the one on `port` with these `labels`, if given) and its last scrape
+        succeeded."""
         targets = self._get(f"{self.prometheus_url}/api/v1/targets")["data"]["activeTargets"]
         return any(
-            t["health"] == "up" and (port is None or t["labels"]["instance"].endswith(f":{port}")) for t in targets
+            t["health"] == "up"
+            and (port is None or t["labels"]["instance"].endswith(f":{port}"))
+            and all(t["labels"].get(name) == value for name, value in labels.items())
+            for t in targets
         )
 
     def _prometheus(self, endpoint: str, **params) -> list:

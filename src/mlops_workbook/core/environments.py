@@ -34,11 +34,20 @@ class Rollout(BaseModel):
 
     steps: list[int] = Field(min_length=1, description="the canary's shares of traffic in %, rising, each 1 to 99")
     step_seconds: float = Field(ge=2, le=3600, description="how long each step is held, then analysed")
-    min_requests: int = Field(ge=1, description="fewer canary requests in a step: the step fails (no evidence)")
+    min_requests: int = Field(
+        ge=1, description="fewer canary requests in a step (held up to 3 x longer for them): it fails, no evidence"
+    )
     min_success_rate: float = Field(ge=0, le=1, description="share of the canary's /predict answers that are not 5xx")
-    max_p99_ms: float = Field(gt=0, description="the canary's 99th percentile /predict latency")
+    max_p99_ms: float = Field(
+        gt=0,
+        lt=1000,
+        description="the canary's 99th percentile /predict latency (or 1.5 x the champion's, if more), below the "
+        "app's top latency bucket (1 s)",
+    )
     max_score_psi: float = Field(gt=0, description="PSI of the canary's predicted probabilities against the champion's")
-    bake_seconds: float = Field(ge=0, description="at 100%, the previous copy stays warm this long, then stops")
+    bake_seconds: float = Field(
+        ge=2, le=3600, description="at 100%, the previous copy stays warm this long, the canary analysed again"
+    )
 
     @model_validator(mode="after")
     def _rising_shares(self) -> Rollout:

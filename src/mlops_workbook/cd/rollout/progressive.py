@@ -45,9 +45,11 @@ class Check:
     passed: bool
 
 
-def analyse(prometheus, version: str, champion: str, policy, window: float) -> list[Check]:
-    """The checks of one step, over the last `window` seconds of the copies' series: is the canary as good as the
-    champion is, on the traffic it took? A step with too few requests fails: no data is no evidence."""
+def analyse(prometheus, track: str, policy, window: float) -> list[Check]:
+    """The checks of one step, over the last `window` seconds of the series of the copy on `track` (canary, shadow):
+    did it stay up, answer enough requests to judge (no data is no evidence), fail few enough of them, answer fast
+    enough, and give scores not grossly unlike the champion's? Copies are told apart by track, not by model version:
+    a release that changes only the code serves the same version as the champion."""
     seconds = f"{max(round(window), 3)}s"  # at least three scrapes (1 s apart): rate() needs two in the window
     predict = f'{JOB}, path="/predict"'
 
@@ -55,29 +57,36 @@ def analyse(prometheus, version: str, champion: str, policy, window: float) -> l
         found = prometheus.query(expr)
         return float(found["value"].iloc[0]) if len(found) else float("nan")
 
+    def p99(of: str) -> float:
+        quantile = "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{{{}}}[{}])))"
+        return one(quantile.format(f'{predict}, track="{of}"', seconds)) * 1000
+
+    up = one(f'min(min_over_time(up{{{JOB}, track="{track}"}}[{seconds}]))')  # 0 if a scrape failed: it crashed
     # increase() extrapolates to the window's edges: a count of requests, given as a whole number
-    requests = round(one(f'sum(increase(http_requests_total{{{predict}, version="{version}"}}[{seconds}]))'), 0)
-    failed = one(f'sum(increase(http_requests_total{{{predict}, version="{version}", status=~"5.."}}[{seconds}]))')
-    p99 = one(
-        "histogram_quantile(0.99, sum by (le) "
-        f'(rate(http_request_duration_seconds_bucket{{{predict}, version="{version}"}}[{seconds}])))'
-    )
-    psi = score_psi(prometheus, version, champion, seconds)
+    requests = round(one(f'sum(increase(http_requests_total{{{predict}, track="{track}"}}[{seconds}]))'), 0)
+    failed = one(f'sum(increase(http_requests_total{{{predict}, track="{track}", status=~"5.."}}[{seconds}]))')
     success = 1 - (0 if np.isnan(failed) else failed) / requests if requests > 0 else float("nan")
+    latency, champion_latency = p99(track), p99("champion")
+    # a loaded machine slows every copy: the canary may be as slow as 1.5 x the champion, whatever the bound says
+    allowed = max(policy.max_p99_ms, 1.5 * champion_latency) if not np.isnan(champion_latency) else policy.max_p99_ms
+    psi = score_psi(prometheus, track, seconds)
     return [
+        Check("up", up, "== 1 (every scrape answered)", bool(up == 1)),
         Check("requests", requests, f">= {policy.min_requests}", bool(requests >= policy.min_requests)),
         Check("success rate", success, f">= {policy.min_success_rate}", bool(success >= policy.min_success_rate)),
-        Check("p99 latency (ms)", p99 * 1000, f"<= {policy.max_p99_ms:g}", bool(p99 * 1000 <= policy.max_p99_ms)),
+        Check("p99 latency (ms)", latency, f"<= {allowed:.4g}", bool(latency <= allowed)),
         Check("score PSI vs champion", psi, f"<= {policy.max_score_psi:g}", bool(psi <= policy.max_score_psi)),
     ]
 
 
-def score_psi(prometheus, version: str, champion: str, seconds: str) -> float:
-    """PSI of the predicted probabilities `version` gave against those `champion` gave, over the same window, from
-    the model_score histogram each copy exports (its buckets are the bins). NaN if either answered nothing."""
+def score_psi(prometheus, track: str, seconds: str) -> float:
+    """PSI of the predicted probabilities the copy on `track` gave against those the champion gave in the same window
+    (on the requests each got), from the model_score histogram each copy exports: its buckets are the bins. A
+    guardrail against a grossly different model, not a measure of quality: a better model differs too. NaN if
+    either answered nothing."""
     shares = []
-    for each in (champion, version):
-        found = prometheus.query(f'sum by (le) (increase(model_score_bucket{{{JOB}, version="{each}"}}[{seconds}]))')
+    for each in ("champion", track):
+        found = prometheus.query(f'sum by (le) (increase(model_score_bucket{{{JOB}, track="{each}"}}[{seconds}]))')
         if found.empty:
             return float("nan")
         cumulative = found.assign(le=found["le"].astype(float)).sort_values("le")["value"].to_numpy()
@@ -113,7 +122,16 @@ class Rollout:
 
     def canary(self, release: Release, mode: str, approved_by: str | None = None) -> Event:
         """Take `release` from 0 to 100% of traffic through the policy's steps, or roll it back; DeployError if it
-        does not end live. Under Continuous Delivery (`mode`), the step to 100% needs `approved_by`."""
+        does not end live. Under Continuous Delivery (`mode`), the step to 100% is taken only for a person,
+        `approved_by`, named when the rollout starts (as prod's approval is): the analysis must still pass."""
+        if mode not in ("delivery", "deployment"):
+            raise errors.BadInputError(
+                f"mode {mode!r}: a rollout is 'delivery' or 'deployment' (the environment's release_mode)"
+            )
+        if mode == "delivery" and not approved_by:
+            raise errors.BadInputError(
+                "continuous delivery: name the person who approves the step to 100% (approved_by); nothing started"
+            )
         live = self.deployment.live()
         if live is None:
             raise errors.BadInputError(
@@ -128,21 +146,20 @@ class Rollout:
             self._watch(live)
             self._note(release, "start", 0, {}, f"rolled back: {error}")
             raise self.deployment.rejected(release, slot, error) from error
+        approval = f"approved by {approved_by}" if mode == "delivery" else "continuous deployment: the analysis"
         try:
             self.deployment.smoke_check(candidate)
-            self._seen(candidate)
+            self._seen(live, candidate, "canary")
             for percent in self.policy.steps:
                 self._hold(live, candidate, percent)
-            if mode == "delivery" and not approved_by:
-                raise _Failed(
-                    "continuous delivery: nobody approved the step to 100%", "approval", self.policy.steps[-1]
-                )
-            approval = f"approved by {approved_by}" if mode == "delivery" else "continuous deployment: the analysis"
             self._note(release, "approval", self.policy.steps[-1], {}, f"to 100%: {approval}")
             self._bake(live, candidate)
+            self.deployment.take_over(candidate, live)
         except (_Failed, errors.WorkbookError, AssertionError, OSError) as failure:
             raise self._roll_back(live, candidate, slot, failure, approved_by) from failure
-        self.deployment.take_over(candidate, live)
+        except BaseException:  # interrupted (a kernel stopped mid-step): the champion takes every request again
+            self._restore(live, candidate)
+            raise
         self._watch(candidate)
         why = f"canary {' → '.join(map(str, self.policy.steps))} → 100% passed its analysis; {approval}"
         self._note(release, "promoted", 100, {}, "live; the previous copy stopped")
@@ -165,16 +182,17 @@ class Rollout:
         window = seconds or self.policy.step_seconds
         try:
             self.deployment.smoke_check(candidate)
-            self._seen(candidate)
+            self._seen(live, candidate, "shadow")
             self.deployment.router.route(Routes(live.port, shadow=candidate.port))
-            held = self._held(candidate, window, f"shadow of version {release.version}")
-            report = self._report([live.release.version, release.version], held)
+            held = self._held(candidate, "shadow", window, f"shadow of version {release.version}")
+            report = self._report(live, candidate, held)
+        except (errors.WorkbookError, AssertionError, OSError) as failure:
+            self._note(release, "shadow", 0, {}, f"stopped: {failure}")
+            raise self.deployment.rejected(release, slot, failure) from failure
         finally:
-            self.deployment.router.route(Routes(live.port))
-            self.deployment.router.wait_settled()
-            self.deployment.target.stop(candidate)
-            self._watch(live)
-        self._note(release, "shadow", 0, report.loc[release.version].to_dict(), "shadow only: no user saw its answers")
+            self._restore(live, candidate)
+        measured = report.loc["shadow"].drop("version").to_dict()
+        self._note(release, "shadow", 0, measured, "shadow only: no user saw its answers")
         return report
 
     def history(self) -> pd.DataFrame:
@@ -193,20 +211,16 @@ class Rollout:
     def _hold(self, live: Copy, candidate: Copy, percent: int) -> None:
         self.deployment.router.route(Routes(live.port, candidate.port, percent))
         # no % in a progress bar's name: tqdm's notebook widget would take it for the bar's own
-        window = self._held(candidate, self.policy.step_seconds, f"canary, {percent} in 100 requests")
-        self._judge(candidate, live, f"canary {percent}%", percent, window)
+        window = self._held(candidate, "canary", self.policy.step_seconds, f"canary, {percent} in 100 requests")
+        self._judge(candidate, f"canary {percent}%", percent, window)
 
     def _bake(self, live: Copy, candidate: Copy) -> None:
         """100% to the candidate, the champion still running: a failure now goes back without a start."""
         self.deployment.router.route(Routes(candidate.port))
-        window = self._held(
-            candidate,
-            max(self.policy.bake_seconds, self.policy.step_seconds),
-            "canary, all requests, previous copy warm",
-        )
-        self._judge(candidate, live, "100% (bake)", 100, window, compare_scores=False)
+        window = self._held(candidate, "canary", self.policy.bake_seconds, "canary, all requests, previous copy warm")
+        self._judge(candidate, "100% (bake)", 100, window, compare_scores=False)
 
-    def _held(self, candidate: Copy, seconds: float, what: str) -> float:
+    def _held(self, candidate: Copy, track: str, seconds: float, what: str) -> float:
         """Hold the step `seconds`, and longer (up to HOLD_AT_MOST times) while the candidate has answered fewer than
         `min_requests`: on little traffic a step waits for evidence, and without it fails. The step's length."""
         started = time.monotonic()
@@ -214,18 +228,15 @@ class Rollout:
         while time.monotonic() - started < HOLD_AT_MOST * seconds:
             window = f"{max(round(time.monotonic() - started), 3)}s"
             seen = self.monitoring.query(
-                f'sum(increase(http_requests_total{{{JOB}, path="/predict", version="{candidate.release.version}"}}'
-                f"[{window}]))"
+                f'sum(increase(http_requests_total{{{JOB}, path="/predict", track="{track}"}}[{window}]))'
             )
             if len(seen) and seen["value"].iloc[0] >= self.policy.min_requests:
                 break
             time.sleep(1)
         return time.monotonic() - started
 
-    def _judge(
-        self, candidate: Copy, live: Copy, step: str, percent: int, window: float, compare_scores: bool = True
-    ) -> None:
-        checks = analyse(self.monitoring, candidate.release.version, live.release.version, self.policy, window)
+    def _judge(self, candidate: Copy, step: str, percent: int, window: float, compare_scores: bool = True) -> None:
+        checks = analyse(self.monitoring, "canary", self.policy, window)
         if not compare_scores:  # at 100% the champion answers nobody: there is nothing to compare with
             checks = [c for c in checks if c.name != "score PSI vs champion"]
         failed = [c for c in checks if not c.passed]
@@ -237,11 +248,8 @@ class Rollout:
 
     def _roll_back(self, live: Copy, candidate: Copy, slot: str, failure: Exception, approved_by) -> DeployError:
         started = time.perf_counter()
-        self.deployment.router.route(Routes(live.port))  # every request to the champion at once
-        self.deployment.router.wait_settled()
+        self._restore(live, candidate)
         seconds = time.perf_counter() - started
-        self.deployment.target.stop(candidate)
-        self._watch(live)
         step, percent = getattr(failure, "step", "0% (before any traffic)"), getattr(failure, "percent", 0)
         reason = failure.message if isinstance(failure, errors.WorkbookError) else str(failure)
         measured = {**getattr(failure, "measured", {}), "rollback (s)": round(seconds, 3)}
@@ -250,6 +258,16 @@ class Rollout:
         return self.deployment.rejected(
             candidate.release, slot, DeployError(f"rolled back at {step}: {reason}"), approved_by
         )
+
+    def _restore(self, live: Copy, candidate: Copy) -> None:
+        """Every request to the champion at once (once nginx's old workers are gone, the candidate gets none), then
+        the candidate stops and Prometheus forgets it, whatever failed on the way."""
+        try:
+            self.deployment.router.route(Routes(live.port))
+            self.deployment.router.wait_settled()
+        finally:
+            self.deployment.target.stop(candidate)
+            self._watch(live)
 
     def _watch(self, live: Copy, candidate: tuple[Release, int] | None = None, track: str = "") -> None:
         """Tell Prometheus which copies to scrape directly, each labelled with its version and track: the champion,
@@ -260,13 +278,15 @@ class Rollout:
             copies[candidate[1]] = {"version": candidate[0].version, "track": track}
         self.monitoring.list_copies(copies)
 
-    def _seen(self, candidate: Copy) -> None:
-        """Wait until Prometheus scrapes the candidate: a step it cannot see would be judged on no data."""
-        waiting.until(
-            lambda: self.monitoring.target_up(candidate.port),
-            SCRAPE_WITHIN,
-            what=f"Prometheus to scrape version {candidate.release.version} on port {candidate.port}",
-        )
+    def _seen(self, live: Copy, candidate: Copy, track: str) -> None:
+        """Wait until Prometheus scrapes both copies: a step it cannot see would be judged on no data (a champion
+        just deployed is new to it too)."""
+        for copy, on in ((live, "champion"), (candidate, track)):
+            waiting.until(
+                lambda copy=copy, on=on: self.monitoring.target_up(copy.port, track=on),
+                SCRAPE_WITHIN,
+                what=f"Prometheus to scrape version {copy.release.version} ({on}) on port {copy.port}",
+            )
 
     def _wait(self, seconds: float, what: str) -> None:
         ticks = max(round(seconds), 1)
@@ -274,15 +294,14 @@ class Rollout:
             time.sleep(seconds / ticks)
         time.sleep(float(self.monitoring.interval.rstrip("s")))  # the step's last scrape lands in the window
 
-    def _report(self, versions: list[str], window: float) -> pd.DataFrame:
-        champion = versions[0]
-        rows = {}
-        for version in versions:
-            checks = analyse(self.monitoring, version, champion, self.policy, window)
-            rows[version] = {c.name: round(c.value, 3) for c in checks}
-        report = pd.DataFrame(rows).T.rename_axis("version")
-        report.loc[champion, "score PSI vs champion"] = 0.0
-        return report
+    def _report(self, live: Copy, shadow: Copy, window: float) -> pd.DataFrame:
+        """The champion and the shadow side by side, on the same requests (the shadow got a copy of each)."""
+        rows = {
+            track: {"version": copy.release.version} | {c.name: round(c.value, 3) for c in checks}
+            for track, copy in (("champion", live), ("shadow", shadow))
+            for checks in [analyse(self.monitoring, track, self.policy, window)]
+        }
+        return pd.DataFrame(rows).T.rename_axis("track")
 
     def _note(self, release: Release, step: str, percent: int, checks: dict, decision: str) -> None:
         line = Step(

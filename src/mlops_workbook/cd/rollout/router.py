@@ -41,15 +41,23 @@ http {{
 }}
 """
 # Every /predict also goes to the shadow; its answer is dropped, users get only the live copy's.
+# nginx ends a request only once its mirror has answered: short timeouts keep a slow shadow from holding users up.
 SHADOW = """location = /predict {{ mirror /_shadow; proxy_pass http://live; proxy_set_header Host $http_host; }}
-        location = /_shadow {{ internal; proxy_pass http://127.0.0.1:{shadow}/predict; }}"""
+        location = /_shadow {{
+            internal;
+            proxy_pass http://127.0.0.1:{shadow}/predict;
+            proxy_connect_timeout 1s;
+            proxy_read_timeout 2s;
+        }}"""
 
 
 @dataclass(frozen=True)
 class Routes:
     """Where the front door sends requests: the live copy; `canary_percent` of them to a canary; a copy of each
     /predict to a shadow. nginx's weighted round robin makes the share exact: 5% is one request in twenty.
-    `max_fails=0`: a canary that fails is never taken out of the rotation by nginx, so its failures show."""
+    `max_fails=0` keeps a canary in the rotation whatever it answers (its 5xx reach the users of its share and its
+    metrics); a canary that refuses connections has its requests resent to the live copy by nginx, so the analysis
+    also checks that Prometheus could scrape it all along."""
 
     live: int
     canary: int | None = None
@@ -85,9 +93,10 @@ class Router:
 
     def routes(self) -> Routes | None:
         """Where nginx sends requests now, or None before the first deploy."""
-        if not self.conf.exists():
+        first = self.conf.read_text().splitlines()[0] if self.conf.exists() else ""
+        if not first.startswith("# routes "):  # none yet, or written before routes were recorded: deploy again
             return None
-        return Routes(**json.loads(self.conf.read_text().splitlines()[0].removeprefix("# routes ")))
+        return Routes(**json.loads(first.removeprefix("# routes ")))
 
     def upstream(self) -> int | None:
         """The port of the live copy, or None before the first deploy."""
