@@ -225,7 +225,8 @@ def test_drift_is_delivered_by_email_and_slack_naming_the_feature(live):
 def test_the_alert_resolves_when_traffic_is_normal_again(live):
     live.users.switch_to(live.normal)
     waiting.until(lambda: delivered(live, "RESOLVED", "InputDrift on pickup_distance_km"), 30)
-    assert live.monitoring.query("model_input_drift_psi")["value"].max() < 0.2
+    # every drifted feature's window refills with normal rows; acc_rate's may take a scrape or two longer
+    waiting.until(lambda: live.monitoring.query("model_input_drift_psi")["value"].max() < 0.2, 15)
     assert all(post["status"] == "firing" for post in live.retrain_hook.posts), "a resolved drift starts nothing"
 
 
