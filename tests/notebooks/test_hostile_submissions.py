@@ -7,6 +7,7 @@ Every hostile learner hands in lab 00 solved, with something hostile put in fron
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -26,13 +27,25 @@ HOSTILE = {
     "eats-memory": "hoard = []\nwhile True:\n    hoard.append(bytearray(50 * 2**20))",
     "forks": "import os\nwhile True:\n    os.fork()",
     "fills-the-disk": "with open('filler', 'wb') as f:\n    while True:\n        f.write(bytes(2**20))",
-    "calls-home": "import urllib.request\nurllib.request.urlopen('http://1.1.1.1', timeout=5)",
-    "reads-alice": "print(open({alice!r}).read()[:100])",
-    "writes-outside": f"open({str(OUTSIDE)!r}, 'w').write('print(1)')",
     "exits": "import os\nos._exit(0)",
-    "reads-secrets": f"import os\nassert '{SECRET}' not in os.environ, os.environ['{SECRET}']",
-    "wants-docker": "import os\nassert not os.path.exists('/var/run/docker.sock'), 'the Docker socket is here'",
+    "pries": "raise RuntimeError(tried)",  # after prying(): what each attempt got
 }
+# what one learner tries to reach outside its container, each attempt's outcome kept for the report's hint
+
+
+def prying(alice: Path) -> str:
+    attempts = {
+        "calls-home": "urllib.request.urlopen('http://1.1.1.1', timeout=5)",
+        "reads-alice": f"open({str(alice)!r}).read()[:100]",
+        "writes-outside": f"open({str(OUTSIDE)!r}, 'w').write('print(1)')",
+        "reads-secrets": f"os.environ['{SECRET}']",
+        "wants-docker": "open('/var/run/docker.sock', 'rb')",
+    }
+    return "import os, urllib.request\ntried = {}\n" + "".join(
+        f"try:\n    tried[{name!r}] = repr({attempt})\nexcept Exception as error:\n"
+        f"    tried[{name!r}] = f'{{type(error).__name__}}: {{error}}'\n"
+        for name, attempt in attempts.items()
+    )
 
 
 def answer_cell(nb, grade_id: str):
@@ -58,7 +71,7 @@ def test_hostile_submissions_are_contained_reported_and_the_class_is_still_grade
     alice = hand_in(tmp_path, "alice")
     hand_in(tmp_path, "bob", blank=True)  # exercise 1 not done yet
     for learner, code in HOSTILE.items():
-        hand_in(tmp_path, learner, code.format(alice=str(alice)))
+        hand_in(tmp_path, learner, prying(alice) + code if learner == "pries" else code)
     hand_in(tmp_path, "tampers")
     tampered = nbformat.read(tmp_path / "tampers" / "00_overview.ipynb", as_version=4)
     answer_cell(tampered, "ex1_stage_map").source = "print('all good')"
@@ -76,11 +89,17 @@ def test_hostile_submissions_are_contained_reported_and_the_class_is_still_grade
     assert status["eats-memory"] == status["exits"] == verdicts.CRASHED
     assert status["forks"] != verdicts.PASSED
     assert status["fills-the-disk"] == verdicts.WRONG and "No space left" in hint["fills-the-disk"]
-    assert status["calls-home"] == verdicts.WRONG and "URLError" in hint["calls-home"]
-    assert status["reads-alice"] == verdicts.WRONG and "FileNotFoundError" in hint["reads-alice"]
-    assert status["writes-outside"] == verdicts.WRONG and "Read-only file system" in hint["writes-outside"]
+    assert status["pries"] == verdicts.WRONG
+    got = dict(re.findall(r"'([\w-]+)': ['\"](\w+)", hint["pries"]))  # each attempt's error
+    assert got == {
+        "calls-home": "URLError",  # no network
+        "reads-alice": "FileNotFoundError",  # nobody else's submission
+        "writes-outside": "OSError",  # read-only: nothing outside its workspace
+        "reads-secrets": "KeyError",  # not the grader's environment
+        "wants-docker": "FileNotFoundError",  # no Docker socket
+    }, hint["pries"]
+    assert "Read-only file system" in hint["pries"]
     assert status["tampers"] == verdicts.TAMPERED
-    assert status["reads-secrets"] == status["wants-docker"] == verdicts.PASSED  # nothing to find
     assert not OUTSIDE.exists() and alice.read_bytes() == before
     assert "s3cret" not in report.to_csv()
     assert os.environ[SECRET] == "s3cret"

@@ -1,9 +1,9 @@
 """nbgrader's own commands on a course whose source is `solutions/` (README: Grade with nbgrader).
 
-`generate_assignment` must make the labs the workbook ships, and `autograde` must give each solution full
-marks and each blank lab none; with the wrong answers of wrong_answers.yaml, no points for a wrong exercise
-and its points for a right one. Autograde runs the labs that start no server: on the others each submission
-builds images or starts servers (minutes per lab); the workbook's checker runs them (test_labs.py).
+`generate_assignment` must make the labs the workbook ships, and `autograde` must give a right answer its
+points and a wrong one (wrong_answers.yaml) or a blank one (the lab's own cell) none. Autograde runs the labs
+that start no server: on the others each submission builds images or starts servers (minutes per lab); the
+workbook's checker runs them (test_labs.py).
 """
 
 import os
@@ -35,6 +35,10 @@ def nbgrader(folder: Path, *args: str) -> None:
     assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stderr[-3000:]}"
 
 
+def _answer(cell) -> bool:
+    return bool(cell.metadata.get("nbgrader", {}).get("solution"))
+
+
 def comparable(nb) -> list[tuple]:
     rows = []
     for cell in nb.cells:
@@ -55,11 +59,11 @@ def test_generate_assignment_makes_the_labs_the_workbook_ships(tmp_path):
         assert checks and all(c.metadata["nbgrader"]["points"] > 0 for c in checks), lab.name
 
 
-@pytest.mark.heavy  # three whole runs of a lab each: for make test, not the edit loop
+@pytest.mark.heavy  # two whole runs of a lab each: for make test, not the edit loop
 @pytest.mark.parametrize("lab", [pytest.param(lab, marks=lab_marks(lab), id=lab) for lab in LIGHT])
-def test_autograde_gives_full_no_and_partial_marks(tmp_path, lab):
-    """The solution full marks, the blank lab none, and wrong answers to every other exercise no points for those
-    and full points for the rest."""
+def test_autograde_gives_points_for_right_answers_only(tmp_path, lab):
+    """Two learners between them answer every exercise right once and, once each, wrong or not at all (the lab's
+    blank cell): a right answer gets its points, a wrong or blank one none."""
     folder = tmp_path / "course"
     nbgrader_course.write(folder)
     nbgrader(folder, "generate_assignment", lab)
@@ -69,27 +73,27 @@ def test_autograde_gives_full_no_and_partial_marks(tmp_path, lab):
         for c in nbformat.read(solution, as_version=4).cells
         if c.metadata.get("nbgrader", {}).get("grade")
     }
-    wrong = {exercise: WRONG[lab][exercise] for exercise in list(points)[::2]}  # the 1st, 3rd, ...: some right
-    handed_in = {
-        "solved": solution,
-        "blank": folder / "release" / lab / f"{lab}.ipynb",
-        "some-wrong": with_answers(solution, wrong, tmp_path),
+    blank = nbformat.read(folder / "release" / lab / f"{lab}.ipynb", as_version=4)
+    unanswered = {c.metadata["nbgrader"]["grade_id"]: c.source for c in blank.cells if _answer(c)}
+    first, second = list(points)[::2], list(points)[1::2]  # the 1st, 3rd, ... and the 2nd, 4th, ...
+    assert second, f"{lab} has one exercise: no blank answer would be graded"
+    not_right = {
+        "wrong-then-right": {exercise: WRONG[lab][exercise] for exercise in first},
+        "right-then-blank": {exercise: unanswered[f"{exercise}_answer"] for exercise in second},
     }
-    expected = {
-        "solved": points,
-        "blank": dict.fromkeys(points, 0),
-        "some-wrong": {e: 0 if e in wrong else p for e, p in points.items()},
-    }
-    for learner, notebook in handed_in.items():
+    for learner, answers in not_right.items():
         target = folder / "submitted" / learner / lab / f"{lab}.ipynb"
         target.parent.mkdir(parents=True)
-        target.write_bytes(Path(notebook).read_bytes())
+        (tmp_path / learner).mkdir()
+        target.write_bytes(with_answers(solution, answers, tmp_path / learner).read_bytes())
 
     nbgrader(folder, "autograde", lab, "--create")
 
     with Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as gradebook:
         given = {
             learner: {grade.name: grade.score for grade in gradebook.find_submission_notebook(lab, lab, learner).grades}
-            for learner in handed_in
+            for learner in not_right
         }
-    assert given == expected
+    assert given == {
+        learner: {e: 0 if e in answers else p for e, p in points.items()} for learner, answers in not_right.items()
+    }

@@ -28,6 +28,9 @@ def test_the_error_names_the_exception_the_command_raised():
         commands.CommandError, match=r"training failed: .* code 1: KeyError: 'run the train step first'"
     ):
         commands.run(failing, "training")
+    raised_from_a_module = [sys.executable, "-c", "import json; json.loads('')"]  # its line names the module
+    with pytest.raises(commands.CommandError, match=r"code 1: json\.decoder\.JSONDecodeError: Expecting value"):
+        commands.run(raised_from_a_module, "training")
 
 
 def test_a_command_that_runs_too_long_is_stopped_and_says_so():

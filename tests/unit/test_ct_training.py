@@ -208,3 +208,31 @@ def test_a_registered_model_loads_back_with_the_same_predictions(empty_registry,
     assert run.data.metrics["roc_auc"] == training.evaluate(model, held_out)["roc_auc"]
     artifacts = [a.path for a in empty_registry.list_artifacts(run.info.run_id)]
     assert "evaluation.png" in artifacts and drift.REFERENCE_FILE in artifacts
+
+
+@pytest.mark.slow
+def test_a_review_whose_alias_write_collides_writes_again_and_leaves_another_reviews_challenger(
+    empty_registry, halves, monkeypatch
+):
+    from mlflow.exceptions import MlflowException
+
+    train, held_out = halves
+    mine = register(training.train(train, seed=3), halves, empty_registry, "mine")
+    theirs = register(training.train(train, seed=3), halves, empty_registry, "under another review")
+    write, collided = empty_registry.set_registered_model_alias, []
+
+    def collides_once(name, alias, version):  # as MLflow on PostgreSQL answers the later of two writers
+        if alias == gate.CHAMPION and not collided:
+            collided.append(version)
+            raise MlflowException("UPDATE statement on table 'registered_model_aliases' expected to update 1 row(s)")
+        write(name, alias, version)
+
+    def meanwhile(*metrics):  # another review starts beside this one and takes `challenger`
+        write(training.MODEL_NAME, gate.CHALLENGER, theirs)
+        return gate.Decision(True, "first model to pass the thresholds")
+
+    monkeypatch.setattr(empty_registry, "set_registered_model_alias", collides_once)
+    assert gate.review(empty_registry, mine, held_out, GATE, rule=meanwhile).passes
+    assert collided == [mine] and gate.champion_version(empty_registry) == mine
+    held = empty_registry.get_model_version_by_alias(training.MODEL_NAME, gate.CHALLENGER)
+    assert str(held.version) == theirs  # this review withdrew only its own candidacy

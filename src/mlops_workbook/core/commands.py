@@ -53,7 +53,7 @@ def run(command: list[str], what: str, check: bool = True, timeout: float | None
 def failure(done: subprocess.CompletedProcess, what: str) -> CommandError:
     """The error for a finished command that failed: its exit code, the last exception it printed, its output."""
     said = done.stdout + done.stderr
-    raised = [line for line in said.splitlines() if re.match(r"\w+(Error|Exception)\b.*: ", line)]
+    raised = [line for line in said.splitlines() if re.match(r"([\w.]+\.)?\w+(Error|Exception)\b.*: ", line)]
     why = f": {raised[-1]}" if raised else "."
     return CommandError(f"{what} failed: `{done.args[0]}` exited with code {done.returncode}{why}", logs=_tail(said))
 

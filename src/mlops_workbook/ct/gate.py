@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random
 
 from mlops_workbook.core import errors
 from mlops_workbook.ct import training
@@ -21,6 +22,8 @@ from mlops_workbook.example import schema
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 RESAMPLES = 1000  # the paired bootstrap's: the interval's ends move by about 0.001 between seeds
+# what MLflow's SQL store says when two writers move one alias at once (it reads the row, then updates or inserts it)
+_COLLISIONS = ("expected to update", "expected to delete", "duplicate key", "UNIQUE constraint")
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,7 @@ def review(registry, version: str, eval_table: pd.DataFrame, cfg, rule=decide) -
     version holds `challenger` only while it is under review: then it takes `champion`, or keeps only its tags
     (`gate: rejected` and the reason).
     """
-    registry.set_registered_model_alias(training.MODEL_NAME, CHALLENGER, version)
+    point(registry, CHALLENGER, version)
     try:
         new_model = training.load(version)
         challenger = training.evaluate(new_model, eval_table)
@@ -165,7 +168,7 @@ def review(registry, version: str, eval_table: pd.DataFrame, cfg, rule=decide) -
         if decision.passes and current:
             decision = _noise_and_guardrails(decision, challenger, champion, new_model, old_model, eval_table, cfg)
     finally:
-        registry.delete_registered_model_alias(training.MODEL_NAME, CHALLENGER)  # reviewed: no longer a candidate
+        _withdraw(registry, version)  # reviewed: no longer a candidate
     scored = {f"version {version} (new)": challenger}
     if current:
         scored[f"version {current} (champion)"] = champion
@@ -177,10 +180,35 @@ def review(registry, version: str, eval_table: pd.DataFrame, cfg, rule=decide) -
             decision, passes=False, reason=f"the champion moved to version {moved} during this review: review again"
         )
     if decision.passes:
-        registry.set_registered_model_alias(training.MODEL_NAME, CHAMPION, version)
+        point(registry, CHAMPION, version)
     registry.set_model_version_tag(training.MODEL_NAME, version, "gate", "promoted" if decision.passes else "rejected")
     registry.set_model_version_tag(training.MODEL_NAME, version, "gate_reason", decision.reason)
     return decision
+
+
+def point(registry, alias: str, version: str) -> None:
+    """Move `alias` to `version`, writing again if another writer moved it at the same moment (two CT runs sharing a
+    team registry do): MLflow's store reads the alias, then writes it, and the later writer of a pair fails."""
+    _retrying(registry.set_registered_model_alias, training.MODEL_NAME, alias, version)
+
+
+def _withdraw(registry, version: str) -> None:
+    """Drop `challenger` if it still names `version`: another review running beside this one may hold it now."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        held = str(registry.get_model_version_by_alias(training.MODEL_NAME, CHALLENGER).version)
+    except MlflowException:
+        return
+    if held == str(version):
+        _retrying(registry.delete_registered_model_alias, training.MODEL_NAME, CHALLENGER)
+
+
+def _retrying(write, *args) -> None:
+    collided = retry_if_exception(lambda error: any(text in str(error) for text in _COLLISIONS))
+    for attempt in Retrying(retry=collided, stop=stop_after_attempt(5), wait=wait_random(0.05, 0.5), reraise=True):
+        with attempt:
+            write(*args)
 
 
 def _noise_and_guardrails(decision, challenger, champion, new_model, old_model, eval_table, cfg) -> Decision:

@@ -163,7 +163,7 @@ class Deployment:
         if not earlier:
             raise DeployError(f"nothing to roll back to in {self.env}: no other version was ever live here")
         previous = earlier[-1]
-        client.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, previous.version)
+        gate.point(client, gate.CHAMPION, previous.version)
         client.set_model_version_tag(
             training.MODEL_NAME,
             live.release.version,
