@@ -24,14 +24,15 @@ install: $(VENV)/.installed
 # uv is an order-only prerequisite (after `|`): an environment needs it, but a newer uv does not reinstall one.
 UV     := .uv/bin/uv
 UV_ENV := UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1 UV_COMPILE_BYTECODE=1
+OVERRIDES := --overrides requirements/overrides.txt  # what the environments leave out, and why: that file
 $(UV): requirements/workbook.lock
 	test -x .uv/bin/python || python3 -m venv .uv
 	.uv/bin/python -m pip install --quiet --disable-pip-version-check "$$(grep -m1 '^uv==' requirements/workbook.lock)"
 	touch $@
 
-$(VENV)/.installed: pyproject.toml requirements/workbook.lock | $(UV)
+$(VENV)/.installed: pyproject.toml requirements/workbook.lock requirements/overrides.txt | $(UV)
 	test -x $(PY) || $(UV_ENV) $(UV) venv --quiet --seed --python python3 $(VENV)
-	$(UV_ENV) $(UV) pip install --quiet --python $(PY) --constraint requirements/workbook.lock -e '.[dev]'
+	$(UV_ENV) $(UV) pip install --quiet --python $(PY) --constraint requirements/workbook.lock $(OVERRIDES) -e '.[dev]'
 	$(WB) kernel
 	$(PY) -c "import matplotlib.pyplot"  # builds matplotlib's font cache now, not in a notebook's first output
 	touch $@
@@ -39,15 +40,15 @@ $(VENV)/.installed: pyproject.toml requirements/workbook.lock | $(UV)
 # Airflow and the Kubeflow Pipelines SDK, each in its own environment (04_cd_pipelines): the core and one extra.
 pipelines: .venv-airflow/.installed .venv-kfp/.installed
 
-.venv-%/.installed: requirements/%.lock pyproject.toml | $(UV)
+.venv-%/.installed: requirements/%.lock pyproject.toml requirements/overrides.txt | $(UV)
 	test -x .venv-$*/bin/python || $(UV_ENV) $(UV) venv --quiet --seed --python python3 .venv-$*
-	$(UV_ENV) $(UV) pip install --quiet --python .venv-$*/bin/python --constraint requirements/$*.lock -e '.[$*]'
+	$(UV_ENV) $(UV) pip install --quiet --python .venv-$*/bin/python --constraint requirements/$*.lock $(OVERRIDES) -e '.[$*]'
 	touch $@
 
 # Re-resolve every environment's lock from pyproject.toml (after changing a pin there), for every platform and Python
 # 3.11 release (`--universal`: Debian's 3.11.2 gets what it can install), keeping the other pins
 # where they still fit; `make lock UPGRADE=--upgrade` moves every indirect dependency to its newest fitting release.
-LOCK := $(UV) pip compile pyproject.toml --quiet --universal --python-version 3.11 $(UPGRADE)
+LOCK := $(UV) pip compile pyproject.toml --quiet --universal --python-version 3.11 $(OVERRIDES) $(UPGRADE)
 lock: $(UV)
 	$(LOCK) --extra dev --output-file requirements/workbook.lock
 	$(LOCK) --extra airflow --output-file requirements/airflow.lock
