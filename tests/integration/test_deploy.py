@@ -5,6 +5,8 @@ One registry per module holds version 1 (without the rate features) and version 
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -196,10 +198,13 @@ def test_nothing_reaches_prod_when_staging_fails(staging_and_prod, tagged):
 
 
 @pytest.mark.component("docker")
-def test_the_deploy_command_gates_prod_on_staging_and_an_approval(tagged, tmp_path):
-    def deploy_cli(env, *extra):
+def test_the_deploy_command_gates_prod_on_staging_and_an_approval_and_rolls_out_by_strategy(tagged, tmp_path):
+    short = {**environments.load("staging").rollout.model_dump(), "steps": [10, 50], "step_seconds": 2}
+
+    def deploy_cli(env, *extra, version="2"):
         return subprocess.run(
-            [CLI, "deploy", "--env", env, "--image", tagged["2"], "-p", f"workspace={tmp_path}", *extra],
+            [CLI, "deploy", "--env", env, "--image", tagged[version], "-p", f"workspace={tmp_path}"]
+            + ["-p", f"rollout={json.dumps({**short, 'bake_seconds': 2})}", *extra],
             capture_output=True,
             text=True,
             timeout=300,
@@ -214,6 +219,16 @@ def test_the_deploy_command_gates_prod_on_staging_and_an_approval(tagged, tmp_pa
         done = deploy_cli("prod", "--approved-by", "ana")
         assert done.returncode == 0, done.stdout + done.stderr
         assert "approved by ana" in done.stdout and served_version(environments.load("prod").serve_port) == "2"
+        port = environments.load("staging").serve_port
+        with traffic.Traffic(port, smoke.sample_rows(21 * 40, 7), pause=0.01, batch=40) as users:  # as in test_rollout
+            shadowed = deploy_cli("staging", "--strategy", "shadow", version="1")
+            assert shadowed.returncode == 0, shadowed.stdout + shadowed.stderr
+            assert "shadowed version 2" in shadowed.stdout and served_version(port) == "2"
+            assert set(users.table()["version"].dropna()) == {"2"}, "users saw the shadow's answers"
+            canary = deploy_cli("staging", "--strategy", "canary", version="1")
+        assert canary.returncode == 0, canary.stdout + canary.stderr
+        assert re.search(r"canary 10 → 50 → 100% passed its analysis", canary.stdout) and served_version(port) == "1"
+        assert users.failed() == 0 and {"1", "2"} <= set(users.table()["version"])
     finally:
         for env in ("staging", "prod"):
             cfg = environments.load(env, {"workspace": str(tmp_path)})

@@ -10,6 +10,7 @@ a CI job's `deploy`, starts in a second.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -332,20 +333,46 @@ def _print_team(stack, title: str, rows=None) -> None:
     console.print(table)
 
 
+class Strategy(StrEnum):
+    blue_green = "blue-green"
+    canary = "canary"
+    shadow = "shadow"
+
+
 @app.command("deploy")
 def deploy_image(
     env: Env = "staging",
     image: Annotated[str, typer.Option(help="the image CI built (name:tag)")] = "ride-completion:latest",
     approved_by: Annotated[str | None, typer.Option(help="who approves this prod release (delivery mode)")] = None,
+    strategy: Annotated[
+        Strategy,
+        typer.Option(
+            help="blue-green: all traffic once healthy; canary: growing shares, each judged in Prometheus "
+            "(the config's rollout); shadow: a copy of live traffic, users see only the live version's answers"
+        ),
+    ] = Strategy.blue_green,
     param: Params = None,
 ) -> None:
     """Deploy CI's image to staging or prod, health-gated; prod needs it live in staging (and an approval)."""
-    from mlops_workbook.cd.rollout import release
+    from mlops_workbook.cd.rollout import progressive, release
     from mlops_workbook.core import processes
 
     cfg = _config(env, param)
     with processes.detached():  # the environment's nginx serves on after this command ends
-        event = release.deploy_image(cfg, image, approved_by, _config("staging", param))
+        cleared = release.clear_image(cfg, image, approved_by, _config("staging", param))
+        if strategy is Strategy.blue_green:
+            event = cleared.deployment.deploy(cleared.release, approved_by=cleared.approved_by, why=cleared.why)
+        else:
+            with progressive.with_prometheus(cleared.deployment, cfg.rollout, show=console.print) as rollout:
+                if strategy is Strategy.shadow:
+                    report = rollout.shadow(cleared.release)
+                    console.print(
+                        f"{env}: {image} shadowed version {report.loc['champion', 'version']}; users saw "
+                        "only the live version's answers"
+                    )
+                    console.print(report.to_string())
+                    return
+                event = rollout.canary(cleared.release, cfg.release_mode, cleared.approved_by)
     console.print(
         f"{env}: version {event.version} from {image} is live on port {cfg.serve_port} ({event.reason})"
         + (f", approved by {event.approved_by}" if event.approved_by else ""),

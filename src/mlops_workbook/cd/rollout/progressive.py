@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
@@ -325,6 +327,20 @@ class Rollout:
             self.client.set_model_version_tag(
                 training.MODEL_NAME, release.version, f"rollout.{self.deployment.env}", outcome[:5000]
             )
+
+
+@contextmanager
+def with_prometheus(deployment: Deployment, policy, client=None, show=print) -> Iterator[Rollout]:
+    """A Rollout with the environment's Prometheus started beside it for its length, as a terminal's or a CI job's
+    deploy runs it (Prometheus alone: an analysis needs no Alertmanager), and stopped however the rollout ends."""
+    from mlops_workbook.cm import stack
+
+    monitoring = stack.Monitoring(deployment.env, deployment.port, deployment.folder / "monitoring", alerting=False)
+    monitoring.start()
+    try:
+        yield Rollout(deployment, monitoring, policy, client, show)
+    finally:
+        monitoring.stop()
 
 
 class _Failed(Exception):

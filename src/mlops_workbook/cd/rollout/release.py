@@ -77,12 +77,20 @@ def promote(
     return Promotion(staged, decision, prod.deploy(release, approved_by=approved_by, why=decision.reason))
 
 
-def deploy_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Event:
-    """A terminal's (or a pipeline job's) deploy of CI's image to staging or prod, through the same gates.
+@dataclass(frozen=True)
+class Cleared:
+    """CI's image, cleared to go to an environment: where it goes, what it serves, why, and who approved it."""
 
-    prod takes only an image that is live in staging (`staging_cfg` says where), and in delivery mode
-    only with an approval.
-    """
+    deployment: Deployment
+    release: Release
+    why: str = ""
+    approved_by: str | None = None
+
+
+def clear_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Cleared:
+    """A terminal's (or a pipeline job's) release of CI's image to staging or prod, through the same gates, whatever
+    the strategy that then ships it: prod takes only an image that is live in staging (`staging_cfg` says where),
+    and in delivery mode only with an approval."""
     import docker.errors
 
     from mlops_workbook.cd.rollout.targets import ContainerTarget
@@ -103,12 +111,17 @@ def deploy_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Event
         ) from None
     target = ContainerTarget(client, cfg.workspace_dir() / "copies", cfg.env)
     chosen = Release(labels.get(serving_image.MODEL_VERSION_LABEL, "unknown"), image)
-    why, approver = "", None
-    if cfg.env == "prod":
-        staging = Deployment(staging_cfg, target)
-        decision = may_go_to_prod(cfg.release_mode, staging.serving(chosen) is not None, approved_by)
-        if not decision.goes_to_prod:
-            raise DeployError(f"{image} does not go to prod: {decision.reason}")
-        why = decision.reason
-        approver = approved_by if cfg.release_mode == "delivery" else None  # under deployment, nobody approves
-    return Deployment(cfg, target).deploy(chosen, approved_by=approver, why=why)
+    if cfg.env != "prod":
+        return Cleared(Deployment(cfg, target), chosen)
+    staging = Deployment(staging_cfg, target)
+    decision = may_go_to_prod(cfg.release_mode, staging.serving(chosen) is not None, approved_by)
+    if not decision.goes_to_prod:
+        raise DeployError(f"{image} does not go to prod: {decision.reason}")
+    approver = approved_by if cfg.release_mode == "delivery" else None  # under deployment, nobody approves
+    return Cleared(Deployment(cfg, target), chosen, decision.reason, approver)
+
+
+def deploy_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Event:
+    """Blue/green: CI's image, once cleared, takes all of the environment's traffic as soon as it is healthy."""
+    cleared = clear_image(cfg, image, approved_by, staging_cfg)
+    return cleared.deployment.deploy(cleared.release, approved_by=cleared.approved_by, why=cleared.why)
