@@ -211,6 +211,8 @@ def test_the_deploy_command_gates_prod_on_staging_and_an_approval_and_rolls_out_
         )
 
     try:
+        first = deploy_cli("staging", "--strategy", "canary")
+        assert first.returncode == 2 and "deploy the first one whole" in first.stdout, first.stdout + first.stderr
         early = deploy_cli("prod", "--approved-by", "ana")
         assert early.returncode == 1 and "did not pass staging" in early.stdout
         assert deploy_cli("staging").returncode == 0

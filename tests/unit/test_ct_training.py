@@ -211,7 +211,7 @@ def test_a_registered_model_loads_back_with_the_same_predictions(empty_registry,
 
 
 @pytest.mark.slow
-def test_a_review_whose_alias_write_collides_writes_again_and_leaves_another_reviews_challenger(
+def test_reviews_side_by_side_share_challenger_and_one_whose_promotion_collides_promotes_nothing(
     empty_registry, halves, monkeypatch
 ):
     from mlflow.exceptions import MlflowException
@@ -221,9 +221,9 @@ def test_a_review_whose_alias_write_collides_writes_again_and_leaves_another_rev
     theirs = register(training.train(train, seed=3), halves, empty_registry, "under another review")
     write, collided = empty_registry.set_registered_model_alias, []
 
-    def collides_once(name, alias, version):  # as MLflow on PostgreSQL answers the later of two writers
-        if alias == gate.CHAMPION and not collided:
-            collided.append(version)
+    def collides_once_each(name, alias, version):  # as MLflow on PostgreSQL answers the later of two writers
+        if alias not in collided:
+            collided.append(alias)
             raise MlflowException("UPDATE statement on table 'registered_model_aliases' expected to update 1 row(s)")
         write(name, alias, version)
 
@@ -231,8 +231,9 @@ def test_a_review_whose_alias_write_collides_writes_again_and_leaves_another_rev
         write(training.MODEL_NAME, gate.CHALLENGER, theirs)
         return gate.Decision(True, "first model to pass the thresholds")
 
-    monkeypatch.setattr(empty_registry, "set_registered_model_alias", collides_once)
-    assert gate.review(empty_registry, mine, held_out, GATE, rule=meanwhile).passes
-    assert collided == [mine] and gate.champion_version(empty_registry) == mine
-    held = empty_registry.get_model_version_by_alias(training.MODEL_NAME, gate.CHALLENGER)
-    assert str(held.version) == theirs  # this review withdrew only its own candidacy
+    monkeypatch.setattr(empty_registry, "set_registered_model_alias", collides_once_each)
+    decision = gate.review(empty_registry, mine, held_out, GATE, rule=meanwhile)
+    assert collided == [gate.CHALLENGER, gate.CHAMPION]  # challenger: written again; champion: not
+    assert not decision.passes and "another gate promoted a version at the same moment" in decision.reason
+    assert gate.champion_version(empty_registry) is None
+    assert gate.champion_version(empty_registry, gate.CHALLENGER) == theirs  # it withdrew only its own candidacy

@@ -358,21 +358,23 @@ def deploy_image(
     from mlops_workbook.core import processes
 
     cfg = _config(env, param)
-    with processes.detached():  # the environment's nginx serves on after this command ends
-        cleared = release.clear_image(cfg, image, approved_by, _config("staging", param))
-        if strategy is Strategy.blue_green:
-            event = cleared.deployment.deploy(cleared.release, approved_by=cleared.approved_by, why=cleared.why)
-        else:
-            with progressive.with_prometheus(cleared.deployment, cfg.rollout, show=console.print) as rollout:
+    cleared = release.clear_image(cfg, image, approved_by, _config("staging", param))
+    if strategy is Strategy.blue_green:
+        with processes.detached():  # the environment's nginx serves on after this command ends
+            event = cleared.deploy()
+    else:  # Prometheus runs for the rollout's length: started outside detached(), it stops if this command dies
+        with progressive.with_prometheus(cleared.deployment, cfg.rollout, show=console.print) as rollout:
+            with processes.detached():
                 if strategy is Strategy.shadow:
                     report = rollout.shadow(cleared.release)
-                    console.print(
-                        f"{env}: {image} shadowed version {report.loc['champion', 'version']}; users saw "
-                        "only the live version's answers"
-                    )
-                    console.print(report.to_string())
-                    return
-                event = rollout.canary(cleared.release, cfg.release_mode, cleared.approved_by)
+                else:
+                    event = rollout.canary(cleared.release, cfg.release_mode, cleared.approved_by)
+        if strategy is Strategy.shadow:
+            console.print(
+                f"{env}: {image} shadowed version {report.loc['champion', 'version']}; users saw only its answers"
+            )
+            console.print(report.to_string())
+            return
     console.print(
         f"{env}: version {event.version} from {image} is live on port {cfg.serve_port} ({event.reason})"
         + (f", approved by {event.approved_by}" if event.approved_by else ""),

@@ -140,11 +140,12 @@ def beyond_noise_and_guardrails(decision: Decision, new: dict, old: dict, at_lea
     return replace(decision, reason=f"{decision.reason}; {sure}: at least {at_least:+.4f}; guardrails held")
 
 
-def champion_version(registry) -> str | None:
+def champion_version(registry, alias: str = CHAMPION) -> str | None:
+    """The version `alias` names (the champion unless said otherwise), None when it names none."""
     from mlflow.exceptions import MlflowException
 
     try:
-        return str(registry.get_model_version_by_alias(training.MODEL_NAME, CHAMPION).version)
+        return str(registry.get_model_version_by_alias(training.MODEL_NAME, alias).version)
     except MlflowException:
         return None
 
@@ -180,35 +181,53 @@ def review(registry, version: str, eval_table: pd.DataFrame, cfg, rule=decide) -
             decision, passes=False, reason=f"the champion moved to version {moved} during this review: review again"
         )
     if decision.passes:
-        point(registry, CHAMPION, version)
+        decision = _promote(registry, version, decision)
     registry.set_model_version_tag(training.MODEL_NAME, version, "gate", "promoted" if decision.passes else "rejected")
     registry.set_model_version_tag(training.MODEL_NAME, version, "gate_reason", decision.reason)
     return decision
 
 
 def point(registry, alias: str, version: str) -> None:
-    """Move `alias` to `version`, writing again if another writer moved it at the same moment (two CT runs sharing a
-    team registry do): MLflow's store reads the alias, then writes it, and the later writer of a pair fails."""
-    _retrying(registry.set_registered_model_alias, training.MODEL_NAME, alias, version)
+    """Move `alias` to `version`, writing again if another writer touched it at the same moment: MLflow's store reads
+    the alias's row, then updates or inserts it, and fails when the row changed in between (two reviews beside each
+    other, as two CT runs sharing a team registry are, both take and drop `challenger`)."""
+    for attempt in _attempts():
+        with attempt:
+            registry.set_registered_model_alias(training.MODEL_NAME, alias, version)
+
+
+def _promote(registry, version: str, decision: Decision) -> Decision:
+    """`champion` to `version`, unless another gate promoted at this very moment: then this review compared with a
+    champion that is gone, and promotes nothing (written again, it would overwrite a version it never beat). Two gates
+    that read the same champion and then write one after the other cannot be told apart through MLflow's API: the
+    deployed CT pipeline runs one at a time (the Airflow DAG's max_active_runs) so that never happens in one env."""
+    try:
+        registry.set_registered_model_alias(training.MODEL_NAME, CHAMPION, version)
+    except Exception as error:
+        if not _collided(error):
+            raise
+        return replace(
+            decision, passes=False, reason="another gate promoted a version at the same moment: review again"
+        )
+    return decision
 
 
 def _withdraw(registry, version: str) -> None:
     """Drop `challenger` if it still names `version`: another review running beside this one may hold it now."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        held = str(registry.get_model_version_by_alias(training.MODEL_NAME, CHALLENGER).version)
-    except MlflowException:
-        return
-    if held == str(version):
-        _retrying(registry.delete_registered_model_alias, training.MODEL_NAME, CHALLENGER)
+    if champion_version(registry, CHALLENGER) == str(version):
+        for attempt in _attempts():
+            with attempt:
+                registry.delete_registered_model_alias(training.MODEL_NAME, CHALLENGER)
 
 
-def _retrying(write, *args) -> None:
-    collided = retry_if_exception(lambda error: any(text in str(error) for text in _COLLISIONS))
-    for attempt in Retrying(retry=collided, stop=stop_after_attempt(5), wait=wait_random(0.05, 0.5), reraise=True):
-        with attempt:
-            write(*args)
+def _collided(error: BaseException) -> bool:
+    return any(text in str(error) for text in _COLLISIONS)
+
+
+def _attempts() -> Retrying:
+    return Retrying(
+        retry=retry_if_exception(_collided), stop=stop_after_attempt(5), wait=wait_random(0.05, 0.5), reraise=True
+    )
 
 
 def _noise_and_guardrails(decision, challenger, champion, new_model, old_model, eval_table, cfg) -> Decision:

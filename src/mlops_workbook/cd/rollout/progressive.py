@@ -334,7 +334,18 @@ def with_prometheus(deployment: Deployment, policy, client=None, show=print) -> 
     """A Rollout with the environment's Prometheus started beside it for its length, as a terminal's or a CI job's
     deploy runs it (Prometheus alone: an analysis needs no Alertmanager), and stopped however the rollout ends."""
     from mlops_workbook.cm import stack
+    from mlops_workbook.core import processes
 
+    if deployment.live() is None:
+        raise errors.BadInputError(
+            f"nothing is live in {deployment.env}: a canary or a shadow needs a live version to compare with; deploy "
+            f"the first one whole (mlops-workbook deploy --env {deployment.env} --strategy blue-green)"
+        )
+    if processes.running(f"{deployment.env}-prometheus"):
+        raise errors.UnavailableError(
+            f"{deployment.env}'s Prometheus is running already, started by a notebook: run the rollout from there, "
+            "or stop it first (mlops-workbook stop)"
+        )
     monitoring = stack.Monitoring(deployment.env, deployment.port, deployment.folder / "monitoring", alerting=False)
     monitoring.start()
     try:

@@ -86,6 +86,10 @@ class Cleared:
     why: str = ""
     approved_by: str | None = None
 
+    def deploy(self) -> Event:
+        """Blue/green: all of the environment's traffic, as soon as the new copy is healthy."""
+        return self.deployment.deploy(self.release, approved_by=self.approved_by, why=self.why)
+
 
 def clear_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Cleared:
     """A terminal's (or a pipeline job's) release of CI's image to staging or prod, through the same gates, whatever
@@ -119,9 +123,3 @@ def clear_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Cleare
         raise DeployError(f"{image} does not go to prod: {decision.reason}")
     approver = approved_by if cfg.release_mode == "delivery" else None  # under deployment, nobody approves
     return Cleared(Deployment(cfg, target), chosen, decision.reason, approver)
-
-
-def deploy_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Event:
-    """Blue/green: CI's image, once cleared, takes all of the environment's traffic as soon as it is healthy."""
-    cleared = clear_image(cfg, image, approved_by, staging_cfg)
-    return cleared.deployment.deploy(cleared.release, approved_by=cleared.approved_by, why=cleared.why)
