@@ -40,7 +40,7 @@ SLOW_BECAUSE = {
     r"test_workbook_runs.*02_ci_packaging": "builds the serving image from the wheelhouse and smoke-tests it",
     r"test_workbook_runs": "a whole lesson in staging or prod, as `mlops-workbook run` runs it",
     r"test_ci_definitions": "gitlab-ci-local runs the CI/CD definition's jobs, image build and deploys included",
-    r"test_hostile_submissions": "grades 13 submissions, each in a throwaway container",
+    r"test_hostile_submissions": "grades 9 submissions, each in a throwaway container",
     r"test_nbgrader": "nbgrader's autograde executes the lab for every learner",
     r"test_class_report": "grades a class twice (whole and in shards) to compare the reports",
     r"ipynb": "one cell of a stored notebook, executed by nbval",
