@@ -94,6 +94,9 @@ def run(times: int = 3, requests: int = 2000, repeats: int = 3) -> dict:
             f" {times} times; from the failed check to nginx on the champion's routes alone",
             f"mirror: Locust, {requests} requests of 20 rows, 4 users, {repeats} runs each, alternated; the shadow is"
             " the same model in the other slot",
+            "the shadow does every request's model work again on the same cores as the champion and Locust (2 here):"
+            " the throughput lost is that work; nginx's copy of each request is not what costs (a team runs the"
+            " shadow on a host of its own)",
         ],
         "targets": [
             {"target": f"rollback <= 2 s (worst of {times}: {worst:.2f} s)", "met": worst <= 2},

@@ -33,6 +33,11 @@ SECTIONS = {
 RESULTS = Path(__file__).parent / "results"
 
 
+def _table(rows: pd.DataFrame) -> str:
+    """A section's rows as markdown; a row that measures only some columns shows "-" in the others, not nan."""
+    return rows.astype(object).where(rows.notna(), None).to_markdown(index=False, missingval="-")
+
+
 def markdown(results: dict, machine: dict) -> str:
     lines = [
         f"# Benchmark results\n\n{machine['date']}, {machine['cores']} cores, {machine['platform']}, "
@@ -42,7 +47,7 @@ def markdown(results: dict, machine: dict) -> str:
         lines += [
             f"## {section['title']}\n",
             f"measured {section.get('measured', machine['date'])}\n",
-            pd.DataFrame(section["rows"]).to_markdown(index=False),
+            _table(pd.DataFrame(section["rows"])),
             "",
         ]
         lines += [f"- {note}" for note in section.get("notes", [])]
