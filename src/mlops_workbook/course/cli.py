@@ -365,16 +365,16 @@ def deploy_image(
     else:  # Prometheus runs for the rollout's length: started outside detached(), it stops if this command dies
         with progressive.with_prometheus(cleared.deployment, cfg.rollout, show=console.print) as rollout:
             with processes.detached():
-                if strategy is Strategy.shadow:
-                    report = rollout.shadow(cleared.release)
-                else:
+                if strategy is Strategy.canary:
                     event = rollout.canary(cleared.release, cfg.release_mode, cleared.approved_by)
-        if strategy is Strategy.shadow:
-            console.print(
-                f"{env}: {image} shadowed version {report.loc['champion', 'version']}; users saw only its answers"
-            )
-            console.print(report.to_string())
-            return
+                else:
+                    report = rollout.shadow(cleared.release)
+                    console.print(
+                        f"{env}: {image} shadowed version {report.loc['champion', 'version']}; users saw "
+                        "only its answers"
+                    )
+                    console.print(report.to_string())
+                    return
     console.print(
         f"{env}: version {event.version} from {image} is live on port {cfg.serve_port} ({event.reason})"
         + (f", approved by {event.approved_by}" if event.approved_by else ""),
