@@ -30,7 +30,7 @@ from mlops_workbook.cd.rollout.deploy import DeployError, Deployment, Event
 from mlops_workbook.cd.rollout.router import Routes
 from mlops_workbook.cd.rollout.targets import Copy, Release
 from mlops_workbook.cm import drift
-from mlops_workbook.core import errors, progress, waiting
+from mlops_workbook.core import errors, processes, progress, waiting
 
 JOB = 'job="ride-completion-copies"'  # the scrape job of the copies a rollout lists (deploy/prometheus)
 SCRAPE_WITHIN = 15  # seconds for Prometheus to start scraping a listed copy
@@ -334,7 +334,6 @@ def with_prometheus(deployment: Deployment, policy, client=None, show=print) -> 
     """A Rollout with the environment's Prometheus started beside it for its length, as a terminal's or a CI job's
     deploy runs it (Prometheus alone: an analysis needs no Alertmanager), and stopped however the rollout ends."""
     from mlops_workbook.cm import stack
-    from mlops_workbook.core import processes
 
     if deployment.live() is None:
         raise errors.BadInputError(
