@@ -59,41 +59,55 @@ def test_generate_assignment_makes_the_labs_the_workbook_ships(tmp_path):
         assert checks and all(c.metadata["nbgrader"]["points"] > 0 for c in checks), lab.name
 
 
-@pytest.mark.heavy  # two whole runs of a lab each: for make test, not the edit loop
+def points_of(lab: str) -> dict[str, int]:
+    solution = paths.project_root() / "solutions" / f"{lab}.ipynb"
+    cells = nbformat.read(solution, as_version=4).cells
+    return {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"] for c in cells if _graded(c)}
+
+
+def _graded(cell) -> bool:
+    return bool(cell.metadata.get("nbgrader", {}).get("grade"))
+
+
+def answer_kinds(lab: str) -> dict[str, str]:
+    """One learner per lab: one exercise right, the others wrong or blank by turns. Which exercise is right moves
+    from lab to lab, and the turns go on from lab to lab, so that the class meets every kind."""
+    turn = LIGHT.index(lab)
+    exercises = list(points_of(lab))
+    right = exercises[turn % len(exercises)]
+    others = [e for e in exercises if e != right]
+    return {right: "right"} | {e: ("wrong", "blank")[(turn + i) % 2] for i, e in enumerate(others)}
+
+
+def test_the_class_meets_right_wrong_and_blank_answers():
+    kinds = [answer_kinds(lab) for lab in LIGHT]
+    assert all(sorted(set(k.values())) != ["right"] and "right" in k.values() for k in kinds), kinds
+    assert {kind for k in kinds for kind in k.values()} == {"right", "wrong", "blank"}
+
+
+@pytest.mark.heavy  # a whole run of each light lab: for make test, not the edit loop
 @pytest.mark.parametrize("lab", [pytest.param(lab, marks=lab_marks(lab), id=lab) for lab in LIGHT])
 def test_autograde_gives_points_for_right_answers_only(tmp_path, lab):
-    """Two learners between them answer every exercise right once and, once each, wrong or not at all (the lab's
-    blank cell): a right answer gets its points, a wrong or blank one none."""
+    """A right answer gets its points; a wrong one (wrong_answers.yaml) or a blank one (the lab's own cell) none.
+    That every exercise's check tells right from wrong is test_labs.py's: nbgrader turns a check cell that raises
+    into 0 points, and this shows it does so for each lab's cells as the workbook marks them."""
     folder = tmp_path / "course"
     nbgrader_course.write(folder)
     nbgrader(folder, "generate_assignment", lab)
-    solution = paths.project_root() / "solutions" / f"{lab}.ipynb"
-    points = {
-        c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"]
-        for c in nbformat.read(solution, as_version=4).cells
-        if c.metadata.get("nbgrader", {}).get("grade")
-    }
     blank = nbformat.read(folder / "release" / lab / f"{lab}.ipynb", as_version=4)
     unanswered = {c.metadata["nbgrader"]["grade_id"]: c.source for c in blank.cells if _answer(c)}
-    first, second = list(points)[::2], list(points)[1::2]  # the 1st, 3rd, ... and the 2nd, 4th, ...
-    assert second, f"{lab} has one exercise: no blank answer would be graded"
-    not_right = {
-        "wrong-then-right": {exercise: WRONG[lab][exercise] for exercise in first},
-        "right-then-blank": {exercise: unanswered[f"{exercise}_answer"] for exercise in second},
+    kinds = answer_kinds(lab)
+    answers = {
+        e: WRONG[lab][e] if k == "wrong" else unanswered[f"{e}_answer"] for e, k in kinds.items() if k != "right"
     }
-    for learner, answers in not_right.items():
-        target = folder / "submitted" / learner / lab / f"{lab}.ipynb"
-        target.parent.mkdir(parents=True)
-        (tmp_path / learner).mkdir()
-        target.write_bytes(with_answers(solution, answers, tmp_path / learner).read_bytes())
+    target = folder / "submitted" / "learner" / lab / f"{lab}.ipynb"
+    target.parent.mkdir(parents=True)
+    solution = paths.project_root() / "solutions" / f"{lab}.ipynb"
+    target.write_bytes(with_answers(solution, answers, tmp_path).read_bytes())
 
     nbgrader(folder, "autograde", lab, "--create")
 
     with Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as gradebook:
-        given = {
-            learner: {grade.name: grade.score for grade in gradebook.find_submission_notebook(lab, lab, learner).grades}
-            for learner in not_right
-        }
-    assert given == {
-        learner: {e: 0 if e in answers else p for e, p in points.items()} for learner, answers in not_right.items()
-    }
+        grades = gradebook.find_submission_notebook(lab, lab, "learner").grades
+        given = {grade.name: grade.score for grade in grades}
+    assert given == {e: p if kinds[e] == "right" else 0 for e, p in points_of(lab).items()}, kinds
