@@ -198,7 +198,7 @@ def test_nothing_reaches_prod_when_staging_fails(staging_and_prod, tagged):
 
 
 @pytest.mark.component("docker")
-def test_the_deploy_command_gates_prod_on_staging_and_an_approval_and_rolls_out_by_strategy(tagged, tmp_path):
+def test_the_deploy_command_gates_prod_on_staging_and_an_approval_and_rolls_out_by_strategy(registry, tagged, tmp_path):
     short = {**environments.load("staging").rollout.model_dump(), "steps": [10, 50], "step_seconds": 2}
 
     def deploy_cli(env, *extra, version="2"):
@@ -211,11 +211,12 @@ def test_the_deploy_command_gates_prod_on_staging_and_an_approval_and_rolls_out_
         )
 
     try:
-        first = deploy_cli("staging", "--strategy", "canary")
-        assert first.returncode == 2 and "deploy the first one whole" in first.stdout, first.stdout + first.stderr
         early = deploy_cli("prod", "--approved-by", "ana")
         assert early.returncode == 1 and "did not pass staging" in early.stdout
-        assert deploy_cli("staging").returncode == 0
+        first = deploy_cli("staging", "--strategy", "canary")  # nothing live to compare with: it goes live whole
+        assert first.returncode == 0 and "the first version goes live whole" in first.stdout, (
+            first.stdout + first.stderr
+        )
         waiting = deploy_cli("prod")
         assert waiting.returncode == 1 and "waiting for a person to approve" in waiting.stdout
         done = deploy_cli("prod", "--approved-by", "ana")
@@ -224,13 +225,25 @@ def test_the_deploy_command_gates_prod_on_staging_and_an_approval_and_rolls_out_
         port = environments.load("staging").serve_port
         with traffic.Traffic(port, smoke.sample_rows(21 * 40, 7), pause=0.01, batch=40) as users:  # as in test_rollout
             shadowed = deploy_cli("staging", "--strategy", "shadow", version="1")
-            assert shadowed.returncode == 0, shadowed.stdout + shadowed.stderr
-            assert "shadowed version 2" in shadowed.stdout and served_version(port) == "2"
-            assert set(users.table()["version"].dropna()) == {"2"}, "users saw the shadow's answers"
-            canary = deploy_cli("staging", "--strategy", "canary", version="1")
+        assert shadowed.returncode == 0, shadowed.stdout + shadowed.stderr
+        assert "shadowed version 2" in shadowed.stdout and served_version(port) == "2"
+        assert set(users.table()["version"].dropna()) == {"2"}, "users saw the shadow's answers"
+        # no users now: the load test's synthetic ones give the analysis its evidence; the outcome goes to the registry
+        canary = deploy_cli(
+            "staging",
+            "--strategy",
+            "canary",
+            "--load-test",
+            "-p",
+            f"mlflow_tracking_uri={registry.tracking_uri}",
+            version="1",
+        )
         assert canary.returncode == 0, canary.stdout + canary.stderr
         assert re.search(r"canary 10 → 50 → 100% passed its analysis", canary.stdout) and served_version(port) == "1"
-        assert users.failed() == 0 and {"1", "2"} <= set(users.table()["version"])
+        tested = re.search(r"load test: (\d+) requests \(version 1: (\d+), version 2: (\d+)\), 0 failed", canary.stdout)
+        assert tested and 0 < int(tested[3]) < int(tested[1]), canary.stdout  # both answered, none failed
+        outcome = registry.get_model_version(training.MODEL_NAME, "1").tags["rollout.staging"]
+        assert outcome.startswith("promoted: canary 10 → 50 → 100% passed its analysis"), outcome
     finally:
         for env in ("staging", "prod"):
             cfg = environments.load(env, {"workspace": str(tmp_path)})

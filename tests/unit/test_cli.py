@@ -78,3 +78,10 @@ def test_bad_input_is_a_message_and_an_exit_code_never_a_traceback(bad, monkeypa
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert "Traceback" not in result.output
     assert result.exit_code == code and said in " ".join(result.output.split()), result.output
+
+
+def test_the_deploy_command_offers_every_strategy_and_no_other():
+    from mlops_workbook.cd.rollout import strategies
+    from mlops_workbook.course import cli
+
+    assert [s.value for s in cli.Strategy] == list(strategies.STRATEGIES)

@@ -10,6 +10,7 @@ a CI job's `deploy`, starts in a second.
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -333,7 +334,7 @@ def _print_team(stack, title: str, rows=None) -> None:
     console.print(table)
 
 
-class Strategy(StrEnum):
+class Strategy(StrEnum):  # strategies.STRATEGIES, named here so that the command starts without them
     blue_green = "blue-green"
     canary = "canary"
     shadow = "shadow"
@@ -351,35 +352,46 @@ def deploy_image(
             "(the config's rollout); shadow: a copy of live traffic, users see only the live version's answers"
         ),
     ] = Strategy.blue_green,
+    load_test: Annotated[
+        bool,
+        typer.Option(
+            "--load-test",
+            help="synthetic users during a canary's or a shadow's analysis, for an environment with none of its own",
+        ),
+    ] = False,
     param: Params = None,
 ) -> None:
     """Deploy CI's image to staging or prod, health-gated; prod needs it live in staging (and an approval)."""
-    from mlops_workbook.cd.rollout import progressive, release
-    from mlops_workbook.core import processes
+    from mlops_workbook.cd.rollout import release, strategies
 
     cfg = _config(env, param)
     cleared = release.clear_image(cfg, image, approved_by, _config("staging", param))
-    if strategy is Strategy.blue_green:
-        with processes.detached():  # the environment's nginx serves on after this command ends
-            event = cleared.deploy()
-    else:  # Prometheus runs for the rollout's length: started outside detached(), it stops if this command dies
-        with progressive.with_prometheus(cleared.deployment, cfg.rollout, show=console.print) as rollout:
-            with processes.detached():
-                if strategy is Strategy.canary:
-                    event = rollout.canary(cleared.release, cfg.release_mode, cleared.approved_by)
-                else:
-                    report = rollout.shadow(cleared.release)
-                    console.print(
-                        f"{env}: {image} shadowed version {report.loc['champion', 'version']}; users saw "
-                        "only its answers"
-                    )
-                    console.print(report.to_string())
-                    return
-    console.print(
-        f"{env}: version {event.version} from {image} is live on port {cfg.serve_port} ({event.reason})"
-        + (f", approved by {event.approved_by}" if event.approved_by else ""),
-        soft_wrap=True,
-    )
+    judged = strategy is Strategy.canary and cleared.deployment.live() is not None  # its outcome tags the version
+    client = _registry_holding(cfg, cleared.release.version) if judged else None
+    say = functools.partial(console.print, soft_wrap=True)
+    event = strategies.ship(cleared, strategy, cfg.release_mode, cfg.rollout, load_test, client, say)
+    if event is not None:
+        console.print(
+            f"{env}: version {event.version} from {image} is live on port {cfg.serve_port} ({event.reason})"
+            + (f", approved by {event.approved_by}" if event.approved_by else ""),
+            soft_wrap=True,
+        )
+
+
+def _registry_holding(cfg, version: str):
+    """The environment's registry, if it holds `version`: a rollout tags the version there with its outcome. None
+    (said so) where there is none yet or it lacks the version: the deploy history still records the outcome."""
+    from mlops_workbook.ct import steps, training
+
+    embedded = steps.environment_folder(cfg) / "mlflow.db"
+    if not cfg.tracking_uri() and not embedded.exists():
+        console.print(f"{cfg.env} has no registry yet: the rollout's outcome is kept in the deploy history only")
+        return None
+    client = steps.open_registry(cfg)
+    if not client.search_model_versions(f"name='{training.MODEL_NAME}' and version_number={version}"):
+        console.print(f"{cfg.env}'s registry has no version {version}: the outcome is kept in the deploy history only")
+        return None
+    return client
 
 
 @app.command("deploy-pipelines")
