@@ -8,10 +8,14 @@ around the base rate: an offline gate would catch it too, but a canary must not 
 
 from __future__ import annotations
 
+import re
+import urllib.request
+
 import pytest
 
 from mlops_workbook.cd.load import traffic
 from mlops_workbook.cd.rollout import deploy, progressive, targets
+from mlops_workbook.cd.rollout.router import Routes
 from mlops_workbook.ci import export, smoke
 from mlops_workbook.cm import stack
 from mlops_workbook.core import environments, errors, http_client, instance
@@ -104,6 +108,32 @@ def test_a_good_canary_reaches_full_traffic_by_the_analysis_alone(rollout, relea
     assert first["up"] == 1 and first["requests"] >= rollout.policy.min_requests and first["success rate"] == 1
     assert outcome(registry, "2").startswith("promoted")
     assert deploy.port_free(rollout.deployment.slot_port("blue")), "the previous copy stops after the bake"
+
+
+def test_the_front_doors_metrics_are_the_live_copys_whatever_the_weights(rollout, release):
+    """Through the weights, a scrape of the environment would answer from either copy in turn and every series would
+    jump between versions: /metrics goes to the live copy, and a rollout scrapes each copy directly."""
+    deployment = rollout.deployment
+    live = deployment.live()
+    canary = deployment.start_beside(release("2"), deployment.free_slot())
+    try:
+        deployment.router.route(Routes(live.port, canary.port, 50))
+        deployment.router.wait_settled()
+        answered = {served_version(deployment.port) for _ in range(10)}
+        for _ in range(10):
+            urllib.request.urlopen(f"http://127.0.0.1:{deployment.port}/metrics", timeout=5).read()
+        scraped = {copy.port: metrics_calls(copy.port) for copy in (live, canary)}
+    finally:
+        deployment.router.route(Routes(live.port))
+        deployment.target.stop(canary)
+    assert answered == {"1", "2"}, "the weights split the other requests"
+    assert scraped[live.port] >= 10 and scraped[canary.port] <= 1, scraped  # <= 1: the call that read it
+
+
+def metrics_calls(port: int) -> float:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    found = re.search(r'http_requests_total\{[^}]*path="/metrics"[^}]*\} (\S+)', text)
+    return float(found[1]) if found else 0.0
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,9 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         location / {{ proxy_pass http://live; proxy_set_header Host $http_host; }}  # with the port: redirects keep it
+        # the environment's metrics are the live copy's alone: through the weights, a scrape would answer from either
+        # copy and every series would jump between versions (a rollout scrapes each copy directly, by its track)
+        location = /metrics {{ proxy_pass http://127.0.0.1:{live}/metrics; }}
         {shadow}
     }}
 }}
@@ -126,6 +129,7 @@ class Router:
                 folder=self.folder,
                 servers=routes.servers(),
                 port=self.port,
+                live=routes.live,
                 shadow=shadow,
             )
         )
