@@ -136,6 +136,17 @@ def metrics_calls(port: int) -> float:
     return float(found[1]) if found else 0.0
 
 
+def test_a_canary_judged_on_health_alone_is_not_held_to_the_champions_scores(rollout, release):
+    """After drift broke the champion (08), its scores are no reference for its replacement: measured, not judged."""
+    on_health = progressive.Rollout(rollout.deployment, rollout.monitoring, rollout.policy, against_champion=False)
+    with users(rollout.deployment.port):
+        event = on_health.canary(release("3"), mode="deployment")  # the disagreeing one
+    assert (event.outcome, served_version(rollout.deployment.port)) == ("live", "3")
+    first = on_health.history().iloc[0]
+    assert first["checks"]["score PSI vs champion"] > rollout.policy.max_score_psi, first["checks"]
+    assert first["decision"] == "passed: next step; scores measured, not judged"
+
+
 @pytest.mark.parametrize(
     ("candidate", "settings", "failing"),
     [

@@ -37,6 +37,9 @@ SCRAPE_WITHIN = 15  # seconds for Prometheus to start scraping a listed copy
 HOLD_AT_MOST = 3  # a step with too few canary requests is held up to this many times its length, then fails
 
 
+SCORES = "score PSI vs champion"
+
+
 @dataclass(frozen=True)
 class Check:
     """One measurement of a step against its bound."""
@@ -77,7 +80,7 @@ def analyse(prometheus, track: str, policy, window: float) -> list[Check]:
         Check("requests", requests, f">= {policy.min_requests}", bool(requests >= policy.min_requests)),
         Check("success rate", success, f">= {policy.min_success_rate}", bool(success >= policy.min_success_rate)),
         Check("p99 latency (ms)", latency, f"<= {allowed:.4g}", bool(latency <= allowed)),
-        Check("score PSI vs champion", psi, f"<= {policy.max_score_psi:g}", bool(psi <= policy.max_score_psi)),
+        Check(SCORES, psi, f"<= {policy.max_score_psi:g}", bool(psi <= policy.max_score_psi)),
     ]
 
 
@@ -115,10 +118,13 @@ class Step:
 class Rollout:
     """Rollouts in one environment: `deployment` routes and runs the copies, `monitoring` is its Prometheus (it lists
     the copies to scrape, cm.stack.Monitoring), `policy` the config's `rollout`, `client` an MLflow client that tags
-    the version with the outcome (optional)."""
+    the version with the outcome (optional). `against_champion=False` leaves the scores' PSI out of the judgement
+    (still measured): when drift broke the champion, its scores are no reference for its replacement, which the
+    offline gate judged on the new data; health alone decides then."""
 
-    def __init__(self, deployment: Deployment, monitoring, policy, client=None, show=print):
+    def __init__(self, deployment: Deployment, monitoring, policy, client=None, show=print, against_champion=True):
         self.deployment, self.monitoring, self.policy, self.client = deployment, monitoring, policy, client
+        self.against_champion = against_champion
         self.show = show  # each step's line, as it happens
         self.log = deployment.folder / "rollouts.jsonl"
 
@@ -220,7 +226,7 @@ class Rollout:
         """100% to the candidate, the champion still running: a failure now goes back without a start."""
         self.deployment.router.route(Routes(candidate.port))
         window = self._held(candidate, "canary", self.policy.bake_seconds, "canary, all requests, previous copy warm")
-        self._judge(candidate, "100% (bake)", 100, window, compare_scores=False)
+        self._judge(candidate, "100% (bake)", 100, window)
 
     def _held(self, candidate: Copy, track: str, seconds: float, what: str) -> float:
         """Hold the step `seconds`, and longer (up to HOLD_AT_MOST times) while the candidate has answered fewer than
@@ -237,16 +243,18 @@ class Rollout:
             time.sleep(1)
         return time.monotonic() - started
 
-    def _judge(self, candidate: Copy, step: str, percent: int, window: float, compare_scores: bool = True) -> None:
+    def _judge(self, candidate: Copy, step: str, percent: int, window: float) -> None:
         checks = analyse(self.monitoring, "canary", self.policy, window)
-        if not compare_scores:  # at 100% the champion answers nobody: there is nothing to compare with
-            checks = [c for c in checks if c.name != "score PSI vs champion"]
-        failed = [c for c in checks if not c.passed]
+        if percent == 100:  # the champion answers nobody now: there is nothing to compare with
+            checks = [c for c in checks if c.name != SCORES]
         measured = {c.name: c.value for c in checks}
+        judged = checks if self.against_champion else [c for c in checks if c.name != SCORES]  # measured only
+        failed = [c for c in judged if not c.passed]
         if failed:
             why = "; ".join(f"{c.name} {c.value:.4g} (needs {c.bound})" for c in failed)
             raise _Failed(why, step, percent, measured)
-        self._note(candidate.release, step, percent, measured, "passed: next step")
+        unjudged = "" if self.against_champion or percent == 100 else "; scores measured, not judged"
+        self._note(candidate.release, step, percent, measured, f"passed: next step{unjudged}")
 
     def _roll_back(self, live: Copy, candidate: Copy, slot: str, failure: Exception, approved_by) -> DeployError:
         started = time.perf_counter()

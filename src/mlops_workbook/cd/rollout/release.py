@@ -63,8 +63,10 @@ def promote(
     mode: str,
     approved_by: str | None = None,
     gate=may_go_to_prod,
+    canary=None,
 ) -> Promotion:
-    """Deploy to staging, then to prod if the gate says so (`gate` is may_go_to_prod unless a lab passes its own)."""
+    """Deploy to staging, then to prod if the gate says so (`gate` is may_go_to_prod unless a lab passes its own):
+    blue/green, or with `canary` (a progressive.Rollout of prod) by its steps, each judged by prod's Prometheus."""
     staged = staging.serving(release)  # already live in staging: not deployed twice
     if staged is None:
         try:
@@ -74,6 +76,8 @@ def promote(
     decision = gate(mode, staged is not None, approved_by)
     if not decision.goes_to_prod:
         return Promotion(staged, decision, None)
+    if canary is not None:
+        return Promotion(staged, decision, canary.canary(release, mode, approved_by))
     return Promotion(staged, decision, prod.deploy(release, approved_by=approved_by, why=decision.reason))
 
 
