@@ -5,6 +5,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from mlops_workbook.cd.serving import SYNTHETIC
 from mlops_workbook.cd.serving.app import create_app
 from mlops_workbook.cm import drift, live
 from mlops_workbook.example import data, schema
@@ -125,3 +126,14 @@ def test_odd_paths_and_label_values_cannot_break_a_request_or_the_scrape(model_b
         if s.name == "http_requests_total"
     }
     assert samples <= {"/predict", "/metrics", "other"}
+
+
+def test_a_load_tests_rows_are_answered_but_kept_out_of_the_drift_window(model_bundle):
+    client = TestClient(create_app(model_bundle, drift_window=200))
+    drifted = rows(data.production_batch(200, seed=12, drift=1.0))
+    marked = client.post("/predict", json=drifted, headers={SYNTHETIC: "load-test"})
+    assert marked.status_code == 200 and len(marked.json()["predictions"]) == 200
+    samples = scrape(client.get("/metrics").text)
+    assert samples[("model_drift_window_rows", None)] == 0 and ("model_input_drift_psi", "acc_rate") not in samples
+    assert client.post("/predict", json=drifted).status_code == 200  # the same rows from users
+    assert scrape(client.get("/metrics").text)[("model_drift_window_rows", None)] == 200

@@ -73,3 +73,40 @@ def test_the_score_psi_compares_bucket_shares_whatever_order_prometheus_gives_th
     assert progressive.score_psi(Recorded({"champion": same, "canary": same}), "canary", "3s") == pytest.approx(0)
     assert progressive.score_psi(Recorded({"champion": same, "canary": huddled}), "canary", "3s") > 1
     assert np.isnan(progressive.score_psi(Recorded({"champion": same}), "canary", "3s")), "no data is no evidence"
+
+
+def measured(**changed) -> dict:
+    return {
+        "up": 1.0,
+        "requests": 84.0,
+        "failed": 0.0,
+        "p99_ms": 2.5,
+        "champion_p99_ms": 2.4,
+        "score_psi": 0.24,
+    } | changed
+
+
+@pytest.mark.parametrize(
+    ("step", "failing"),
+    [
+        (measured(), set()),
+        (measured(requests=10, failed=float("nan")), set()),  # no 5xx series: none failed
+        (measured(requests=9), {"requests"}),
+        (measured(requests=100, failed=1), set()),  # exactly 0.99
+        (measured(requests=100, failed=2), {"success rate"}),
+        (measured(p99_ms=330, champion_p99_ms=220), set()),  # 1.5 x a slow champion's
+        (measured(p99_ms=331, champion_p99_ms=220), {"p99 latency (ms)"}),
+        (measured(p99_ms=251, champion_p99_ms=float("nan")), {"p99 latency (ms)"}),
+        (measured(score_psi=0.5), set()),
+        (measured(score_psi=float("nan")), {progressive.SCORES}),  # no data is no evidence
+        (
+            measured(up=0, requests=0, failed=float("nan"), p99_ms=float("nan"), score_psi=float("nan")),
+            {"up", "requests", "success rate", "p99 latency (ms)", progressive.SCORES},
+        ),
+    ],
+)
+def test_a_step_is_judged_on_each_bound_and_a_missing_measurement_fails(step, failing):
+    from mlops_workbook.core import environments
+
+    policy = environments.load("dev").rollout  # min 10 requests, 0.99 success, 250 ms, PSI 0.5
+    assert {c.name for c in progressive.judge(step, policy) if not c.passed} == failing

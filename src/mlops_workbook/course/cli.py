@@ -367,7 +367,7 @@ def deploy_image(
     cfg = _config(env, param)
     cleared = release.clear_image(cfg, image, approved_by, _config("staging", param))
     judged = strategy is Strategy.canary and cleared.deployment.live() is not None  # its outcome tags the version
-    client = _registry_holding(cfg, cleared.release.version) if judged else None
+    client = _registry_holding(_config("staging", param), cleared.release.version) if judged else None
     say = functools.partial(console.print, soft_wrap=True)
     event = strategies.ship(cleared, strategy, cfg.release_mode, cfg.rollout, load_test, client, say)
     if event is not None:
@@ -378,18 +378,26 @@ def deploy_image(
         )
 
 
-def _registry_holding(cfg, version: str):
-    """The environment's registry, if it holds `version`: a rollout tags the version there with its outcome. None
-    (said so) where there is none yet or it lacks the version: the deploy history still records the outcome."""
+def _registry_holding(staging_cfg, version: str):
+    """The registry CI packaged the image from (staging's, where CT gates: `ci package --env staging`), if it can be
+    reached and holds `version`: a rollout tags the version there with its outcome in each environment. Else None,
+    said so: the deploy history still records the outcome."""
+    from mlflow.exceptions import MlflowException
+
     from mlops_workbook.ct import steps, training
 
-    embedded = steps.environment_folder(cfg) / "mlflow.db"
-    if not cfg.tracking_uri() and not embedded.exists():
-        console.print(f"{cfg.env} has no registry yet: the rollout's outcome is kept in the deploy history only")
+    kept = "the rollout's outcome is kept in the deploy history only"
+    if not version.isdigit():
+        console.print(f"the image names no registered version ({version!r}): {kept}", soft_wrap=True)
         return None
-    client = steps.open_registry(cfg)
-    if not client.search_model_versions(f"name='{training.MODEL_NAME}' and version_number={version}"):
-        console.print(f"{cfg.env}'s registry has no version {version}: the outcome is kept in the deploy history only")
+    if not staging_cfg.tracking_uri() and not (steps.environment_folder(staging_cfg) / "mlflow.db").exists():
+        console.print(f"staging has no registry yet: {kept}", soft_wrap=True)
+        return None
+    try:
+        client = steps.open_registry(staging_cfg)
+        client.get_model_version(training.MODEL_NAME, version)
+    except (errors.WorkbookError, MlflowException) as error:
+        console.print(f"the registry does not give version {version} ({error}): {kept}", soft_wrap=True)
         return None
     return client
 

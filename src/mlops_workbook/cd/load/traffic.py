@@ -19,11 +19,12 @@ class Traffic:
     """`with Traffic(port, rows): ...` sends `rows` to /predict every `pause` seconds until the block ends.
 
     With `batch`, each request carries the next `batch` rows instead, cycling through `rows`; `switch_to`
-    changes the rows on the fly (monitoring: normal users, then drifted ones).
+    changes the rows on the fly (monitoring: normal users, then drifted ones); `headers` go with each request.
     """
 
-    def __init__(self, port: int, rows: list[dict], pause: float = 0.02, batch: int | None = None):
+    def __init__(self, port: int, rows: list[dict], pause: float = 0.02, batch: int | None = None, headers=None):
         self.url, self.pause, self.batch = f"http://127.0.0.1:{port}/predict", pause, batch
+        self.headers = {"Content-Type": "application/json", **(headers or {})}
         self.switch_to(rows)
         self.answers: list[dict] = []
         self.marks: list[tuple[float, str]] = []  # (seconds, what happened then): a timeline's markers
@@ -61,7 +62,7 @@ class Traffic:
         while not self._stop.is_set():
             bodies = self._bodies
             body, sent = bodies[sent % len(bodies)], sent + 1
-            request = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"})
+            request = urllib.request.Request(self.url, data=body, headers=self.headers)
             status, version = "no answer", None
             try:
                 with urllib.request.urlopen(request, timeout=5) as answer:

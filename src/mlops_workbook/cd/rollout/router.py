@@ -37,7 +37,8 @@ http {{
         listen 127.0.0.1:{port};
         location / {{ proxy_pass http://live; proxy_set_header Host $http_host; }}  # with the port: redirects keep it
         # the environment's metrics are the live copy's alone: through the weights, a scrape would answer from either
-        # copy and every series would jump between versions (a rollout scrapes each copy directly, by its track)
+        # copy and every series would jump between versions (a rollout scrapes each copy directly, by its track; the
+        # environment's own alerts see the canary's answers only once it is live: its analysis judges it before)
         location = /metrics {{ proxy_pass http://127.0.0.1:{live}/metrics; }}
         {shadow}
     }}

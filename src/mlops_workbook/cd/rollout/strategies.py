@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from mlops_workbook.cd.load import traffic
 from mlops_workbook.cd.rollout import progressive
 from mlops_workbook.cd.rollout.release import Cleared
+from mlops_workbook.cd.serving import SYNTHETIC
 from mlops_workbook.ci import smoke
 from mlops_workbook.core import errors, processes
 
@@ -66,9 +67,12 @@ def _users(deployment, load_test: bool, show) -> Iterator[None]:
         yield
         return
     rows = smoke.sample_rows(LOAD_TEST_ROWS, seed=0)
-    users = traffic.Traffic(deployment.port, rows, pause=LOAD_TEST_PAUSE, batch=1)
-    with users:
-        yield
-    served = Counter(users.table()["version"].dropna())
-    by_version = ", ".join(f"version {version}: {count}" for version, count in sorted(served.items()))
-    show(f"load test: {len(users.answers)} requests ({by_version}), {users.failed()} failed")
+    marked = {SYNTHETIC: "load-test"}  # kept out of the copies' drift windows: fake rows are not users' inputs
+    users = traffic.Traffic(deployment.port, rows, pause=LOAD_TEST_PAUSE, batch=1, headers=marked)
+    try:
+        with users:
+            yield
+    finally:  # also after a rollback, when what they saw matters most
+        served = Counter(users.table()["version"].dropna())
+        by_version = ", ".join(f"version {version}: {count}" for version, count in sorted(served.items()))
+        show(f"load test: {len(users.answers)} requests ({by_version}), {users.failed()} failed")

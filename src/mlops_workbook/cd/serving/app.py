@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from fastapi import FastAPI
+from fastapi import FastAPI, Header
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -40,7 +40,7 @@ from prometheus_client import (
 )
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from mlops_workbook.cd.serving import faults
+from mlops_workbook.cd.serving import SYNTHETIC, faults
 from mlops_workbook.cm import drift, live
 from mlops_workbook.ct import features
 from mlops_workbook.example import bundle, schema
@@ -255,9 +255,12 @@ def create_app(model_dir: str | Path | None = None, drift_window: int | None = N
         }
 
     @app.post("/predict", response_model=Predictions, responses=BODY_ERRORS, max_body_size=MAX_BODY)
-    async def predict(rows: Row | Rows) -> Response:  # type: ignore[valid-type]
+    async def predict(
+        rows: Row | Rows,  # type: ignore[valid-type]
+        synthetic: Annotated[str | None, Header(alias=SYNTHETIC, description="a load test's request")] = None,
+    ) -> Response:
         records = [r.model_dump() for r in (rows if isinstance(rows, list) else [rows])]
-        if monitor:
+        if monitor and synthetic is None:  # a load test's rows say nothing of what users send
             monitor.observe(records)
         declared = np.array(
             [[math.nan if row[name] is None else row[name] for name in schema.FEATURES] for row in records],
