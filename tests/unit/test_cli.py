@@ -85,3 +85,11 @@ def test_the_deploy_command_offers_every_strategy_and_no_other():
     from mlops_workbook.course import cli
 
     assert [s.value for s in cli.Strategy] == list(strategies.STRATEGIES)
+
+
+def test_ci_package_on_an_empty_registry_names_the_step_that_makes_a_champion(tmp_path):
+    """CI packages what CT promoted and trains nothing: with no champion, it says where one comes from."""
+    done = CliRunner().invoke(app, ["ci", "package", "--env", "dev", "-p", f"workspace={tmp_path}"])
+    assert done.exit_code == 3, done.output
+    assert "no 'champion' in the registry" in " ".join(done.output.split()), done.output
+    assert "mlops-workbook retrain" in " ".join(done.output.split()), done.output

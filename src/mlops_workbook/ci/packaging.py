@@ -39,9 +39,10 @@ def package_champion(registry, client, folder: Path, tag: str) -> tuple[images.B
 def package(cfg, sandbox: Path, tag: str, port: int) -> tuple[images.Built, bundle.Facts]:
     """CI's package job: the version the environment's registry calls champion (CT registered and gated it; CI
     trains nothing), built into the image with this commit's code and smoke-tested."""
-    from mlops_workbook.ct import steps
+    from mlops_workbook.ct import gate, steps
 
     registry = steps.open_registry(cfg)
+    gate.required_champion(registry)  # none: say which step makes one, before Docker is asked for anything
     client = images.docker_client()
     built, facts = package_champion(registry, client, sandbox / "image", tag)
     container = containers.run(client, tag, port, f"smoke-{cfg.env}")
