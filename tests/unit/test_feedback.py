@@ -103,16 +103,22 @@ def test_an_alias_made_in_an_earlier_answer_is_seen(shell, capsys):
     assert isinstance(error, AssertionError) and "uses `median`" in out
 
 
-def test_an_answer_that_reaches_code_by_a_built_name_is_wrong(shell, capsys):
-    run(
-        shell,
-        capsys,
-        "answer",
-        "import statistics\ndef middle(values):\n    return vars(statistics)['med' + 'ian'](values)",
-    )
+@pytest.mark.parametrize(
+    ("answer", "way"),
+    [
+        ("import statistics\ndef middle(values):\n    return vars(statistics)['med' + 'ian'](values)", "vars"),
+        ("import statistics\ndef middle(values):\n    return statistics.__dict__['med' + 'ian'](values)", "__dict__"),
+        ("import operator, statistics\nmiddle = operator.attrgetter('med' + 'ian')(statistics)", "attrgetter"),
+        ("import inspect, statistics\nmiddle = dict(inspect.getmembers(statistics))['med' + 'ian']", "getmembers"),
+        ("import pkgutil\nmiddle = pkgutil.resolve_name('statistics:' + 'naidem'[::-1])", "resolve_name"),
+    ],
+    ids=["vars", "__dict__", "attrgetter", "getmembers", "resolve_name"],
+)
+def test_an_answer_that_reaches_code_by_a_built_name_is_wrong(shell, capsys, answer, way):
+    run(shell, capsys, "answer", answer)
     check = 'feedback.exercise("ex1", without=("median",))\nassert middle([3, 1, 2]) == 2, "Hint: the middle value"'
     out, error = run(shell, capsys, "check", check)
-    assert isinstance(error, AssertionError) and "uses `vars`, which can reach code by a name no one can read" in out
+    assert isinstance(error, AssertionError) and f"uses `{way}`, which can reach code by a name no one can read" in out
 
 
 def test_a_copy_with_a_line_added_or_changed_is_still_a_copy():

@@ -108,6 +108,17 @@ AROUND = (
     "__code__",
     "__wrapped__",
     "getsource",
+    "__dict__",
+    "__getattribute__",
+    "globals",
+    "getmembers",  # inspect
+    "attrgetter",  # operator
+    "methodcaller",
+    "resolve_name",  # pkgutil
+    "locate",  # pydoc
+    "run_path",  # runpy
+    "run_module",
+    "patch",  # unittest.mock: another function made to answer for one the check calls
 )
 
 
