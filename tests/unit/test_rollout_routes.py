@@ -110,3 +110,10 @@ def test_a_step_is_judged_on_each_bound_and_a_missing_measurement_fails(step, fa
 
     policy = environments.load("dev").rollout  # min 10 requests, 0.99 success, 250 ms, PSI 0.5
     assert {c.name for c in progressive.judge(step, policy) if not c.passed} == failing
+
+
+def test_a_fresh_copy_exports_its_failures_at_zero_so_the_first_one_counts(trained):
+    """increase() counts from a series' first sample: a 5xx series born with its first failure would hide it, and an
+    erroring canary with one failure in its first step would pass it."""
+    client = TestClient(create_app(trained.folder))
+    assert 'http_requests_total{path="/predict",status="500"} 0.0' in client.get("/metrics").text

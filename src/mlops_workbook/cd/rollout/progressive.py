@@ -262,7 +262,9 @@ class Rollout:
         return time.monotonic() - started
 
     def _judge(self, candidate: Copy, step: str, percent: int, window: float) -> None:
-        checks = analyse(self.monitoring, "canary", self.policy, window)
+        # one scrape more than the step: increase() counts from the window's first sample, and a failure before it
+        # (the step's first request, say) would not count; the sample from before the step does
+        checks = analyse(self.monitoring, "canary", self.policy, window + float(self.monitoring.interval.rstrip("s")))
         if percent == 100:  # the champion answers nobody now: there is nothing to compare with
             checks = [c for c in checks if c.name != SCORES]
         measured = {c.name: c.value for c in checks}

@@ -139,6 +139,10 @@ class Metrics:
         self.requests = Counter(
             "http_requests_total", "HTTP requests by path and status code", ["path", "status"], registry=self.registry
         )
+        # The series a rollout's analysis reads exist from the start, at 0: a series born with its first failure would
+        # hide that failure from rate() and increase(), which count from a series' first sample on
+        for status in ("200", "500"):
+            self.requests.labels("/predict", status)
         self.latency = Histogram(
             "http_request_duration_seconds",
             "Time to answer a request",
