@@ -14,6 +14,10 @@ import urllib.request
 
 import pandas as pd
 
+# A user's patience: on a loaded machine (a CI runner building images beside the test) an answer may take
+# seconds; only one that never comes within this is counted as failed.
+TIMEOUT = 30
+
 
 class Traffic:
     """`with Traffic(port, rows): ...` sends `rows` to /predict every `pause` seconds until the block ends.
@@ -63,19 +67,21 @@ class Traffic:
             bodies = self._bodies
             body, sent = bodies[sent % len(bodies)], sent + 1
             request = urllib.request.Request(self.url, data=body, headers=self.headers)
-            status, version = "no answer", None
+            status, version, error = "no answer", None, None
             try:
-                with urllib.request.urlopen(request, timeout=5) as answer:
+                with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
                     status, version = answer.status, json.loads(answer.read())["model_version"]
-            except urllib.error.HTTPError as error:
-                status = error.code
-            except OSError:
-                pass
-            self.answers.append({"seconds": time.monotonic() - self._start, "status": status, "version": version})
+            except urllib.error.HTTPError as refused:
+                status, error = refused.code, refused.reason
+            except OSError as lost:  # refused, reset or timed out: the user saw nothing
+                error = repr(lost)
+            self.answers.append(
+                {"seconds": time.monotonic() - self._start, "status": status, "version": version, "error": error}
+            )
             time.sleep(self.pause)
 
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame(self.answers, columns=["seconds", "status", "version"])
+        return pd.DataFrame(self.answers, columns=["seconds", "status", "version", "error"])
 
     def failed(self) -> int:
         return sum(answer["status"] != 200 for answer in self.answers)
