@@ -10,7 +10,7 @@ NBVAL  := -p nbval --nbval --nbval-current-env --nbval-sanitize-with tests/noteb
 WORKERS ?= 3
 XDIST  := -n $(WORKERS) --no-loadscope-reorder
 
-.PHONY: install pipelines lock run test quick lint reproduce lab notebooks labs bench devcontainer
+.PHONY: install pipelines lock run test quick lint reproduce lab notebooks labs site bench devcontainer
 
 install: $(VENV)/.installed
 
@@ -93,6 +93,11 @@ notebooks: install
 # Regenerate labs/ from solutions/.
 labs: install
 	$(WB) labs
+
+# The course as a static website from the stored notebooks (runs/site/, or OUT=public); SOLUTIONS=1 adds the solved labs.
+OUT ?= runs/site
+site: install
+	$(WB) site --out $(OUT) $(if $(SOLUTIONS),--solutions)
 
 # Measure speed and size against the usual alternatives; writes bench/results/latest.{md,json}.
 bench: install

@@ -136,6 +136,25 @@ def _longest_first(items) -> None:
     items[:] = [item for group in sorted(groups.values(), key=weight) for item in group]
 
 
+_REPORTS: list[tuple[str, str]] = []  # (nodeid, outcome) of each item: which stored notebooks passed in full
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or report.outcome != "passed":  # a setup that failed or skipped counts too
+        _REPORTS.append((report.nodeid, report.outcome))
+
+
+def pytest_sessionfinish(session):
+    """The run (not each xdist worker) records the notebooks nbval checked in full: the site's stamp reads it."""
+    if hasattr(session.config, "workerinput"):
+        return
+    from mlops_workbook.course import verification
+
+    checked = verification.fully_passed(_REPORTS, Path(session.config.rootpath))
+    if checked:
+        verification.record(checked, Path(session.config.rootpath))
+
+
 def pytest_runtest_setup(item):
     for mark in item.iter_markers("component"):
         for name in mark.args:
@@ -181,6 +200,25 @@ def jupyterlab(tmp_path_factory):
         yield lab
     finally:
         processes.stop(name, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, driven by Selenium; `browser.get_log("browser")` holds the console's messages."""
+    import shutil
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(argument)
+    options.add_argument("--window-size=1400,1000")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    yield driver
+    driver.quit()
 
 
 @pytest.fixture(scope="module")

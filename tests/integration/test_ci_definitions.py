@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from mlops_workbook.cd.rollout import ci_pipeline
 from mlops_workbook.ci import serving_image
 from mlops_workbook.core import environments, http_client, instance, paths
 from mlops_workbook.core.docker import images
+from mlops_workbook.course import verification
 from mlops_workbook.ct import steps
 
 ROOT = paths.project_root()
@@ -269,6 +271,42 @@ def test_the_course_ci_grades_a_class_in_shards_and_merges_one_report_on_gitlab_
     assert any(merge in line for line in gitlab["class-report"]["script"])
     assert any(merge in s.get("run", "") for s in github["class-report"]["steps"])
     assert github["class-report"]["needs"] == "grade"
+
+
+def test_the_course_ci_publishes_the_site_after_the_suite_on_gitlab_and_github():
+    gitlab = yaml.safe_load((ROOT / ".gitlab" / "workbook.gitlab-ci.yml").read_text())
+    github = yaml.safe_load((ROOT / ".github" / "workflows" / "workbook.yml").read_text())["jobs"]
+    assert gitlab["stages"].index("publish") == gitlab["stages"].index("suite") + 1
+    assert gitlab["pages"]["stage"] == "publish" and gitlab["pages"]["artifacts"]["paths"] == ["public"]
+    assert gitlab["test-suite"]["artifacts"]["paths"] == ["runs/artifacts/"]  # the record the stamps read
+    steps = github["site"]["steps"]
+    runs = [s["run"] for s in steps if "run" in s]
+    assert gitlab["pages"]["script"] == runs == ["make site OUT=public"]
+    assert github["site"]["needs"] == "test-suite" and "default_branch" in github["site"]["if"]
+    uploaded = next(s for s in github["test-suite"]["steps"] if "upload-artifact" in s.get("uses", ""))
+    downloaded = next(s for s in steps if "download-artifact" in s.get("uses", ""))
+    assert uploaded["with"]["name"] == downloaded["with"]["name"] and downloaded["with"]["path"] == "runs/artifacts/"
+    assert any(s.get("uses", "").startswith("actions/deploy-pages") for s in steps)
+
+
+@pytest.mark.component("gitlab-ci-local")
+def test_gitlab_ci_local_builds_the_course_site_with_the_suites_record_in_the_pages_job(tmp_path):
+    """The `pages` job as GitLab runs it, on a copy holding the record the suite job leaves as its artifact."""
+    project = ci_pipeline.project_copy(tmp_path / "project")
+    (project / verification.RECORD).parent.mkdir(parents=True)
+    verification.record([Path("notebooks/05_ct_data_pipeline.ipynb")], project)
+    done = subprocess.run(
+        ["gitlab-ci-local", "--file", ".gitlab/workbook.gitlab-ci.yml", f"--variable=VENV={sys.prefix}", "pages"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0 and re.search(r"PASS\s+pages", done.stdout), done.stdout[-3000:] + done.stderr
+    page = (project / "public" / "lessons" / "05_ct_data_pipeline.html").read_text()
+    assert "Verified:" in page and verification.load(project)["notebooks/05_ct_data_pipeline.ipynb"].commit[:10] in page
+    assert "Not checked:" in (project / "public" / "lessons" / "06_ct_training_pipeline.html").read_text()
+    assert not (project / "public" / "solutions").exists()
 
 
 @pytest.mark.component("gitlab-ci-local")

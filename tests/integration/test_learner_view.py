@@ -7,7 +7,6 @@ Screenshots go to runs/artifacts/browser/, where CI keeps artifacts; a failure s
 from __future__ import annotations
 
 import copy
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -17,21 +16,6 @@ from mlops_workbook.core import paths, waiting
 from mlops_workbook.course import grading, verdicts
 
 ARTIFACTS = paths.project_root() / "runs" / "artifacts" / "browser"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(argument)
-    options.add_argument("--window-size=1400,1000")
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    yield driver
-    driver.quit()
 
 
 def expected(notebook) -> dict[str, int]:

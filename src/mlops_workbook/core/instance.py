@@ -27,7 +27,15 @@ VARIABLE = "MLOPS_WORKBOOK_INSTANCE"
 STRIDE = 1000
 LAST = 20  # a configured serve_port is at most 45000 (environments.py): + 99 + 20 × 1000 stays below 65536
 # The test suite's servers, outside the environments' ports: each test module owns one block.
-TEST_PORTS = {"deploy": 8400, "rollout": 8450, "lab": 8600, "smoke-tests": 8700, "monitoring": 8800, "packaging": 8900}
+TEST_PORTS = {
+    "deploy": 8400,
+    "rollout": 8450,
+    "lab": 8600,
+    "smoke-tests": 8700,
+    "monitoring": 8800,
+    "packaging": 8900,
+    "site": 8960,
+}
 # On each container and image a run starts or builds: `mlops-workbook stop` removes what a finished run left.
 LABEL = "org.mlops-workbook.instance"
 JUPYTER_PORT = 8050  # `mlops-workbook lab`: below the environments' ports, moved by the instance like them

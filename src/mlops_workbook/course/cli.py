@@ -223,6 +223,21 @@ def refresh(only: Only = None) -> None:
 
 
 @app.command()
+def site(
+    out: Annotated[Path, typer.Option(help="the folder to write the site to (GitLab Pages publishes public/)")] = Path(
+        "runs/site"
+    ),
+    solutions: Annotated[bool, typer.Option("--solutions", help="add the solved labs (an instructors' site)")] = False,
+) -> None:
+    """The course as a static website from the stored notebooks, executing nothing; each page says when it was
+    checked (the record `make test` leaves in runs/artifacts/verified.json)."""
+    from mlops_workbook.course import site as course_site
+
+    course_site.build(paths.resolve(out), solutions)
+    console.print(f"the site is in {out}/: open {out}/index.html in a browser", soft_wrap=True)
+
+
+@app.command()
 def doctor() -> None:
     """Library versions, and which real components (Docker, Prometheus, ...) this machine has."""
     console.print(envcheck.versions().to_string())
