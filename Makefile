@@ -10,7 +10,7 @@ NBVAL  := -p nbval --nbval --nbval-current-env --nbval-sanitize-with tests/noteb
 WORKERS ?= 3
 XDIST  := -n $(WORKERS) --no-loadscope-reorder
 
-.PHONY: install pipelines lock run test quick lint reproduce lab notebooks labs site bench devcontainer
+.PHONY: install pipelines lock run test quick lint reproduce lab notebooks labs site latest bench devcontainer
 
 install: $(VENV)/.installed
 
@@ -98,6 +98,18 @@ labs: install
 OUT ?= runs/site
 site: install
 	$(WB) site --out $(OUT) $(if $(SOLUTIONS),--solutions)
+
+# The early-warning lane (the course's CI runs it on a schedule, allowed to fail): the newest release of every
+# direct dependency instead of the lock, in .venv-latest, the quick tier on it, and runs/latest/report.md (which
+# packages moved, which tests broke). Its first step reads pyproject.toml with the system's Python.
+latest: | $(UV)
+	rm -rf .venv-latest runs/latest && mkdir -p runs/latest
+	PYTHONPATH=src python3 -m mlops_workbook.course.latest requirements > runs/latest/requirements.txt
+	$(UV_ENV) $(UV) venv --quiet --seed --python python3 .venv-latest
+	$(UV_ENV) $(UV) pip install --quiet --python .venv-latest/bin/python $(OVERRIDES) -r runs/latest/requirements.txt
+	$(UV_ENV) $(UV) pip install --quiet --python .venv-latest/bin/python --no-deps -e .
+	-.venv-latest/bin/pytest tests notebooks solutions $(NBVAL) $(XDIST) -m "not heavy" -q --junitxml runs/latest/junit.xml
+	.venv-latest/bin/python -m mlops_workbook.course.latest report runs/latest/junit.xml
 
 # Measure speed and size against the usual alternatives; writes bench/results/latest.{md,json}.
 bench: install

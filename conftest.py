@@ -58,6 +58,9 @@ def pytest_configure(config):
     started_here = instance.VARIABLE not in os.environ
     if started_here or hasattr(config, "workerinput"):
         instance.claim()
+    strict_nbval = config.getoption("nbval", False) and not config.getoption("nbval_lax", False)
+    if strict_nbval and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(NotebookChecks(Path(config.rootpath)), "notebook-checks")
     if started_here:  # the suite itself, not a worker or a run inside a test: earlier runs' old images go
         from mlops_workbook.core.docker import images
 
@@ -136,23 +139,28 @@ def _longest_first(items) -> None:
     items[:] = [item for group in sorted(groups.values(), key=weight) for item in group]
 
 
-_REPORTS: list[tuple[str, str]] = []  # (nodeid, outcome) of each item: which stored notebooks passed in full
+class NotebookChecks:
+    """What a run checked of the stored notebooks, recorded at its end for the site's stamps (one per run).
 
+    Registered on the run itself, not its xdist workers (their reports reach it), and only when nbval compares
+    outputs strictly: the hashes are taken as the run starts, so an edit during the run is not called checked.
+    """
 
-def pytest_runtest_logreport(report):
-    if report.when == "call" or report.outcome != "passed":  # a setup that failed or skipped counts too
-        _REPORTS.append((report.nodeid, report.outcome))
+    def __init__(self, root: Path):
+        from mlops_workbook.course import verification
 
+        self.root, self.hashes, self.reports = root, verification.snapshot(root), []
 
-def pytest_sessionfinish(session):
-    """The run (not each xdist worker) records the notebooks nbval checked in full: the site's stamp reads it."""
-    if hasattr(session.config, "workerinput"):
-        return
-    from mlops_workbook.course import verification
+    def pytest_runtest_logreport(self, report):
+        if report.when == "call" or report.outcome != "passed":  # a setup that failed or skipped counts too
+            self.reports.append((report.nodeid, report.outcome))
 
-    checked = verification.fully_passed(_REPORTS, Path(session.config.rootpath))
-    if checked:
-        verification.record(checked, Path(session.config.rootpath))
+    def pytest_sessionfinish(self):
+        from mlops_workbook.course import verification
+
+        results = verification.outcomes(self.reports, self.root)
+        if results:
+            verification.record(results, self.hashes, self.root)
 
 
 def pytest_runtest_setup(item):

@@ -289,6 +289,17 @@ def test_the_course_ci_publishes_the_site_after_the_suite_on_gitlab_and_github()
     assert any(s.get("uses", "").startswith("actions/deploy-pages") for s in steps)
 
 
+def test_the_early_warning_lane_runs_on_the_schedule_only_and_never_blocks_on_gitlab_and_github():
+    gitlab = yaml.safe_load((ROOT / ".gitlab" / "workbook.gitlab-ci.yml").read_text())["latest"]
+    github = yaml.safe_load((ROOT / ".github" / "workflows" / "workbook.yml").read_text())["jobs"]["latest"]
+    assert gitlab["script"] == [s["run"] for s in github["steps"] if "run" in s] == ["make latest"]
+    assert gitlab["allow_failure"] is True and github["continue-on-error"] is True
+    assert gitlab["rules"][-1] == {"if": '$CI_PIPELINE_SOURCE == "schedule"'}
+    assert github["if"] == "${{ github.event_name == 'schedule' }}"
+    uploaded = next(s for s in github["steps"] if "upload-artifact" in s.get("uses", ""))
+    assert gitlab["artifacts"]["paths"] == [uploaded["with"]["path"]] == ["runs/latest/report.md"]
+
+
 @pytest.mark.component("gitlab-ci-local")
 def test_gitlab_ci_local_builds_the_course_site_with_the_suites_record_in_the_pages_job(tmp_path):
     """The `pages` job as GitLab runs it, on a copy holding the record the suite job leaves as its artifact."""

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 
 from mlops_workbook.core import instance, paths, waiting
-from mlops_workbook.course import runner, site
+from mlops_workbook.course import runner, site, verification
 
 PORT = instance.port(instance.TEST_PORTS["site"])
 BASE = f"http://127.0.0.1:{PORT}/"
@@ -94,8 +94,14 @@ def test_every_page_loads_with_its_images_and_without_a_console_error(crawled):
                 assert urllib.parse.unquote(fragment) in crawled[target]["ids"], f"{url} links {link}: no such anchor"
 
 
+def shown(markdown: str) -> str:
+    """A stamp's markdown as the page's text reads."""
+    return markdown.replace("**", "").replace("`", "")
+
+
 @pytest.mark.component("chromium")
 def test_each_lesson_page_shows_its_stored_plots_and_tables_and_its_check(crawled):
+    checks = verification.load()  # the suite records at its very end: the same record the site was built from
     for notebook in runner.notebooks("notebooks"):
         page = crawled[f"{BASE}lessons/{notebook.stem}.html"]
         cells = nbformat.read(notebook, as_version=4).cells
@@ -106,7 +112,10 @@ def test_each_lesson_page_shows_its_stored_plots_and_tables_and_its_check(crawle
         tables = sum(data.get("text/html", "").count("<table") for data in outputs)
         assert page["images"] == plots, f"{notebook.name}: {page['images']} images on its page, {plots} stored"
         assert page["tables"] >= tables, f"{notebook.name}: {page['tables']} tables on its page, {tables} stored"
-        assert "Verified:" in page["text"] or "Not checked:" in page["text"] or "Changed since" in page["text"]
+        assert shown(site.stamp(paths.project_root(), notebook, checks)[1]) in page["text"], f"{notebook.name}'s stamp"
+    for solution in runner.notebooks("solutions"):
+        page = crawled[f"{BASE}labs/{solution.stem}.html"]
+        assert shown(site.stamp(paths.project_root(), solution, checks)[1]) in page["text"], f"lab {solution.stem}"
 
 
 @pytest.mark.component("chromium")

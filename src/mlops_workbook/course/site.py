@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 
 from mlops_workbook.core import errors, paths
-from mlops_workbook.course import runner, verification
+from mlops_workbook.course import labs, runner, verification
 
 TITLE = "MLOps automation workbook"
 BENCH = Path("bench") / "results"
@@ -56,8 +56,11 @@ def build(out: Path, solutions: bool = False) -> Path:
     with tempfile.TemporaryDirectory(prefix="site-") as work:
         source = Path(work) / "source"
         source.mkdir()
+        stale = labs.stale_labs()
         pages = {
-            section: [_notebook_page(root, folder, nb, source / section, checks) for nb in runner.notebooks(folder)]
+            section: [
+                _notebook_page(root, folder, nb, source / section, checks, stale) for nb in runner.notebooks(folder)
+            ]
             for section, folder in sections.items()
         }
         readme = (root / "README.md").read_text().removeprefix(f"# {TITLE}\n")
@@ -83,13 +86,13 @@ def build(out: Path, solutions: bool = False) -> Path:
 
 
 def stamp(root: Path, notebook: Path, checks: dict[str, verification.Check]) -> tuple[bool, str]:
-    """(verified, what to say) about a notebook's last check: verified, changed since, or never checked here."""
+    """(verified, what to say) about a notebook's last check: verified, failed, changed since, or never checked."""
     name = notebook.relative_to(root).as_posix()
     check = checks.get(name)
     if check is None:
         return False, (
-            f"**Not checked:** no test run on this machine recorded `{name}` (`{verification.RECORD}`); "
-            "`make reproduce` executes it and compares every output."
+            f"**Not checked:** no recorded test run executed `{name}` (`{verification.RECORD}`); "
+            "`make reproduce` executes it and compares its outputs."
         )
     when = check.checked_at.replace("T", " ").removesuffix("+00:00") + " UTC"
     commit = check.commit[:10] + (" with uncommitted changes" if check.commit.endswith("+changes") else "")
@@ -98,22 +101,32 @@ def stamp(root: Path, notebook: Path, checks: dict[str, verification.Check]) -> 
             f"**Changed since its last check** on {when} (commit {commit}): what this page shows was not compared; "
             "`make reproduce` checks it."
         )
+    if not check.passed:
+        return False, (
+            f"**Failed its last check** on {when} (commit {commit}): a cell raised or printed other than what this "
+            "page shows; `make reproduce` says which."
+        )
+    cells = nbformat.read(notebook, as_version=4).cells
+    unchecked = sum("nbval-ignore-output" in cell.metadata.get("tags", []) for cell in cells)
     return True, (
-        f"**Verified:** every cell executed with the `{check.env}` environment's parameters and its outputs compared "
-        f"(nbval) on {when}, commit {commit}, lock `{verification.LOCK}` sha256 {check.lock_sha256[:12]}."
+        f"**Verified:** every cell executed with the `{check.env}` environment's parameters and its text outputs "
+        f"compared (nbval, plots by their text form"
+        + (f"; {unchecked} cell{'s' * (unchecked > 1)} marked `nbval-ignore-output` executed only" if unchecked else "")
+        + f") on {when}, commit {commit}, lock `{verification.LOCK}` sha256 {check.lock_sha256[:12]}."
     )
 
 
-def _notebook_page(root: Path, folder: str, notebook: Path, section: Path, checks) -> str:
+def _notebook_page(root: Path, folder: str, notebook: Path, section: Path, checks, stale: list[str]) -> str:
     """The notebook as a page: its cells and stored outputs, the stamp under its title."""
     page = _without_widgets(nbformat.read(notebook, as_version=4))
     if folder == "labs":  # a blank lab is checked through its solution, from which it is generated
         verified, said = stamp(root, root / "solutions" / notebook.name, checks)
+        if paths.show(notebook) in stale:
+            verified, said = False, "**Out of date:** not what its solution generates now (`make labs`). " + said
         said = f"The blank lab, generated from `solutions/{notebook.name}`. {said}"
     else:
         verified, said = stamp(root, notebook, checks)
-    code = "\n".join(cell.source for cell in page.cells if cell.cell_type == "code")
-    if str(BENCH) in code:
+    if any(str(BENCH) in cell.source or "make bench" in cell.source for cell in page.cells):
         said += " The figures it quotes come from the [benchmarks](../bench.md)."
     page.cells.insert(1, nbformat.v4.new_markdown_cell(f"```{{{'tip' if verified else 'warning'}}}\n{said}\n```"))
     section.mkdir(exist_ok=True)
