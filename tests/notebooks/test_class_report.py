@@ -11,7 +11,7 @@ from test_labs import WRONG, with_answers
 from typer.testing import CliRunner
 
 from mlops_workbook.core import paths
-from mlops_workbook.course import grading, verdicts
+from mlops_workbook.course import gradebook, grading, verdicts
 from mlops_workbook.course.cli import app
 
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
@@ -70,6 +70,24 @@ def test_a_class_report_tells_right_wrong_unsolved_hanging_and_crashed_apart(tmp
     hints = {(r.learner, r.exercise): r.hint for r in rows.itertuples()}
     assert hints["cy", "ex2_maturity"].startswith("Hint:")
     assert f"{TIMEOUT} s" in hints["di", "ex1_stage_map"]
+
+    exported = tmp_path / "gradebook.csv"  # the same class as an LMS imports it
+    done = subprocess.run([CLI, "gradebook", str(report), "--out", str(exported)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    book = pd.read_csv(exported, dtype=str, keep_default_na=False).set_index("Student")
+    worth = gradebook.points()[LAB]
+    got = {learner: book.loc[learner, LAB] for learner in ("ada", "bo", "cy", "di", "ed", "fay", "gus")}
+    assert got == {
+        "ada": str(sum(worth.values())),
+        "bo": "0",
+        "cy": str(worth["ex1_stage_map"] + worth["ex3_range_check"]),
+        "di": str(worth["ex2_maturity"] + worth["ex3_range_check"]),
+        "ed": str(worth["ex1_stage_map"] + worth["ex2_maturity"]),
+        "fay": "",  # could not be checked: no grade, not zero
+        "gus": str(worth["ex2_maturity"] + worth["ex3_range_check"]),
+    }
+    assert book.loc["Points Possible", LAB] == str(sum(worth.values())) and book.loc["ada", "SIS Login ID"] == "ada"
+    assert book.loc["ada", "01_ci_testing"] == "", "a lab not handed in has no grade"
 
 
 def test_an_empty_folder_says_what_a_submission_looks_like(tmp_path):

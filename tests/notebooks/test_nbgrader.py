@@ -12,12 +12,13 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 from nbgrader.api import Gradebook
 from test_labs import WRONG, lab_marks, with_answers
 
 from mlops_workbook.core import paths
-from mlops_workbook.course import envcheck, labs, nbgrader_course
+from mlops_workbook.course import envcheck, gradebook, labs, nbgrader_course
 
 # The labs that start no server and build no image (07 and 08 only call promtool and amtool).
 LIGHT = [s.stem for s, _ in labs.lab_pairs() if not set(envcheck.notebook_needs(s)) & envcheck.HEAVY]
@@ -107,7 +108,11 @@ def test_autograde_gives_points_for_right_answers_only(tmp_path, lab):
 
     nbgrader(folder, "autograde", lab, "--create")
 
-    with Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as gradebook:
-        grades = gradebook.find_submission_notebook(lab, lab, "learner").grades
+    with Gradebook(f"sqlite:///{folder / 'gradebook.db'}") as book:
+        grades = book.find_submission_notebook(lab, lab, "learner").grades
         given = {grade.name: grade.score for grade in grades}
     assert given == {e: p if kinds[e] == "right" else 0 for e, p in points_of(lab).items()}, kinds
+
+    exported = gradebook.write(gradebook.from_nbgrader(folder / "gradebook.db"), tmp_path / "gradebook.csv")
+    row = pd.read_csv(exported, dtype=str, keep_default_na=False).set_index("SIS Login ID").loc["learner"]
+    assert row[lab] == str(sum(p for e, p in points_of(lab).items() if kinds[e] == "right"))

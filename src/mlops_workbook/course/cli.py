@@ -171,6 +171,21 @@ def merge(
     _print_class_report(results, f"class report: {len(reports)} shards merged", report)
 
 
+@app.command()
+def gradebook(
+    source: Annotated[
+        Path, typer.Argument(help="a class report (`check`'s or `merge`'s .csv) or nbgrader's gradebook.db")
+    ],
+    out: Annotated[Path, typer.Option(help="where the LMS import file is written (CSV)")] = Path("gradebook.csv"),
+) -> None:
+    """The class's points as an LMS imports them (Canvas's gradebook CSV, mapped by Moodle's CSV import too)."""
+    from mlops_workbook.course import gradebook as lms
+
+    table = lms.read(source)
+    lms.write(table, out)
+    console.print(f"{len(table)} learners, {table.notna().sum().sum()} graded labs: {out}", soft_wrap=True)
+
+
 def _print_class_report(results, title: str, report: Path) -> None:
     """One row per learner, one column per lab exercise; the CSV keeps every hint too."""
     results = results.assign(column=results["lab"].str[:2] + " " + results["exercise"])

@@ -72,19 +72,23 @@ def report(junit: Path, python: Path, out: Path = OUT) -> tuple[Path, bool]:
     broken = failures(junit) if junit.exists() else [("the quick tier", f"no JUnit report at {junit.name}")]
     lines = ["# The workbook on its dependencies' newest releases", ""]
     lines += [
-        f"{len(moved)} direct dependencies moved past their pin:",
+        f"{_count(len(moved), 'direct dependency', 'direct dependencies')} moved past their pin:",
         "",
         "| package | pinned | newest |",
         "|---|---|---|",
     ]
     lines += [f"| {name} | {pinned} | {newest} |" for name, pinned, newest in moved] or ["| none | | |"]
-    lines += ["", f"{len(broken)} tests of the quick tier failed on them:", ""]
+    lines += ["", f"{_count(len(broken), 'test', 'tests')} of the quick tier failed on them:", ""]
     lines += [f"- `{test}`: {why}" for test, why in broken] or [
         "- none: the lock can move (`make lock UPGRADE=--upgrade`)"
     ]
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return out / "report.md", bool(broken)
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def main(arguments: list[str]) -> int:
