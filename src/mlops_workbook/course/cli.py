@@ -252,6 +252,24 @@ def site(
     console.print(f"the site is in {out}/: open {out}/index.html in a browser", soft_wrap=True)
 
 
+@app.command("release-course")
+def release_course(
+    version: Annotated[str, typer.Argument(help="the cohort's version, e.g. 2027.1: the tag is course-<version>")],
+    out: Annotated[
+        Path | None, typer.Option(help="where the release is built, outside the workbook (~/courses/mlops-<version>)")
+    ] = None,
+) -> None:
+    """Tag the course for a cohort and build, for that tag, its site, its nbgrader course and what changed since
+    the last cohort (CHANGES.md)."""
+    from mlops_workbook.course import cohort
+
+    changes = cohort.release(version, out or Path.home() / "courses" / f"mlops-{version}")
+    console.print(changes.read_text(), soft_wrap=True, highlight=False)
+    console.print(
+        f"tagged {cohort.PREFIX}{version}; the site, the nbgrader course and CHANGES.md are in {changes.parent}/"
+    )
+
+
 @app.command()
 def doctor() -> None:
     """Library versions, and which real components (Docker, Prometheus, ...) this machine has."""
