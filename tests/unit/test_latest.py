@@ -2,6 +2,7 @@
 
 import sys
 import tomllib
+from pathlib import Path
 
 from mlops_workbook.core import paths
 from mlops_workbook.course import latest
@@ -37,9 +38,12 @@ def test_the_report_names_what_moved_and_each_broken_test(tmp_path):
     assert "`tests.unit.test_a::test_moved`: AttributeError: 'Report' has no attribute 'run'" in text
     assert "`notebooks.05_ct_data_pipeline.ipynb::Cell 3`: ImportError: cannot import" in text
     assert "test_fine" not in text
-    assert (
-        "0 direct dependencies moved" in text and "2 tests of the quick tier failed" in text
-    )  # this environment holds the lock's versions
+    here = latest.installed(Path(sys.executable))  # the lock's versions, or the lane's newest
+    moved = [
+        (name, pinned, here[name]) for name, (_, pinned) in latest.pins().items() if pinned and pinned != here[name]
+    ]
+    assert f"{len(moved)} direct dependenc" in text and "2 tests of the quick tier failed" in text
+    assert all(f"| {name} | {pinned} | {newest} |" in text for name, pinned, newest in moved)
 
 
 def test_a_quick_tier_that_wrote_no_report_counts_as_broken(tmp_path):

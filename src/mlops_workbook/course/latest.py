@@ -11,6 +11,7 @@ environment exists, on the system's Python, so this module imports only the stan
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import subprocess
@@ -70,7 +71,10 @@ def report(junit: Path, python: Path, out: Path = OUT) -> tuple[Path, bool]:
     moved = [(name, pinned, now.get(name, "not installed")) for name, (_, pinned) in pins().items()]
     moved = [row for row in moved if row[1] and row[1] != row[2]]
     broken = failures(junit) if junit.exists() else [("the quick tier", f"no JUnit report at {junit.name}")]
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = ["# The workbook on its dependencies' newest releases", ""]
+    lines += [f"`make latest` on {when}, commit {commit.stdout.strip() or 'unknown'}: the quick tier.", ""]
     lines += [
         f"{_count(len(moved), 'direct dependency', 'direct dependencies')} moved past their pin:",
         "",
