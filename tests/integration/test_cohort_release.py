@@ -70,6 +70,8 @@ def test_two_cohorts_get_a_tag_a_site_an_nbgrader_course_and_what_changed_betwee
     for version, out, said in [
         ("2027.1", tmp_path / "again", "exists already"),
         ("2027 .2", tmp_path / "bad", "is not a version"),
+        ("2027.2.", tmp_path / "bad", "is not a version"),  # git refuses such a tag: refused before the build
+        ("2027.2.lock", tmp_path / "bad", "is not a version"),
         ("2027.2", project / "inside", "inside the workbook"),
         ("2027.2", tmp_path / "cohort-1", "is not empty"),
     ]:

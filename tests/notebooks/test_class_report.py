@@ -46,6 +46,10 @@ def test_a_class_report_tells_right_wrong_unsolved_hanging_and_crashed_apart(tmp
     tampered = nbformat.read(submissions / "gus" / f"{LAB}.ipynb", as_version=4)
     next(c for c in tampered.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex1_stage_map").source = "1"
     nbformat.write(tampered, submissions / "gus" / f"{LAB}.ipynb")
+    (submissions / "hal").mkdir()  # right answers in a renamed copy: graded as the lab it answers
+    (submissions / "hal" / f"{LAB} (1).ipynb").write_bytes(
+        (paths.project_root() / "solutions" / f"{LAB}.ipynb").read_bytes()
+    )
 
     report = tmp_path / "report.csv"
     done = subprocess.run(
@@ -67,6 +71,7 @@ def test_a_class_report_tells_right_wrong_unsolved_hanging_and_crashed_apart(tmp
     assert [result["ed", e] for e in exercises] == [verdicts.PASSED, verdicts.PASSED, verdicts.CRASHED]
     assert result["fay", "-"] == "not checked"
     assert [result["gus", e] for e in exercises] == [verdicts.TAMPERED, verdicts.PASSED, verdicts.PASSED]
+    assert set(rows[rows.learner == "hal"].lab) == {LAB}
     hints = {(r.learner, r.exercise): r.hint for r in rows.itertuples()}
     assert hints["cy", "ex2_maturity"].startswith("Hint:")
     assert f"{TIMEOUT} s" in hints["di", "ex1_stage_map"]
@@ -76,7 +81,7 @@ def test_a_class_report_tells_right_wrong_unsolved_hanging_and_crashed_apart(tmp
     assert done.returncode == 0, done.stdout + done.stderr
     book = pd.read_csv(exported, dtype=str, keep_default_na=False).set_index("Student")
     worth = gradebook.points()[LAB]
-    got = {learner: book.loc[learner, LAB] for learner in ("ada", "bo", "cy", "di", "ed", "fay", "gus")}
+    got = {learner: book.loc[learner, LAB] for learner in ("ada", "bo", "cy", "di", "ed", "fay", "gus", "hal")}
     assert got == {
         "ada": str(sum(worth.values())),
         "bo": "0",
@@ -85,6 +90,7 @@ def test_a_class_report_tells_right_wrong_unsolved_hanging_and_crashed_apart(tmp
         "ed": str(worth["ex1_stage_map"] + worth["ex2_maturity"]),
         "fay": "",  # could not be checked: no grade, not zero
         "gus": str(worth["ex2_maturity"] + worth["ex3_range_check"]),
+        "hal": str(sum(worth.values())),
     }
     assert book.loc["Points Possible", LAB] == str(sum(worth.values())) and book.loc["ada", "SIS Login ID"] == "ada"
     assert book.loc["ada", "01_ci_testing"] == "", "a lab not handed in has no grade"

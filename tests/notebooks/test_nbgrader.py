@@ -113,6 +113,7 @@ def test_autograde_gives_points_for_right_answers_only(tmp_path, lab):
         given = {grade.name: grade.score for grade in grades}
     assert given == {e: p if kinds[e] == "right" else 0 for e, p in points_of(lab).items()}, kinds
 
-    exported = gradebook.write(gradebook.from_nbgrader(folder / "gradebook.db"), tmp_path / "gradebook.csv")
-    row = pd.read_csv(exported, dtype=str, keep_default_na=False).set_index("SIS Login ID").loc["learner"]
-    assert row[lab] == str(sum(p for e, p in points_of(lab).items() if kinds[e] == "right"))
+    exported = gradebook.write(*gradebook.read(folder / "gradebook.db"), tmp_path / "gradebook.csv")
+    book = pd.read_csv(exported, dtype=str, keep_default_na=False).set_index("SIS Login ID")
+    assert book.loc["learner", lab] == str(sum(p for e, p in points_of(lab).items() if kinds[e] == "right"))
+    assert list(book.columns[4:]) == [lab] and book.iloc[0][lab] == str(sum(points_of(lab).values()))

@@ -32,7 +32,7 @@ def nbval(project, *options: str) -> str:
     return done.stdout + done.stderr
 
 
-def test_a_strict_nbval_run_records_each_notebook_it_ran_in_full_and_a_lax_one_nothing(tmp_path):
+def test_a_strict_nbval_run_records_each_notebook_it_ran_in_full_and_a_lax_or_unrecorded_one_nothing(tmp_path):
     shutil.copy(paths.project_root() / "conftest.py", tmp_path)
     (tmp_path / "requirements").mkdir()
     (tmp_path / verification.LOCK).write_text("pytest\n")
@@ -53,5 +53,9 @@ def test_a_strict_nbval_run_records_each_notebook_it_ran_in_full_and_a_lax_one_n
     record = (tmp_path / verification.RECORD).read_text()
     said = nbval(tmp_path, "--nbval-lax")  # outputs not compared: no claim about them
     assert "passed" in said, said
+    assert (tmp_path / verification.RECORD).read_text() == record
+    nbformat.write(stored("1\n"), tmp_path / NB)
+    said = nbval(tmp_path, "-p", "no:notebook-checks")  # make latest: checked on other versions than the lock's
+    assert "2 passed" in said, said
     assert (tmp_path / verification.RECORD).read_text() == record
     assert json.loads(record)[NB]["passed"] is False

@@ -181,8 +181,8 @@ def gradebook(
     """The class's points as an LMS imports them (Canvas's gradebook CSV, mapped by Moodle's CSV import too)."""
     from mlops_workbook.course import gradebook as lms
 
-    table = lms.read(source)
-    lms.write(table, out)
+    table, possible = lms.read(source)
+    lms.write(table, possible, out)
     console.print(f"{len(table)} learners, {table.notna().sum().sum()} graded labs: {out}", soft_wrap=True)
 
 

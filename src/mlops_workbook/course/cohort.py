@@ -12,6 +12,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,7 @@ def release(version: str, out: Path) -> Path:
     """Build the cohort's site, nbgrader course and CHANGES.md in `out`, then tag HEAD; CHANGES.md's path."""
     root = paths.project_root()
     tag = PREFIX + version
-    if not VERSION.match(version) or ".." in version:
+    if not VERSION.match(version) or _git(root, "check-ref-format", f"refs/tags/{tag}", check=False) is None:
         raise errors.BadInputError(f"{version!r} is not a version: letters, digits, '.', '_' and '-', e.g. 2027.1")
     out = Path(out).resolve()
     if out.is_relative_to(root):
@@ -42,23 +43,25 @@ def release(version: str, out: Path) -> Path:
         raise errors.BadInputError(f"{tag} exists already: each cohort gets a new version")
     if _git(root, "status", "--porcelain"):
         raise errors.BadInputError("the clone has changes that are not committed: the tag must be what is built")
+    if _git(root, "var", "GIT_COMMITTER_IDENT", check=False) is None:
+        raise errors.BadInputError("git does not know who tags: `git config user.name` and `user.email` first")
     if labs.stale_labs():
         raise errors.BadInputError("labs/ is not what solutions/ generate: run `make labs` and commit")
-    previous = _previous(root)
+    previous = _git(root, "describe", "--tags", "--abbrev=0", "--match", f"{PREFIX}*", "HEAD", check=False)
 
-    site.build(out / "site")
-    nbgrader_course.write(out / "nbgrader")
-    _nbgrader(out / "nbgrader", "generate_assignment", "--CourseDirectory.assignment_id=*")
-    changes = out / "CHANGES.md"
-    changes.write_text(_changes(root, tag, previous))
+    building = out.with_name(f".{out.name}.building")  # moved into place only once whole: a retry finds no leftovers
+    shutil.rmtree(building, ignore_errors=True)
+    try:
+        site.build(building / "site")
+        nbgrader_course.write(building / "nbgrader")
+        _nbgrader(building / "nbgrader", "generate_assignment", "--CourseDirectory.assignment_id=*")
+        (building / "CHANGES.md").write_text(_changes(root, tag, previous))
+        shutil.rmtree(out, ignore_errors=True)  # empty, as checked above
+        building.rename(out)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
     _git(root, "tag", "-a", tag, "-m", f"the course as released to the cohort {version}")
-    return changes
-
-
-def _previous(root: Path) -> str | None:
-    """The newest earlier cohort's tag, if any."""
-    tags = _git(root, "tag", "--list", f"{PREFIX}*", "--sort=-creatordate").splitlines()
-    return tags[0] if tags else None
+    return out / "CHANGES.md"
 
 
 def _changes(root: Path, tag: str, previous: str | None) -> str:
@@ -76,7 +79,7 @@ def _changes(root: Path, tag: str, previous: str | None) -> str:
     lines += ["", "| lab | points before | points now |", "|---|---|---|"]
     for solution, _ in labs.lab_pairs():
         name = f"solutions/{solution.name}"
-        before = _points(_git(root, "show", f"{previous}:{name}", check=False)) if previous else None
+        before = _points(_git(root, "show", f"{previous}:{name}", check=False) or "") if previous else None
         now = _points(solution.read_text())
         lines.append(f"| {solution.stem} | {'-' if before is None else before} | {now} |")
     return "\n".join(lines) + "\n"
@@ -97,8 +100,11 @@ def _nbgrader(course: Path, *args: str) -> None:
     commands.run([str(bin_dir / "nbgrader"), *args], f"nbgrader {args[0]}", cwd=course, env=env)
 
 
-def _git(root: Path, *args: str, check: bool = True) -> str:
+def _git(root: Path, *args: str, check: bool = True) -> str | None:
+    """git's output; when it fails, an error (or None with `check=False`: the failure is the answer)."""
     done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
-    if check and done.returncode != 0:
+    if done.returncode == 0:
+        return done.stdout.strip()
+    if check:
         raise errors.UnavailableError(f"git {args[0]} failed in {paths.show(root)}: {done.stderr.strip()}")
-    return done.stdout.strip() if done.returncode == 0 else ""
+    return None

@@ -10,6 +10,8 @@ be checked (a heavy lab graded in the sandbox), is left empty: no grade, not zer
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 
 import nbformat
@@ -32,11 +34,18 @@ def points() -> dict[str, dict[str, int]]:
     return found
 
 
-def from_class_report(report: Path) -> pd.DataFrame:
-    """{learner × lab: points} from `mlops-workbook check`'s class report (or `merge`'s)."""
+def from_class_report(report: Path) -> tuple[pd.DataFrame, dict[str, float]]:
+    """({learner × lab: points}, {lab: points possible}) from `mlops-workbook check`'s class report (or `merge`'s)."""
     results = grading.merge([report])  # the same checks as merging shards: a clear error if it is not a report
-    worth = points()
     checked = results[results["exercise"] != "-"]  # a submission that could not be checked has one row, "-"
+    twice = checked[checked.duplicated(["learner", "lab", "exercise"])]
+    if not twice.empty:
+        first = twice.iloc[0]
+        raise errors.BadInputError(
+            f"{paths.show(report)} grades {first['learner']}'s {first['lab']} {first['exercise']} more than once "
+            "(a report merged with itself?): merge each shard's report once"
+        )
+    worth = points()
     scored = checked.assign(
         points=[
             worth.get(lab, {}).get(exercise, 0) * (result == verdicts.PASSED)
@@ -44,15 +53,22 @@ def from_class_report(report: Path) -> pd.DataFrame:
         ]
     )
     table = scored.pivot_table(index="learner", columns="lab", values="points", aggfunc="sum")
-    return table.reindex(sorted(set(results["learner"])))
+    possible = {lab: sum(exercises.values()) for lab, exercises in worth.items()}
+    return table.reindex(sorted(set(results["learner"]))), possible
 
 
-def from_nbgrader(database: Path) -> pd.DataFrame:
-    """{learner × lab: points} from nbgrader's gradebook.db after `nbgrader autograde`."""
+def from_nbgrader(database: Path) -> tuple[pd.DataFrame, dict[str, float]]:
+    """({learner × lab: points}, {lab: points possible}) from nbgrader's gradebook.db after `nbgrader autograde`.
+
+    Points possible are the gradebook's own: a course released from another cohort's solutions keeps its points.
+    """
+    _require_gradebook(database)  # nbgrader's Gradebook() would create its tables in any other SQLite file
     from nbgrader.api import Gradebook, MissingEntry
 
-    rows = {}
+    rows, possible = {}, {}
     with Gradebook(f"sqlite:///{database.resolve()}") as book:
+        for assignment in book.assignments:
+            possible[assignment.name] = assignment.max_score
         for student in book.students:
             rows[student.id] = {}
             for assignment in book.assignments:
@@ -60,11 +76,24 @@ def from_nbgrader(database: Path) -> pd.DataFrame:
                     rows[student.id][assignment.name] = book.find_submission(assignment.name, student.id).score
                 except MissingEntry:
                     pass  # not handed in: no grade
-    return pd.DataFrame.from_dict(rows, orient="index").sort_index()
+    return pd.DataFrame.from_dict(rows, orient="index", columns=list(possible)).sort_index(), possible
 
 
-def read(source: Path) -> pd.DataFrame:
-    """A class's points from either grader, told apart by the file: a class report (.csv) or nbgrader's .db."""
+def _require_gradebook(database: Path) -> None:
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{database.resolve()}?mode=ro", uri=True)) as db:
+            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError:
+        tables = set()
+    if not {"assignment", "student", "submitted_assignment"} <= tables:
+        raise errors.BadInputError(
+            f"{paths.show(database)} is not an nbgrader gradebook: pass the gradebook.db in your course folder, "
+            "after `nbgrader autograde`"
+        )
+
+
+def read(source: Path) -> tuple[pd.DataFrame, dict[str, float]]:
+    """A class's points and each lab's possible points, from either grader: a class report (.csv) or gradebook.db."""
     if not source.is_file():
         raise errors.BadInputError(f"no such file: {paths.show(source)}: pass a class report (.csv) or gradebook.db")
     if source.suffix == ".db":
@@ -76,14 +105,13 @@ def read(source: Path) -> pd.DataFrame:
     )
 
 
-def write(table: pd.DataFrame, out: Path) -> Path:
+def write(table: pd.DataFrame, possible: dict[str, float], out: Path) -> Path:
     """The LMS's import file: identity columns, one column per lab in course order, the Points Possible row first."""
-    worth = {lab: sum(exercises.values()) for lab, exercises in points().items()}
-    unknown = sorted(set(table.columns) - set(worth))
+    unknown = sorted(set(table.columns) - set(possible))
     if unknown:
-        raise errors.BadInputError(f"not labs of this workbook: {', '.join(unknown)}: grade the labs it ships")
-    columns = list(worth)
-    rows = [dict.fromkeys(IDENTITY, "") | {"Student": POSSIBLE} | worth]
+        raise errors.BadInputError(f"not labs of this course: {', '.join(unknown)}: grade the labs it ships")
+    columns = sorted(possible)
+    rows = [dict.fromkeys(IDENTITY, "") | {"Student": POSSIBLE} | {lab: _number(possible[lab]) for lab in columns}]
     for learner, scores in table.reindex(columns=columns).iterrows():
         given = {lab: ("" if pd.isna(score) else _number(score)) for lab, score in scores.items()}
         rows.append({"Student": learner, "ID": "", "SIS User ID": "", "SIS Login ID": learner, "Section": ""} | given)

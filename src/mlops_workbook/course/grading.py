@@ -182,6 +182,8 @@ def _rows(path: Path, timeout: int, workspace: Path, image: str | None) -> list[
     learner, lab = path.parent.name, path.stem
     try:
         checked = check(path, timeout, workspace=workspace, image=image)
+        answered = labs.solution_for(nbformat.read(path, as_version=4), path.stem)
+        lab = answered.stem if answered else lab  # a renamed copy (07 (1).ipynb) is the lab it answers
         return [(learner, lab, o.exercise, o.status, o.hint) for o in checked]
     except (ValueError, OSError, nbformat.ValidationError) as error:  # unreadable JSON is a ValueError too
         return [(learner, lab, "-", "not checked", str(error).splitlines()[0])]
@@ -234,7 +236,8 @@ def merge(reports: list[Path]) -> pd.DataFrame:
         )
     not_reports = errors.BadInputError(f"these are not class reports: expected the columns {COLUMNS}")
     try:
-        merged = pd.concat([pd.read_csv(r, keep_default_na=False) for r in reports], ignore_index=True)
+        # as text: a learner's folder named by a student number keeps its leading zeros (0042, not 42)
+        merged = pd.concat([pd.read_csv(r, dtype=str, keep_default_na=False) for r in reports], ignore_index=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):  # not a CSV at all
         raise not_reports from None
     if list(merged.columns) != COLUMNS:
