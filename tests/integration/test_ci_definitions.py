@@ -304,8 +304,7 @@ def test_the_early_warning_lane_runs_on_the_schedule_only_and_never_blocks_on_gi
 def test_gitlab_ci_local_builds_the_course_site_with_the_suites_record_in_the_pages_job(tmp_path):
     """The `pages` job as GitLab runs it, on a copy holding the record the suite job leaves as its artifact."""
     project = ci_pipeline.project_copy(tmp_path / "project")
-    (project / verification.RECORD).parent.mkdir(parents=True)
-    verification.record([Path("notebooks/05_ct_data_pipeline.ipynb")], project)
+    verification.record({"notebooks/05_ct_data_pipeline.ipynb": True}, verification.snapshot(project), project)
     done = subprocess.run(
         ["gitlab-ci-local", "--file", ".gitlab/workbook.gitlab-ci.yml", f"--variable=VENV={sys.prefix}", "pages"],
         cwd=project,
