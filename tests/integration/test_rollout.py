@@ -153,7 +153,9 @@ def test_a_canary_judged_on_health_alone_is_not_held_to_the_champions_scores(rol
 @pytest.mark.parametrize(
     ("candidate", "settings", "failing"),
     [
-        ("2", {"SERVING_FAULTS": "error_rate=0.3"}, "success rate"),  # its smoke test is lucky
+        # half its requests fail (seeded: the smoke test's request passes, then 2 of the next 3 fail); at 30%, the
+        # ~10 requests a 10% step gets held one failure, missed by the analysis in 3 of 12 fresh-clone runs
+        ("2", {"SERVING_FAULTS": "error_rate=0.5"}, "success rate"),
         ("2", {"SERVING_FAULTS": "delay_ms=400"}, "p99 latency"),
         ("3", {}, "score PSI"),
     ],
