@@ -20,7 +20,7 @@ from pathlib import Path
 from mlops_workbook.cd.load import loadtest, traffic
 from mlops_workbook.cd.rollout import targets
 from mlops_workbook.ci import conversion
-from mlops_workbook.cm import drift, receivers, stack
+from mlops_workbook.cm import drift, receivers, stack, stack_config
 from mlops_workbook.core import environments, waiting
 from mlops_workbook.ct import features, training
 from mlops_workbook.example import bundle, data, schema
@@ -145,8 +145,9 @@ def alerting(cycles: int = 3) -> dict:
         "notes": [
             f"median {statistics.median(fired):.1f} s, worst {max(fired):.1f} s; back to normal → resolved "
             f"delivered: median {statistics.median(resolved):.1f} s",
-            "Prometheus scrape and rule evaluation every 1 s, the drift rule's `for: 3s`, Alertmanager "
-            "group_wait 1 s; traffic about 15 requests/s of 20 rows, drift window 500 values",
+            f"Prometheus scrape and rule evaluation every {stack_config.DEMO_INTERVAL}, the drift rule's `for:` "
+            f"{stack_config.demo_hold('InputDrift'):g} s (the team's, {stack_config.DEMO_SPEEDUP} times faster), "
+            "Alertmanager group_wait 1 s; traffic about 15 requests/s of 20 rows, drift window 500 values",
         ],
         "targets": [{"target": "drift to alert delivered <= 30 s (worst cycle)", "met": max(fired) <= 30}],
     }

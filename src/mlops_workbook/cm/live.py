@@ -7,8 +7,10 @@
   the gauge `model_live_accuracy`.
 
 A request only appends to fixed-size buffers; the statistics are computed when Prometheus scrapes
-(this is a custom collector), so drift tracking costs the serving path almost nothing. A window
-with fewer than `min_rows` values exports no gauge: too few rows would raise false alarms at start.
+(this is a custom collector), so a request pays only for the append (bench/results/latest.md measures what
+watching costs the serving path in all). A window with fewer than `min_rows` values exports no PSI or accuracy:
+too few rows would raise false alarms at start. The windows' sizes are exported too (`model_drift_window_rows`,
+`model_live_outcomes`), so that a rule can ask for enough of them and say when there are none.
 """
 
 from __future__ import annotations
@@ -77,6 +79,9 @@ class LiveMonitor:
         rows = GaugeMetricFamily("model_drift_window_rows", "Values in the drift window (per feature)")
         rows.add_metric([], min((len(v) for v in snapshot.values()), default=0))
         yield rows
+        with self._lock:
+            known = len(self._outcomes)
+        yield GaugeMetricFamily("model_live_outcomes", "Known outcomes in the live accuracy window", value=known)
         accuracy = self.accuracy()
         if accuracy is not None:
             yield GaugeMetricFamily(

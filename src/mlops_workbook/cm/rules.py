@@ -12,24 +12,28 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from mlops_workbook.cm import stack_config
 from mlops_workbook.core import commands, paths
 
 FOLDER = Path("deploy/prometheus")
 
 
 def table() -> pd.DataFrame:
-    """One row per alert rule: its severity, how long it must hold, and its PromQL."""
-    groups = yaml.safe_load((paths.resolve(FOLDER) / "rules.yml").read_text())["groups"]
+    """One row per alert rule: its severity, how long it must hold (as the team runs it, and in the workbook's
+    local stack, sped up), and its PromQL."""
+    shipped = stack_config.shipped("prometheus/rules.yml")
+    sped_up = stack_config.demo_rules(shipped)
     return pd.DataFrame(
         [
             {
-                "alert": r["alert"],
-                "severity": r["labels"]["severity"],
-                "for": r.get("for", "0s"),
-                "fires when": " ".join(r["expr"].split()),
+                "alert": rule["alert"],
+                "severity": rule["labels"]["severity"],
+                "for": rule["for"],
+                "for, here": demo["for"],
+                "fires when": " ".join(rule["expr"].split()),
             }
-            for g in groups
-            for r in g["rules"]
+            for group, demo_group in zip(shipped["groups"], sped_up["groups"])
+            for rule, demo in zip(group["rules"], demo_group["rules"])
         ]
     ).set_index("alert")
 
@@ -38,6 +42,18 @@ def promtool(*args: str, folder: Path | None = None) -> subprocess.CompletedProc
     """promtool in `folder` (default: deploy/prometheus, where the rule files name each other); its exit code and
     output, for the caller to read (a rule file promtool rejects is an answer, not an error)."""
     return commands.run(["promtool", *args], f"promtool {args[0]}", check=False, cwd=folder or paths.resolve(FOLDER))
+
+
+def test_demo(folder: Path) -> tuple[bool, str]:
+    """rules_test.yml's cases, sped up as the local stack runs the rules (stack_config.demo_rule_tests), on the
+    rules the local stack runs."""
+    return test(
+        yaml.safe_dump(stack_config.demo_rules(stack_config.shipped("prometheus/rules.yml")), sort_keys=False),
+        yaml.safe_dump(
+            stack_config.demo_rule_tests(stack_config.shipped("prometheus/rules_test.yml")), sort_keys=False
+        ),
+        folder,
+    )
 
 
 def test(rules: str, tests: str, folder: Path) -> tuple[bool, str]:

@@ -30,7 +30,7 @@ class Monitoring(PrometheusAPI):
         env: str,
         app_port: int,
         folder: Path,
-        interval: str = "1s",
+        interval: str = stack_config.DEMO_INTERVAL,
         retrain_url: str | None = None,
         alerting: bool = True,
     ):
@@ -47,6 +47,12 @@ class Monitoring(PrometheusAPI):
         if not self.alerting:
             config.pop("alerting")
         return config
+
+    def write_prometheus_config(self) -> Path:
+        """prometheus.yml in the folder, and beside it the rules it names: the team's, sped up for the demo."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._write("rules.yml", stack_config.demo_rules(stack_config.shipped("prometheus/rules.yml")))
+        return self._write("prometheus.yml", self.prometheus_config())
 
     def list_copies(self, copies: dict[int, dict[str, str]]) -> None:
         """Scrape these copies of the app directly, {port: labels}, instead of those listed before (a rollout's
@@ -76,7 +82,7 @@ class Monitoring(PrometheusAPI):
         if self.alerting:
             self._start_alertmanager()
         self.list_copies({})  # the folder must exist before Prometheus starts: it watches it for changes
-        prom_config = self._write("prometheus.yml", self.prometheus_config())
+        prom_config = self.write_prometheus_config()
         self._launch(
             "prometheus",
             [

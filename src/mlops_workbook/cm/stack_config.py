@@ -2,13 +2,14 @@
 
 The configuration a team would ship is `deploy/prometheus/` and `deploy/alertmanager/` (what
 docker-compose.yml runs). A local run (cm.stack) keeps those files and changes only what one machine
-needs: 127.0.0.1 addresses and ports next to the app's, 1 s scrape and evaluation, short Alertmanager
-waits, the secrets read from files it writes, and (08_capstone) a route that also posts InputDrift to
-the CT trigger.
+needs: 127.0.0.1 addresses and ports next to the app's, 1 s scrape and evaluation, the rules' times
+sped up (`demo_rules`), short Alertmanager waits, the secrets read from files it writes, and
+(08_capstone) a route that also posts InputDrift to the CT trigger.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,10 @@ from mlops_workbook.core import commands, errors, paths
 DEPLOY = Path("deploy")
 SECRETS = {"smtp_password": "SMTP_PASSWORD", "slack_webhook_url": "SLACK_WEBHOOK_URL"}  # file: environment variable
 RETRAIN_RECEIVER = "ct-retrain"
+DEMO_INTERVAL = "1s"  # the local stack's scrape and evaluation interval
+DEMO_SPEEDUP = 60  # and its rules run 60 times faster than the team's: a team minute is a demo second
+COUNTER = re.compile(r"^\w+_(total|bucket|count|sum)\b")  # Prometheus's naming convention for counters
+UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 
 
 class MonitoringError(errors.RunError):
@@ -46,15 +51,89 @@ def shipped(name: str) -> dict:
 
 
 def prometheus(env: str, app_port: int, ports: Ports, interval: str, copies: Path) -> dict:
-    """The shipped Prometheus config, scraping the app on `app_port` every `interval`, alerting to `ports`, and the
-    copies a rollout lists in the folder `copies`."""
+    """The shipped Prometheus config, scraping the app on `app_port` every `interval`, alerting to `ports`, the
+    copies a rollout lists in the folder `copies`, and the demo's rules beside that folder."""
     config = shipped("prometheus/prometheus.yml")
     config["global"].update(scrape_interval=interval, evaluation_interval=interval, external_labels={"env": env})
-    config["rule_files"] = [str(paths.resolve(DEPLOY) / "prometheus" / name) for name in config["rule_files"]]
+    config["rule_files"] = [str(copies.parent / "rules.yml")]  # demo_rules, written there by cm.stack
     config["alerting"]["alertmanagers"][0]["static_configs"] = [{"targets": [f"127.0.0.1:{ports.alertmanager}"]}]
     config["scrape_configs"][0]["static_configs"] = [{"targets": [f"127.0.0.1:{app_port}"]}]
     config["scrape_configs"][1]["file_sd_configs"][0]["files"] = [str(copies / "*.json")]
     return config
+
+
+def seconds(duration: str) -> float:
+    """A Prometheus duration ("90s", "5m", "1h30m") in seconds."""
+    parts = re.findall(r"(\d+)(ms|s|m|h|d|w|y)", duration)
+    if not parts or "".join(number + unit for number, unit in parts) != duration:
+        raise errors.BadInputError(f"{duration!r} is not a Prometheus duration: write it like 90s, 5m or 1h30m")
+    return sum(int(number) * UNITS[unit] for number, unit in parts)
+
+
+def duration(seconds: float) -> str:
+    """`seconds` as a Prometheus duration, to the millisecond."""
+    milliseconds = round(seconds * 1000)
+    return f"{milliseconds // 1000}s" if milliseconds % 1000 == 0 else f"{milliseconds}ms"
+
+
+def faster(duration_text: str, speedup: float) -> str:
+    return duration(seconds(duration_text) / speedup)
+
+
+def demo_rules(rules: dict, speedup: float = DEMO_SPEEDUP) -> dict:
+    """The team's rules (rules.yml, as a dict) for the demo: every `for:` and every range window divided by
+    `speedup`, nothing else changed (thresholds, guards and texts are the team's)."""
+
+    def sped_up(rule: dict) -> dict:
+        expr = re.sub(r"\[(\w+)\]", lambda window: f"[{faster(window.group(1), speedup)}]", rule["expr"])
+        return {**rule, "expr": expr} | ({"for": faster(rule["for"], speedup)} if "for" in rule else {})
+
+    return {"groups": [{**group, "rules": [sped_up(rule) for rule in group["rules"]]} for group in rules["groups"]]}
+
+
+def demo_hold(alert: str) -> float:
+    """How long the local stack's rule `alert` must hold before it fires, in seconds."""
+    rules = demo_rules(shipped("prometheus/rules.yml"))
+    return seconds(next(rule["for"] for group in rules["groups"] for rule in group["rules"] if rule["alert"] == alert))
+
+
+def demo_rule_tests(tests: dict, speedup: float = DEMO_SPEEDUP) -> dict:
+    """rules_test.yml (as a dict) for the demo's rules: the same cases with time divided by `speedup`. A counter
+    also grows `speedup` times less per step, so that its rate per second is the same at both speeds (the rules
+    compare rates with thresholds such as 0.8 cores)."""
+
+    def series(item: dict) -> dict:
+        if not COUNTER.match(item["series"]):
+            return item
+        return {**item, "values": " ".join(f"{value / speedup:.17g}" for value in expand(item["values"]))}
+
+    def case(test: dict) -> dict:
+        return {
+            **test,
+            "interval": faster(test["interval"], speedup),
+            "input_series": [series(item) for item in test["input_series"]],
+            "alert_rule_test": [
+                {**check, "eval_time": faster(check["eval_time"], speedup)} for check in test.get("alert_rule_test", [])
+            ],
+        }
+
+    return {
+        **tests,
+        "evaluation_interval": faster(tests["evaluation_interval"], speedup),
+        "tests": [case(test) for test in tests["tests"]],
+    }
+
+
+def expand(values: str) -> list[float]:
+    """promtool's series notation, numbers only ("0+90x3 5x1" is 0 90 180 270 5 5), as the list it stands for."""
+    expanded = []
+    for item in values.split():
+        match = re.fullmatch(r"(-?[\d.e]+)(?:([+-][\d.e]+)?x(\d+))?", item)
+        if match is None:
+            raise errors.BadInputError(f"{item!r}: a counter's values must be numbers, like 0+90x120 or 5x10")
+        start, step, times = float(match[1]), float(match[2] or 0), int(match[3] or 0)
+        expanded += [start + i * step for i in range(times + 1)] if match[3] else [start]
+    return expanded
 
 
 def alertmanager(ports: Ports, secrets: Path, retrain_url: str | None = None) -> dict:
