@@ -117,3 +117,21 @@ def test_a_fresh_copy_exports_its_failures_at_zero_so_the_first_one_counts(train
     erroring canary with one failure in its first step would pass it."""
     client = TestClient(create_app(trained.folder))
     assert 'http_requests_total{path="/predict",status="500"} 0.0' in client.get("/metrics").text
+
+
+def test_a_load_test_without_an_analysis_to_feed_is_refused_before_any_deploy():
+    from mlops_workbook.cd.rollout import release, strategies, targets
+
+    nothing = release.Cleared(deployment=None, release=targets.Release("1"))  # touched, it would raise
+    with pytest.raises(errors.BadInputError, match="blue-green has none.*nothing deployed"):
+        strategies.ship(nothing, "blue-green", "deployment", None, load_test=True)
+
+
+def test_a_canary_of_another_environment_is_refused_before_staging_is_touched():
+    from types import SimpleNamespace
+
+    from mlops_workbook.cd.rollout import release, targets
+
+    staging, prod = SimpleNamespace(env="staging"), SimpleNamespace(env="prod")  # no deploy: a call would raise
+    with pytest.raises(errors.BadInputError, match="rolls out to staging, not to prod"):
+        release.promote(targets.Release("1"), staging, prod, "deployment", canary=SimpleNamespace(deployment=staging))

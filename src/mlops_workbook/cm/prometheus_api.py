@@ -10,7 +10,7 @@ import urllib.request
 
 import pandas as pd
 
-from mlops_workbook.cm.stack_config import MonitoringError
+from mlops_workbook.cm.stack_config import MonitoringError, seconds
 
 
 class PrometheusAPI:
@@ -18,6 +18,7 @@ class PrometheusAPI:
 
     def __init__(self, url: str, interval: str = "1s"):
         self.prometheus_url, self.interval = url, interval
+        self.interval_seconds = seconds(interval)  # a bad duration fails here, not at the first query
 
     def query(self, expr: str) -> pd.DataFrame:
         """An instant PromQL query: one row per series, its labels and value."""

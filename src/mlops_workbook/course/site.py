@@ -109,7 +109,7 @@ def stamp(root: Path, notebook: Path, checks: dict[str, verification.Check]) -> 
     cells = nbformat.read(notebook, as_version=4).cells
     unchecked = sum("nbval-ignore-output" in cell.metadata.get("tags", []) for cell in cells)
     return True, (
-        f"**Verified:** every cell executed with the `{check.env}` environment's parameters and its text outputs "
+        f"**Verified:** every cell executed with the parameters of the `{check.env}` environment and its text outputs "
         f"compared (nbval, plots by their text form"
         + (f"; {unchecked} cell{'s' * (unchecked > 1)} marked `nbval-ignore-output` executed only" if unchecked else "")
         + f") on {when}, commit {commit}, lock `{verification.LOCK}` sha256 {check.lock_sha256[:12]}."

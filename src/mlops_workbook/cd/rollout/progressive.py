@@ -264,7 +264,7 @@ class Rollout:
     def _judge(self, candidate: Copy, step: str, percent: int, window: float) -> None:
         # one scrape more than the step: increase() counts from the window's first sample, and a failure before it
         # (the step's first request, say) would not count; the sample from before the step does
-        checks = analyse(self.monitoring, "canary", self.policy, window + float(self.monitoring.interval.rstrip("s")))
+        checks = analyse(self.monitoring, "canary", self.policy, window + self.monitoring.interval_seconds)
         if percent == 100:  # the champion answers nobody now: there is nothing to compare with
             checks = [c for c in checks if c.name != SCORES]
         measured = {c.name: c.value for c in checks}
@@ -322,7 +322,7 @@ class Rollout:
         ticks = max(round(seconds), 1)
         for _ in progress.bar(range(ticks), desc=what, unit="second"):
             time.sleep(seconds / ticks)
-        time.sleep(float(self.monitoring.interval.rstrip("s")))  # the step's last scrape lands in the window
+        time.sleep(self.monitoring.interval_seconds)  # the step's last scrape lands in the window
 
     def _report(self, live: Copy, shadow: Copy, window: float) -> pd.DataFrame:
         """The champion and the shadow side by side, on the same requests (the shadow got a copy of each)."""
