@@ -67,7 +67,7 @@ def test_a_process_deploy_switches_versions_without_dropping_a_request(dev, pinn
         event = dev.deploy(pinned("2"))
     assert (event.outcome, served_version(dev.port)) == ("live", "2")
     assert users.failed() == 0 and {"1", "2"} <= set(users.table()["version"])
-    assert deploy.port_free(old.port), "the old copy is stopped once the new one took over"
+    assert dev.warm() == old and not deploy.port_free(old.port), "the old copy stays up, warm, for a rollback"
 
 
 def test_a_release_that_cannot_start_never_takes_traffic(dev, pinned):
@@ -91,14 +91,28 @@ def test_a_copy_that_answers_the_wrong_version_is_stopped_and_never_takes_over(d
     assert [deploy.port_free(dev.slot_port(slot)) for slot in deploy.SLOTS].count(False) == 1
 
 
-def test_rollback_to_the_previous_model_version_is_one_call(dev, pinned, registry):
+def test_rollback_to_the_previous_model_version_is_one_call_and_a_switch_to_its_warm_copy(dev, pinned, registry):
     dev.deploy(pinned("1"))
     dev.deploy(dev.target.release(registry))  # the champion, exported now
-    assert served_version(dev.port) == "2"
+    assert served_version(dev.port) == "2" and dev.warm().release.version == "1"
     event = dev.rollback(registry)
-    assert (event.version, event.reason, served_version(dev.port)) == ("1", "rollback from version 2", "1")
+    assert (event.version, served_version(dev.port)) == ("1", "1")
+    assert event.reason.startswith("rollback from version 2: the warm copy took over in"), event.reason
+    assert dev.warm() is None and [deploy.port_free(dev.slot_port(s)) for s in deploy.SLOTS].count(False) == 1
     assert gate.champion_version(registry) == "1"
     assert "replaced by version 1" in registry.get_model_version(training.MODEL_NAME, "2").tags["rolled_back"]
+    registry.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, "2")  # as the module found it
+
+
+def test_a_rollback_with_no_warm_copy_starts_one_from_cold(dev, pinned, registry):
+    dev.deploy(pinned("1"))
+    dev.deploy(dev.target.release(registry))
+    with pytest.raises(deploy.DeployError):
+        dev.deploy(targets.Release("2", model_dir="/no/such/model"))  # its slot was the warm copy's
+    assert dev.warm() is None and served_version(dev.port) == "2"
+    event = dev.rollback(registry)
+    assert (event.version, served_version(dev.port)) == ("1", "1") and "a cold start" in event.reason
+    assert dev.warm() is None, "the version rolled back from is nobody's fallback"
     registry.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, "2")  # as the module found it
 
 

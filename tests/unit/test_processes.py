@@ -88,11 +88,13 @@ def test_the_stop_command_stops_every_process_this_instance_started(tmp_path):
     live = deploy.state_folder("pytest-stop") / "live.json"  # a deploy whose copy was one of them
     live.parent.mkdir(parents=True, exist_ok=True)
     live.write_text("{}")
+    warm = live.with_name("warm.json")  # and the copy it kept warm
+    warm.write_text("{}")
     done = subprocess.run([CLI, "stop"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "pytest-stop-0" in done.stdout and "pytest-stop-1" in done.stdout
     assert all(gone(pid) for pid in started)
-    assert not live.exists(), "an environment whose copy was stopped has no live copy any more"
+    assert not live.exists() and not warm.exists(), "an environment whose copies were stopped has none any more"
 
 
 def test_stop_also_clears_what_a_finished_run_left_but_not_what_a_running_one_holds(tmp_path):

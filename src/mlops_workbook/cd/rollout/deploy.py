@@ -2,14 +2,16 @@
 
 The live copy runs in one slot; a deploy starts the new release in the other slot, beside it.
 Only a copy that is healthy and passes the smoke test takes over the environment's port; anything
-else is stopped and the old copy never stops serving. Every attempt is recorded, and a rollback
-to the model version served before is one call.
+else is stopped and the old copy never stops serving. After a switch the old copy stays up, warm,
+until the next deploy needs its slot: a rollback to it is a switch of the router, not a cold start.
+Every attempt is recorded, and a rollback to the model version served before is one call.
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,9 +33,10 @@ def state_folder(env: str) -> Path:
 
 
 def forget_live_copies() -> None:
-    """After everything was stopped (`mlops-workbook stop`): no environment of this instance has a live copy."""
-    for live in (paths.resolve(STATE) / str(instance.number())).glob("*/live.json"):
-        live.unlink()
+    """After everything was stopped (`mlops-workbook stop`): no environment of this instance has a live or warm copy."""
+    for saved in (paths.resolve(STATE) / str(instance.number())).glob("*/*.json"):
+        if saved.name in ("live.json", "warm.json"):
+            saved.unlink()
 
 
 class DeployError(errors.RunError):
@@ -86,7 +89,21 @@ class Deployment:
         return self.port + 10 + SLOTS.index(slot)
 
     def live(self) -> Copy | None:
-        state = self.folder / "live.json"
+        return self._saved("live.json")
+
+    def warm(self) -> Copy | None:
+        """The copy that served before the last switch, still running: what a rollback switches back to."""
+        return self._saved("warm.json")
+
+    def retire_warm(self) -> None:
+        """Stop the warm copy: the next copy needs its slot (or nobody will roll back to it now)."""
+        warm = self.warm()
+        if warm is not None:
+            self.target.stop(warm)
+            (self.folder / "warm.json").unlink()
+
+    def _saved(self, name: str) -> Copy | None:
+        state = self.folder / name
         if not state.exists():
             return None
         saved = json.loads(state.read_text())
@@ -99,6 +116,7 @@ class Deployment:
 
     def start_beside(self, release: Release, slot: str) -> Copy:
         """Start `release` in `slot`, beside the live copy; it takes no traffic yet."""
+        self.retire_warm()  # it holds the free slot
         port = self.slot_port(slot)
         if not port_free(port):
             raise errors.UnavailableError(f"port {port} ({slot}) is taken by something else: stop it first")
@@ -107,8 +125,9 @@ class Deployment:
     def smoke_check(self, copy: Copy) -> None:
         smoke.check(copy.port, self.rows, copy.release.version)
 
-    def take_over(self, new: Copy, live: Copy | None) -> None:
-        """Send every request to `new` and stop `live` once nginx no longer uses it (back to `live` on failure)."""
+    def take_over(self, new: Copy, live: Copy | None, keep_warm: bool = True) -> None:
+        """Send every request to `new` (back to `live` on failure); `live` then stays up, warm for a rollback, or
+        with `keep_warm=False` stops once nginx no longer uses it."""
         try:
             self.router.point_to(new.port)
             self._wait_until_served(new.release.version)
@@ -119,7 +138,9 @@ class Deployment:
             self.target.stop(new)
             raise
         (self.folder / "live.json").write_text(json.dumps(asdict(new)))
-        if live is not None:
+        if live is not None and keep_warm:
+            (self.folder / "warm.json").write_text(json.dumps(asdict(live)))
+        elif live is not None:
             self.target.stop(live)
 
     def deploy(
@@ -151,7 +172,8 @@ class Deployment:
         )
 
     def rollback(self, client) -> Event:
-        """Serve the model version that was live before this one again: `champion` moves back, then a deploy."""
+        """Serve the model version that was live before this one again: `champion` moves back, then the router
+        switches to the warm copy of it (or, when none is warm, a deploy starts one)."""
         from mlops_workbook.ct import gate, training
 
         live = self.live()
@@ -170,15 +192,26 @@ class Deployment:
             "rolled_back",
             f"{self.env}: replaced by version {previous.version}",
         )
-        return self.deploy(
+        warm = self.warm()
+        if warm is not None and warm.release.version == previous.version:
+            started = time.perf_counter()
+            (self.folder / "warm.json").unlink()
+            self.take_over(warm, live, keep_warm=False)  # the version rolled back from is no fallback
+            took = time.perf_counter() - started
+            slot = warm.name.rsplit("-", 1)[-1]
+            why = f"rollback from version {live.release.version}: the warm copy took over in {took:.1f} s"
+            return self.record(warm.release, slot, "live", why, None)
+        event = self.deploy(
             Release(
                 previous.version,
                 previous.image,
                 previous.model_dir,
                 image_id=previous.image_id if isinstance(previous.image_id, str) else None,
             ),
-            why=f"rollback from version {live.release.version}",
+            why=f"rollback from version {live.release.version}: a cold start, as no copy of it was warm",
         )
+        self.retire_warm()  # the version rolled back from is nobody's fallback
+        return event
 
     def serving(self, release: Release) -> Event | None:
         """The event that put `release` live, if it is the live one now."""
@@ -194,7 +227,8 @@ class Deployment:
         return pd.DataFrame([json.loads(line) for line in lines], columns=list(Event.__dataclass_fields__))
 
     def stop(self) -> None:
-        """Stop the live copy and the router (the history stays)."""
+        """Stop the live copy, the warm one, and the router (the history stays)."""
+        self.retire_warm()
         live = self.live()
         if live is not None:
             self.target.stop(live)

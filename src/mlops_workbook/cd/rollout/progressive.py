@@ -180,7 +180,7 @@ class Rollout:
                 self._hold(live, candidate, percent)
             self._note(release, "approval", self.policy.steps[-1], {}, f"to 100%: {approval}")
             self._bake(live, candidate)
-            self.deployment.take_over(candidate, live)
+            self.deployment.take_over(candidate, live, keep_warm=False)  # the bake was its warm time
         except (_Failed, errors.WorkbookError, AssertionError, OSError) as failure:
             raise self._roll_back(live, candidate, slot, failure, approved_by) from failure
         except BaseException:  # interrupted (a kernel stopped mid-step): the champion takes every request again
