@@ -16,7 +16,7 @@ import pytest
 from mlops_workbook.cd.load import loadtest, traffic
 from mlops_workbook.cd.rollout import deploy, release, targets
 from mlops_workbook.ci import export, packaging, serving_image, smoke, wheels
-from mlops_workbook.core import environments, http_client, instance
+from mlops_workbook.core import environments, http_client, instance, processes
 from mlops_workbook.core.docker import images
 from mlops_workbook.ct import features, gate, training
 
@@ -113,6 +113,18 @@ def test_a_rollback_with_no_warm_copy_starts_one_from_cold(dev, pinned, registry
     event = dev.rollback(registry)
     assert (event.version, served_version(dev.port)) == ("1", "1") and "a cold start" in event.reason
     assert dev.warm() is None, "the version rolled back from is nobody's fallback"
+    registry.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, "2")  # as the module found it
+
+
+def test_a_rollback_never_switches_to_a_warm_copy_that_died(dev, pinned, registry):
+    dev.deploy(pinned("1"))
+    dev.deploy(dev.target.release(registry))
+    processes.stop(dev.warm().name)  # killed while warm (out of memory, say): still named in warm.json
+    with traffic.Traffic(dev.port, smoke.sample_rows(2, 1)) as users:
+        event = dev.rollback(registry)
+    assert (event.version, served_version(dev.port)) == ("1", "1") and "a cold start" in event.reason
+    assert users.failed() == 0, "users never reached the dead copy"
+    registry.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, "2")  # as the module found it
     registry.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, "2")  # as the module found it
 
 

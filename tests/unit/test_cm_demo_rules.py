@@ -63,3 +63,16 @@ def test_a_counters_rate_per_second_is_the_same_at_the_demos_speed():
     cpu = [float(value) for value in sped["input_series"][0]["values"].split()]
     assert [b - a for a, b in zip(cpu, cpu[1:])] == pytest.approx([3 / 60] * 4)  # 0.2 core, per 0.25 s
     assert sped["input_series"][1]["values"] == "0.5x4", "a gauge keeps its values"
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"alert": "Subquery", "expr": "max_over_time(rate(x_total[5m])[1h:1m]) > 1", "for": "5m"},
+        {"alert": "Offset", "expr": "x > x offset 1h", "for": "5m"},
+        {"alert": "KeepFiring", "expr": "x > 1", "for": "5m", "keep_firing_for": "10m"},
+    ],
+)
+def test_a_duration_the_demo_cannot_speed_up_is_refused_not_left_at_the_teams_speed(rule):
+    with pytest.raises(errors.BadInputError, match=f"{rule['alert']}: demo_rules speeds up"):
+        stack_config.demo_rules({"groups": [{"name": "g", "rules": [rule]}]})

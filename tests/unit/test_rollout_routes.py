@@ -132,6 +132,7 @@ def test_a_canary_of_another_environment_is_refused_before_staging_is_touched():
 
     from mlops_workbook.cd.rollout import release, targets
 
-    staging, prod = SimpleNamespace(env="staging"), SimpleNamespace(env="prod")  # no deploy: a call would raise
+    staging = SimpleNamespace(env="staging", folder="environments/staging")  # no deploy method: a call would raise
+    prod = SimpleNamespace(env="prod", folder="environments/prod")
     with pytest.raises(errors.BadInputError, match="rolls out to staging, not to prod"):
         release.promote(targets.Release("1"), staging, prod, "deployment", canary=SimpleNamespace(deployment=staging))

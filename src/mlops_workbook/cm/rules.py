@@ -28,8 +28,8 @@ def table() -> pd.DataFrame:
             {
                 "alert": rule["alert"],
                 "severity": rule["labels"]["severity"],
-                "for": rule["for"],
-                "for, here": demo["for"],
+                "for": rule.get("for", "0s"),
+                "for, here": demo.get("for", "0s"),
                 "fires when": " ".join(rule["expr"].split()),
             }
             for group, demo_group in zip(shipped["groups"], sped_up["groups"])

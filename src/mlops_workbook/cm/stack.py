@@ -30,12 +30,12 @@ class Monitoring(PrometheusAPI):
         env: str,
         app_port: int,
         folder: Path,
-        interval: str = stack_config.DEMO_INTERVAL,
         retrain_url: str | None = None,
         alerting: bool = True,
     ):
         self.ports = stack_config.Ports.near(app_port)
-        super().__init__(f"http://127.0.0.1:{self.ports.prometheus}", interval)
+        # the demo's interval, fixed: the rules are sped up for it (stack_config.demo_rules)
+        super().__init__(f"http://127.0.0.1:{self.ports.prometheus}", stack_config.DEMO_INTERVAL)
         self.env, self.app_port, self.folder = env, app_port, Path(folder)
         self.retrain_url = retrain_url  # where InputDrift is posted besides the team (None: only the team)
         self.alerting = alerting  # False: Prometheus alone (a rollout's analysis needs no Alertmanager, no secrets)

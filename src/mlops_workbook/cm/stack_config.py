@@ -85,6 +85,11 @@ def demo_rules(rules: dict, speedup: float = DEMO_SPEEDUP) -> dict:
     `speedup`, nothing else changed (thresholds, guards and texts are the team's)."""
 
     def sped_up(rule: dict) -> dict:
+        if "keep_firing_for" in rule or re.search(r"\boffset\b|\[[^\]]*:", rule["expr"]):
+            raise errors.BadInputError(
+                f"{rule['alert']}: demo_rules speeds up `for:` and [range] windows only; an offset, a subquery or "
+                "keep_firing_for would stay at the team's speed: add it to demo_rules first"
+            )
         expr = re.sub(r"\[(\w+)\]", lambda window: f"[{faster(window.group(1), speedup)}]", rule["expr"])
         return {**rule, "expr": expr} | ({"for": faster(rule["for"], speedup)} if "for" in rule else {})
 

@@ -97,9 +97,10 @@ class Deployment:
 
     def retire_warm(self) -> None:
         """Stop the warm copy: the next copy needs its slot (or nobody will roll back to it now)."""
-        warm = self.warm()
+        warm, live = self.warm(), self.live()
         if warm is not None:
-            self.target.stop(warm)
+            if live is None or warm.name != live.name:  # a rollback that died half-way left it live
+                self.target.stop(warm)
             (self.folder / "warm.json").unlink()
 
     def _saved(self, name: str) -> Copy | None:
@@ -115,12 +116,14 @@ class Deployment:
         return "green" if live is not None and live.name.endswith("blue") else "blue"
 
     def start_beside(self, release: Release, slot: str) -> Copy:
-        """Start `release` in `slot`, beside the live copy; it takes no traffic yet."""
-        self.retire_warm()  # it holds the free slot
+        """Start `release` in `slot`, beside the live copy; it takes no traffic yet. The warm copy holds that slot
+        (a shadow or a canary takes it too): it stops first."""
+        self.retire_warm()
         port = self.slot_port(slot)
+        self.target.stop(self._slot_copy(slot))  # a copy of ours that a crashed run left there, in no state file
         if not port_free(port):
             raise errors.UnavailableError(f"port {port} ({slot}) is taken by something else: stop it first")
-        return self.target.start(release, port, f"ride-completion-{self.env}-{slot}")
+        return self.target.start(release, port, self._slot_copy(slot).name)
 
     def smoke_check(self, copy: Copy) -> None:
         smoke.check(copy.port, self.rows, copy.release.version)
@@ -185,6 +188,10 @@ class Deployment:
         if not earlier:
             raise DeployError(f"nothing to roll back to in {self.env}: no other version was ever live here")
         previous = earlier[-1]
+        warm = self.warm()
+        if warm is not None and not (warm.release.version == previous.version and self._answers(warm)):
+            self.retire_warm()  # another version's, or dead (killed, out of memory): no switch to it
+            warm = None
         gate.point(client, gate.CHAMPION, previous.version)
         client.set_model_version_tag(
             training.MODEL_NAME,
@@ -192,11 +199,15 @@ class Deployment:
             "rolled_back",
             f"{self.env}: replaced by version {previous.version}",
         )
-        warm = self.warm()
-        if warm is not None and warm.release.version == previous.version:
+        if warm is not None:
             started = time.perf_counter()
-            (self.folder / "warm.json").unlink()
-            self.take_over(warm, live, keep_warm=False)  # the version rolled back from is no fallback
+            try:
+                self.take_over(warm, live, keep_warm=False)  # the version rolled back from is nobody's fallback
+            except RouterError:
+                warm = None  # take_over stopped it, live still serves: a cold start below
+            finally:
+                (self.folder / "warm.json").unlink()
+        if warm is not None:
             took = time.perf_counter() - started
             slot = warm.name.rsplit("-", 1)[-1]
             why = f"rollback from version {live.release.version}: the warm copy took over in {took:.1f} s"
@@ -239,7 +250,7 @@ class Deployment:
         """An empty environment: whatever a previous run left is stopped, the histories cleared."""
         self.stop()
         for slot in SLOTS:  # a copy a crashed run left behind, not in live.json
-            self.target.stop(Copy(Release("?"), self.slot_port(slot), f"ride-completion-{self.env}-{slot}"))
+            self.target.stop(self._slot_copy(slot))
         for log in self.folder.glob("*.jsonl"):  # the deploy history, and the rollouts' steps (cd/rollout/progressive)
             log.unlink()
 
@@ -259,6 +270,18 @@ class Deployment:
         with (self.folder / "history.jsonl").open("a") as log:
             log.write(json.dumps(asdict(event)) + "\n")
         return event
+
+    def _slot_copy(self, slot: str) -> Copy:
+        """Whatever copy of this environment runs in `slot`, found by its name (to stop it)."""
+        return Copy(Release("?"), self.slot_port(slot), f"ride-completion-{self.env}-{slot}")
+
+    @staticmethod
+    def _answers(copy: Copy) -> bool:
+        """`copy` is up and serves the version it was started with."""
+        try:
+            return http_client.call(copy.port, "/version")["version"] == copy.release.version
+        except OSError:
+            return False
 
     def _wait_until_served(self, version: str, timeout: float = 10) -> None:
         def served() -> bool:

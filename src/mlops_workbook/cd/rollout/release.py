@@ -67,7 +67,7 @@ def promote(
 ) -> Promotion:
     """Deploy to staging, then to prod if the gate says so (`gate` is may_go_to_prod unless a lab passes its own):
     blue/green, or with `canary` (a progressive.Rollout of prod) by its steps, each judged by prod's Prometheus."""
-    if canary is not None and canary.deployment is not prod:
+    if canary is not None and (canary.deployment.env, canary.deployment.folder) != (prod.env, prod.folder):
         raise errors.BadInputError(
             f"the canary given rolls out to {canary.deployment.env}, not to prod: make it with prod's Deployment "
             "(progressive.Rollout(prod, ...)); nothing deployed"

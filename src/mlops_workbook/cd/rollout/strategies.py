@@ -38,8 +38,8 @@ def ship(cleared: Cleared, strategy: str, mode: str, policy, load_test=False, cl
         raise errors.BadInputError(f"strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}; nothing deployed")
     if load_test and strategy == "blue-green":
         raise errors.BadInputError(
-            "load_test sends synthetic users during a canary's or a shadow's analysis, and blue-green has none: "
-            "choose the canary or shadow strategy, or leave the load test out; nothing deployed"
+            "--load-test sends synthetic users during a canary's or a shadow's analysis, and blue-green has none: "
+            "choose --strategy canary or shadow, or leave --load-test out; nothing deployed"
         )
     deployment = cleared.deployment
     if strategy == "canary" and deployment.live() is None:

@@ -6,8 +6,10 @@ registered and gated in the environment's registry (ct.steps.open_registry), whe
 from __future__ import annotations
 
 from mlops_workbook.cd.scheduling import pipelines
-from mlops_workbook.core import errors
+from mlops_workbook.core import errors, waiting
 from mlops_workbook.ct import steps
+
+HEALTHY_WITHIN = 60  # seconds: Airflow's scheduler_health_check_threshold is 30
 
 
 def retrain(cfg, timeout: float = 900) -> dict:
@@ -18,7 +20,8 @@ def retrain(cfg, timeout: float = 900) -> dict:
     from mlops_workbook.cd.team.stack import TeamStack
 
     airflow = TeamStack(cfg).airflow
-    if not airflow.healthy():
+    # up, but a scheduler that missed a heartbeat (a loaded machine) reports unhealthy for a while: wait for it
+    if not airflow.health().get("api-server") or not waiting.within(airflow.healthy, HEALTHY_WITHIN, every=1):
         raise errors.UnavailableError(
             f"{cfg.env}'s Airflow is not running: start the team stack with `mlops-workbook up --env {cfg.env}`"
         )
