@@ -93,9 +93,9 @@ def test_every_model_rule_asks_for_enough_samples():
     guards = {r["alert"]: r["expr"] for r in model["rules"]}
     assert ">= 200" in guards["InputDrift"] and "model_drift_window_rows" in guards["InputDrift"]
     assert ">= 200" in guards["LowLiveAccuracy"] and "model_live_outcomes" in guards["LowLiveAccuracy"]
-    assert guards["LiveAccuracyUnknown"].startswith(
-        'max_over_time(model_live_outcomes{job="ride-completion"}[1h]) < 200'
-    )
+    unknown = guards["LiveAccuracyUnknown"]
+    assert 'max_over_time(model_live_outcomes{job="ride-completion"}[1h]) < 200' in unknown
+    assert 'path="/feedback", status="200"}[1h])) == 0' in unknown, "no new outcome for an hour is no measure either"
 
 
 def test_every_rule_is_tested_firing_and_silent():
