@@ -48,7 +48,7 @@ def test_demo(folder: Path) -> tuple[bool, str]:
     """rules_test.yml's cases, sped up as the local stack runs the rules (stack_config.demo_rule_tests), on the
     rules the local stack runs."""
     return test(
-        yaml.safe_dump(stack_config.demo_rules(stack_config.shipped("prometheus/rules.yml")), sort_keys=False),
+        yaml.safe_dump(stack_config.local_rules(), sort_keys=False),
         yaml.safe_dump(
             stack_config.demo_rule_tests(stack_config.shipped("prometheus/rules_test.yml")), sort_keys=False
         ),

@@ -96,9 +96,14 @@ def demo_rules(rules: dict, speedup: float = DEMO_SPEEDUP) -> dict:
     return {"groups": [{**group, "rules": [sped_up(rule) for rule in group["rules"]]} for group in rules["groups"]]}
 
 
+def local_rules() -> dict:
+    """The rules the local stack runs: the shipped ones, sped up."""
+    return demo_rules(shipped("prometheus/rules.yml"))
+
+
 def demo_hold(alert: str) -> float:
     """How long the local stack's rule `alert` must hold before it fires, in seconds."""
-    rules = demo_rules(shipped("prometheus/rules.yml"))
+    rules = local_rules()
     return seconds(next(rule["for"] for group in rules["groups"] for rule in group["rules"] if rule["alert"] == alert))
 
 

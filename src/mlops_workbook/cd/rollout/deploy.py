@@ -97,10 +97,9 @@ class Deployment:
 
     def retire_warm(self) -> None:
         """Stop the warm copy: the next copy needs its slot (or nobody will roll back to it now)."""
-        warm, live = self.warm(), self.live()
+        warm = self.warm()
         if warm is not None:
-            if live is None or warm.name != live.name:  # a rollback that died half-way left it live
-                self.target.stop(warm)
+            self.target.stop(warm)
             (self.folder / "warm.json").unlink()
 
     def _saved(self, name: str) -> Copy | None:
@@ -200,18 +199,16 @@ class Deployment:
             f"{self.env}: replaced by version {previous.version}",
         )
         if warm is not None:
+            (self.folder / "warm.json").unlink()  # it goes live now, or stops (a crash: start_beside stops it)
             started = time.perf_counter()
             try:
                 self.take_over(warm, live, keep_warm=False)  # the version rolled back from is nobody's fallback
             except RouterError:
-                warm = None  # take_over stopped it, live still serves: a cold start below
-            finally:
-                (self.folder / "warm.json").unlink()
-        if warm is not None:
-            took = time.perf_counter() - started
-            slot = warm.name.rsplit("-", 1)[-1]
-            why = f"rollback from version {live.release.version}: the warm copy took over in {took:.1f} s"
-            return self.record(warm.release, slot, "live", why, None)
+                pass  # take_over stopped it and live still serves: a cold start below
+            else:
+                took = time.perf_counter() - started
+                why = f"rollback from version {live.release.version}: the warm copy took over in {took:.1f} s"
+                return self.record(warm.release, warm.name.rsplit("-", 1)[-1], "live", why, None)
         event = self.deploy(
             Release(
                 previous.version,
