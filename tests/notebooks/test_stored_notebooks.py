@@ -8,7 +8,7 @@ import nbformat
 import pytest
 import yaml
 
-from mlops_workbook.core import paths
+from mlops_workbook.core import environments, paths
 from mlops_workbook.course import runner
 
 ROOT = paths.project_root()
@@ -39,6 +39,7 @@ def test_parameters_cell_holds_devs_values_and_is_validated_next_with_tables_tha
     }
     dev = yaml.safe_load((ROOT / "configs" / "dev.yaml").read_text())
     assert {key: value for key, value in values.items() if key in dev} == dev
+    assert set(environments.EnvConfig.model_fields) <= set(dev), "dev.yaml names every key (papermill warns otherwise)"
     assert set(values) - set(dev) <= EXTRA_PARAMETERS, "a parameter that is not the environment's"
     assert "environments.from_parameters(globals())" in cells[tagged[0] + 1].source
     assert cells[tagged[0] + 1].source.startswith("%load_ext mlops_workbook.course.display\n"), (
