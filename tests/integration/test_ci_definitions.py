@@ -164,13 +164,16 @@ def test_a_commit_goes_to_staging_then_to_prod_when_a_person_starts_the_job_and_
     repo,
 ):
     # CT, not this pipeline, trains: the staging CT pipeline's steps register and gate the champion CI packages, in
-    # the copy's workspace (on a runner, the team's registry; here, the embedded store the jobs read in place)
-    staging = environments.load("staging", {"workspace": str(repo / "runs" / "staging"), "n_partitions": 3})
-    champion = steps.run_all(staging.params(), str(steps.environment_folder(staging)))["register"]
+    # a registry the package job is pointed at as at a team's tracking server (MLFLOW_TRACKING_URI)
+    overrides = {"workspace": str(repo / "runs" / "staging"), "n_partitions": 3, "servers": "embedded"}
+    staging = environments.load("staging", overrides)
+    ct_folder = steps.environment_folder(staging)
+    champion = steps.run_all(staging.params(), str(ct_folder))["register"]
     assert champion["promoted"], champion
+    registry = f"sqlite:///{ct_folder / 'mlflow.db'}"
     # the unit-tests job runs a part of the unit tests: the suite runs them all itself, and what is tested here is
     # the job, not the tests (the red paths below run the part with the broken test)
-    outcomes, log = run_pipeline(repo, PYTEST_ADDOPTS="-k triggers")
+    outcomes, log = run_pipeline(repo, PYTEST_ADDOPTS="-k triggers", MLFLOW_TRACKING_URI=registry)
     delivered = {job: "PASS" for job in gitlab_jobs() if job != "deploy-prod"}
     assert outcomes == delivered, log[-3000:]  # Continuous Delivery: prod waits for a person
     assert "reproducible: 254 held-out predictions match" in log

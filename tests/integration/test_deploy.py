@@ -5,6 +5,7 @@ One registry per module holds version 1 (without the rate features) and version 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -126,6 +127,20 @@ def test_a_rollback_never_switches_to_a_warm_copy_that_died(dev, pinned, registr
     assert users.failed() == 0, "users never reached the dead copy"
     registry.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, "2")  # as the module found it
     registry.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, "2")  # as the module found it
+
+
+def test_a_model_that_learned_from_fake_data_serves_dev_only_and_is_refused_elsewhere_before_anything_starts(
+    dev, registry, tmp_path
+):
+    release = targets.ProcessTarget(tmp_path / "export").release(registry)
+    assert release.trained_on == "warehouse"  # the registry's versions learned from staging's data (their runs say)
+    fake = dataclasses.replace(release, trained_on="fake")
+    staging = environment("staging", tmp_path, PORTS + 100, targets.ProcessTarget(tmp_path / "logs"))
+    with pytest.raises(deploy.DeployError, match=r"learned from fake data \(dev's\), so it serves dev only"):
+        staging.deploy(fake)
+    assert staging.live() is None and deploy.port_free(staging.slot_port("blue"))  # nothing was started
+    assert list(staging.history()["outcome"]) == ["rejected"]
+    assert dev.deploy(fake).outcome == "live"
 
 
 def test_a_bounded_load_from_another_process_gets_no_errors(dev, pinned):

@@ -12,7 +12,7 @@ from mlops_workbook.cd.scheduling import pipelines
 from mlops_workbook.core import commands, environments, errors
 from mlops_workbook.ct import steps
 
-SMALL = {"n_partitions": 3, "rows_per_partition": 150}
+SMALL = {"n_partitions": 3, "rows_per_partition": 150, "servers": "embedded"}  # the DAG runs here, not in a team's
 
 
 @pytest.fixture(scope="module")

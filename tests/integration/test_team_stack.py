@@ -12,11 +12,13 @@ import tempfile
 from pathlib import Path
 
 import mlflow
+import nbformat
 import pytest
 
 from mlops_workbook.cd.team import postgres
 from mlops_workbook.cd.team.stack import TeamStack
 from mlops_workbook.core import environments, errors, processes, waiting
+from mlops_workbook.course import envcheck, runner, team_servers
 from mlops_workbook.ct import training
 
 pytestmark = [pytest.mark.slow, pytest.mark.component("postgres", "airflow", "kfp")]  # kfp: deploy-pipelines
@@ -37,9 +39,9 @@ def workspace():
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def cli(*args: str, workspace: Path) -> subprocess.CompletedProcess:
+def cli(*args: str, workspace: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     command = [CLI, *args, "--env", "staging", "-p", f"workspace={workspace}"]  # args: a command and its options
-    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +95,30 @@ def test_retrain_runs_the_deployed_ct_dag_through_the_scheduler_into_the_shared_
     )
     (scheduled,) = [r for r in stack.airflow.runs("ct_pipeline_staging") if r["run_type"] == "scheduled"]
     assert stack.airflow.wait("ct_pipeline_staging", scheduled["dag_run_id"])["state"] == "success"  # done writing
+
+
+LESSONS = [nb for nb in runner.notebooks("notebooks") if team_servers.REACHES_THE_REGISTRY in nb.read_text()]
+
+
+@pytest.mark.component(*{need for nb in LESSONS for need in envcheck.notebook_needs(nb)})
+def test_make_run_in_team_mode_packages_and_releases_the_champion_ct_registered_training_nothing(stack, workspace):
+    """`make run ENV=staging` for the lessons that reach the registry, against the stack: CI (02) packages and CD
+    (03) releases the version CT's DAG run registered and gated, and no lesson trains into the shared registry."""
+    registry = mlflow.MlflowClient(stack.tracking_uri)
+    champion = registry.get_model_version_by_alias(training.MODEL_NAME, "champion").version
+    versions = {v.version for v in registry.search_model_versions()}
+    rollout = {**environments.load("staging").rollout.model_dump(), "step_seconds": 2, "bake_seconds": 2}
+    # 3 x 300 rows: 03's rehearsal (in its own registry) needs them for its newer version to beat the noise
+    small = ["-p", "n_partitions=3", "-p", "rows_per_partition=300", "-p", f"rollout={json.dumps(rollout)}"]
+    done = cli("run", *[a for nb in LESSONS for a in ("--only", nb.stem)], *small, workspace=workspace, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"the lessons take version {champion}, the shared registry's champion" in done.stdout
+    said = f"version {champion}: the champion CT registered in staging's registry ({stack.tracking_uri})"
+    for lesson in LESSONS:
+        outputs = json.dumps(nbformat.read(workspace / lesson.name, as_version=4).cells)
+        assert said in outputs, f"{lesson.stem} did not take CT's champion"
+    assert {v.version for v in registry.search_model_versions()} == versions  # CI and CD trained nothing
+    assert all(row.healthy for row in stack.status())  # the run used the stack it found up, and left it up
 
 
 def test_two_training_runs_registering_at_once_get_distinct_versions(stack, workspace):

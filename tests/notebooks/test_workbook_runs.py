@@ -1,5 +1,7 @@
 """`mlops-workbook run` executes every lesson in staging, and in prod where prod's config changes what it does,
-on small data and with rollout steps held 2 s, as a user runs it.
+on small data and with rollout steps held 2 s, as a user runs it. The lessons that reach the environment's
+registry (team_servers.REACHES_THE_REGISTRY) run in staging against the team stack instead, in
+test_team_stack.py beside the stack's other tests; in prod, where only prod's keys are tested, they run embedded.
 
 One test per lesson and environment, so that the test workers share the runs out; each lesson writes only
 to its own sandbox, so none depends on another having run. dev is not run here: nbval executes every stored
@@ -22,7 +24,7 @@ import pytest
 import yaml
 
 from mlops_workbook.core import environments, paths
-from mlops_workbook.course import envcheck, runner
+from mlops_workbook.course import envcheck, runner, team_servers
 
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
 SMALL = ["-p", "n_partitions=3", "-p", "rows_per_partition=100"]
@@ -72,12 +74,17 @@ def short_rollout(env: str) -> dict:
     return {**environments.load(env).rollout.model_dump(), "step_seconds": 2, "bake_seconds": 2}
 
 
+def reaches_the_registry(lesson: Path) -> bool:
+    """Whether the lesson takes the champion from the environment's registry: the team's servers, in team mode."""
+    return team_servers.REACHES_THE_REGISTRY in code(lesson)
+
+
 def runs(env: str) -> list:
-    """One test parameter per lesson the environment runs."""
+    """One test parameter per lesson the environment runs here."""
     return [
         pytest.param(env, path, marks=pytest.mark.component(*envcheck.notebook_needs(path)), id=f"{env}-{path.stem}")
         for path in runner.notebooks("notebooks")
-        if env == "staging" or runs_differently_in_prod(path)
+        if (env == "staging" and not reaches_the_registry(path)) or (env == "prod" and runs_differently_in_prod(path))
     ]
 
 
@@ -111,7 +118,8 @@ def test_each_lesson_runs_in_staging_and_prod(tmp_path, env, lesson):
     done = subprocess.run(
         [CLI, "run", "--env", env, "--only", lesson.stem, "-p", f"workspace={tmp_path}", *SMALL]
         + ["-p", f"rows_per_partition={ROWS.get(lesson.stem, 100)}"]  # the later -p wins
-        + ["-p", f"rollout={json.dumps(short_rollout(env))}"],
+        + ["-p", f"rollout={json.dumps(short_rollout(env))}"]
+        + ["-p", "servers=embedded"],  # team mode runs in staging, against the stack (module docstring)
         capture_output=True,
         text=True,
         timeout=900,

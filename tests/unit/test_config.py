@@ -17,10 +17,14 @@ def test_dev_uses_fake_data_and_prod_needs_a_person():
     assert environments.load("prod").release_mode == "delivery"
 
 
-def test_the_registry_is_embedded_unless_team_mode_or_a_server_says_otherwise():
-    assert environments.load("staging").tracking_uri() is None  # the sqlite store in each sandbox
-    team = environments.load("staging", {"servers": "team"})
+def test_the_registry_is_embedded_in_dev_and_the_teams_in_staging_and_prod_unless_a_server_says_otherwise(tmp_path):
+    assert environments.load("dev").tracking_uri() is None  # the sqlite store in each sandbox
+    assert environments.load("staging", {"servers": "embedded"}).tracking_uri() is None
+    team = environments.load("staging", {"workspace": str(tmp_path)})
     assert team.tracking_uri() == f"http://127.0.0.1:{team.serve_port + environments.TEAM_PORTS['mlflow']}"
+    team.team_folder().mkdir()  # a stack started by a run of another instance recorded where it listens
+    (team.team_folder() / environments.TEAM_RECORD).write_text('{"postgres": 9250, "mlflow": 9251, "airflow": 9252}')
+    assert team.tracking_uri() == "http://127.0.0.1:9251" and team.team_port("airflow") == 9252
     shared = {"servers": "team", "mlflow_tracking_uri": "http://mlflow.example:5000"}  # a class's server wins
     assert environments.load("prod", shared).tracking_uri() == "http://mlflow.example:5000"
 

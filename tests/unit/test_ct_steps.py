@@ -41,3 +41,20 @@ def test_bad_settings_fail_before_any_work(settings, tmp_path):
     with pytest.raises(environments.ConfigError, match="rows_per_partition"):
         steps.prepare_features({**settings, "rows_per_partition": -5}, str(tmp_path / "ct"))
     assert not (tmp_path / "ct").exists()
+
+
+def test_a_lesson_without_servers_runs_ct_once_into_its_own_registry_and_then_takes_its_champion(tmp_path):
+    cfg = environments.load("dev", {"n_partitions": 3, "rows_per_partition": 100})
+    registry, said = steps.champion_registry(cfg, tmp_path)
+    assert said == "version 1: the champion of dev's CT pipeline, run here (no servers: embedded)"
+    assert registry.get_run(registry.get_model_version("ride-completion", "1").run_id).data.params["data_source"] == (
+        "fake"
+    )
+    _, again = steps.champion_registry(cfg, tmp_path)  # CT does not run again: the champion is there
+    assert again == said and len(registry.search_model_versions()) == 1
+
+
+def test_in_team_mode_a_registry_that_does_not_answer_says_how_to_start_it(tmp_path):
+    cfg = environments.load("staging", {"workspace": str(tmp_path), "serve_port": 40000})  # nothing listens there
+    with pytest.raises(errors.UnavailableError, match="mlops-workbook up --env staging"):
+        steps.champion_registry(cfg, tmp_path)

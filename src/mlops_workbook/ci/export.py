@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from mlops_workbook.ci import conversion
 from mlops_workbook.example import bundle
 
@@ -25,12 +23,11 @@ def version(registry, number: str, folder: Path, alias: str = "") -> tuple[bundl
     found = registry.get_model_version(training.MODEL_NAME, number)
     model = training.load(str(found.version))
     try:
-        logged = mlflow.artifacts.download_artifacts(f"runs:/{found.run_id}/{training.HELD_OUT_FILE}")
-        held_out = pd.read_parquet(logged)
-    except (MlflowException, OSError):
+        held_out = training.held_out_of(registry, str(found.version))
+    except LookupError as missing:
         raise conversion.ParityError(
-            f"version {number} has no held-out rows ({training.HELD_OUT_FILE}) to check its conversion on: "
-            "register versions with mlops_workbook.ct.training.log_and_register, which logs them"
+            f"{missing}: it is what its conversion is checked on; register versions with "
+            "mlops_workbook.ct.training.log_and_register, which logs them"
         ) from None
     onnx_model = conversion.to_onnx(model)
     parity = conversion.check(model, onnx_model, held_out)

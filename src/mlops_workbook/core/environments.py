@@ -9,6 +9,7 @@ key, the value and what is allowed.
 from __future__ import annotations
 
 import difflib
+import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,8 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from mlops_workbook.core import errors, instance, paths
 
 ENVIRONMENTS = ("dev", "staging", "prod")
-# Team mode's servers (cd/team), next to the environment's serve_port like every other of its ports.
+# Team mode's servers (cd/team), next to the environment's serve_port like every other of its ports; the `up` that
+# starts them records where they listen (TEAM_RECORD, in the stack's folder) for the runs of other instances.
 TEAM_PORTS = {"postgres": 50, "mlflow": 51, "airflow": 52}
+TEAM_RECORD = "ports.json"
 
 
 class ConfigError(errors.BadInputError):
@@ -149,8 +152,17 @@ class EnvConfig(BaseModel):
         """The release mode of a version CT retrained, the code unchanged: the team's policy, stated here."""
         return self.release_mode if self.retrain_release_mode == "as release_mode" else self.retrain_release_mode
 
+    def team_folder(self) -> Path:
+        """Where the environment's team stack keeps its data (cd/team)."""
+        return self.workspace_dir() / "team"
+
     def team_port(self, server: str) -> int:
-        """A team-mode server's port in this run's instance (postgres, mlflow, airflow)."""
+        """A team-mode server's port (postgres, mlflow, airflow): where the environment's stack listens, as the `up`
+        that started it recorded (lessons run side by side, each in an instance of its own, reach the same
+        servers), else next to this run's serve_port."""
+        recorded = self.team_folder() / TEAM_RECORD
+        if recorded.exists():
+            return json.loads(recorded.read_text())[server]
         return self.serve_port + TEAM_PORTS[server]
 
     def tracking_uri(self) -> str | None:

@@ -79,11 +79,16 @@ def run(
 ) -> None:
     """Execute the lessons with papermill into the environment's workspace."""
     from mlops_workbook.core.docker import images
-    from mlops_workbook.course import runner
+    from mlops_workbook.course import runner, team_servers
 
     cfg = _config(env, param)
+    todo = runner.notebooks("notebooks", only)
     images.prune_finished_runs()  # what earlier runs' rebuilds left: the disk stays flat across runs
-    runner.run(cfg, runner.notebooks("notebooks", only), console, jobs)
+    if not team_servers.needed(cfg, todo):
+        runner.run(cfg, todo, console, jobs)
+        return
+    with team_servers.ready(cfg, functools.partial(console.print, soft_wrap=True)):
+        runner.run(cfg, todo, console, jobs)
 
 
 @app.command("config")

@@ -41,6 +41,26 @@ def open_registry(cfg, folder: Path | None = None):
     return tracking.connect(uri, folder)
 
 
+def champion_registry(cfg, folder: Path):
+    """The registry a lesson takes the champion from (what CI packages, what CD deploys), and a sentence that says
+    where it came from. With servers (team mode, or a configured tracking server): the environment's, where CT
+    registered and gated it; none there is an error that names the command that makes one. Embedded: the lesson
+    runs alone, so the CT pipeline's steps run once into a registry of its own in `folder`."""
+    from mlops_workbook.ct import gate
+
+    if cfg.tracking_uri():
+        registry = open_registry(cfg)
+        version = gate.required_champion(registry)
+        return registry, f"version {version}: the champion CT registered in {cfg.env}'s registry ({cfg.tracking_uri()})"
+    registry = open_registry(cfg, folder)
+    if gate.champion_version(registry) is None:
+        said = run_all(cfg.params(), str(folder))["register"]
+        if not said["promoted"]:
+            raise gate.NoChampionError(f"CT's version {said['version']} was not promoted: {said['reason']}")
+    version = gate.champion_version(registry)
+    return registry, f"version {version}: the champion of {cfg.env}'s CT pipeline, run here (no servers: embedded)"
+
+
 def _setup(settings: dict, folder: str):
     cfg = environments.validate(settings, "the pipeline's parameters")  # a bad parameter fails before any work
     folder = paths.resolve(folder)  # relative: to the repository, so deployed pipelines name no machine's paths
@@ -106,6 +126,7 @@ def register(settings: dict, folder: str) -> dict:
     registry = open_registry(cfg, folder)
     run_params = {
         "env": cfg.env,
+        "data_source": cfg.data_source,
         "seed": cfg.seed,
         "partitions": len(store.partitions()),
         "train_rows": len(train_rows),

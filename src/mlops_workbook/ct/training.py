@@ -145,6 +145,25 @@ def log_and_register(
     return str(registered.version)
 
 
+def held_out_of(registry, version: str) -> pd.DataFrame:
+    """The rows a version was evaluated on, as logged with its run (LookupError if they were not)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    run_id = registry.get_model_version(MODEL_NAME, version).run_id
+    try:
+        return pd.read_parquet(mlflow.artifacts.download_artifacts(f"runs:/{run_id}/{HELD_OUT_FILE}"))
+    except (MlflowException, OSError):
+        raise LookupError(f"version {version} has no held-out rows ({HELD_OUT_FILE}) logged with its run") from None
+
+
+def trained_on(registry, version: str) -> str | None:
+    """The data a version learned from (its run's `data_source`: fake or warehouse); None if its run did not say.
+    A model that learned from dev's fake rows has never been judged on real data: it serves dev only."""
+    run_id = registry.get_model_version(MODEL_NAME, version).run_id
+    return registry.get_run(run_id).data.params.get("data_source")
+
+
 def load(reference: str) -> Pipeline:
     """A registered model by version ("3") or alias ("@champion")."""
     import mlflow.sklearn
@@ -178,6 +197,7 @@ def run(
     metrics = evaluate(model, held_out)
     params = {
         "env": cfg.env,
+        "data_source": cfg.data_source,
         "seed": cfg.seed,
         "C": C,
         "inputs": len(inputs),

@@ -116,7 +116,13 @@ class Deployment:
 
     def start_beside(self, release: Release, slot: str) -> Copy:
         """Start `release` in `slot`, beside the live copy; it takes no traffic yet. The warm copy holds that slot
-        (a shadow or a canary takes it too): it stops first."""
+        (a shadow or a canary takes it too): it stops first. A model that learned from fake data never serves
+        outside dev: refused before anything stops."""
+        if release.trained_on == "fake" and self.env != "dev":
+            raise errors.BadInputError(
+                f"its model learned from fake data (dev's), so it serves dev only; release a version CT trained on "
+                f"{self.env}'s data (`mlops-workbook retrain --env {self.env}`)"
+            )
         self.retire_warm()
         port = self.slot_port(slot)
         self.target.stop(self._slot_copy(slot))  # a copy of ours that a crashed run left there, in no state file

@@ -37,6 +37,17 @@ def may_go_to_prod(mode: str, staging_passed: bool, approved_by: str | None) -> 
     )
 
 
+def candidates_from(cfg) -> environments.EnvConfig:
+    """Whose CT pipeline a release to staging and prod comes from: the environment's own when it trains on real
+    data; from dev, whose models learned from fake rows and never leave it, staging's (embedded: dev runs no
+    servers)."""
+    if cfg.data_source != "fake":
+        return cfg
+    return environments.load(
+        "staging", {"workspace": cfg.workspace, "servers": "embedded", "mlflow_tracking_uri": None}
+    )
+
+
 def deployments(folder: Path) -> dict[str, Deployment]:
     """staging and prod with their real configs, emptied of what an earlier run left (copies' files in `folder`)."""
     stages = {}

@@ -18,7 +18,7 @@ from mlops_workbook.cd.serving import server
 from mlops_workbook.ci import export, packaging, serving_image
 from mlops_workbook.core import errors, http_client, instance, paths, processes
 from mlops_workbook.core.docker import containers, images
-from mlops_workbook.ct import gate
+from mlops_workbook.ct import gate, training
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Release:
     settings: dict = field(default_factory=dict, hash=False)  # extra environment variables for the app
     image_id: str | None = None  # containers: that very build, which a tag moved by a concurrent run cannot change
     memory_limit: str | int = containers.MEMORY_LIMIT  # containers: what the kernel lets it hold (a process: no limit)
+    trained_on: str | None = None  # the data its model learned from (training.trained_on): fake serves dev only
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class ProcessTarget:
         version = gate.required_champion(registry)
         folder = paths.fresh_dir(self.folder / f"model-v{version}")
         export.champion(registry, folder)
-        return Release(version, model_dir=str(folder))
+        return Release(version, model_dir=str(folder), trained_on=training.trained_on(registry, version))
 
     def start(self, release: Release, port: int, name: str, timeout: float = 60) -> Copy:
         if _healthy(port):  # else that server's answers would pass for the new copy's
@@ -112,7 +113,8 @@ class ContainerTarget:
         built, _ = packaging.package_champion(
             registry, self.client, self.folder / f"v{version}", f"{serving_image.IMAGE}:{self.env}-model-v{version}"
         )
-        return Release(version, image=built.tag, image_id=built.image_id or None)
+        trained_on = training.trained_on(registry, version)
+        return Release(version, image=built.tag, image_id=built.image_id or None, trained_on=trained_on)
 
     def start(self, release: Release, port: int, name: str, timeout: float = 90) -> Copy:
         if release.image is None:

@@ -7,6 +7,7 @@ runs, so a restarted stack has every run, version and DAG run it had. Its ports 
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 from mlops_workbook.cd.scheduling import pipelines
 from mlops_workbook.cd.team import postgres, tracking_server
 from mlops_workbook.cd.team.scheduler import Airflow
-from mlops_workbook.core import processes
+from mlops_workbook.core import environments, processes
 
 DATABASES = ("mlflow", "airflow")
 
@@ -33,7 +34,7 @@ class TeamStack:
     """`TeamStack(cfg).up()`: the environment's servers, started (or found running) and healthy."""
 
     def __init__(self, cfg):
-        self.env, self.folder = cfg.env, cfg.workspace_dir() / "team"
+        self.env, self.folder = cfg.env, cfg.team_folder()
         self.database = postgres.Cluster(self.folder / "postgres", cfg.team_port("postgres"), self._name("postgres"))
         self.mlflow_port = cfg.team_port("mlflow")
         self.tracking_uri = f"http://127.0.0.1:{self.mlflow_port}"
@@ -57,6 +58,8 @@ class TeamStack:
         except BaseException:  # a server that did not start (its error names it and its log), or Ctrl-C
             self.down()  # nothing half-up
             raise
+        ports = {"postgres": self.database.port, "mlflow": self.mlflow_port, "airflow": self.airflow.port}
+        (self.folder / environments.TEAM_RECORD).write_text(json.dumps(ports))  # for runs of other instances
         return time.monotonic() - start
 
     def _start(self) -> None:
@@ -93,7 +96,9 @@ class TeamStack:
         """Stop the servers, PostgreSQL last; the data stays in the workspace for the next `up`."""
         stopped = [f"airflow {c}" for c in self.airflow.stop()]
         stopped += ["mlflow"] if processes.stop(self._name("mlflow"), timeout=10) else []
-        return stopped + (["postgres"] if self.database.stop() else [])
+        stopped += ["postgres"] if self.database.stop() else []
+        (self.folder / environments.TEAM_RECORD).unlink(missing_ok=True)  # the next `up` picks its own ports
+        return stopped
 
     def backup(self, into: Path) -> Path:
         """The registry (MLflow's database) as a pg_dump file; its artifacts are the folder `mlartifacts/`."""

@@ -1,0 +1,48 @@
+"""`mlops-workbook run` in team mode (`servers: team`, staging and prod): the lessons run against the environment's
+servers. Before the first lesson, the team stack is up, the CT pipeline is deployed where its scheduler reads, and
+the shared registry holds a champion (one run of that pipeline, through Airflow, if CT has made none yet): what
+CI packages (02) and CD releases (03). After the last lesson, the stack stops if this run started it; its data
+stays for the next `up`."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from mlops_workbook.core import paths
+
+# What a lesson calls when it reaches the environment's registry (ct/steps.py): the others need no server.
+REACHES_THE_REGISTRY = "steps.champion_registry("
+
+
+def needed(cfg, notebooks: list[Path]) -> bool:
+    """Whether a run of these lessons needs the environment's servers: team mode, and a lesson that reaches them."""
+    reaching = any(REACHES_THE_REGISTRY in Path(nb).read_text() for nb in notebooks)
+    return cfg.servers == "team" and not cfg.mlflow_tracking_uri and reaching
+
+
+@contextlib.contextmanager
+def ready(cfg, say):
+    """The environment's servers for the lessons, each step said as it happens (`say`: print, or the console's)."""
+    from mlops_workbook.cd.scheduling import pipelines, retraining
+    from mlops_workbook.cd.team.stack import TeamStack
+    from mlops_workbook.ct import gate, steps
+
+    stack = TeamStack(cfg)
+    started = not all(row.healthy for row in stack.status())
+    try:
+        if started:
+            seconds = stack.up()
+            say(f"{cfg.env}: team stack up in {seconds:.0f} s (MLflow: {stack.tracking_uri})")
+        installed = pipelines.deploy(cfg)  # CD's deploy-pipelines: the scheduler runs this config's DAG
+        say(f"{cfg.env}: CT pipeline {installed.dag['dag_id']} deployed for Airflow's scheduler")
+        if gate.champion_version(steps.open_registry(cfg)) is None:
+            said = retraining.retrain(cfg)
+            say(f"{cfg.env}: no champion yet: CT ({said['ran']}) made version {said['version']}: {said['reason']}")
+        version = gate.required_champion(steps.open_registry(cfg))  # none promoted: it says what to do
+        say(f"{cfg.env}: the lessons take version {version}, the shared registry's champion")
+        yield stack
+    finally:
+        if started:
+            stack.down()
+            say(f"{cfg.env}: team stack stopped (its data stays in {paths.show(stack.folder)} for the next `up`)")
