@@ -6,6 +6,7 @@ One registry per module holds version 1 (without the rate features) and version 
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import re
 import subprocess
@@ -177,6 +178,14 @@ def tagged(registry, tmp_path_factory):
     return {version: built.tag for version, built in made.items()}
 
 
+def relabelled(image: str, trained_on: str) -> str:
+    """CI's image, its label saying its model learned from `trained_on`."""
+    tag = f"{image}-{trained_on}"
+    recipe = f"FROM {image}\nLABEL {serving_image.TRAINED_ON_LABEL}={trained_on}\n".encode()
+    images.docker_client().images.build(fileobj=io.BytesIO(recipe), tag=tag, pull=False, rm=True)
+    return tag
+
+
 @pytest.fixture
 def staging_and_prod(tagged, tmp_path):
     target = targets.ContainerTarget(images.docker_client(), tmp_path / "copies", "pytest")
@@ -242,9 +251,9 @@ def test_nothing_reaches_prod_when_staging_fails(staging_and_prod, tagged):
 def test_the_deploy_command_gates_prod_on_staging_and_an_approval_and_rolls_out_by_strategy(registry, tagged, tmp_path):
     short = {**environments.load("staging").rollout.model_dump(), "steps": [10, 50], "step_seconds": 2}
 
-    def deploy_cli(env, *extra, version="2"):
+    def deploy_cli(env, *extra, version="2", image=None):
         return subprocess.run(
-            [CLI, "deploy", "--env", env, "--image", tagged[version], "-p", f"workspace={tmp_path}"]
+            [CLI, "deploy", "--env", env, "--image", image or tagged[version], "-p", f"workspace={tmp_path}"]
             + ["-p", f"rollout={json.dumps({**short, 'bake_seconds': 2})}", *extra],
             capture_output=True,
             text=True,
@@ -254,6 +263,10 @@ def test_the_deploy_command_gates_prod_on_staging_and_an_approval_and_rolls_out_
     try:
         early = deploy_cli("prod", "--approved-by", "ana")
         assert early.returncode == 1 and "did not pass staging" in early.stdout
+        fake = deploy_cli("staging", image=relabelled(tagged["2"], "fake"))  # CI's image of a dev model
+        assert fake.returncode == 1 and "learned from fake data (dev's), so it serves dev only" in fake.stdout
+        unsaid = deploy_cli("staging", image=relabelled(tagged["2"], "unknown"))  # built by other means
+        assert unsaid.returncode == 2 and "does not say what data its model learned from" in unsaid.stdout
         first = deploy_cli("staging", "--strategy", "canary")  # nothing live to compare with: it goes live whole
         assert first.returncode == 0 and "the first version goes live whole" in first.stdout, (
             first.stdout + first.stderr

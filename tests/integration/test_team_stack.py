@@ -2,6 +2,7 @@
 the deployed CT DAG runs through the scheduler into the shared registry, two writers never collide, and a
 restarted server or a restored backup loses nothing."""
 
+import contextlib
 import json
 import os
 import re
@@ -31,17 +32,56 @@ RUN_ALL = (  # a whole CT run in a process of its own: settings and folder as ar
 )
 
 
-@pytest.fixture(scope="module")
-def workspace():
+@contextlib.contextmanager
+def enterable_folder():
     folder = Path(tempfile.mkdtemp(prefix="team-mode-"))
     folder.chmod(0o755)  # PostgreSQL's unprivileged user must reach its cluster inside (pytest's tmp_path is 700)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def workspace():
+    with enterable_folder() as folder:
+        yield folder
 
 
 def cli(*args: str, workspace: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     command = [CLI, *args, "--env", "staging", "-p", f"workspace={workspace}"]  # args: a command and its options
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+LESSONS = [nb for nb in runner.notebooks("notebooks") if team_servers.REACHES_THE_REGISTRY in nb.read_text()]
+SHORT_ROLLOUT = {**environments.load("staging").rollout.model_dump(), "step_seconds": 2, "bake_seconds": 2}
+
+
+def lesson_run(*lessons: Path, workspace: Path, rows: int) -> subprocess.CompletedProcess:
+    """`make run ENV=staging` for `lessons`, small: 3 days of `rows` rows, rollout steps of 2 s."""
+    small = ["-p", "n_partitions=3", "-p", f"rows_per_partition={rows}", "-p", f"rollout={json.dumps(SHORT_ROLLOUT)}"]
+    return cli("run", *[a for nb in lessons for a in ("--only", nb.stem)], *small, workspace=workspace, timeout=900)
+
+
+@pytest.mark.component(*{need for nb in LESSONS for need in envcheck.notebook_needs(nb)})
+def test_make_run_on_a_fresh_machine_starts_the_stack_has_ct_make_the_champion_and_stops_the_stack():
+    """A learner's first `make run ENV=staging`: no stack, no pipeline, no champion. The run starts the stack,
+    deploys the CT pipeline, has the scheduler run it, packages what it registered (02) and stops the stack. (First
+    in the module: the module's own stack takes the same ports after it.)"""
+    (packaging,) = [nb for nb in LESSONS if nb.stem == "02_ci_packaging"]
+    with enterable_folder() as fresh:
+        done = lesson_run(packaging, workspace=fresh, rows=100)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "CT pipeline ct_pipeline_staging deployed" in done.stdout, done.stdout
+        # the scheduler's first run (catchup off: the latest day's) or one asked of its API made the champion
+        taken = re.search(r"the lessons take version (\d+), the shared registry's champion", done.stdout)
+        assert taken, done.stdout
+        outputs = json.dumps(nbformat.read(fresh / packaging.name, as_version=4).cells)
+        assert f"version {taken[1]}: the champion CT registered in staging's registry" in outputs
+        assert "team stack stopped" in done.stdout
+        stack = TeamStack(environments.load("staging", {"workspace": str(fresh)}))
+        assert not any(row.healthy for row in stack.status()), "the run stops the stack it started"
+        assert not (fresh / "team" / environments.TEAM_RECORD).exists()
 
 
 @pytest.fixture(scope="module")
@@ -97,9 +137,6 @@ def test_retrain_runs_the_deployed_ct_dag_through_the_scheduler_into_the_shared_
     assert stack.airflow.wait("ct_pipeline_staging", scheduled["dag_run_id"])["state"] == "success"  # done writing
 
 
-LESSONS = [nb for nb in runner.notebooks("notebooks") if team_servers.REACHES_THE_REGISTRY in nb.read_text()]
-
-
 @pytest.mark.component(*{need for nb in LESSONS for need in envcheck.notebook_needs(nb)})
 def test_make_run_in_team_mode_packages_and_releases_the_champion_ct_registered_training_nothing(stack, workspace):
     """`make run ENV=staging` for the lessons that reach the registry, against the stack: CI (02) packages and CD
@@ -107,10 +144,8 @@ def test_make_run_in_team_mode_packages_and_releases_the_champion_ct_registered_
     registry = mlflow.MlflowClient(stack.tracking_uri)
     champion = registry.get_model_version_by_alias(training.MODEL_NAME, "champion").version
     versions = {v.version for v in registry.search_model_versions()}
-    rollout = {**environments.load("staging").rollout.model_dump(), "step_seconds": 2, "bake_seconds": 2}
     # 3 x 300 rows: 03's rehearsal (in its own registry) needs them for its newer version to beat the noise
-    small = ["-p", "n_partitions=3", "-p", "rows_per_partition=300", "-p", f"rollout={json.dumps(rollout)}"]
-    done = cli("run", *[a for nb in LESSONS for a in ("--only", nb.stem)], *small, workspace=workspace, timeout=900)
+    done = lesson_run(*LESSONS, workspace=workspace, rows=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"the lessons take version {champion}, the shared registry's champion" in done.stdout
     said = f"version {champion}: the champion CT registered in staging's registry ({stack.tracking_uri})"

@@ -1,5 +1,7 @@
 """Parameters are validated before any work, with a message naming key, value and what is allowed."""
 
+import json
+
 import pytest
 
 from mlops_workbook.core import environments
@@ -23,8 +25,11 @@ def test_the_registry_is_embedded_in_dev_and_the_teams_in_staging_and_prod_unles
     team = environments.load("staging", {"workspace": str(tmp_path)})
     assert team.tracking_uri() == f"http://127.0.0.1:{team.serve_port + environments.TEAM_PORTS['mlflow']}"
     team.team_folder().mkdir()  # a stack started by a run of another instance recorded where it listens
-    (team.team_folder() / environments.TEAM_RECORD).write_text('{"postgres": 9250, "mlflow": 9251, "airflow": 9252}')
+    ports = {"postgres": 9250, "mlflow": 9251, "airflow": 9252}
+    (team.team_folder() / environments.TEAM_RECORD).write_text(json.dumps({"serve_port": 8200, **ports}))
     assert team.tracking_uri() == "http://127.0.0.1:9251" and team.team_port("airflow") == 9252
+    other = environments.load("staging", {"workspace": str(tmp_path), "serve_port": 40000})  # not that stack's
+    assert other.tracking_uri() == f"http://127.0.0.1:{other.serve_port + environments.TEAM_PORTS['mlflow']}"
     shared = {"servers": "team", "mlflow_tracking_uri": "http://mlflow.example:5000"}  # a class's server wins
     assert environments.load("prod", shared).tracking_uri() == "http://mlflow.example:5000"
 

@@ -24,7 +24,10 @@ def git_commit() -> str:
 def package_champion(registry, client, folder: Path, tag: str) -> tuple[images.Built, bundle.Facts]:
     """Export the registry's champion and build the serving image around it (as `tag`)."""
     folder = paths.fresh_dir(Path(folder))
+    from mlops_workbook.ct import training
+
     facts, _ = export.champion(registry, folder / "model")
+    trained_on = training.trained_on(registry, facts.version) or "unknown"  # a deploy outside dev refuses "fake"
     images.build_base_image(client)
     built = images.build(
         client,
@@ -32,6 +35,7 @@ def package_champion(registry, client, folder: Path, tag: str) -> tuple[images.B
         tag,
         images.BASE_IMAGE,
         {"GIT_COMMIT": git_commit(), "MODEL_VERSION": facts.version},
+        facts={serving_image.TRAINED_ON_LABEL: trained_on},
     )
     return built, facts
 

@@ -161,8 +161,9 @@ class EnvConfig(BaseModel):
         that started it recorded (lessons run side by side, each in an instance of its own, reach the same
         servers), else next to this run's serve_port."""
         recorded = self.team_folder() / TEAM_RECORD
-        if recorded.exists():
-            return json.loads(recorded.read_text())[server]
+        record = json.loads(recorded.read_text()) if recorded.exists() else {}
+        if record.get("serve_port") == self.serve_port - self._port_shift:  # the stack of this configuration
+            return record[server]
         return self.serve_port + TEAM_PORTS[server]
 
     def tracking_uri(self) -> str | None:

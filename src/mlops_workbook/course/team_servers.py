@@ -22,23 +22,43 @@ def needed(cfg, notebooks: list[Path]) -> bool:
 
 
 @contextlib.contextmanager
-def ready(cfg, say):
-    """The environment's servers for the lessons, each step said as it happens (`say`: print, or the console's)."""
+def ready(cfg, say, quiet_within: float = 600):
+    """The environment's servers for the lessons, each step said as it happens (`say`: print, or the console's).
+
+    A stack found running is the team's: it is used as it is (its deployed pipeline too) and left running. One
+    started here is stopped at the end. The lessons start once no CT run is under way, so that none registers a
+    version while they read the champion."""
     from mlops_workbook.cd.scheduling import pipelines, retraining
+    from mlops_workbook.cd.team import tracking_server
     from mlops_workbook.cd.team.stack import TeamStack
+    from mlops_workbook.core import waiting
     from mlops_workbook.ct import gate, steps
 
     stack = TeamStack(cfg)
-    started = not all(row.healthy for row in stack.status())
+    started = not tracking_server.healthy(stack.tracking_uri)  # the registry: what the lessons reach
     try:
         if started:
             seconds = stack.up()
             say(f"{cfg.env}: team stack up in {seconds:.0f} s (MLflow: {stack.tracking_uri})")
-        installed = pipelines.deploy(cfg)  # CD's deploy-pipelines: the scheduler runs this config's DAG
-        say(f"{cfg.env}: CT pipeline {installed.dag['dag_id']} deployed for Airflow's scheduler")
+        else:
+            stack.record_ports()  # it may have been started before its `up` recorded them
+        dag_id = pipelines.dag_id(cfg.env)
+        if not (pipelines.deployed_dags(cfg) / f"{dag_id}.py").exists():  # a deployed pipeline is the team's: kept
+            pipelines.deploy(cfg)
+            say(f"{cfg.env}: CT pipeline {dag_id} deployed for Airflow's scheduler (`deploy-pipelines`)")
+
+        def settled() -> None:  # no CT run under way: none registers a version while the lessons read the champion
+            if stack.airflow.healthy() and stack.airflow.active_runs(dag_id):
+                say(f"{cfg.env}: waiting for the CT run under way ({dag_id})")
+                waiting.until(
+                    lambda: not stack.airflow.active_runs(dag_id), quiet_within, every=1, what=f"{dag_id} idle"
+                )
+
+        settled()
         if gate.champion_version(steps.open_registry(cfg)) is None:
             said = retraining.retrain(cfg)
             say(f"{cfg.env}: no champion yet: CT ({said['ran']}) made version {said['version']}: {said['reason']}")
+        settled()  # a scheduled run that queued behind it
         version = gate.required_champion(steps.open_registry(cfg))  # none promoted: it says what to do
         say(f"{cfg.env}: the lessons take version {version}, the shared registry's champion")
         yield stack

@@ -134,7 +134,16 @@ def clear_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Cleare
             f"no image {image} here: build it first (mlops-workbook ci package --tag {image})"
         ) from None
     target = ContainerTarget(client, cfg.workspace_dir() / "copies", cfg.env)
-    chosen = Release(labels.get(serving_image.MODEL_VERSION_LABEL, "unknown"), image)
+    chosen = Release(
+        labels.get(serving_image.MODEL_VERSION_LABEL, "unknown"),
+        image,
+        trained_on=labels.get(serving_image.TRAINED_ON_LABEL),
+    )
+    if chosen.trained_on in (None, "unknown") and cfg.env != "dev":
+        raise errors.BadInputError(
+            f"{image} does not say what data its model learned from ({serving_image.TRAINED_ON_LABEL}), so it does "
+            f"not go to {cfg.env}: build it with `mlops-workbook ci package --env staging --tag {image}`"
+        )
     if cfg.env != "prod":
         return Cleared(Deployment(cfg, target), chosen)
     staging = Deployment(staging_cfg, target)

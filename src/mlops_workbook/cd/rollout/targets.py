@@ -113,7 +113,7 @@ class ContainerTarget:
         built, _ = packaging.package_champion(
             registry, self.client, self.folder / f"v{version}", f"{serving_image.IMAGE}:{self.env}-model-v{version}"
         )
-        trained_on = training.trained_on(registry, version)
+        trained_on = self.client.images.get(built.image_id or built.tag).labels.get(serving_image.TRAINED_ON_LABEL)
         return Release(version, image=built.tag, image_id=built.image_id or None, trained_on=trained_on)
 
     def start(self, release: Release, port: int, name: str, timeout: float = 90) -> Copy:

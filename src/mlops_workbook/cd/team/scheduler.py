@@ -107,6 +107,12 @@ class Airflow:
         """Every run of the DAG, scheduled or asked for, as the API reports them."""
         return self._api(f"/dags/{dag_id}/dagRuns")["dag_runs"]
 
+    def active_runs(self, dag_id: str) -> list[dict]:
+        """The DAG's runs that are queued or running (none: nothing is being registered now)."""
+        return [
+            r for r in (self._get(f"/dags/{dag_id}/dagRuns") or {}).get("dag_runs", []) if r["state"] not in FINISHED
+        ]
+
     def run(self, dag_id: str, run_id: str) -> dict:
         """One run of the DAG as the API reports it (its `state`: queued, running, success, failed)."""
         return self._api(f"/dags/{dag_id}/dagRuns/{run_id}")

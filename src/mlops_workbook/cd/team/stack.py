@@ -34,7 +34,12 @@ class TeamStack:
     """`TeamStack(cfg).up()`: the environment's servers, started (or found running) and healthy."""
 
     def __init__(self, cfg):
-        self.env, self.folder = cfg.env, cfg.team_folder()
+        self.cfg, self.env, self.folder = cfg, cfg.env, cfg.team_folder()
+        self._place()
+
+    def _place(self) -> None:
+        """The servers' ports: where the stack's `up` recorded them, else next to this run's serve_port."""
+        cfg = self.cfg
         self.database = postgres.Cluster(self.folder / "postgres", cfg.team_port("postgres"), self._name("postgres"))
         self.mlflow_port = cfg.team_port("mlflow")
         self.tracking_uri = f"http://127.0.0.1:{self.mlflow_port}"
@@ -53,14 +58,26 @@ class TeamStack:
     def up(self) -> float:
         """Start what is not running (PostgreSQL first: the other two keep their state in it); the seconds it took."""
         start = time.monotonic()
+        record = self.folder / environments.TEAM_RECORD
+        if record.exists() and not any(row.healthy for row in self.status()):  # left by a stack that died
+            record.unlink()
+            self._place()
         try:
             self._start()
         except BaseException:  # a server that did not start (its error names it and its log), or Ctrl-C
             self.down()  # nothing half-up
             raise
-        ports = {"postgres": self.database.port, "mlflow": self.mlflow_port, "airflow": self.airflow.port}
-        (self.folder / environments.TEAM_RECORD).write_text(json.dumps(ports))  # for runs of other instances
+        self.record_ports()
         return time.monotonic() - start
+
+    def record_ports(self) -> None:
+        """Write where the servers listen (core/environments.py's TEAM_RECORD): lessons run side by side, each in
+        an instance of its own, reach these servers. It holds the configured serve_port it belongs to."""
+        ports = {"postgres": self.database.port, "mlflow": self.mlflow_port, "airflow": self.airflow.port}
+        record = self.folder / environments.TEAM_RECORD
+        written = record.with_suffix(".tmp")
+        written.write_text(json.dumps({"serve_port": self.cfg.params()["serve_port"], **ports}))
+        written.replace(record)  # whole or not at all: a reader never sees half of it
 
     def _start(self) -> None:
         self.database.start(DATABASES)

@@ -94,11 +94,12 @@ def build(
     labels: dict[str, str],
     cache: bool = True,
     dockerfile: str = DOCKERFILE,
+    facts: dict[str, str] | None = None,
 ) -> Built:
     """`docker build` through the SDK, with a progress bar over the Dockerfile's steps.
 
     `cache=False` runs every step, as on a machine that never built the image (a cold build). `dockerfile` names
-    another Dockerfile in the context (a lab's).
+    another Dockerfile in the context (a lab's). `facts` become labels of the image too (a deploy reads them).
     """
     log: list[str] = []
     start, steps, cached, image_id = time.perf_counter(), [], set(), ""
@@ -112,7 +113,7 @@ def build(
             decode=True,
             nocache=not cache,
             buildargs={"BASE_IMAGE": base_image, **labels},
-            labels=own_labels(),
+            labels={**own_labels(), **(facts or {})},
         )
         bar = None  # drawn from the first step on, when the number of steps is known
         try:
