@@ -13,6 +13,7 @@ from mlops_workbook.core import paths
 
 # What a lesson calls when it reaches the environment's registry (ct/steps.py): the others need no server.
 REACHES_THE_REGISTRY = "steps.champion_registry("
+FIRST_RUN_WITHIN = 30  # seconds for a newly deployed DAG's first scheduled run to appear (a few, here)
 
 
 def needed(cfg, notebooks: list[Path]) -> bool:
@@ -44,8 +45,11 @@ def ready(cfg, say, quiet_within: float = 600):
             stack.record_ports()  # it may have been started before its `up` recorded them
         dag_id = pipelines.dag_id(cfg.env)
         if not (pipelines.deployed_dags(cfg) / f"{dag_id}.py").exists():  # a deployed pipeline is the team's: kept
-            pipelines.deploy(cfg)
+            installed = pipelines.deploy(cfg)
             say(f"{cfg.env}: CT pipeline {dag_id} deployed for Airflow's scheduler (`deploy-pipelines`)")
+            if installed.dag["schedule"] and stack.airflow.healthy():  # catchup off: it runs the latest interval now
+                stack.airflow.dag(dag_id)  # read by the DAG processor
+                waiting.within(lambda: stack.airflow.active_runs(dag_id), FIRST_RUN_WITHIN, every=1)
 
         def settled() -> None:  # no CT run under way: none registers a version while the lessons read the champion
             if stack.airflow.healthy() and stack.airflow.active_runs(dag_id):
