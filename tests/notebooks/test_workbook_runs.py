@@ -1,5 +1,5 @@
 """`mlops-workbook run` executes every lesson in staging, and in prod where prod's config changes what it does,
-on small data and with rollout steps held 2 s, as a user runs it. The lessons that reach the environment's
+on small data and with rollout steps held 3 s, as a user runs it. The lessons that reach the environment's
 registry (team_servers.REACHES_THE_REGISTRY) run in staging against the team stack instead, in
 test_team_stack.py beside the stack's other tests; in prod, where only prod's keys are tested, they run embedded.
 
@@ -8,7 +8,7 @@ to its own sandbox, so none depends on another having run. dev is not run here: 
 lesson with dev's parameters (the same cells, the same values) and compares its outputs too, so a dev run
 here would only repeat it. prod is run where it is not a repeat of staging either: its config differs from
 staging's in data size (SMALL replaces both), workspace and port (every run moves them), rollout timings (replaced
-by 2 s here), the schedule (TESTED_PER_ENV) and the keys of PROD_KEYS. A lesson runs in prod if its code reads one
+by 3 s here), the schedule (TESTED_PER_ENV) and the keys of PROD_KEYS. A lesson runs in prod if its code reads one
 of those or uses a module that does (PROD_READERS).
 """
 
@@ -70,8 +70,9 @@ def runs_differently_in_prod(lesson: Path) -> bool:
 
 
 def short_rollout(env: str) -> dict:
-    """The environment's rollout with its steps held 2 s: small like the data (a step still waits for evidence)."""
-    return {**environments.load(env).rollout.model_dump(), "step_seconds": 2, "bake_seconds": 2}
+    """The environment's rollout with its steps held 3 s: small like the data (a step still waits for evidence)."""
+    # 3 s, held up to 6 x for 10 canary requests: 5% of users slowed by a loaded suite gave 9 in 2 s x 6 (prod-08)
+    return {**environments.load(env).rollout.model_dump(), "step_seconds": 3, "bake_seconds": 2}
 
 
 def reaches_the_registry(lesson: Path) -> bool:
