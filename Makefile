@@ -3,7 +3,7 @@ VENV   ?= .venv
 ENV    ?= dev
 PY     := $(VENV)/bin/python
 WB     := $(VENV)/bin/mlops-workbook
-NBVAL  := -p nbval --nbval --nbval-current-env --nbval-sanitize-with tests/notebooks/sanitize.cfg
+NBVAL  := -p nbval --nbval --nbval-kernel-name mlops-workbook --nbval-sanitize-with tests/notebooks/sanitize.cfg
 # Test workers: most of a notebook's time is spent waiting on Docker, servers and pipelines, so 3 workers
 # keep 2 cores busy. Each worker has its own ports and deploy state (mlops_workbook.core.instance); what must
 # share a worker is grouped in conftest.py. WORKERS=0 runs everything in this process, in order.

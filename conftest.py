@@ -15,6 +15,7 @@ server-like component, and set by hand on whole-workbook runs); `make test` runs
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -63,8 +64,18 @@ def pytest_configure(config):
         config.pluginmanager.register(NotebookChecks(Path(config.rootpath)), "notebook-checks")
     if started_here:  # the suite itself, not a worker or a run inside a test: earlier runs' old images go
         from mlops_workbook.core.docker import images
+        from mlops_workbook.course import runner
 
         images.prune_finished_runs()
+        # Every kernel of the session (its workers', and those of the commands its tests run) is forked from one
+        # process that imported the libraries once: ~0.8 CPU s a kernel instead of ~5 (forked_kernels.py).
+        config._kernel_server = contextlib.ExitStack()
+        config._kernel_server.enter_context(runner.kernel_server())
+
+
+def pytest_unconfigure(config):
+    if hasattr(config, "_kernel_server"):
+        config._kernel_server.close()
 
 
 # Test modules whose parametrized tests may run apart, one group per parameter (a lab, an environment).

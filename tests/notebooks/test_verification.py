@@ -23,7 +23,7 @@ def stored(printed: str) -> nbformat.NotebookNode:
 def nbval(project, *options: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "nbval", "--nbval"]
-        + ["--nbval-current-env", *options, "--rootdir", str(project), NB],
+        + ["--nbval-kernel-name", "mlops-workbook", *options, "--rootdir", str(project), NB],
         cwd=project,
         capture_output=True,
         text=True,

@@ -7,6 +7,7 @@ whose checks were tampered with is reported as such, never as passed.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import multiprocessing
 import os
@@ -21,7 +22,7 @@ from papermill.parameterize import parameterize_notebook
 
 from mlops_workbook.core import errors, instance, paths, progress
 from mlops_workbook.course import envcheck, execution, labs, tampering, verdicts
-from mlops_workbook.course.runner import LocalKernelManager, ensure_kernel
+from mlops_workbook.course.runner import LocalKernelManager, ensure_kernel, kernel_server
 from mlops_workbook.course.verdicts import CRASHED, TAMPERED, ExerciseResult, Raised
 
 
@@ -209,7 +210,8 @@ def class_report(
     image = execution.image() if contained else None
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(found)))
     results: dict[Path, list[tuple]] = {}
-    with tempfile.TemporaryDirectory(prefix="mlops-workbook-grading-") as scratch:
+    kernels = contextlib.nullcontext() if contained else kernel_server()  # a container starts its own kernel
+    with kernels, tempfile.TemporaryDirectory(prefix="mlops-workbook-grading-") as scratch:
         workspaces = {path: Path(scratch) / f"{i}-{path.parent.name}" for i, path in enumerate(found)}
         bar = progress.bar(total=len(found), desc=f"checking ({jobs} at a time)", unit="submission")
         if jobs == 1:

@@ -32,20 +32,31 @@ from traitlets import Unicode, default
 
 from mlops_workbook.core import errors, instance, paths
 from mlops_workbook.core.environments import EnvConfig
+from mlops_workbook.course import forked_kernels
 
 KERNEL = "mlops-workbook"
 LESSON_DIRS = ("notebooks", "solutions")
 
 
 def ensure_kernel() -> str:
-    """Register this interpreter as the `mlops-workbook` Jupyter kernel if it is not yet."""
-    spec = KernelSpecManager().find_kernel_specs().get(KERNEL)
-    argv = KernelSpecManager().get_kernel_spec(KERNEL).argv if spec else []
-    if not argv or argv[0] != sys.executable:
+    """Register this interpreter as the `mlops-workbook` Jupyter kernel, started by the forking provisioner
+    (`forked_kernels`), if it is not yet."""
+    found = KernelSpecManager().find_kernel_specs().get(KERNEL)
+    spec = KernelSpecManager().get_kernel_spec(KERNEL) if found else None
+    provisioner = {"provisioner_name": forked_kernels.NAME}
+    if not spec or spec.argv[0] != sys.executable or spec.metadata.get("kernel_provisioner") != provisioner:
         from ipykernel.kernelspec import install
 
-        install(kernel_name=KERNEL, display_name="Python (mlops-workbook)", prefix=sys.prefix)
+        folder = Path(install(kernel_name=KERNEL, display_name="Python (mlops-workbook)", prefix=sys.prefix))
+        written = json.loads((folder / "kernel.json").read_text())
+        written.setdefault("metadata", {})["kernel_provisioner"] = provisioner
+        (folder / "kernel.json").write_text(json.dumps(written, indent=1))
     return KERNEL
+
+
+def kernel_server():
+    """Kernels forked from one preloaded process for what runs inside the block (`forked_kernels.serve`)."""
+    return forked_kernels.serve(KernelSpecManager().get_kernel_spec(ensure_kernel()).argv)
 
 
 # JupyterLab's own defaults for this environment: no consent prompt for Jupyter's news over a learner's first
@@ -182,7 +193,7 @@ def run(cfg: EnvConfig, todo: list[Path], console: Console | None = None, jobs: 
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=True) as progress:
+    with kernel_server(), Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(f"{cfg.env}: starting", total=len(todo))
 
         def done(nb: Path, result: Result, failure: str | None) -> None:
