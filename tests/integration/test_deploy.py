@@ -77,7 +77,7 @@ def test_a_release_that_cannot_start_never_takes_traffic(dev, pinned):
     broken = targets.Release("2", model_dir="/no/such/model")
     with traffic.Traffic(dev.port, smoke.sample_rows(2, 1)) as users, pytest.raises(deploy.DeployError) as failed:
         dev.deploy(broken)
-    assert "version 2 still serves" in str(failed.value) and "not a model bundle" in str(failed.value)
+    assert "Version 2 still serves" in str(failed.value) and "not a model bundle" in str(failed.value)
     assert users.failed() == 0 and served_version(dev.port) == "2"
     assert list(dev.history()["outcome"]) == ["live", "rejected"]
     assert [deploy.port_free(dev.slot_port(slot)) for slot in deploy.SLOTS].count(False) == 1, (

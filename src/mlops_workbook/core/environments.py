@@ -38,7 +38,8 @@ class Rollout(BaseModel):
     steps: list[int] = Field(min_length=1, description="the canary's shares of traffic in %, rising, each 1 to 99")
     step_seconds: float = Field(ge=2, le=3600, description="how long each step is held, then analysed")
     min_requests: int = Field(
-        ge=1, description="fewer canary requests in a step (held up to 3 x longer for them): it fails, no evidence"
+        ge=1,
+        description="fewer canary requests in a step (held up to 6 x longer for them): it fails, no evidence",
     )
     min_success_rate: float = Field(ge=0, le=1, description="share of the canary's /predict answers that are not 5xx")
     max_p99_ms: float = Field(

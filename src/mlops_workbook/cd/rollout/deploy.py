@@ -173,7 +173,7 @@ class Deployment:
         reason = (said.splitlines()[0].rstrip(".") if said else type(error).__name__) + "."
         self.record(release, slot, "rejected", reason, approved_by)
         live = self.live()
-        serving = f"version {live.release.version} still serves" if live else "nothing was serving"
+        serving = f"Version {live.release.version} still serves" if live else "Nothing was serving"
         return DeployError(
             f"version {release.version} was not deployed to {self.env}: {reason} {serving} on port {self.port}.",
             logs=getattr(error, "logs", ""),

@@ -6,7 +6,7 @@ A small state machine, every step of it printed and kept in the environment's fo
 
     start beside the champion (health check, smoke test)
       → canary at each share of `rollout.steps`, held `step_seconds`, then analysed  ─ a check fails → rolled back
-      → Continuous Delivery: a person's approval, recorded                          ─ none given  → rolled back
+      → Continuous Delivery: a person's approval, recorded                          ─ none named → refused at start
       → 100%, the previous copy kept warm for `bake_seconds`, analysed again        ─ a check fails → rolled back
       → promoted
 
