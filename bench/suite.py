@@ -40,6 +40,16 @@ SLOW_BECAUSE = {
     r"test_workbook_runs.*02_ci_packaging": "builds the serving image from the wheelhouse and smoke-tests it",
     r"test_workbook_runs": "a whole lesson in staging or prod, as `mlops-workbook run` runs it",
     r"test_ci_definitions": "gitlab-ci-local runs the CI/CD definition's jobs, image build and deploys included",
+    r"test_team_stack.*make_run": "make run against the team stack (PostgreSQL, MLflow, Airflow): the scheduler's CT "
+    "run makes the champion, then lessons 02 (and 03) package and release it",
+    r"test_team_stack": "the team stack: PostgreSQL, an MLflow server, Airflow's scheduler, DAG processor, API server",
+    r"test_deploy": "the deploy command ships images to staging and prod blue-green, by canary judged in Prometheus "
+    "and as a shadow, under users' traffic",
+    r"test_cohort_release": "builds the site and the nbgrader course of two cohorts",
+    r"test_packaging": "builds the serving image again and again to show old images are pruned",
+    r"test_pipelines": "runs the CT pipeline as an Airflow DAG and as a Kubeflow pipeline",
+    r"test_labs": "runs a whole lab with wrong answers or an adversary's shortcuts, its images and servers included",
+    r"test_site": "builds the site and reads every page in Chromium",
     r"test_hostile_submissions": "grades 9 submissions, each in a throwaway container",
     r"test_nbgrader": "nbgrader's autograde executes the lab for every learner",
     r"test_class_report": "grades a class twice (whole and in shards) to compare the reports",
