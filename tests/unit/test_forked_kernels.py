@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -19,7 +20,7 @@ from mlops_workbook.course import forked_kernels, runner
 # and none of them overlap).
 PROBE = f"for name in {forked_kernels.PRELOAD!r}:\n    __import__(name)\n" + textwrap.dedent(
     """
-    import json, os, sys, warnings
+    import json, os, subprocess, sys, warnings
     import matplotlib, matplotlib.pyplot, pandas
     app = get_ipython().kernel.parent
     print(json.dumps({
@@ -28,7 +29,8 @@ PROBE = f"for name in {forked_kernels.PRELOAD!r}:\n    __import__(name)\n" + tex
         "parent_handle": app.parent_handle > 0, "backend": matplotlib.get_backend(),
         "max_columns": pandas.get_option("display.max_columns"), "width": pandas.get_option("display.width"),
         "warnings": sorted(str(f) for f in warnings.filters), "stdout": type(sys.stdout).__name__,
-        "flags": list(sys.flags), "pid": os.getpid(), "ppid": os.getppid(),
+        "flags": list(sys.flags), "pid": os.getpid(), "ppid": os.getppid(), "stdin_closed": sys.stdin.closed,
+        "cat": subprocess.run(["cat"], capture_output=True, timeout=20).returncode,  # its input is at its end
     }))
     """
 )
@@ -36,8 +38,14 @@ PROBE = f"for name in {forked_kernels.PRELOAD!r}:\n    __import__(name)\n" + tex
 
 @pytest.fixture(scope="module")
 def server():
+    if os.environ.get(forked_kernels.VARIABLE) == "off":
+        pytest.skip("this run starts kernels as Jupyter does (MLOPS_WORKBOOK_KERNEL_SERVER=off)")
     with runner.kernel_server():
         yield os.environ[forked_kernels.VARIABLE]
+
+
+def forked(km: KernelManager) -> bool:
+    return isinstance(km.provisioner.process, forked_kernels._ForkedKernel)
 
 
 def started(tmp_path, env: dict | None = None) -> KernelManager:
@@ -59,13 +67,13 @@ def probe(km: KernelManager) -> dict:
 
 
 def test_a_forked_kernel_is_the_kernel_jupyter_would_start(server, tmp_path, monkeypatch):
-    forked = started(tmp_path)
+    one = started(tmp_path)
     try:
-        assert isinstance(forked.provisioner.process, forked_kernels._ForkedKernel)
-        seen_forked = probe(forked)
+        assert forked(one)
+        seen_forked = probe(one)
     finally:
-        forked.shutdown_kernel(now=False)
-    assert forked.provisioner.process is None, "the kernel's end reached its manager"
+        one.shutdown_kernel(now=False)
+    assert one.provisioner.process is None, "the kernel's end reached its manager"
     with monkeypatch.context() as without:
         without.delenv(forked_kernels.VARIABLE)
         plain = started(tmp_path)
@@ -86,6 +94,7 @@ def test_a_forked_kernel_is_the_kernel_jupyter_would_start(server, tmp_path, mon
 
 def test_an_interrupt_reaches_a_forked_kernel(server, tmp_path):
     km = started(tmp_path)
+    assert forked(km)
     client = km.client()
     client.start_channels()
     try:
@@ -108,13 +117,28 @@ def test_a_kernel_whose_requester_dies_is_stopped(server, tmp_path):
         from jupyter_client.manager import KernelManager
         km = KernelManager(kernel_name={runner.KERNEL!r})
         km.start_kernel(cwd={str(tmp_path)!r})
-        print(km.provisioner.pid, flush=True)
+        print(type(km.provisioner.process).__name__, km.provisioner.pid, flush=True)
         os._exit(0)  # gone without shutting its kernel down
         """
     )
     done = subprocess.run([sys.executable, "-c", requester], capture_output=True, text=True, timeout=120, check=True)
+    kind, pid = done.stdout.split()
+    assert kind == "_ForkedKernel"
     with contextlib.suppress(psutil.NoSuchProcess):  # already gone
-        psutil.Process(int(done.stdout)).wait(timeout=15)
+        psutil.Process(int(pid)).wait(timeout=15)
+    assert not psutil.pid_exists(int(pid))
+
+
+def test_a_forked_kernel_that_died_takes_an_interrupt_and_a_shutdown_as_a_dead_process_does(server, tmp_path):
+    km = started(tmp_path)
+    assert forked(km)
+    os.killpg(km.provisioner.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while km.provisioner.process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert km.provisioner.process.poll() == -signal.SIGKILL
+    km.interrupt_kernel()  # a Popen that ended ignores signals: so does this
+    km.shutdown_kernel(now=True)
 
 
 def test_a_kernel_that_needs_other_start_up_variables_starts_as_usual(server, tmp_path):

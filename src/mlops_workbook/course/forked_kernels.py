@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import importlib
 import importlib.util
 import json
 import os
+import select
 import selectors
 import signal
 import socket
@@ -65,7 +67,21 @@ _LENGTH = struct.Struct("!I")
 
 
 # Variables read when Python starts or when a preloaded library is imported: a forked kernel has the server's values.
-READ_ON_IMPORT = ("PYTHON", "PANDAS_", "SCIPY_", "PYZMQ_", "TORNADO_", "IPY", "TRAITLETS_", "OMP_", "OPENBLAS_")
+READ_ON_IMPORT = (
+    *(
+        "PYTHON",
+        "PANDAS_",
+        "SCIPY_",
+        "SKLEARN_",
+        "JOBLIB_",
+        "MLFLOW_LOGGING",
+        "PYZMQ_",
+        "TORNADO_",
+        "IPY",
+        "TRAITLETS_",
+    ),
+    *("OMP_", "OPENBLAS_", "LANG", "LC_", "TZ", "HOME"),
+)
 
 
 def _read_on_import(env: dict) -> dict:
@@ -77,17 +93,23 @@ def _send(sock: socket.socket, message: dict, fds: list[int] = ()) -> None:
     socket.send_fds(sock, [_LENGTH.pack(len(data)) + data], list(fds))
 
 
-def _receive(sock: socket.socket, max_fds: int = 0) -> tuple[dict | None, list[int]]:
-    """One message (None if the other end closed) and the descriptors that came with it."""
-    data, fds, _, _ = socket.recv_fds(sock, 65536, max_fds)
-    if not data:
-        return None, fds
-    while len(data) < _LENGTH.size or len(data) < _LENGTH.size + _LENGTH.unpack_from(data)[0]:
-        more = sock.recv(65536)
-        if not more:
+def _exactly(sock: socket.socket, size: int, max_fds: int = 0) -> tuple[bytes | None, list[int]]:
+    data, fds = b"", []
+    while len(data) < size:
+        chunk, received, _, _ = socket.recv_fds(sock, size - len(data), max_fds)
+        fds += received
+        if not chunk:
             return None, fds
-        data += more
-    return json.loads(data[_LENGTH.size :]), fds
+        data += chunk
+    return data, fds
+
+
+def _receive(sock: socket.socket, max_fds: int = 0) -> tuple[dict | None, list[int]]:
+    """One message (None if the other end closed) and the descriptors that came with it; a message that follows
+    stays in the socket."""
+    head, fds = _exactly(sock, _LENGTH.size, max_fds)
+    body = _exactly(sock, _LENGTH.unpack(head)[0])[0] if head else None
+    return (json.loads(body) if body is not None else None), fds
 
 
 class _ForkedKernel:
@@ -95,29 +117,32 @@ class _ForkedKernel:
 
     stdin = stdout = stderr = None
 
-    def __init__(self, sock: socket.socket, pid: int, stdin: int):
-        self._sock, self.pid, self._stdin, self.returncode = sock, pid, stdin, None
+    def __init__(self, sock: socket.socket, pid: int):
+        self._sock, self.pid, self.returncode = sock, pid, None
 
     def poll(self) -> int | None:
-        if self.returncode is None:
-            self._sock.setblocking(False)
-            with contextlib.suppress(BlockingIOError):
-                self._ended(*_receive(self._sock))
+        if self.returncode is None and select.select([self._sock], [], [], 0)[0]:
+            self._ended(_receive(self._sock)[0])
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None:
             self._sock.settimeout(timeout)
-            self._ended(*_receive(self._sock))
+            try:
+                self._ended(_receive(self._sock)[0])
+            except TimeoutError:
+                raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout) from None
         return self.returncode
 
-    def _ended(self, message: dict | None, _fds) -> None:
+    def _ended(self, message: dict | None) -> None:
         self.returncode = message["exit"] if message else -signal.SIGKILL  # no answer: the server is gone
         self._sock.close()
-        os.close(self._stdin)
 
     def send_signal(self, signum: int) -> None:
-        os.killpg(self.pid, signum)
+        """As Popen's: nothing once the kernel has ended."""
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signum)
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
@@ -147,22 +172,23 @@ def _request(address: str, cmd: list[str], env: dict, options: dict) -> _ForkedK
     given = [options.get(name) for name in ("stdout", "stderr")]
     if any(isinstance(s, int) and s < 0 for s in given):  # subprocess.PIPE or DEVNULL: only Popen does those
         return None
-    stdin, keep = os.pipe()  # as Popen's stdin=PIPE: open, never written
+    stdin, writer = os.pipe()  # as jupyter_client's launcher gives a kernel: a pipe whose writing end is closed
+    os.close(writer)
     fds = [stdin, *(s.fileno() if hasattr(s, "fileno") else n if s is None else s for n, s in enumerate(given, 1))]
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(30)
     try:
         sock.connect(address)
-        _send(sock, {"argv": cmd, "env": env, "cwd": str(options.get("cwd") or Path.cwd())}, fds)
+        _send(sock, {"argv": cmd, "env": env, "cwd": os.path.abspath(options.get("cwd") or os.getcwd())}, fds)
         answer, _ = _receive(sock)
-    except OSError:
+    except (OSError, ValueError):
         answer = None
     finally:
         os.close(stdin)
     if not answer or "pid" not in answer:
         sock.close()
-        os.close(keep)
         return None
-    return _ForkedKernel(sock, answer["pid"], keep)
+    return _ForkedKernel(sock, answer["pid"])
 
 
 @contextlib.contextmanager
@@ -180,8 +206,10 @@ def serve(kernel_argv: list[str]):
         stdout=subprocess.PIPE,
         start_new_session=True,
     )
-    if server.stdout.readline().strip() == b"ready":
-        os.environ[VARIABLE] = address
+    said = b""
+    while said not in (b"ready", None):  # a library may print while it is imported
+        said = server.stdout.readline().strip() or (None if server.poll() is not None else b"")
+    os.environ[VARIABLE] = address if said == b"ready" else "off"  # not ready: kernels start as usual
     try:
         yield
     finally:
@@ -203,12 +231,14 @@ def _refusal(request: dict) -> str | None:
     """Why this server cannot be the kernel asked for, if it cannot."""
     argv, own = request["argv"], sys.orig_argv
     position = next((i for i in range(len(argv) - 1) if tuple(argv[i : i + 2]) == LAUNCHER), None)
-    if position is None or os.path.realpath(argv[0]) != os.path.realpath(sys.executable):
+    if position is None or os.path.abspath(argv[0]) != sys.executable:  # not resolved: another venv links the same
         return "not this interpreter's ipykernel_launcher"
     if argv[1:position] != own[1 : own.index("-m")]:
         return "other interpreter options"
     if _read_on_import(request["env"]) != _read_on_import(os.environ):
         return "other values of variables read on import"
+    if not os.path.isdir(request["cwd"]):
+        return "no such folder"  # Popen says so, for the requester
     return None
 
 
@@ -230,21 +260,24 @@ def _child(request: dict, fds: list[int], closing: list) -> None:
         os.environ.update(request["env"])
         argv = request["argv"]
         sys.argv = [importlib.util.find_spec(LAUNCHER[1]).origin, *argv[argv.index(LAUNCHER[1]) + 1 :]]
-        # ipykernel reads its parent's pid from the environment when imported: the server's, which had none
-        sys.argv.append(f"--IPKernelApp.parent_handle={int(request['env'].get('JPY_PARENT_PID') or 0)}")
+        # ipykernel reads its parent's pid from the environment when it is imported (the server had none); its
+        # parent is the server, and a kernel whose server died exits
+        sys.argv.append(f"--IPKernelApp.parent_handle={os.getppid()}")
+        sys.modules["numpy"].random.seed()  # as `random` is reseeded in a forked child; numpy's is not
         from ipykernel import kernelapp
 
         kernelapp.launch_new_instance()
         code = 0
     except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else 1
+        code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
     except BaseException:
         traceback.print_exc()
-    finally:  # what the interpreter does on its way out: non-daemon threads, atexit, the streams
-        threading._shutdown()
-        atexit._run_exitfuncs()
-        sys.stdout.flush()
-        sys.stderr.flush()
+    finally:  # what the interpreter does on its way out: non-daemon threads, atexit, the streams; never return
+        with contextlib.suppress(BaseException):
+            threading._shutdown()
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
         os._exit(code)
 
 
@@ -255,6 +288,8 @@ def main(address: str) -> None:
     _preload()
     for name in [m for m in sys.modules if m.split(".")[0] == "mlops_workbook"]:
         del sys.modules[name]  # the workbook's modules are imported by each kernel, with its environment
+    gc.collect()
+    gc.freeze()  # what is preloaded is never collected: a kernel's collections skip it, and leave its pages shared
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(address)
     listener.listen(64)
@@ -268,18 +303,24 @@ def main(address: str) -> None:
     selector.register(sys.stdin, selectors.EVENT_READ, "stop")
     kernels: dict[int, socket.socket | None] = {}  # pid: its requester's socket, None once the requester went
     print("ready", flush=True)
+    try:
+        _serve(selector, listener, wake_read, kernels, [listener, wake_read, wake_write])
+    finally:  # stopped, or failed: no kernel outlives the server
+        for pid in kernels:
+            _stop(pid)
+
+
+def _serve(selector, listener: socket.socket, wake_read: socket.socket, kernels: dict, closing: list) -> None:
     while True:
         for key, _ in selector.select():
             if key.data == "stop":
-                for pid in kernels:
-                    _stop(pid)
                 return
             if key.data == "child":
                 wake_read.recv(4096)
                 _reap(kernels, selector)
             elif key.data == "request":
-                _fork(listener, kernels, selector, [listener, wake_read, wake_write, sys.stdin])
-            else:  # a requester's socket: it went away (or spoke out of turn) while its kernel runs
+                _fork(listener, kernels, selector, closing)
+            elif kernels.get(key.data) is key.fileobj:  # a requester went away (or spoke) while its kernel runs
                 selector.unregister(key.fileobj)
                 key.fileobj.close()
                 kernels[key.data] = None
@@ -311,7 +352,11 @@ def _stop(pid: int) -> None:
 
 def _fork(listener: socket.socket, kernels: dict, selector, closing: list) -> None:
     conn, _ = listener.accept()
-    request, fds = _receive(conn, max_fds=3)
+    conn.settimeout(10)  # a requester that says nothing must not hold up the others
+    try:
+        request, fds = _receive(conn, max_fds=3)
+    except (OSError, ValueError):
+        request, fds = None, []
     refusal = _refusal(request) if request else "no request"
     if refusal or len(fds) != 3:
         with contextlib.suppress(OSError):

@@ -17,11 +17,12 @@ import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import nbformat
 import papermill
-from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, DeadKernelError
@@ -41,16 +42,20 @@ LESSON_DIRS = ("notebooks", "solutions")
 def ensure_kernel() -> str:
     """Register this interpreter as the `mlops-workbook` Jupyter kernel, started by the forking provisioner
     (`forked_kernels`), if it is not yet."""
-    found = KernelSpecManager().find_kernel_specs().get(KERNEL)
-    spec = KernelSpecManager().get_kernel_spec(KERNEL) if found else None
-    provisioner = {"provisioner_name": forked_kernels.NAME}
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL)
+    except NoSuchKernel:  # none, or one naming a provisioner this environment lacks
+        spec = None
+    installed = bool(entry_points(group="jupyter_client.kernel_provisioners", name=forked_kernels.NAME))
+    provisioner = {"provisioner_name": forked_kernels.NAME} if installed else None
     if not spec or spec.argv[0] != sys.executable or spec.metadata.get("kernel_provisioner") != provisioner:
         from ipykernel.kernelspec import install
 
         folder = Path(install(kernel_name=KERNEL, display_name="Python (mlops-workbook)", prefix=sys.prefix))
-        written = json.loads((folder / "kernel.json").read_text())
-        written.setdefault("metadata", {})["kernel_provisioner"] = provisioner
-        (folder / "kernel.json").write_text(json.dumps(written, indent=1))
+        if provisioner:
+            written = json.loads((folder / "kernel.json").read_text())
+            written.setdefault("metadata", {})["kernel_provisioner"] = provisioner
+            (folder / "kernel.json").write_text(json.dumps(written, indent=1))
     return KERNEL
 
 
