@@ -121,7 +121,9 @@ def check(
             help="lab notebook(s), or a folder of submissions (<learner>/<lab>.ipynb) for a class report", exists=True
         ),
     ],
-    timeout: Annotated[int, typer.Option(help="seconds a cell may run before it counts as hanging")] = 120,
+    timeout: Annotated[
+        int, typer.Option(help="seconds an answer or check cell may run before it counts as hanging", min=1)
+    ] = 120,
     report: Annotated[Path, typer.Option(help="where a folder's class report is written (CSV)")] = Path(
         "class-report.csv"
     ),

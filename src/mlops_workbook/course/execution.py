@@ -23,9 +23,13 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from mlops_workbook.core import commands, errors, instance, paths
+from mlops_workbook.course import tampering
 
 WORKSPACE = "/grading/workspace"  # the only folder a contained submission may write (its lab's `workspace`)
 LIMITS = {"memory": "1g", "processes": 128, "cpus": "1", "workspace": "256m", "tmp": "64m"}
+# The workbook's own set-up cells import and start what a lab needs: on a loaded machine that outlasts a timeout
+# chosen to stop a learner's endless loop, and a lab whose set-up timed out cannot be checked at all.
+SETUP_TIMEOUT = 120
 USER_ID = 10002
 DOCKER_FAILED = (125, 126, 127)  # `docker run`'s own exit codes: the container never ran its command
 # The base image's /root is closed to other users; an interpreter installed under it (pyenv) must stay reachable.
@@ -34,13 +38,19 @@ RUN chmod 0711 /root && useradd --no-create-home --home-dir /tmp --uid {USER_ID}
 """
 
 
+def cell_timeout(cell, timeout: int) -> int:
+    """`timeout` for the cells a learner's code runs in; the set-up's own cells get at least SETUP_TIMEOUT."""
+    return timeout if tampering.is_exercise(cell) else max(timeout, SETUP_TIMEOUT)
+
+
 def here(nb: nbformat.NotebookNode, timeout: int, cwd: Path, kernel_name: str, manager=None) -> nbformat.NotebookNode:
-    """Run every cell (errors recorded, not raised); a cell past `timeout` is interrupted; a dead kernel ends it."""
+    """Run every cell (errors recorded, not raised); a cell past its cell_timeout is interrupted; a dead kernel
+    ends it."""
     options = {"kernel_manager_class": manager} if manager else {}
     client = NotebookClient(
         nb,
         kernel_name=kernel_name,
-        timeout=timeout,
+        timeout_func=lambda cell: cell_timeout(cell, timeout),
         allow_errors=True,
         record_timing=False,
         interrupt_on_timeout=True,
@@ -107,11 +117,9 @@ def contained(nb: nbformat.NotebookNode, timeout: int, image_tag: str) -> nbform
         image_tag,
         str(Path(sys.prefix) / "bin" / "python"), "-m", "mlops_workbook.course.execution", str(timeout),
     ]  # fmt: skip
-    cells = sum(c.cell_type == "code" for c in nb.cells)
+    budget = 60 + sum(cell_timeout(c, timeout) for c in nb.cells if c.cell_type == "code")
     try:
-        done = commands.run(
-            command, "the grading container", check=False, input=nbformat.writes(nb), timeout=60 + timeout * cells
-        )
+        done = commands.run(command, "the grading container", check=False, input=nbformat.writes(nb), timeout=budget)
     except commands.CommandTimeoutError:
         commands.run(["docker", "kill", name], "stopping the grading container", check=False)
         return nb

@@ -30,12 +30,6 @@ def _error(cell) -> dict | None:
     return next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
 
 
-def _is_exercise(cell) -> bool:
-    """An answer or a check cell (the rest, locked or not, is the workbook's set-up)."""
-    grading = cell.metadata.get("nbgrader", {})
-    return bool(grading.get("solution") or grading.get("grade"))
-
-
 def _judge(exercise: str, answers: list, check_cell, earlier: list[ExerciseResult], timeout: int) -> ExerciseResult:
     raised = [Raised(e["ename"], e["evalue"], False) for e in map(_error, answers) if e]
     checked = _error(check_cell)
@@ -107,7 +101,7 @@ def check(
     if output is not None:
         nbformat.write(nb, output)
     setup_error = next(
-        (e for c in nb.cells if c.cell_type == "code" and not _is_exercise(c) for e in [_error(c)] if e),
+        (e for c in nb.cells if c.cell_type == "code" and not tampering.is_exercise(c) for e in [_error(c)] if e),
         None,
     )
     if setup_error:  # not the learner's doing: say what the lab needs instead of failing every exercise

@@ -44,6 +44,11 @@ def _is_check(cell) -> bool:
     return bool(_grading(cell).get("grade")) and cell.cell_type == "code"
 
 
+def is_exercise(cell) -> bool:
+    """An answer or a check cell: where a learner's code runs (the rest is the workbook's set-up)."""
+    return is_answer(cell) or _is_check(cell)
+
+
 def exercise_of(answer_id: str, check_ids: list[str]) -> str:
     """The exercise an answer cell belongs to: its check cell's id (answers are named `<check id>_answer`)."""
     return next((c for c in check_ids if answer_id.startswith(c)), answer_id.removesuffix("_answer"))

@@ -13,7 +13,7 @@ TAMPERED = "tampered"
 
 # The checker interrupts a cell that runs past the timeout; the kernel answers KeyboardInterrupt
 # (or nothing, and nbclient reports CellTimeout). In JupyterLab it is the learner who interrupts.
-_INTERRUPTED = ("KeyboardInterrupt", "CellTimeout")
+INTERRUPTED = ("KeyboardInterrupt", "CellTimeout")
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def judge(exercise: str, raised: list[Raised], earlier: list[ExerciseResult], en
     if not raised:
         return ExerciseResult(exercise, PASSED)
     first = raised[0]
-    if first.name in _INTERRUPTED:
+    if first.name in INTERRUPTED:
         return ExerciseResult(exercise, TIMED_OUT, endless)
     if first.name == "NotImplementedError":
         return ExerciseResult(exercise, UNSOLVED, "replace `raise NotImplementedError()` with your answer")
