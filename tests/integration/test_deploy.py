@@ -186,6 +186,14 @@ def relabelled(image: str, trained_on: str) -> str:
     return tag
 
 
+def faulty(image: str, error_rate: float) -> str:
+    """CI's image with a bug: `error_rate` of its /predict requests fail (the app's fault injection)."""
+    tag = f"{image}-faulty"
+    recipe = f"FROM {image}\nENV SERVING_FAULTS=error_rate={error_rate}\n".encode()
+    images.docker_client().images.build(fileobj=io.BytesIO(recipe), tag=tag, pull=False, rm=True)
+    return tag
+
+
 @pytest.fixture
 def staging_and_prod(tagged, tmp_path):
     target = targets.ContainerTarget(images.docker_client(), tmp_path / "copies", "pytest")
@@ -281,6 +289,7 @@ def test_the_deploy_command_gates_prod_on_staging_and_an_approval_and_rolls_out_
             shadowed = deploy_cli("staging", "--strategy", "shadow", version="1")
         assert shadowed.returncode == 0, shadowed.stdout + shadowed.stderr
         assert "shadowed version 2" in shadowed.stdout and served_version(port) == "2"
+        assert "labels agree" in shadowed.stdout  # the two versions' answers to the same requests, joined
         assert set(users.table()["version"].dropna()) == {"2"}, "users saw the shadow's answers"
         # no users now: the load test's synthetic ones give the analysis its evidence; the outcome goes to the registry
         canary = deploy_cli(
@@ -298,6 +307,14 @@ def test_the_deploy_command_gates_prod_on_staging_and_an_approval_and_rolls_out_
         assert tested and 0 < int(tested[3]) < int(tested[1]), canary.stdout  # both answered, none failed
         outcome = registry.get_model_version(training.MODEL_NAME, "1").tags["rollout.staging"]
         assert outcome.startswith("promoted: canary 10 → 50 → 100% passed its analysis"), outcome
+        # a bug that fails 30% of requests (its first draw, the smoke test's, passes): back at the first step
+        buggy = deploy_cli("staging", "--strategy", "canary", "--load-test", image=faulty(tagged["2"], 0.3))
+        assert buggy.returncode == 1 and "rolled back at canary 10%" in buggy.stdout, buggy.stdout + buggy.stderr
+        assert served_version(port) == "1"
+        steps = re.findall(r"^\s*2\s+(canary \d+%)\s.*$", buggy.stdout, flags=re.MULTILINE)  # the printed table
+        assert steps == ["canary 10%"], buggy.stdout
+        tested = re.search(r"load test: (\d+) requests \(.*\), (\d+) failed", buggy.stdout)
+        assert tested and 0 < int(tested[2]) <= 0.1 * int(tested[1]), buggy.stdout  # at most the step's share
     finally:
         for env in ("staging", "prod"):
             cfg = environments.load(env, {"workspace": str(tmp_path)})

@@ -191,4 +191,7 @@ def test_a_shadow_sees_every_request_and_answers_nobody(rollout, release, cfg):
     assert list(report.index) == ["champion", "shadow"] and list(report["version"]) == ["1", "3"]
     assert report.loc["shadow", "requests"] >= 0.8 * report.loc["champion", "requests"] > 0, report
     assert report.loc["shadow", "score PSI vs champion"] > cfg.rollout.max_score_psi, report
+    # users' requests (40 rows each) reached both, joined by their numbers: version 3 labels some rows otherwise
+    assert report.loc["shadow", "rows paired"] >= 0.5 * 40 * report.loc["champion", "requests"], report
+    assert 0 < report.loc["shadow", "labels agree"] < 1, report
     assert deploy.port_free(rollout.deployment.slot_port("green")) and served_version(rollout.deployment.port) == "1"

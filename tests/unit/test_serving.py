@@ -8,6 +8,7 @@ import sys
 import pytest
 from fastapi.testclient import TestClient
 
+from mlops_workbook.cd.serving import REQUEST_ID
 from mlops_workbook.cd.serving.app import MAX_BODY, MAX_ROWS, create_app
 from mlops_workbook.core import errors
 from mlops_workbook.ct import features, training
@@ -172,3 +173,22 @@ def test_true_or_false_is_not_a_number(served):
     assert answer.status_code == 422
     said = [(e["loc"][-1], e["msg"]) for e in answer.json()["detail"]]
     assert any(field == "acc_rate" and "not true or false" in msg for field, msg in said), said
+
+
+def test_numbered_requests_are_logged_with_their_labels_the_oldest_dropped(trained, monkeypatch):
+    """What a shadow's report joins two versions' answers by: the front door's request number."""
+    monkeypatch.setattr("mlops_workbook.cd.serving.app.PREDICTION_LOG", 3)
+    client = TestClient(create_app(trained.folder))
+    sent = {f"r{i}": rows(2) for i in range(4)}
+    answered = {
+        number: [
+            p["completed"]
+            for p in client.post("/predict", json=body, headers={REQUEST_ID: number}).json()["predictions"]
+        ]
+        for number, body in sent.items()
+    }
+    client.post("/predict", json=rows(1))  # not numbered (not through the front door): not logged
+    log = client.get("/predictions/log").json()
+    assert log == {"model_version": "7", "labels": {n: answered[n] for n in ("r1", "r2", "r3")}}
+    too_long = client.post("/predict", json=rows(1), headers={REQUEST_ID: "x" * 65})
+    assert too_long.status_code == 422

@@ -81,7 +81,8 @@ class Traffic:
             time.sleep(self.pause)
 
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame(self.answers, columns=["seconds", "status", "version", "error"])
+        """The answers so far; while users still call, a copy of the list taken at once (it grows meanwhile)."""
+        return pd.DataFrame(list(self.answers), columns=["seconds", "status", "version", "error"])
 
     def failed(self) -> int:
-        return sum(answer["status"] != 200 for answer in self.answers)
+        return sum(answer["status"] != 200 for answer in list(self.answers))

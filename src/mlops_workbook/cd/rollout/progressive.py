@@ -30,7 +30,7 @@ from mlops_workbook.cd.rollout.deploy import DeployError, Deployment, Event
 from mlops_workbook.cd.rollout.router import Routes
 from mlops_workbook.cd.rollout.targets import Copy, Release
 from mlops_workbook.cm import drift
-from mlops_workbook.core import errors, processes, progress, waiting
+from mlops_workbook.core import errors, http_client, processes, progress, waiting
 
 JOB = 'job="ride-completion-copies"'  # the scrape job of the copies a rollout lists (deploy/prometheus)
 SCRAPE_WITHIN = 15  # seconds for Prometheus to start scraping a listed copy
@@ -39,6 +39,7 @@ HOLD_AT_MOST = 6  # a step with too few canary requests is held up to this many 
 
 
 SCORES = "score PSI vs champion"
+AGREEMENT = "labels agree"
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,20 @@ def score_psi(prometheus, track: str, seconds: str) -> float:
             return float("nan")
         shares.append(counts / cumulative[-1])
     return drift.psi_of_shares(*shares)
+
+
+def label_agreement(champion_port: int, shadow_port: int) -> tuple[float, int]:
+    """The share of rows both copies labelled alike, joined by the front door's request number (each copy's
+    /predictions/log), and how many rows were paired; NaN if none. Prometheus counts each version's labels, but
+    cannot say whether the two agreed on the same request: that takes the join."""
+    logs = [http_client.call(port, "/predictions/log")["labels"] for port in (champion_port, shadow_port)]
+    pairs = [
+        (a, b)
+        for number in logs[0].keys() & logs[1].keys()
+        if len(logs[0][number]) == len(logs[1][number])
+        for a, b in zip(logs[0][number], logs[1][number], strict=True)
+    ]
+    return (float(np.mean([a == b for a, b in pairs])) if pairs else float("nan")), len(pairs)
 
 
 @dataclass(frozen=True)
@@ -230,9 +245,10 @@ class Rollout:
     def table(self) -> pd.DataFrame:
         """The history as a person reads it: one row per step, one column per measurement ('' where none)."""
         steps = self.history()
-        measured = pd.DataFrame(steps["checks"].tolist(), index=steps.index).round(3).astype(object)
-        shown = pd.concat([steps[["version", "step", "canary_percent"]], measured, steps[["decision"]]], axis=1)
-        return shown.rename(columns={"canary_percent": "canary %"}).fillna("")
+        shown = [{name: _shown(value) for name, value in checks.items()} for checks in steps["checks"]]
+        measured = pd.DataFrame(shown, index=steps.index, dtype=object)
+        table = pd.concat([steps[["version", "step", "canary_percent"]], measured, steps[["decision"]]], axis=1)
+        return table.rename(columns={"canary_percent": "canary %"}).fillna("")
 
     def _hold(self, live: Copy, candidate: Copy, percent: int) -> None:
         self.deployment.router.route(Routes(live.port, candidate.port, percent))
@@ -325,12 +341,16 @@ class Rollout:
         time.sleep(self.monitoring.interval_seconds)  # the step's last scrape lands in the window
 
     def _report(self, live: Copy, shadow: Copy, window: float) -> pd.DataFrame:
-        """The champion and the shadow side by side, on the same requests (the shadow got a copy of each)."""
+        """The champion and the shadow side by side, on the same requests (the shadow got a copy of each), and how
+        often the shadow's label agreed with the champion's on a row both answered."""
         rows = {
-            track: {"version": copy.release.version} | {c.name: round(c.value, 3) for c in checks}
+            track: {"version": copy.release.version} | {c.name: _shown(c.value) for c in checks}
             for track, copy in (("champion", live), ("shadow", shadow))
             for checks in [analyse(self.monitoring, track, self.policy, window)]
         }
+        agreed, paired = label_agreement(live.port, shadow.port)
+        rows["champion"] |= {AGREEMENT: 1, "rows paired": paired}
+        rows["shadow"] |= {AGREEMENT: _shown(agreed), "rows paired": paired}
         return pd.DataFrame(rows).T.rename_axis("track")
 
     def _note(self, release: Release, step: str, percent: int, checks: dict, decision: str) -> None:
@@ -345,7 +365,11 @@ class Rollout:
         )
         with self.log.open("a") as log:
             log.write(json.dumps(asdict(line)) + "\n")
-        measured = ", ".join(f"{name} {value:.3g}" for name, value in checks.items() if isinstance(value, float | int))
+        measured = ", ".join(
+            f"{name} {value:.0f}" if float(value).is_integer() else f"{name} {value:.3g}"  # 6280, not 6.28e+03
+            for name, value in checks.items()
+            if isinstance(value, float | int)
+        )
         self.show(f"version {release.version} · {step}: {measured + ' · ' if measured else ''}{decision}")
 
     def _tag(self, release: Release, outcome: str) -> None:
@@ -379,6 +403,13 @@ def with_prometheus(deployment: Deployment, policy, client=None, show=print) -> 
         yield Rollout(deployment, monitoring, policy, client, show)
     finally:
         monitoring.stop()
+
+
+def _shown(value):
+    """A measurement as a table shows it: a count whole (155, not 155.0), the rest to 3 decimals."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else round(value, 3)
+    return value
 
 
 class _Failed(Exception):

@@ -15,6 +15,7 @@ import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from mlops_workbook.cd.serving import REQUEST_ID
 from mlops_workbook.core import commands, errors, processes, waiting
 
 CONF = """\
@@ -46,10 +47,17 @@ http {{
 """
 # Every /predict also goes to the shadow; its answer is dropped, users get only the live copy's.
 # nginx ends a request only once its mirror has answered: short timeouts keep a slow shadow from holding users up.
-SHADOW = """location = /predict {{ mirror /_shadow; proxy_pass http://live; proxy_set_header Host $http_host; }}
+# Both carry the request's number ($request_id, shared with the mirror's subrequest): the shadow report joins by it.
+SHADOW = """location = /predict {{
+            mirror /_shadow;
+            proxy_pass http://live;
+            proxy_set_header Host $http_host;
+            proxy_set_header {header} $request_id;
+        }}
         location = /_shadow {{
             internal;
             proxy_pass http://127.0.0.1:{shadow}/predict;
+            proxy_set_header {header} $request_id;
             proxy_connect_timeout 1s;
             proxy_read_timeout 2s;
         }}"""
@@ -122,7 +130,7 @@ class Router:
         """Send new requests as `routes` says (starts nginx on the first call)."""
         (self.folder / "tmp").mkdir(parents=True, exist_ok=True)
         previous = self.conf.read_text() if self.conf.exists() else None
-        shadow = SHADOW.format(shadow=routes.shadow) if routes.shadow else ""
+        shadow = SHADOW.format(shadow=routes.shadow, header=REQUEST_ID) if routes.shadow else ""
         self.conf.write_text(
             CONF.format(
                 routes=json.dumps(asdict(routes)),

@@ -55,7 +55,11 @@ def ship(cleared: Cleared, strategy: str, mode: str, policy, load_test=False, cl
     with progressive.with_prometheus(deployment, policy, client, show) as rollout, _users(deployment, load_test, show):
         with processes.detached():
             if strategy == "canary":
-                return rollout.canary(cleared.release, mode, cleared.approved_by)
+                earlier = len(rollout.history())
+                try:
+                    return rollout.canary(cleared.release, mode, cleared.approved_by)
+                finally:  # promoted or rolled back: the rollout's steps and decisions, as the history keeps them
+                    show(rollout.table().iloc[earlier:].to_string(index=False))
             report = rollout.shadow(cleared.release)
     show(
         f"{deployment.env}: {cleared.release.image} shadowed version {report.loc['champion', 'version']}; users saw "

@@ -17,6 +17,9 @@ from mlops_workbook.core import commands, errors, http_client, paths, processes,
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor")
 FINISHED = ("success", "failed")
+# An API call waits this long for its answer: Airflow's API server is one process beside the scheduler, and on a
+# busy host (CI's 2 cores running lessons beside it) a trigger took over 10 s to be answered.
+API_TIMEOUT = 60
 
 
 class Airflow:
@@ -136,7 +139,7 @@ class Airflow:
     def _api(self, path: str, body=None) -> dict:
         """Airflow's REST API answer; RunError with what it said when it refuses (the DAG unknown, a bad request)."""
         try:
-            return http_client.request(f"{self.url}/api/v2{path}", body)
+            return http_client.request(f"{self.url}/api/v2{path}", body, timeout=API_TIMEOUT)
         except urllib.error.HTTPError as refused:
             raise errors.RunError(
                 f"Airflow's API refused {path} with {refused.code}: {refused.read().decode(errors='replace')[:300]}"
