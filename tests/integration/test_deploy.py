@@ -289,7 +289,8 @@ def test_the_deploy_command_gates_prod_on_staging_and_an_approval_and_rolls_out_
             shadowed = deploy_cli("staging", "--strategy", "shadow", version="1")
         assert shadowed.returncode == 0, shadowed.stdout + shadowed.stderr
         assert "shadowed version 2" in shadowed.stdout and served_version(port) == "2"
-        assert "labels agree" in shadowed.stdout  # the two versions' answers to the same requests, joined
+        paired = re.search(r"^rows paired\s+(\d+)\s+(\d+)$", shadowed.stdout, flags=re.MULTILINE)  # the report
+        assert paired and int(paired[2]) > 0, shadowed.stdout  # the two versions' answers to the same rows, joined
         assert set(users.table()["version"].dropna()) == {"2"}, "users saw the shadow's answers"
         # no users now: the load test's synthetic ones give the analysis its evidence; the outcome goes to the registry
         canary = deploy_cli(

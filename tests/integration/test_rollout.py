@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import urllib.request
 
+import psutil
 import pytest
 
 from mlops_workbook.cd.load import traffic
@@ -173,6 +174,27 @@ def test_a_bad_canary_is_rolled_back_at_its_first_step(rollout, release, registr
     assert len(from_canary) / len(during) <= 0.10 * 1.25, "users saw more of the canary than its first step's share"
     assert outcome(registry, candidate).startswith("rolled back at canary 10%")
     assert list(rollout.deployment.history()["outcome"])[-1] == "rejected"
+
+
+def test_a_canary_that_dies_in_its_step_is_rolled_back_and_no_user_sees_it(rollout, release, monkeypatch):
+    """Killed as its first step starts: nginx resends what it refuses to the champion (users see nothing), so its
+    success rate alone would not tell; its scrapes fail from then on."""
+    route = rollout.deployment.router.route
+
+    def route_then_kill_the_canary(routes: Routes) -> None:
+        route(routes)
+        if routes.canary is not None:
+            (listening,) = [
+                c.pid
+                for c in psutil.net_connections("tcp")
+                if c.laddr.port == routes.canary and c.status == psutil.CONN_LISTEN
+            ]
+            psutil.Process(listening).kill()
+
+    monkeypatch.setattr(rollout.deployment.router, "route", route_then_kill_the_canary)
+    with users(rollout.deployment.port) as seen, pytest.raises(deploy.DeployError, match="canary 10%: up 0"):
+        rollout.canary(release("2"), mode="deployment")
+    assert served_version(rollout.deployment.port) == "1" and seen.failed() == 0
 
 
 def test_continuous_delivery_goes_to_full_traffic_only_with_an_approval(rollout, release):

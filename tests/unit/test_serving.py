@@ -8,7 +8,7 @@ import sys
 import pytest
 from fastapi.testclient import TestClient
 
-from mlops_workbook.cd.serving import REQUEST_ID
+from mlops_workbook.cd.serving import REQUEST_ID, prediction_log
 from mlops_workbook.cd.serving.app import MAX_BODY, MAX_ROWS, create_app
 from mlops_workbook.core import errors
 from mlops_workbook.ct import features, training
@@ -175,20 +175,33 @@ def test_true_or_false_is_not_a_number(served):
     assert any(field == "acc_rate" and "not true or false" in msg for field, msg in said), said
 
 
-def test_numbered_requests_are_logged_with_their_labels_the_oldest_dropped(trained, monkeypatch):
+def test_numbered_requests_are_logged_with_their_labels(served):
     """What a shadow's report joins two versions' answers by: the front door's request number."""
-    monkeypatch.setattr("mlops_workbook.cd.serving.app.PREDICTION_LOG", 3)
-    client = TestClient(create_app(trained.folder))
-    sent = {f"r{i}": rows(2) for i in range(4)}
+    _, client = served
+    sent = {f"r{i}": rows(3) for i in range(2)}
     answered = {
-        number: [
-            p["completed"]
+        number: "".join(
+            str(p["completed"])
             for p in client.post("/predict", json=body, headers={REQUEST_ID: number}).json()["predictions"]
-        ]
+        )
         for number, body in sent.items()
     }
     client.post("/predict", json=rows(1))  # not numbered (not through the front door): not logged
     log = client.get("/predictions/log").json()
-    assert log == {"model_version": "7", "labels": {n: answered[n] for n in ("r1", "r2", "r3")}}
-    too_long = client.post("/predict", json=rows(1), headers={REQUEST_ID: "x" * 65})
-    assert too_long.status_code == 422
+    assert log["model_version"] == "7" and {n: log["labels"][n] for n in sent} == answered
+    assert set(log["labels"]) >= set(sent) and len(log["labels"]) == len(set(log["labels"]))
+    a_clients_own = client.post("/predict", json=rows(1), headers={REQUEST_ID: "x" * 65})  # not nginx's: answered
+    assert a_clients_own.status_code == 200 and "x" * 65 not in client.get("/predictions/log").json()["labels"]
+
+
+def test_the_log_keeps_the_newest_labels_up_to_its_bound():
+    log = prediction_log.PredictionLog(rows=5)
+    log.add("a", [1, 0])
+    log.add("b", [1])
+    log.add("a", [0, 0])  # seen again: its newer answer, now the newest
+    log.add("c", [1, 1])
+    assert log.labels() == {"b": "1", "a": "00", "c": "11"} and log.kept == 5
+    log.add("d", [0])  # one label over the bound: the oldest request goes
+    assert log.labels() == {"a": "00", "c": "11", "d": "0"} and log.kept == 5
+    log.add("e", [1] * 6)  # larger than the bound alone: nothing of it can be kept, nor of the older ones
+    assert log.labels() == {} and log.kept == 0

@@ -60,9 +60,10 @@ def analyse(prometheus, track: str, policy, window: float) -> list[Check]:
 
 
 def measure(prometheus, track: str, window: float) -> dict[str, float]:
-    """One step's measurements of the copy on `track`, as Prometheus has them: the lowest `up` (0 if a scrape failed:
-    it crashed), its /predict requests and their 5xx, its p99 latency and the champion's (ms), the PSI of its scores
-    against the champion's. NaN where there is no series."""
+    """One step's measurements of the copy on `track`, as Prometheus has them: `up` when judged (0 if its last scrape
+    failed, as a crashed copy's do; one scrape missed earlier, a host busy for a second, is no crash), its /predict
+    requests and their 5xx, its p99 latency and the champion's (ms), the PSI of its scores against the champion's.
+    NaN where there is no series."""
     seconds = f"{max(round(window), 3)}s"  # at least three scrapes (1 s apart): rate() needs two in the window
     predict = f'{JOB}, path="/predict"'
 
@@ -75,7 +76,7 @@ def measure(prometheus, track: str, window: float) -> dict[str, float]:
         return one(quantile.format(f'{predict}, track="{of}"', seconds)) * 1000
 
     return {
-        "up": one(f'min(min_over_time(up{{{JOB}, track="{track}"}}[{seconds}]))'),
+        "up": one(f'min(up{{{JOB}, track="{track}"}})'),
         # increase() extrapolates to the window's edges: a count of requests, given as a whole number
         "requests": round(one(f'sum(increase(http_requests_total{{{predict}, track="{track}"}}[{seconds}]))'), 0),
         "failed": one(f'sum(increase(http_requests_total{{{predict}, track="{track}", status=~"5.."}}[{seconds}]))'),
@@ -95,7 +96,7 @@ def judge(measured: dict[str, float], policy) -> list[Check]:
     champion = measured["champion_p99_ms"]
     allowed = policy.max_p99_ms if np.isnan(champion) else max(policy.max_p99_ms, 1.5 * champion)
     return [
-        Check("up", up, "== 1 (every scrape answered)", bool(up == 1)),
+        Check("up", up, "== 1 (its last scrape answered)", bool(up == 1)),
         Check("requests", requests, f">= {policy.min_requests}", bool(requests >= policy.min_requests)),
         Check("success rate", success, f">= {policy.min_success_rate}", bool(success >= policy.min_success_rate)),
         Check("p99 latency (ms)", latency, f"<= {allowed:.4g}", bool(latency <= allowed)),
@@ -123,9 +124,12 @@ def score_psi(prometheus, track: str, seconds: str) -> float:
 
 def label_agreement(champion_port: int, shadow_port: int) -> tuple[float, int]:
     """The share of rows both copies labelled alike, joined by the front door's request number (each copy's
-    /predictions/log), and how many rows were paired; NaN if none. Prometheus counts each version's labels, but
-    cannot say whether the two agreed on the same request: that takes the join."""
-    logs = [http_client.call(port, "/predictions/log")["labels"] for port in (champion_port, shadow_port)]
+    /predictions/log), and how many rows were paired; NaN and 0 if none (or a copy has no log: an image built before
+    it). Prometheus counts each version's labels, but cannot say whether the two agreed on the same request."""
+    try:
+        logs = [http_client.call(port, "/predictions/log")["labels"] for port in (champion_port, shadow_port)]
+    except OSError:  # 404 from an older image, as much as a copy gone
+        return float("nan"), 0
     pairs = [
         (a, b)
         for number in logs[0].keys() & logs[1].keys()
@@ -349,7 +353,7 @@ class Rollout:
             for checks in [analyse(self.monitoring, track, self.policy, window)]
         }
         agreed, paired = label_agreement(live.port, shadow.port)
-        rows["champion"] |= {AGREEMENT: 1, "rows paired": paired}
+        rows["champion"] |= {AGREEMENT: 1 if paired else float("nan"), "rows paired": paired}
         rows["shadow"] |= {AGREEMENT: _shown(agreed), "rows paired": paired}
         return pd.DataFrame(rows).T.rename_axis("track")
 
@@ -406,7 +410,8 @@ def with_prometheus(deployment: Deployment, policy, client=None, show=print) -> 
 
 
 def _shown(value):
-    """A measurement as a table shows it: a count whole (155, not 155.0), the rest to 3 decimals."""
+    """A measurement as a table shows it: a whole number as one (155 requests, a success rate of 1), the rest to 3
+    decimals."""
     if isinstance(value, float):
         return int(value) if value.is_integer() else round(value, 3)
     return value

@@ -36,7 +36,12 @@ http {{
     }}
     server {{
         listen 127.0.0.1:{port};
-        location / {{ proxy_pass http://live; proxy_set_header Host $http_host; }}  # with the port: redirects keep it
+        location / {{  # the Host with its port: redirects keep it; the request numbered here, whatever a client sent
+            proxy_pass http://live;
+            proxy_set_header Host $http_host;
+            proxy_set_header {header} $request_id;
+        }}
+        location = /predictions/log {{ return 404; }}  # what users asked is not for other users: a copy's port gives it
         # the environment's metrics are the live copy's alone: through the weights, a scrape would answer from either
         # copy and every series would jump between versions (a rollout scrapes each copy directly, by its track; the
         # environment's own alerts see the canary's answers only once it is live: its analysis judges it before)
@@ -139,6 +144,7 @@ class Router:
                 servers=routes.servers(),
                 port=self.port,
                 live=routes.live,
+                header=REQUEST_ID,
                 shadow=shadow,
             )
         )

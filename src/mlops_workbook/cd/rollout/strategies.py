@@ -59,13 +59,15 @@ def ship(cleared: Cleared, strategy: str, mode: str, policy, load_test=False, cl
                 try:
                     return rollout.canary(cleared.release, mode, cleared.approved_by)
                 finally:  # promoted or rolled back: the rollout's steps and decisions, as the history keeps them
-                    show(rollout.table().iloc[earlier:].to_string(index=False))
+                    steps = rollout.table().iloc[earlier:]
+                    if len(steps):
+                        show(steps.loc[:, (steps != "").any()].to_string(index=False))  # without others' columns
             report = rollout.shadow(cleared.release)
     show(
         f"{deployment.env}: {cleared.release.image} shadowed version {report.loc['champion', 'version']}; users saw "
         "only its answers"
     )
-    show(report.to_string())
+    show(report.T.to_string())  # a column per version: every measurement on one screen
     return None
 
 

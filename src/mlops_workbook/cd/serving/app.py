@@ -8,8 +8,9 @@ The request path has no pandas: the rows become one float array, the derived fea
 the same `features` formulas the data pipeline uses, and the ONNX model scores the array.
 `GET /metrics` exports traffic, latency and prediction metrics for Prometheus, plus the input drift
 and live accuracy that cm.live computes (07_cm_monitoring); `POST /feedback` takes late ground truth.
-`GET /predictions/log` gives the labels of the last requests the front door numbered: Prometheus counts,
-it cannot join one request's answers from two versions, which a shadow's label agreement needs.
+`GET /predictions/log` gives the labels of the last requests the front door numbered (prediction_log): Prometheus
+counts, it cannot join one request's answers from two versions, which a shadow's label agreement needs; the front
+door does not forward it (a copy's port does).
 Run it with `uvicorn --factory mlops_workbook.cd.serving.app:create_app` and MODEL_DIR set to a bundle folder
 (see example/bundle.py). DRIFT_WINDOW sets how many recent values (per feature, and outcomes) the drift and
 accuracy gauges use; 0 turns both off.
@@ -22,7 +23,6 @@ import gc
 import math
 import os
 import time
-from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -43,7 +43,7 @@ from prometheus_client import (
 )
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from mlops_workbook.cd.serving import REQUEST_ID, SYNTHETIC, faults
+from mlops_workbook.cd.serving import REQUEST_ID, SYNTHETIC, faults, prediction_log
 from mlops_workbook.cm import drift, live
 from mlops_workbook.ct import features
 from mlops_workbook.example import bundle, schema
@@ -51,7 +51,6 @@ from mlops_workbook.example import bundle, schema
 _PYTHON_TYPES = {"int64": int, "float64": float}
 KNOWN_PATHS = {"/health", "/version", "/predict", "/feedback", "/metrics", "/predictions/log"}
 DRIFT_WINDOW = 500
-PREDICTION_LOG = 10_000  # numbered requests whose labels a copy keeps: a shadow step's worth, and more
 
 
 def _not_a_bool(value):
@@ -242,7 +241,7 @@ def create_app(model_dir: str | Path | None = None, drift_window: int | None = N
         app.add_middleware(faults.Faults, **injected)
     app.add_middleware(Measured, metrics=metrics)
     predicted = [metrics.predictions.labels("0"), metrics.predictions.labels("1")]  # by class, looked up once
-    labelled: OrderedDict[str, list[int]] = OrderedDict()  # request number → its labels, the newest last
+    labelled = prediction_log.PredictionLog()
 
     @app.get("/metrics", include_in_schema=False)
     async def export_metrics() -> Response:
@@ -268,7 +267,7 @@ def create_app(model_dir: str | Path | None = None, drift_window: int | None = N
         rows: Row | Rows,  # type: ignore[valid-type]
         synthetic: Annotated[str | None, Header(alias=SYNTHETIC, description="a load test's request")] = None,
         request_id: Annotated[
-            str | None, Header(alias=REQUEST_ID, max_length=64, description="the front door's number for it")
+            str | None, Header(alias=REQUEST_ID, description="the front door's number for it")
         ] = None,
     ) -> Response:
         records = [r.model_dump() for r in (rows if isinstance(rows, list) else [rows])]
@@ -287,9 +286,7 @@ def create_app(model_dir: str | Path | None = None, drift_window: int | None = N
             predictions=[Prediction(completed=int(s >= 0.5), probability=round(float(s), 6)) for s in scores],
         )
         if request_id is not None:
-            labelled[request_id] = [p.completed for p in answer.predictions]
-            if len(labelled) > PREDICTION_LOG:
-                labelled.popitem(last=False)
+            labelled.add(request_id, [p.completed for p in answer.predictions])
         # serialized here, once: returned as a model, FastAPI would validate it again against response_model
         return Response(answer.model_dump_json(), media_type="application/json")
 
@@ -301,9 +298,9 @@ def create_app(model_dir: str | Path | None = None, drift_window: int | None = N
         return {"accepted": len(outcomes), "live_accuracy": monitor.accuracy() if monitor else None}
 
     @app.get("/predictions/log")
-    async def prediction_log() -> dict:
-        """The predicted labels of the last PREDICTION_LOG requests the front door numbered, by number."""
-        return {"model_version": facts.version, "labels": labelled}
+    async def labels_by_request() -> dict:
+        """The predicted labels ("0110") of the last requests the front door numbered, by number (prediction_log)."""
+        return {"model_version": facts.version, "labels": labelled.labels()}
 
     gc.freeze()  # what start-up allocated (the model, the app) is never collected: later collections skip it
     return app
