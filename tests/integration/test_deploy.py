@@ -178,20 +178,22 @@ def tagged(registry, tmp_path_factory):
     return {version: built.tag for version, built in made.items()}
 
 
-def relabelled(image: str, trained_on: str) -> str:
-    """CI's image, its label saying its model learned from `trained_on`."""
-    tag = f"{image}-{trained_on}"
-    recipe = f"FROM {image}\nLABEL {serving_image.TRAINED_ON_LABEL}={trained_on}\n".encode()
+def derived(image: str, suffix: str, line: str) -> str:
+    """CI's image with one more Dockerfile line, tagged `<image>-<suffix>`."""
+    tag = f"{image}-{suffix}"
+    recipe = f"FROM {image}\n{line}\n".encode()
     images.docker_client().images.build(fileobj=io.BytesIO(recipe), tag=tag, pull=False, rm=True)
     return tag
+
+
+def relabelled(image: str, trained_on: str) -> str:
+    """CI's image, its label saying its model learned from `trained_on`."""
+    return derived(image, trained_on, f"LABEL {serving_image.TRAINED_ON_LABEL}={trained_on}")
 
 
 def faulty(image: str, error_rate: float) -> str:
     """CI's image with a bug: `error_rate` of its /predict requests fail (the app's fault injection)."""
-    tag = f"{image}-faulty"
-    recipe = f"FROM {image}\nENV SERVING_FAULTS=error_rate={error_rate}\n".encode()
-    images.docker_client().images.build(fileobj=io.BytesIO(recipe), tag=tag, pull=False, rm=True)
-    return tag
+    return derived(image, "faulty", f"ENV SERVING_FAULTS=error_rate={error_rate}")
 
 
 @pytest.fixture
