@@ -2,9 +2,11 @@
 
 import asyncio
 import signal
+from pathlib import Path
 
 import nbformat
 import pytest
+from jupyter_client.kernelspec import KernelSpecManager
 from nbformat.v4 import new_code_cell, new_notebook
 from rich.console import Console
 
@@ -117,3 +119,12 @@ def test_a_bar_stored_as_text_is_filled_as_far_as_its_percentage_says():
     assert runner.bar_text("build:  26%", 23, 23, " 6/23") == "build:  26%|███       | 6/23"
     assert runner.bar_text("pipeline: 100%", 4, 4, " 4/4") == "pipeline: 100%|██████████| 4/4"
     assert runner.bar_text("waiting", 1, 4, "") == "waiting|██        |"  # no percentage: from the counts
+
+
+def test_the_registered_kernel_is_left_alone_while_notebooks_beside_it_read_it():
+    """Re-registering replaces the kernel's folder: a notebook starting then read a half-written spec (CI graded a
+    learner "not checked" for it). Once registered, asking again writes nothing."""
+    spec = Path(KernelSpecManager().get_kernel_spec(runner.ensure_kernel()).resource_dir) / "kernel.json"
+    written = spec.stat().st_mtime_ns
+    assert runner.ensure_kernel() == runner.KERNEL
+    assert spec.stat().st_mtime_ns == written

@@ -41,22 +41,35 @@ LESSON_DIRS = ("notebooks", "solutions")
 
 def ensure_kernel() -> str:
     """Register this interpreter as the `mlops-workbook` Jupyter kernel, started by the forking provisioner
-    (`forked_kernels`), if it is not yet."""
+    (`forked_kernels`), if it is not yet.
+
+    Registering replaces the kernel's folder, which every notebook run beside it reads: it happens only when the
+    registered kernel differs, under the machine-wide lock."""
+    installed = bool(entry_points(group="jupyter_client.kernel_provisioners", name=forked_kernels.NAME))
+    provisioner = {"provisioner_name": forked_kernels.NAME} if installed else None
+    if _registered(provisioner):
+        return KERNEL
+    with instance.exclusive("kernelspec"):
+        if not _registered(provisioner):
+            from ipykernel.kernelspec import install
+
+            folder = Path(install(kernel_name=KERNEL, display_name="Python (mlops-workbook)", prefix=sys.prefix))
+            if provisioner:
+                written = json.loads((folder / "kernel.json").read_text())
+                written.setdefault("metadata", {})["kernel_provisioner"] = provisioner
+                (folder / "kernel.json").write_text(json.dumps(written, indent=1))
+    return KERNEL
+
+
+def _registered(provisioner: dict | None) -> bool:
+    """Whether the `mlops-workbook` kernel runs this interpreter with `provisioner` (its name: Jupyter adds the
+    provisioner's default `config` when it reads the spec)."""
     try:
         spec = KernelSpecManager().get_kernel_spec(KERNEL)
     except NoSuchKernel:  # none, or one naming a provisioner this environment lacks
-        spec = None
-    installed = bool(entry_points(group="jupyter_client.kernel_provisioners", name=forked_kernels.NAME))
-    provisioner = {"provisioner_name": forked_kernels.NAME} if installed else None
-    if not spec or spec.argv[0] != sys.executable or spec.metadata.get("kernel_provisioner") != provisioner:
-        from ipykernel.kernelspec import install
-
-        folder = Path(install(kernel_name=KERNEL, display_name="Python (mlops-workbook)", prefix=sys.prefix))
-        if provisioner:
-            written = json.loads((folder / "kernel.json").read_text())
-            written.setdefault("metadata", {})["kernel_provisioner"] = provisioner
-            (folder / "kernel.json").write_text(json.dumps(written, indent=1))
-    return KERNEL
+        return False
+    named = (spec.metadata.get("kernel_provisioner") or {}).get("provisioner_name")
+    return spec.argv[0] == sys.executable and named == (provisioner or {}).get("provisioner_name")
 
 
 def kernel_server():

@@ -20,10 +20,16 @@ def retrain(cfg, timeout: float = 900) -> dict:
     from mlops_workbook.cd.team.stack import TeamStack
 
     airflow = TeamStack(cfg).airflow
-    # up, but a scheduler that missed a heartbeat (a loaded machine) reports unhealthy for a while: wait for it
-    if not airflow.health().get("api-server") or not waiting.within(airflow.healthy, HEALTHY_WITHIN, every=1):
+    if not airflow.running():
         raise errors.UnavailableError(
             f"{cfg.env}'s Airflow is not running: start the team stack with `mlops-workbook up --env {cfg.env}`"
+        )
+    # running, but on a loaded machine the API server answers late and a scheduler that missed a heartbeat
+    # reports unhealthy for a while: wait for both
+    if not waiting.within(airflow.healthy, HEALTHY_WITHIN, every=1):
+        raise errors.UnavailableError(
+            f"{cfg.env}'s Airflow runs but did not report healthy within {HEALTHY_WITHIN} s: "
+            f"`mlops-workbook status --env {cfg.env}` says which part, its logs are in {airflow.home}"
         )
     dag_id = pipelines.dag_id(cfg.env)
     if not (pipelines.deployed_dags(cfg) / f"{dag_id}.py").exists():

@@ -94,6 +94,10 @@ class Airflow:
     def healthy(self) -> bool:
         return len(health := self.health()) > 1 and all(health.values())
 
+    def running(self) -> bool:
+        """Whether its three processes run (an API server too busy to answer in time still runs)."""
+        return all(processes.running(f"{self.prefix}-{c}") for c in COMPONENTS)
+
     def stop(self) -> list[str]:
         return [c for c in reversed(COMPONENTS) if processes.stop(f"{self.prefix}-{c}", timeout=10)]
 
