@@ -2,7 +2,6 @@
 the deployed CT DAG runs through the scheduler into the shared registry, two writers never collide, and a
 restarted server or a restored backup loses nothing."""
 
-import contextlib
 import json
 import os
 import re
@@ -16,13 +15,12 @@ import mlflow
 import nbformat
 import pytest
 
+from mlops_workbook.cd.scheduling import pipelines
 from mlops_workbook.cd.team import postgres
 from mlops_workbook.cd.team.stack import TeamStack
 from mlops_workbook.core import environments, errors, processes, waiting
 from mlops_workbook.course import envcheck, runner, team_servers
 from mlops_workbook.ct import training
-
-pytestmark = [pytest.mark.slow, pytest.mark.component("postgres", "airflow", "kfp")]  # kfp: deploy-pipelines
 
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
 SMALL = {"n_partitions": 3, "rows_per_partition": 100}
@@ -32,20 +30,12 @@ RUN_ALL = (  # a whole CT run in a process of its own: settings and folder as ar
 )
 
 
-@contextlib.contextmanager
-def enterable_folder():
-    folder = Path(tempfile.mkdtemp(prefix="team-mode-"))
-    folder.chmod(0o755)  # PostgreSQL's unprivileged user must reach its cluster inside (pytest's tmp_path is 700)
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
 def workspace():
-    with enterable_folder() as folder:
-        yield folder
+    folder = Path(tempfile.mkdtemp(prefix="team-mode-"))
+    folder.chmod(0o755)  # PostgreSQL's unprivileged user must reach its cluster inside (pytest's tmp_path is 700)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def cli(*args: str, workspace: Path, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -54,6 +44,8 @@ def cli(*args: str, workspace: Path, timeout: float = 300) -> subprocess.Complet
 
 
 LESSONS = [nb for nb in runner.notebooks("notebooks") if team_servers.REACHES_THE_REGISTRY in nb.read_text()]
+NEEDS = {"postgres", "airflow", "kfp", *(need for nb in LESSONS for need in envcheck.notebook_needs(nb))}
+pytestmark = [pytest.mark.slow, pytest.mark.component(*NEEDS)]  # kfp: deploy-pipelines; the lessons' own needs
 SHORT_ROLLOUT = {  # p99 up to the top bucket (1 s), as test_workbook_runs.short_rollout says why
     **environments.load("staging").rollout.model_dump(),
     "step_seconds": 2,
@@ -68,29 +60,34 @@ def lesson_run(*lessons: Path, workspace: Path, rows: int) -> subprocess.Complet
     return cli("run", *[a for nb in lessons for a in ("--only", nb.stem)], *small, workspace=workspace, timeout=900)
 
 
-@pytest.mark.component(*{need for nb in LESSONS for need in envcheck.notebook_needs(nb)})
-def test_make_run_on_a_fresh_machine_starts_the_stack_has_ct_make_the_champion_and_stops_the_stack():
-    """A learner's first `make run ENV=staging`: no stack, no pipeline, no champion. The run starts the stack,
-    deploys the CT pipeline, has the scheduler run it, packages what it registered (02) and stops the stack. (First
-    in the module: the module's own stack takes the same ports after it.)"""
-    (packaging,) = [nb for nb in LESSONS if nb.stem == "02_ci_packaging"]
-    with enterable_folder() as fresh:
-        done = lesson_run(packaging, workspace=fresh, rows=100)
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert "CT pipeline ct_pipeline_staging deployed" in done.stdout, done.stdout
-        # the scheduler's first run (catchup off: the latest day's) or one asked of its API made the champion
-        taken = re.search(r"the lessons take version (\d+), the shared registry's champion", done.stdout)
-        assert taken, done.stdout
-        outputs = json.dumps(nbformat.read(fresh / packaging.name, as_version=4).cells)
-        assert f"version {taken[1]}: the champion CT registered in staging's registry" in outputs
-        assert "team stack stopped" in done.stdout
-        stack = TeamStack(environments.load("staging", {"workspace": str(fresh)}))
-        assert not any(row.healthy for row in stack.status()), "the run stops the stack it started"
-        assert not (fresh / "team" / environments.TEAM_RECORD).exists()
+@pytest.fixture(scope="module")
+def first_run(workspace):
+    """A learner's first `make run ENV=staging` of the lessons that reach the registry (02 and 03): no stack, no
+    pipeline, no champion. Before the module's stack: it takes the same ports, and starts on what the run left."""
+    return lesson_run(*LESSONS, workspace=workspace, rows=300)  # 3 x 300 rows: 03's rehearsal beats the noise
+
+
+def test_make_run_on_a_fresh_machine_starts_the_stack_has_ct_make_the_champion_ci_and_cd_take_it_and_stops(
+    first_run, workspace
+):
+    """The run starts the stack, deploys the CT pipeline, has the scheduler run it, packages (02) and releases (03)
+    the version it registered, and stops the stack it started."""
+    assert first_run.returncode == 0, first_run.stdout + first_run.stderr
+    assert "CT pipeline ct_pipeline_staging deployed" in first_run.stdout, first_run.stdout
+    # the scheduler's first run (catchup off: the latest day's) or one asked of its API made the champion
+    taken = re.search(r"the lessons take version (\d+), the shared registry's champion", first_run.stdout)
+    assert taken, first_run.stdout
+    for lesson in LESSONS:
+        outputs = json.dumps(nbformat.read(workspace / lesson.name, as_version=4).cells)
+        assert f"version {taken[1]}: the champion CT registered in staging's registry" in outputs, lesson.stem
+    assert "team stack stopped" in first_run.stdout
+    stack = TeamStack(environments.load("staging", {"workspace": str(workspace)}))
+    assert not any(row.healthy for row in stack.status()), "the run stops the stack it started"
+    assert not (workspace / "team" / environments.TEAM_RECORD).exists()
 
 
 @pytest.fixture(scope="module")
-def stack(workspace):
+def stack(first_run, workspace):
     started = cli("up", workspace=workspace)
     stack = TeamStack(environments.load("staging", {"workspace": str(workspace)}))
     try:
@@ -113,8 +110,28 @@ def test_up_starts_every_server_healthy_and_status_says_so(stack, workspace):
     assert (workspace / "team" / "postgres" / "data" / "PG_VERSION").exists()  # the cluster is in the workspace
 
 
+def test_the_registry_kept_what_ct_registered_through_down_and_up_and_nothing_else(first_run, stack):
+    """After the first run stopped the stack and `up` started it again: the champion the lessons took, and one
+    version per CT run (02 and 03 trained nothing into the shared registry)."""
+    registry = mlflow.MlflowClient(stack.tracking_uri)
+    (taken,) = re.findall(r"the lessons take version (\d+), the shared registry's champion", first_run.stdout)
+    assert registry.get_model_version_by_alias(training.MODEL_NAME, "champion").version == taken
+    ct_runs = [r for r in stack.airflow.runs("ct_pipeline_staging") if r["state"] == "success"]
+    assert len(registry.search_model_versions()) == len(ct_runs) >= 1
+
+
+def test_a_run_that_finds_the_stack_up_uses_it_and_leaves_it_up(stack, workspace):
+    said = []
+    with team_servers.ready(environments.load("staging", {"workspace": str(workspace)}), said.append):
+        pass
+    assert any("the lessons take version" in line for line in said), said
+    assert not any("team stack" in line for line in said), said  # neither started nor stopped
+    assert all(row.healthy for row in stack.status())
+
+
 def test_retrain_runs_the_deployed_ct_dag_through_the_scheduler_into_the_shared_registry(stack, workspace):
     team_small = [arg for key, value in {"servers": "team", **SMALL}.items() for arg in ("-p", f"{key}={value}")]
+    (pipelines.deployed_dags(team_settings(workspace)) / "ct_pipeline_staging.py").unlink()  # the first run's
     not_deployed = cli("retrain", *team_small, workspace=workspace)
     assert not_deployed.returncode == 3 and "deploy-pipelines --env staging" in not_deployed.stdout
     deployed = cli("deploy-pipelines", *team_small, workspace=workspace)  # CD installs the DAG where Airflow reads
@@ -140,25 +157,6 @@ def test_retrain_runs_the_deployed_ct_dag_through_the_scheduler_into_the_shared_
     )
     (scheduled,) = [r for r in stack.airflow.runs("ct_pipeline_staging") if r["run_type"] == "scheduled"]
     assert stack.airflow.wait("ct_pipeline_staging", scheduled["dag_run_id"])["state"] == "success"  # done writing
-
-
-@pytest.mark.component(*{need for nb in LESSONS for need in envcheck.notebook_needs(nb)})
-def test_make_run_in_team_mode_packages_and_releases_the_champion_ct_registered_training_nothing(stack, workspace):
-    """`make run ENV=staging` for the lessons that reach the registry, against the stack: CI (02) packages and CD
-    (03) releases the version CT's DAG run registered and gated, and no lesson trains into the shared registry."""
-    registry = mlflow.MlflowClient(stack.tracking_uri)
-    champion = registry.get_model_version_by_alias(training.MODEL_NAME, "champion").version
-    versions = {v.version for v in registry.search_model_versions()}
-    # 3 x 300 rows: 03's rehearsal (in its own registry) needs them for its newer version to beat the noise
-    done = lesson_run(*LESSONS, workspace=workspace, rows=300)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert f"the lessons take version {champion}, the shared registry's champion" in done.stdout
-    said = f"version {champion}: the champion CT registered in staging's registry ({stack.tracking_uri})"
-    for lesson in LESSONS:
-        outputs = json.dumps(nbformat.read(workspace / lesson.name, as_version=4).cells)
-        assert said in outputs, f"{lesson.stem} did not take CT's champion"
-    assert {v.version for v in registry.search_model_versions()} == versions  # CI and CD trained nothing
-    assert all(row.healthy for row in stack.status())  # the run used the stack it found up, and left it up
 
 
 def test_two_training_runs_registering_at_once_get_distinct_versions(stack, workspace):

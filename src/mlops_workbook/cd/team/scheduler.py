@@ -102,8 +102,13 @@ class Airflow:
         return [c for c in reversed(COMPONENTS) if processes.stop(f"{self.prefix}-{c}", timeout=10)]
 
     def dag(self, dag_id: str, timeout: float = 60) -> dict:
-        """The DAG as the API server knows it, once the DAG processor has read its file."""
-        waiting.until(lambda: self._get(f"/dags/{dag_id}"), timeout, what=f"Airflow knows the DAG {dag_id}")
+        """The DAG as the API server knows it, once the DAG processor has read its file. A DAG whose file went
+        away is stale, and no run can be asked of it, until its file is deployed and read again."""
+
+        def read() -> bool:
+            return (self._get(f"/dags/{dag_id}") or {"is_stale": True})["is_stale"] is False
+
+        waiting.until(read, timeout, what=f"Airflow has read the DAG {dag_id}")
         return self._get(f"/dags/{dag_id}")
 
     def trigger(self, dag_id: str, conf: dict | None = None) -> str:
