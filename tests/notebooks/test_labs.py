@@ -4,7 +4,8 @@ Each execution serves as many checks as it can. That a solution passes every che
 proves when it executes `solutions/` (any check cell that raises fails it, which is exactly what
 the checker would call not passed), so the checker does not run the solutions again. Each blank
 lab runs once, each lab runs once more with every exercise's wrong answer in place, and once with an
-adversary's shortcut answers (shortcuts.yaml) in place.
+adversary's shortcut answers (shortcuts.yaml) in place. The mutation pass runs each solution once more, in one
+kernel, and each mutant of its answers against the exercise's check there.
 """
 
 import re
@@ -15,10 +16,11 @@ import pytest
 import yaml
 
 from mlops_workbook.core import paths
-from mlops_workbook.course import envcheck, grading, verdicts
+from mlops_workbook.course import envcheck, grading, mutants, verdicts
 
 WRONG = yaml.safe_load((Path(__file__).parent / "wrong_answers.yaml").read_text())
 SHORTCUTS = yaml.safe_load((Path(__file__).parent / "shortcuts.yaml").read_text())
+EQUIVALENT = yaml.safe_load((Path(__file__).parent / "equivalent_mutants.yaml").read_text())
 
 
 def lab_marks(name: str):
@@ -171,3 +173,33 @@ def test_a_solution_shows_every_verdict_passed_and_sums_them_up(solution):
     assert nb.cells.index(locked["verdicts"]) < first_answer, "the verdicts must be shown from the first answer on"
     tagged = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("ex")]
     assert all("raises-exception" in c.metadata.get("tags", []) for c in tagged), "Run All must go on past an error"
+
+
+# Exercises whose check takes seconds a mutant, which the suite's time cannot afford: their wrong answers and
+# shortcuts on file still run. (04 took 123 s with its deploy step's 16 mutants, 45 s without; run once, they found
+# one survivor the forgotten names now catch and two that change nothing: the DAG installer makes its folder.)
+NOT_MUTATED = {
+    "02_ci_packaging": {"ex1_dockerfile", "ex2_smoke_test"},  # an image built and started per check
+    "04_cd_pipelines": {"ex2_deploy"},  # three DAGs loaded by Airflow and one run per check
+}
+
+
+def mutated(solution: Path) -> set[str]:
+    return set(exercises(nbformat.read(solution, as_version=4))) - NOT_MUTATED.get(solution.stem, set())
+
+
+@pytest.mark.parametrize("solution", [s for s in SOLUTIONS if mutated(s.values[0])])
+def test_every_mutant_of_a_solution_is_called_wrong_unless_it_changes_nothing(tmp_path, solution):
+    """A check that passes a solution changed a little (a comparison flipped, a number moved, a statement dropped,
+    a body returning a constant) passes a learner's answer with the same slip: tighten it, or list the change in
+    equivalent_mutants.yaml with why it changes nothing the exercise asks."""
+    outcomes = mutants.run(solution, tmp_path, NOT_MUTATED.get(solution.stem, ()))
+    assert {o.mutant.exercise for o in outcomes} == mutated(solution)
+    survived = {f"{o.mutant.exercise}: {o.mutant.change}" for o in mutants.survivors(outcomes)}
+    listed = {
+        f"{exercise}: {change}" for exercise, changes in EQUIVALENT.get(solution.stem, {}).items() for change in changes
+    }
+    assert not survived - listed, "these mutants pass their checks:\n" + "\n".join(sorted(survived - listed))
+    assert not listed - survived, "listed as equivalent, but now called wrong (or gone):\n" + "\n".join(
+        sorted(listed - survived)
+    )

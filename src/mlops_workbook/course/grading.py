@@ -30,7 +30,8 @@ def _error(cell) -> dict | None:
     return next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
 
 
-def _judge(exercise: str, answers: list, check_cell, earlier: list[ExerciseResult], timeout: int) -> ExerciseResult:
+def judge(exercise: str, answers: list, check_cell, earlier: list[ExerciseResult], timeout: int) -> ExerciseResult:
+    """The verdict on an exercise from its executed answer cells and check cell (their error outputs)."""
     raised = [Raised(e["ename"], e["evalue"], False) for e in map(_error, answers) if e]
     checked = _error(check_cell)
     if checked:
@@ -93,10 +94,10 @@ def check(
                 f"{paths.show(Path(lab))} needs {', '.join(needs)}, which a grading container does not have: check "
                 "labs like it with --no-sandbox on a throwaway runner (README: Check a class's labs)"
             )
-        nb = execution.contained(_with_workspace(nb, Path(execution.WORKSPACE)), timeout, image)
+        nb = execution.contained(with_workspace(nb, Path(execution.WORKSPACE)), timeout, image)
     else:
         if workspace is not None:
-            nb = _with_workspace(nb, workspace)
+            nb = with_workspace(nb, workspace)
         nb = execution.here(nb, timeout, Path(lab).resolve().parent, ensure_kernel(), LocalKernelManager)
     if output is not None:
         nbformat.write(nb, output)
@@ -124,12 +125,12 @@ def check(
                     )
                 )
             else:
-                outcomes.append(_judge(grading["grade_id"], answers, cell, outcomes, timeout))
+                outcomes.append(judge(grading["grade_id"], answers, cell, outcomes, timeout))
             answers = []
     return [_unless_tampered(o, rebuilt_lab.tampered.get(o.exercise)) for o in outcomes]
 
 
-def _with_workspace(nb: nbformat.NotebookNode, workspace: Path) -> nbformat.NotebookNode:
+def with_workspace(nb: nbformat.NotebookNode, workspace: Path) -> nbformat.NotebookNode:
     """The lab with `workspace` injected as papermill injects a parameter (loaded by papermill's own loader)."""
     with tempfile.TemporaryDirectory() as folder:
         nbformat.write(nb, Path(folder) / "lab.ipynb")
