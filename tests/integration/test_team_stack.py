@@ -88,6 +88,7 @@ def test_make_run_on_a_fresh_machine_starts_the_stack_has_ct_make_the_champion_c
 
 @pytest.fixture(scope="module")
 def stack(first_run, workspace):
+    assert first_run.returncode == 0, first_run.stdout + first_run.stderr  # the stack starts on what it left
     started = cli("up", workspace=workspace)
     stack = TeamStack(environments.load("staging", {"workspace": str(workspace)}))
     try:

@@ -26,14 +26,15 @@ from mlops_workbook.course.runner import LocalKernelManager, ensure_kernel, kern
 from mlops_workbook.course.verdicts import CRASHED, TAMPERED, ExerciseResult, Raised
 
 
-def _error(cell) -> dict | None:
+def error(cell) -> dict | None:
+    """The error an executed cell raised (its `error` output), if any."""
     return next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
 
 
 def judge(exercise: str, answers: list, check_cell, earlier: list[ExerciseResult], timeout: int) -> ExerciseResult:
     """The verdict on an exercise from its executed answer cells and check cell (their error outputs)."""
-    raised = [Raised(e["ename"], e["evalue"], False) for e in map(_error, answers) if e]
-    checked = _error(check_cell)
+    raised = [Raised(e["ename"], e["evalue"], False) for e in map(error, answers) if e]
+    checked = error(check_cell)
     if checked:
         raised.append(Raised(checked["ename"], checked["evalue"], True))
     return verdicts.judge(exercise, raised, earlier, f"a cell ran longer than {timeout} s: is there an endless loop?")
@@ -102,7 +103,7 @@ def check(
     if output is not None:
         nbformat.write(nb, output)
     setup_error = next(
-        (e for c in nb.cells if c.cell_type == "code" and not tampering.is_exercise(c) for e in [_error(c)] if e),
+        (e for c in nb.cells if c.cell_type == "code" and not tampering.is_exercise(c) for e in [error(c)] if e),
         None,
     )
     if setup_error:  # not the learner's doing: say what the lab needs instead of failing every exercise

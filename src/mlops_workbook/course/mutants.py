@@ -20,6 +20,7 @@ import nbformat
 from IPython.core.inputtransformer2 import TransformerManager
 from nbclient import NotebookClient
 
+from mlops_workbook.core import errors
 from mlops_workbook.course import grading, tampering, verdicts
 from mlops_workbook.course.runner import LocalKernelManager, ensure_kernel
 
@@ -53,11 +54,15 @@ def _replace(source: str, start: tuple[int, int], end: tuple[int, int], text: st
     return source[:a] + text + source[b:]
 
 
-def _shifted(number: str) -> str:
+def _shifted(number: str) -> list[str]:
+    """A number moved both ways by one in its last digit (0.95: 0.94 and 0.96; 10: 9 and 11; 1e-4: x0.9 and x1.1)."""
     value = float(number)
-    if re.fullmatch(r"\d+", number):
-        return str(int(value) + 1)
-    return repr(round(value * 1.1, 12)) if value else "0.1"
+    if "e" in number.lower():
+        moved = [value * 0.9, value * 1.1]
+        return [repr(round(v, 15)) for v in moved]
+    decimals = len(number.partition(".")[2])
+    step = 10**-decimals
+    return [f"{v:.{decimals}f}" for v in (value - step, value + step) if v >= 0]
 
 
 def _token_mutants(exercise: str, source: str, region: range) -> list[Mutant]:
@@ -72,15 +77,17 @@ def _token_mutants(exercise: str, source: str, region: range) -> list[Mutant]:
         if token.string in FLIPS and token.type in (tokenize.OP, tokenize.NAME):
             changes = [(token.start, token.end, FLIPS[token.string])]
         elif token.string == "not" and token.type == tokenize.NAME:
-            changes = [(token.start, (line, token.end[1] + 1), "")]  # `not x` → `x`
+            after = source.splitlines()[line - 1][token.end[1] :]
+            changes = [(token.start, (line, token.end[1] + len(after) - len(after.lstrip(" "))), "")]  # `not x`: `x`
         elif token.string in ("True", "False"):
             changes = [(token.start, token.end, "False" if token.string == "True" else "True")]
         elif token.type == tokenize.NUMBER and not a_test and re.fullmatch(r"[\d.]+(e-?\d+)?", token.string):
-            changes = [(token.start, token.end, _shifted(token.string))]
+            changes = [(token.start, token.end, moved) for moved in _shifted(token.string)]
         elif token.type == tokenize.STRING:
             changes = [
-                (_at(token, m.start()), _at(token, m.end()), _shifted(m.group()))
+                (_at(token, m.start()), _at(token, m.end()), moved)
                 for m in THRESHOLD_IN_TEXT.finditer(token.string)
+                for moved in _shifted(m.group())
             ]
         else:
             continue
@@ -99,37 +106,60 @@ def _at(token: tokenize.TokenInfo, index: int) -> tuple[int, int]:
     return line, column
 
 
+DROPPED = (
+    ast.Assign,
+    ast.AugAssign,
+    ast.AnnAssign,
+    ast.Expr,
+    ast.If,
+    ast.For,
+    ast.While,
+    ast.With,
+    ast.Assert,
+    ast.Raise,
+    ast.Return,
+    ast.Try,
+)  # a statement replaced by `pass`
+
+
 def _statement_mutants(exercise: str, source: str, region: range) -> list[Mutant]:
+    """Each statement of the region dropped (in every block: a branch, a loop, an `except`, a `finally`), and each
+    function's body replaced by a constant."""
     found = []
-    tree = ast.parse(source)
     lines = source.splitlines(keepends=True)
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.FunctionDef) and node.body[0].lineno in region:
             first = node.body[0]
-            indent = " " * first.col_offset
             for constant in CONSTANTS:
-                body = f"{indent}return {constant}\n"
+                body = f"{' ' * first.col_offset}return {constant}\n"
                 mutated = "".join(lines[: first.lineno - 1]) + body + "".join(lines[node.end_lineno :])
                 found.append(Mutant(exercise, f"`{node.name}` returns {constant}", mutated))
-        block = (
-            [*getattr(node, "body", []), *getattr(node, "orelse", [])]
-            if isinstance(node, ast.stmt | ast.Module)
-            else []
-        )
-        for statement in block:
-            simple = isinstance(statement, ast.Assign | ast.AugAssign | ast.Expr | ast.If | ast.For)
-            if simple and statement.lineno in region and statement.end_lineno in region:
-                gone = f"{' ' * statement.col_offset}pass\n"
-                mutated = "".join(lines[: statement.lineno - 1]) + gone + "".join(lines[statement.end_lineno :])
-                first_line = lines[statement.lineno - 1].strip()
-                found.append(Mutant(exercise, f"line {statement.lineno} dropped: `{first_line}`", mutated))
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(node, field, None)
+            for statement in block if isinstance(block, list) else []:  # not a lambda's expression
+                if isinstance(statement, DROPPED) and statement.lineno in region and statement.end_lineno in region:
+                    gone = f"{' ' * statement.col_offset}pass\n"
+                    mutated = "".join(lines[: statement.lineno - 1]) + gone + "".join(lines[statement.end_lineno :])
+                    first_line = lines[statement.lineno - 1].strip()
+                    found.append(Mutant(exercise, f"line {statement.lineno} dropped: `{first_line}`", mutated))
     return found
 
 
 def mutants(exercise: str, source: str) -> list[Mutant]:
-    """Every mutant of one answer cell's solution region."""
+    """Every mutant of one answer cell's solution region that is still Python (dropping the statement of a one-line
+    block is not), each named once."""
     region = _region(source)
-    return _token_mutants(exercise, source, region) + _statement_mutants(exercise, source, region)
+    found, named = [], set()
+    for mutant in _token_mutants(exercise, source, region) + _statement_mutants(exercise, source, region):
+        try:
+            compile(TransformerManager().transform_cell(mutant.source), exercise, "exec")
+        except SyntaxError:
+            continue
+        if mutant.change in named or mutant.source == source:
+            continue
+        named.add(mutant.change)
+        found.append(mutant)
+    return found
 
 
 @dataclass(frozen=True)
@@ -140,14 +170,17 @@ class Outcome:
 
 
 def run(solution: Path, workspace: Path, left_out: Collection[str] = (), timeout: int = 120) -> list[Outcome]:
-    """Run the solution once in one kernel, and each exercise's mutants (but those `left_out`) after its check:
-    the mutant answer and the check again, then the solution's answer and check (what later exercises build on)."""
+    """Run the solution once in one kernel; after each exercise's check (but those `left_out`), its answer and check
+    once more (a check that fails when run again would call every mutant wrong), then each mutant and the check,
+    then the solution's answer and check again: what later exercises build on."""
     nb = grading.with_workspace(nbformat.read(solution, as_version=4), workspace)
     client = NotebookClient(
         nb,
         kernel_name=ensure_kernel(),
         kernel_manager_class=LocalKernelManager,
         timeout=timeout,
+        interrupt_on_timeout=True,  # an endless mutant is timed out, as the checker times out a learner's loop
+        error_on_timeout={"ename": "CellTimeout", "evalue": "", "traceback": []},
         allow_errors=True,
         resources={"metadata": {"path": str(Path(solution).resolve().parent)}},
     )
@@ -164,40 +197,70 @@ def run(solution: Path, workspace: Path, left_out: Collection[str] = (), timeout
             elif cell.metadata.get("nbgrader", {}).get("grade") and answer is not None:
                 exercise = cell.metadata["nbgrader"]["grade_id"]
                 if exercise not in left_out:
+                    first = grading.judge(exercise, [answer], cell, [], timeout)
+                    if first.status != verdicts.PASSED:
+                        raise errors.RunError(f"{solution.stem}: the solution fails {exercise}: {first.hint}")
                     forget = sorted(set(_bound(answer.source, cell.source)) - set(set_up))
+                    solved = Mutant(exercise, "none (the solution)", answer.source)
+                    if (again := _try(client, solved, forget, cell, index)).verdict != verdicts.PASSED:
+                        raise errors.RunError(
+                            f"{solution.stem}: {exercise}'s check fails when the solution's answer and check run a "
+                            f"second time ({again.verdict}: {again.hint}): a learner re-runs them too, make it "
+                            "re-runnable"
+                        )
                     outcomes += [_try(client, m, forget, cell, index) for m in mutants(exercise, answer.source)]
-                    for restored in (answer, cell):
-                        client.execute_cell(nbformat.v4.new_code_cell(restored.source), index)
+                    _try(client, solved, forget, cell, index)  # back to the solution's state
                 answer = None
     return outcomes
 
 
 def _bound(*sources: str) -> list[str]:
-    """The names cells define at their top level (assigned, defined, imported)."""
-    names = []
+    """The names cells bind at their top level (assigned, defined, imported, a loop's or a `with`'s variable), in
+    blocks too; not `x.attr = ...` or `d[k] = ...`, which bind no name."""
+
+    def names(target) -> list[str]:
+        if isinstance(target, ast.Name):
+            return [target.id]
+        if isinstance(target, ast.Tuple | ast.List):
+            return [n for element in target.elts for n in names(element)]
+        return names(target.value) if isinstance(target, ast.Starred) else []
+
+    def bound(statements) -> list[str]:
+        found = []
+        for node in statements:
+            if isinstance(node, ast.FunctionDef | ast.ClassDef):
+                found.append(node.name)
+            elif isinstance(node, ast.Assign):
+                found += [n for target in node.targets for n in names(target)]
+            elif isinstance(node, ast.AnnAssign | ast.AugAssign | ast.For):
+                found += names(node.target)
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                found += [(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"]
+            if isinstance(node, ast.With):
+                found += [n for item in node.items if item.optional_vars for n in names(item.optional_vars)]
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                if not isinstance(node, ast.FunctionDef | ast.ClassDef):
+                    found += bound(getattr(node, field, None) or [])
+        return found
+
     cells = (TransformerManager().transform_cell(source) for source in sources)  # %magics as Python
-    for node in (node for cell in cells for node in ast.parse(cell).body):
-        if isinstance(node, ast.FunctionDef | ast.ClassDef):
-            names.append(node.name)
-        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.For):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names += [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            names += [(a.asname or a.name).split(".")[0] for a in node.names]
-    return sorted(set(names))
+    return sorted({name for cell in cells for name in bound(ast.parse(cell).body)})
 
 
 def _try(client: NotebookClient, mutant: Mutant, forget: list[str], check, index: int) -> Outcome:
     """The check's verdict on the mutant, run where the solution's own answer and check ran, once the names they
-    defined (but the set-up's) are gone: a mutant must not lean on what the solution left behind. (With `del`: the
+    bound (but the set-up's) are gone: a mutant must not lean on what the solution left behind. (With `del`: the
     checks' tampering analysis reads this cell too, and refuses `globals()`.)"""
     forget = nbformat.v4.new_code_cell("".join(f"try:\n    del {n}\nexcept NameError:\n    pass\n" for n in forget))
     mutated, checked = nbformat.v4.new_code_cell(mutant.source), nbformat.v4.new_code_cell(check.source)
     for cell in (forget, mutated, checked):
         client.execute_cell(cell, index)
+    if grading.error(forget):
+        raise errors.RunError(f"forgetting {mutant.exercise}'s names failed: {grading.error(forget)}")
     result = grading.judge(mutant.exercise, [mutated], checked, [], client.timeout)
     return Outcome(mutant, result.status, result.hint)
 
 
 def survivors(outcomes: list[Outcome]) -> list[Outcome]:
+    """The mutants their check called passed."""
     return [o for o in outcomes if o.verdict == verdicts.PASSED]

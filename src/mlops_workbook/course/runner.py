@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import multiprocessing
+import os
 import re
 import sys
 import tempfile
@@ -54,10 +55,11 @@ def ensure_kernel() -> str:
             from ipykernel.kernelspec import install
 
             folder = Path(install(kernel_name=KERNEL, display_name="Python (mlops-workbook)", prefix=sys.prefix))
-            if provisioner:
+            if provisioner:  # written aside, then renamed: a reader sees the old file or the new one, whole
                 written = json.loads((folder / "kernel.json").read_text())
                 written.setdefault("metadata", {})["kernel_provisioner"] = provisioner
-                (folder / "kernel.json").write_text(json.dumps(written, indent=1))
+                (folder / "kernel.json.partial").write_text(json.dumps(written, indent=1))
+                os.replace(folder / "kernel.json.partial", folder / "kernel.json")
     return KERNEL
 
 
@@ -66,7 +68,7 @@ def _registered(provisioner: dict | None) -> bool:
     provisioner's default `config` when it reads the spec)."""
     try:
         spec = KernelSpecManager().get_kernel_spec(KERNEL)
-    except NoSuchKernel:  # none, or one naming a provisioner this environment lacks
+    except (NoSuchKernel, ValueError):  # none, one naming a provisioner this environment lacks, or being written
         return False
     named = (spec.metadata.get("kernel_provisioner") or {}).get("provisioner_name")
     return spec.argv[0] == sys.executable and named == (provisioner or {}).get("provisioner_name")
