@@ -46,23 +46,28 @@ def cell_timeout(cell, timeout: int) -> int:
 def here(nb: nbformat.NotebookNode, timeout: int, cwd: Path, kernel_name: str, manager=None) -> nbformat.NotebookNode:
     """Run every cell (errors recorded, not raised); a cell past its cell_timeout is interrupted; a dead kernel
     ends it."""
-    options = {"kernel_manager_class": manager} if manager else {}
-    client = NotebookClient(
-        nb,
-        kernel_name=kernel_name,
-        timeout_func=lambda cell: cell_timeout(cell, timeout),
-        allow_errors=True,
-        record_timing=False,
-        interrupt_on_timeout=True,
-        error_on_timeout={"ename": "CellTimeout", "evalue": "", "traceback": []},
-        resources={"metadata": {"path": str(cwd)}},
-        **options,
-    )
+    client = notebook_client(nb, cwd, kernel_name, manager, timeout_func=lambda cell: cell_timeout(cell, timeout))
     try:
         client.execute()
     except DeadKernelError:  # os._exit, out of memory...: the cells after it keep no execution count
         pass
     return nb
+
+
+def notebook_client(nb, cwd: Path, kernel_name: str, manager=None, **timing) -> NotebookClient:
+    """An nbclient that records errors instead of raising them and interrupts a cell past its timeout (`timing`:
+    nbclient's `timeout` or `timeout_func`), running from `cwd`."""
+    return NotebookClient(
+        nb,
+        kernel_name=kernel_name,
+        allow_errors=True,
+        record_timing=False,
+        interrupt_on_timeout=True,
+        error_on_timeout={"ename": "CellTimeout", "evalue": "", "traceback": []},
+        resources={"metadata": {"path": str(cwd)}},
+        **({"kernel_manager_class": manager} if manager else {}),
+        **timing,
+    )
 
 
 def image() -> str:

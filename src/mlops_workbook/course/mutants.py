@@ -21,7 +21,7 @@ from IPython.core.inputtransformer2 import TransformerManager
 from nbclient import NotebookClient
 
 from mlops_workbook.core import errors
-from mlops_workbook.course import grading, tampering, verdicts
+from mlops_workbook.course import execution, grading, tampering, verdicts
 from mlops_workbook.course.runner import LocalKernelManager, ensure_kernel
 
 FLIPS = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "==", "and": "or", "or": "and"}
@@ -69,6 +69,7 @@ def _token_mutants(exercise: str, source: str, region: range) -> list[Mutant]:
     """Flipped comparisons and `and`/`or`, a dropped `not`, a flipped boolean, moved numbers (not in a test's data:
     a test with other values is as good a test) and thresholds in text."""
     a_test = any(isinstance(n, ast.FunctionDef) and n.name.startswith("test_") for n in ast.walk(ast.parse(source)))
+    lines = source.splitlines()
     found = []
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
         line = token.start[0]
@@ -77,7 +78,7 @@ def _token_mutants(exercise: str, source: str, region: range) -> list[Mutant]:
         if token.string in FLIPS and token.type in (tokenize.OP, tokenize.NAME):
             changes = [(token.start, token.end, FLIPS[token.string])]
         elif token.string == "not" and token.type == tokenize.NAME:
-            after = source.splitlines()[line - 1][token.end[1] :]
+            after = lines[line - 1][token.end[1] :]
             changes = [(token.start, (line, token.end[1] + len(after) - len(after.lstrip(" "))), "")]  # `not x`: `x`
         elif token.string in ("True", "False"):
             changes = [(token.start, token.end, "False" if token.string == "True" else "True")]
@@ -92,7 +93,7 @@ def _token_mutants(exercise: str, source: str, region: range) -> list[Mutant]:
         else:
             continue
         for start, end, text in changes:
-            was = source.splitlines()[start[0] - 1][start[1] : end[1]] if start[0] == end[0] else "…"
+            was = lines[start[0] - 1][start[1] : end[1]] if start[0] == end[0] else "…"
             where = f"line {start[0]}, column {start[1] + 1}"
             found.append(Mutant(exercise, f"{where}: `{was.strip()}` → `{text}`", _replace(source, start, end, text)))
     return found
@@ -174,15 +175,9 @@ def run(solution: Path, workspace: Path, left_out: Collection[str] = (), timeout
     once more (a check that fails when run again would call every mutant wrong), then each mutant and the check,
     then the solution's answer and check again: what later exercises build on."""
     nb = grading.with_workspace(nbformat.read(solution, as_version=4), workspace)
-    client = NotebookClient(
-        nb,
-        kernel_name=ensure_kernel(),
-        kernel_manager_class=LocalKernelManager,
-        timeout=timeout,
-        interrupt_on_timeout=True,  # an endless mutant is timed out, as the checker times out a learner's loop
-        error_on_timeout={"ename": "CellTimeout", "evalue": "", "traceback": []},
-        allow_errors=True,
-        resources={"metadata": {"path": str(Path(solution).resolve().parent)}},
+    # an endless mutant is timed out, as the checker times out a learner's loop
+    client = execution.notebook_client(
+        nb, Path(solution).resolve().parent, ensure_kernel(), LocalKernelManager, timeout=timeout
     )
     set_up = _bound(*(c.source for c in nb.cells if c.cell_type == "code" and not tampering.is_exercise(c)))
     outcomes = []
