@@ -8,10 +8,12 @@ to its own sandbox, so none depends on another having run. dev is not run here: 
 lesson with dev's parameters (the same cells, the same values) and compares its outputs too, so a dev run
 here would only repeat it. prod is run where it is not a repeat of staging either: its config differs from
 staging's in data size (SMALL replaces both), workspace and port (every run moves them), rollout timings (replaced
-by 3 s here), the schedule (TESTED_PER_ENV) and the keys of PROD_KEYS. A lesson runs in prod if its code reads one
-of those or uses a module that does (PROD_READERS).
+by 3 s here), the schedule (TESTED_PER_ENV) and the keys of PROD_KEYS. A lesson runs in prod if the environment's
+config it was given reaches one of those: its code reads one from it, or hands it to a module that does (PROD_READERS).
+A config the lesson loads by name, whatever the environment (08 drives its loop with prod's), is the same in both.
 """
 
+import ast
 import json
 import os
 import re
@@ -48,32 +50,61 @@ CLAIMS = {
 }
 
 
-def reads(source: str, key: str, bare: bool = False) -> bool:
-    """Whether code reads a config key: `cfg.rollout` or `settings["rollout"]`, and with `bare` the parameter
-    `rollout` itself (a lesson's code); never a module path such as `cd.rollout.deploy`."""
-    named = rf"|(?<![\w./]){key}\b" if bare else ""
-    return re.search(rf"\.{key}\b(?!\.| import)|\[[\"']{key}[\"']\]" + named, source) is not None
+def reads(source: str, key: str) -> bool:
+    """Whether a module's code reads a config key: `cfg.rollout` or `settings["rollout"]`, never a module path
+    such as `cd.rollout.deploy`."""
+    return re.search(rf"\.{key}\b(?!\.| import)|\[[\"']{key}[\"']\]", source) is not None
 
 
 def code(lesson: Path) -> str:
-    """A lesson's code, without the parameters cell (which names every key)."""
+    """A lesson's code, without the parameters cell (which names every key) and IPython's magics."""
     cells = nbformat.read(lesson, as_version=4).cells
     return "\n".join(
-        c.source for c in cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])
+        line
+        for c in cells
+        if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])
+        for line in c.source.splitlines()
+        if not line.lstrip().startswith(("%", "!"))
     )
 
 
 def runs_differently_in_prod(lesson: Path) -> bool:
-    """Whether prod's own keys reach the lesson: named in its code, or read by a module it imports."""
-    source = code(lesson)
-    imported = {
-        f"{package}.{name.strip()}".replace(".", "/")
-        for package, names in re.findall(r"from mlops_workbook\.([\w.]+) import ([\w, ]+)", source)
-        for name in names.split(",")
+    """Whether prod's own keys reach the lesson through the config it is given (`environments.from_parameters`, or a
+    copy of it): read from it, read as a bare parameter, or the config handed to a module that reads them."""
+    tree = ast.parse(code(lesson))
+    readers = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mlops_workbook.")
+        for alias in node.names
+        if f"{node.module.removeprefix('mlops_workbook.')}.{alias.name}".replace(".", "/") + ".py" in PROD_READERS
     }
-    return any(reads(source, key, bare=True) for key in PROD_KEYS) or any(
-        f"{m.removesuffix('.py')}" in imported for m in PROD_READERS
-    )
+    given = set()  # names bound to the environment's config
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            called = ast.unparse(node.value.func)
+            derived = any(isinstance(n, ast.Name) and n.id in given for n in ast.walk(node.value))
+            if called.endswith("from_parameters") or (derived and called.endswith(("replace", "model_copy"))):
+                given |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+
+    def hands_over_given(node) -> bool:  # the config itself, not one of its values (`cfg.seed`)
+        read = {id(n.value) for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+        return any(isinstance(n, ast.Name) and n.id in given and id(n) not in read for n in ast.walk(node))
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in PROD_KEYS and ast.unparse(node.value) in given:
+            return True
+        if isinstance(node, ast.Name) and node.id in PROD_KEYS:
+            return True
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in readers
+            and any(hands_over_given(a) for a in [*node.args, *(k.value for k in node.keywords)])
+        ):
+            return True
+    return False
 
 
 def short_rollout(env: str) -> dict:
@@ -118,8 +149,35 @@ def test_prod_differs_from_staging_only_in_keys_the_rule_knows():
     assert [p.id for p in runs("prod")] == [
         "prod-00_overview",
         "prod-03_cd_serving",
-        "prod-08_capstone",
     ]
+
+
+@pytest.mark.parametrize(
+    ("lesson_code", "differs"),
+    [
+        ("print(cfg.release_mode)", True),
+        ("print(release_mode)", True),  # the parameter papermill injects
+        ("copy = dataclasses.replace(cfg, seed=1)\nprint(copy.mode_for_retrained_model())", True),
+        ("from mlops_workbook.cd.rollout import release\nrelease.ship(cfg, 'image')", True),  # a reader given cfg
+        ("prod_cfg = environments.load('prod')\nprint(prod_cfg.release_mode)", False),  # prod's, in every env
+        ("from mlops_workbook.cd.rollout import release\nrelease.deployments(cfg.workspace_dir())", False),
+        ("print(cfg.rollout, cfg.seed)", False),
+    ],
+)
+def test_a_lesson_runs_in_prod_when_the_config_it_is_given_reaches_a_key_prod_sets_apart(
+    tmp_path, lesson_code, differs
+):
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("release_mode = 'deployment'", metadata={"tags": ["parameters"]}),
+            nbformat.v4.new_code_cell(
+                "%load_ext mlops_workbook.course.display\ncfg = environments.from_parameters(globals())"
+            ),
+            nbformat.v4.new_code_cell(lesson_code),
+        ]
+    )
+    nbformat.write(notebook, tmp_path / "lesson.ipynb")
+    assert runs_differently_in_prod(tmp_path / "lesson.ipynb") is differs
 
 
 @pytest.mark.slow
