@@ -24,6 +24,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from IPython.core.inputtransformer2 import TransformerManager
 
 from mlops_workbook.core import environments, paths
 from mlops_workbook.course import envcheck, runner, team_servers
@@ -57,59 +58,72 @@ def reads(source: str, key: str) -> bool:
 
 
 def code(lesson: Path) -> str:
-    """A lesson's code, without the parameters cell (which names every key) and IPython's magics."""
+    """A lesson's code as Python (IPython's magics and shell escapes translated, as the kernel does), without the
+    parameters cell (which names every key)."""
     cells = nbformat.read(lesson, as_version=4).cells
     return "\n".join(
-        line
+        TransformerManager().transform_cell(c.source)
         for c in cells
         if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])
-        for line in c.source.splitlines()
-        if not line.lstrip().startswith(("%", "!"))
     )
 
 
 def runs_differently_in_prod(lesson: Path) -> bool:
     """Whether prod's own keys reach the lesson through the config it is given (`environments.from_parameters`, or a
-    copy of it): read from it, read as a bare parameter, or the config handed to a module that reads them."""
+    copy of it): read from it (an attribute, or the key's name anywhere, as in `params()["release_mode"]`), read as
+    a bare parameter, or the config handed to a module that reads them."""
     tree = ast.parse(code(lesson))
-    readers = {
-        alias.asname or alias.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mlops_workbook.")
-        for alias in node.names
-        if f"{node.module.removeprefix('mlops_workbook.')}.{alias.name}".replace(".", "/") + ".py" in PROD_READERS
-    }
-    given = set()  # names bound to the environment's config
+    modules = {m.removesuffix(".py").replace("/", ".") for m in PROD_READERS}  # cd.rollout.release, ...
+    readers, functions = set(), set()  # names a lesson calls a reader module by, and its functions
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
-            called = ast.unparse(node.value.func)
-            derived = any(isinstance(n, ast.Name) and n.id in given for n in ast.walk(node.value))
-            if called.endswith("from_parameters") or (derived and called.endswith(("replace", "model_copy"))):
-                given |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.removeprefix("mlops_workbook.") in modules:
+                    readers.add(alias.asname or alias.name)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mlops_workbook."):
+            package = node.module.removeprefix("mlops_workbook.")
+            for alias in node.names:
+                if f"{package}.{alias.name}" in modules:
+                    readers.add(alias.asname or alias.name)
+                elif package in modules:
+                    functions.add(alias.asname or alias.name)
+    given: set[str] = set()  # names bound to the environment's config, or to a copy of it
+    copies = ("replace", "model_copy", "validate", "load")
+    while True:
+        before = len(given)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(node.value, ast.Call):
+                called = ast.unparse(node.value.func)
+                derived = any(isinstance(n, ast.Name) and n.id in given for n in ast.walk(node.value))
+                if called.endswith("from_parameters") or (derived and called.endswith(copies)):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    given |= {t.id for t in targets if isinstance(t, ast.Name)}
+        if len(given) == before:
+            break
 
-    def hands_over_given(node) -> bool:  # the config itself, not one of its values (`cfg.seed`)
-        read = {id(n.value) for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+    def hands_over_given(node) -> bool:  # the config itself or a copy, not one of its values (`cfg.seed`)
+        read = {id(n.value) for n in ast.walk(node) if isinstance(n, ast.Attribute) and n.attr not in copies}
         return any(isinstance(n, ast.Name) and n.id in given and id(n) not in read for n in ast.walk(node))
 
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr in PROD_KEYS and ast.unparse(node.value) in given:
             return True
-        if isinstance(node, ast.Name) and node.id in PROD_KEYS:
-            return True
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and isinstance(node.func.value, ast.Name)
-            and node.func.value.id in readers
-            and any(hands_over_given(a) for a in [*node.args, *(k.value for k in node.keywords)])
+        if isinstance(node, ast.Name | ast.Constant) and getattr(node, "id", getattr(node, "value", None)) in PROD_KEYS:
+            return True  # the bare parameter, or the key by name: `params()["release_mode"]`, getattr
+        if isinstance(node, ast.Call) and any(
+            hands_over_given(a) for a in [*node.args, *(k.value for k in node.keywords)]
         ):
-            return True
+            func = node.func
+            if (isinstance(func, ast.Name) and func.id in functions) or (
+                isinstance(func, ast.Attribute) and ast.unparse(func.value) in readers
+            ):
+                return True
     return False
 
 
 def short_rollout(env: str) -> dict:
     """The environment's rollout with its steps held 3 s: small like the data (a step still waits for evidence)."""
-    # 3 s, held up to 6 x for 10 canary requests: 5% of users slowed by a loaded suite gave 9 in 2 s x 6 (prod-08).
+    # 3 s, held up to 6 x for 10 canary requests: 5% of users slowed by a loaded suite gave 9 in 2 s x 6 (08, in prod).
     # p99 up to the top bucket (1 s): of a 5% step's dozen requests it is the slowest, and one the loaded suite held
     # over 250 ms read as 910 (histogram_quantile interpolates in the 0.25-1 s bucket) and failed staging-08; no lesson
     # shows a slow canary (test_rollout.py has one, judged against the bound it is given)
@@ -162,6 +176,12 @@ def test_prod_differs_from_staging_only_in_keys_the_rule_knows():
         ("prod_cfg = environments.load('prod')\nprint(prod_cfg.release_mode)", False),  # prod's, in every env
         ("from mlops_workbook.cd.rollout import release\nrelease.deployments(cfg.workspace_dir())", False),
         ("print(cfg.rollout, cfg.seed)", False),
+        ("print(cfg.params()['release_mode'])", True),  # the key by name
+        ("copy = environments.validate({**cfg.params(), 'seed': 1})\nprint(copy.release_mode)", True),
+        ("from mlops_workbook.cd.rollout.release import ship\nship(cfg.model_copy(update={}), 'image')", True),
+        ("import mlops_workbook.cd.rollout.release as r\nr.ship(cfg, 'image')", True),
+        ("%%bash\necho hello", False),  # a magic the kernel runs: no Python to parse
+        ("files = !ls\nok = (cfg.seed\n      != 1)", False),
     ],
 )
 def test_a_lesson_runs_in_prod_when_the_config_it_is_given_reaches_a_key_prod_sets_apart(
@@ -171,7 +191,8 @@ def test_a_lesson_runs_in_prod_when_the_config_it_is_given_reaches_a_key_prod_se
         cells=[
             nbformat.v4.new_code_cell("release_mode = 'deployment'", metadata={"tags": ["parameters"]}),
             nbformat.v4.new_code_cell(
-                "%load_ext mlops_workbook.course.display\ncfg = environments.from_parameters(globals())"
+                "%load_ext mlops_workbook.course.display\n"
+                "cfg: environments.EnvConfig = environments.from_parameters(globals())  # annotated: still the config"
             ),
             nbformat.v4.new_code_cell(lesson_code),
         ]
