@@ -18,7 +18,7 @@ import pytest
 from mlops_workbook.cd.load import loadtest, traffic
 from mlops_workbook.cd.rollout import deploy, release, targets
 from mlops_workbook.ci import export, packaging, serving_image, smoke, wheels
-from mlops_workbook.core import environments, http_client, instance, processes
+from mlops_workbook.core import environments, http_client, instance, processes, waiting
 from mlops_workbook.core.docker import images
 from mlops_workbook.ct import features, gate, training
 
@@ -67,6 +67,8 @@ def test_a_process_deploy_switches_versions_without_dropping_a_request(dev, pinn
     old = dev.live()
     with traffic.Traffic(dev.port, smoke.sample_rows(2, 1)) as users:
         event = dev.deploy(pinned("2"))
+        # users keep calling across the switch: on a loaded machine their next request may come a moment after it
+        waiting.until(lambda: "2" in set(users.table()["version"]), 30, what="a user's request answered by version 2")
     assert (event.outcome, served_version(dev.port)) == ("live", "2")
     assert users.failed() == 0 and {"1", "2"} <= set(users.table()["version"])
     assert dev.warm() == old and not deploy.port_free(old.port), "the old copy stays up, warm, for a rollback"
