@@ -242,14 +242,16 @@ def _refusal(request: dict) -> str | None:
     return None
 
 
-def _child(request: dict, fds: list[int], closing: list) -> None:
-    """In the forked process: become the kernel `python -m ipykernel_launcher ...` would have started."""
+def _child(request: dict, fds: list[int], closing: list, grouped: int) -> None:
+    """In the forked process: become the kernel `python -m ipykernel_launcher ...` would have started. Closing
+    `grouped` tells the server it leads its own process group, which every signal to it is sent to."""
     code = 1
     try:
         signal.set_wakeup_fd(-1)
         for item in closing:
             item.close()
         os.setsid()
+        os.close(grouped)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         for target, fd in enumerate(fds):
@@ -365,9 +367,14 @@ def _fork(listener: socket.socket, kernels: dict, selector, closing: list) -> No
     else:
         sys.stdout.flush()
         sys.stderr.flush()
+        reading, grouped = os.pipe()
         pid = os.fork()
         if pid == 0:
-            _child(request, fds, [selector, *closing, *(c for c in kernels.values() if c), conn])
+            os.close(reading)
+            _child(request, fds, [selector, *closing, *(c for c in kernels.values() if c), conn], grouped)
+        os.close(grouped)
+        os.read(reading, 1)  # until the kernel has its process group: a signal sent once it has the pid reaches it
+        os.close(reading)
         kernels[pid] = conn
         selector.register(conn, selectors.EVENT_READ, pid)
         with contextlib.suppress(OSError):
