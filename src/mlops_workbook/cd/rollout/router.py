@@ -107,6 +107,7 @@ class Router:
     def __init__(self, folder: Path, port: int, env: str):
         self.folder, self.port, self.env = Path(folder).resolve(), port, env
         self.conf = self.folder / "nginx.conf"
+        self._replaced: set[int] = set()  # the workers a reload asked to quit: gone once it is in effect
 
     def routes(self) -> Routes | None:
         """Where nginx sends requests now, or None before the first deploy."""
@@ -150,7 +151,11 @@ class Router:
         )
         try:
             self._nginx("-t")  # a bad configuration is refused before it replaces the good one
-            self._nginx("-s", "reload") if self.running() else self._start()
+            if self.running():
+                self._replaced = self._workers()
+                self._nginx("-s", "reload")
+            else:
+                self._start()
         except RouterError:
             if previous is not None:
                 self.conf.write_text(previous)
@@ -163,12 +168,16 @@ class Router:
         the old copy may only stop once they are gone.
         """
 
-        def settled() -> bool:
-            master = processes.find(self.process_name)
-            return master is None or len(master.children()) <= 1
+        def settled() -> bool:  # one worker, started by the reload: `nginx -s reload` returns before it is done
+            workers = self._workers()
+            return not self.running() or (len(workers) == 1 and not workers & self._replaced)
 
         if not waiting.within(settled, timeout, every=0.05):
             raise RouterError(f"nginx for {self.env} still runs the previous configuration after {timeout:g} s")
+
+    def _workers(self) -> set[int]:
+        master = processes.find(self.process_name)
+        return {child.pid for child in master.children()} if master else set()
 
     def stop(self, timeout: float = 10) -> None:
         """Stop nginx gracefully (it finishes what is in flight) and wait until its port is free."""
