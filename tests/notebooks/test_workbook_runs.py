@@ -60,9 +60,9 @@ def reads(source: str, key: str) -> bool:
 def code(lesson: Path) -> str:
     """A lesson's code as Python (IPython's magics and shell escapes translated, as the kernel does), without the
     parameters cell (which names every key)."""
-    cells = nbformat.read(lesson, as_version=4).cells
+    cells, kernel = nbformat.read(lesson, as_version=4).cells, TransformerManager()
     return "\n".join(
-        TransformerManager().transform_cell(c.source)
+        kernel.transform_cell(c.source)
         for c in cells
         if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])
     )
