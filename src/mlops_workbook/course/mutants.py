@@ -171,9 +171,9 @@ class Outcome:
 
 
 def run(solution: Path, workspace: Path, left_out: Collection[str] = (), timeout: int = 120) -> list[Outcome]:
-    """Run the solution once in one kernel; after each exercise's check (but those `left_out`), its answer and check
-    once more (a check that fails when run again would call every mutant wrong), then each mutant and the check,
-    then the solution's answer and check again: what later exercises build on."""
+    """Run the solution once in one kernel; after each exercise's check (but those `left_out`), each mutant and the
+    check, then the solution's answer and check again: what later exercises build on, and the proof that the check
+    can run again (one that cannot would have called every mutant wrong)."""
     nb = grading.with_workspace(nbformat.read(solution, as_version=4), workspace)
     # an endless mutant is timed out, as the checker times out a learner's loop
     client = execution.notebook_client(
@@ -196,15 +196,14 @@ def run(solution: Path, workspace: Path, left_out: Collection[str] = (), timeout
                     if first.status != verdicts.PASSED:
                         raise errors.RunError(f"{solution.stem}: the solution fails {exercise}: {first.hint}")
                     forget = sorted(set(_bound(answer.source, cell.source)) - set(set_up))
+                    outcomes += [_try(client, m, forget, cell, index) for m in mutants(exercise, answer.source)]
                     solved = Mutant(exercise, "none (the solution)", answer.source)
                     if (again := _try(client, solved, forget, cell, index)).verdict != verdicts.PASSED:
                         raise errors.RunError(
-                            f"{solution.stem}: {exercise}'s check fails when the solution's answer and check run a "
-                            f"second time ({again.verdict}: {again.hint}): a learner re-runs them too, make it "
-                            "re-runnable"
+                            f"{solution.stem}: {exercise}'s check fails when the solution's answer and check run "
+                            f"again after its mutants ({again.verdict}: {again.hint}): a learner re-runs them too, "
+                            "make it re-runnable and independent of what a wrong answer left behind"
                         )
-                    outcomes += [_try(client, m, forget, cell, index) for m in mutants(exercise, answer.source)]
-                    _try(client, solved, forget, cell, index)  # back to the solution's state
                 answer = None
     return outcomes
 

@@ -10,7 +10,10 @@ from pathlib import Path
 
 from mlops_workbook.core import errors, http_client, processes
 
-WORKERS = 2  # two requests at once (two training runs registering); each worker is a process of ~200 MB
+# One uvicorn worker: it serves MLflow's Flask handlers from a thread pool, so two training runs registering at once
+# are two requests in flight all the same (test_team_stack); each more worker is a process of ~200 MB that imports
+# MLflow again at every start.
+WORKERS = 1
 
 
 def start(name: str, backend_url: str, artifacts: Path, port: int, log: Path) -> subprocess.Popen:
