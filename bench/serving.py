@@ -113,7 +113,7 @@ def run(seconds: float = 5, repeats: int = 3, volume: int = 10_000) -> dict:
         env = {**os.environ, "MODEL_DIR": str(folder / "bundle"), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
         env["MLFLOW_TRACKING_URI"] = f"sqlite:///{folder / 'mlflow.db'}"
         mlflow_serve = [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m"]
-        mlflow_serve += [f"models:/{training.MODEL_NAME}@{gate.CHAMPION}", "--env-manager", "local"]
+        mlflow_serve += [f"models:/{tracking.model_name()}@{gate.CHAMPION}", "--env-manager", "local"]
         mlflow_serve += ["-h", "127.0.0.1", "-p", str(MLFLOW), "-w", "1"]
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # mlflow execs uvicorn
         ours = _start(OURS_NAME, server.command(OURS), OURS, "/health", env, folder)

@@ -20,7 +20,8 @@ from mlops_workbook.cd.rollout import deploy, release, targets
 from mlops_workbook.ci import export, packaging, serving_image, smoke, wheels
 from mlops_workbook.core import environments, http_client, instance, processes, waiting
 from mlops_workbook.core.docker import images
-from mlops_workbook.ct import features, gate, training
+from mlops_workbook.ct import features, gate
+from mlops_workbook.example import tracking
 
 pytestmark = pytest.mark.component("nginx")
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
@@ -104,8 +105,8 @@ def test_rollback_to_the_previous_model_version_is_one_call_and_a_switch_to_its_
     assert event.reason.startswith("rollback from version 2: the warm copy took over in"), event.reason
     assert dev.warm() is None and [deploy.port_free(dev.slot_port(s)) for s in deploy.SLOTS].count(False) == 1
     assert gate.champion_version(registry) == "1"
-    assert "replaced by version 1" in registry.get_model_version(training.MODEL_NAME, "2").tags["rolled_back"]
-    registry.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, "2")  # as the module found it
+    assert "replaced by version 1" in registry.get_model_version(tracking.model_name(), "2").tags["rolled_back"]
+    registry.set_registered_model_alias(tracking.model_name(), gate.CHAMPION, "2")  # as the module found it
 
 
 def test_a_rollback_with_no_warm_copy_starts_one_from_cold(dev, pinned, registry):
@@ -117,7 +118,7 @@ def test_a_rollback_with_no_warm_copy_starts_one_from_cold(dev, pinned, registry
     event = dev.rollback(registry)
     assert (event.version, served_version(dev.port)) == ("1", "1") and "a cold start" in event.reason
     assert dev.warm() is None, "the version rolled back from is nobody's fallback"
-    registry.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, "2")  # as the module found it
+    registry.set_registered_model_alias(tracking.model_name(), gate.CHAMPION, "2")  # as the module found it
 
 
 def test_a_rollback_never_switches_to_a_warm_copy_that_died(dev, pinned, registry):
@@ -128,8 +129,8 @@ def test_a_rollback_never_switches_to_a_warm_copy_that_died(dev, pinned, registr
         event = dev.rollback(registry)
     assert (event.version, served_version(dev.port)) == ("1", "1") and "a cold start" in event.reason
     assert users.failed() == 0, "users never reached the dead copy"
-    registry.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, "2")  # as the module found it
-    registry.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, "2")  # as the module found it
+    registry.set_registered_model_alias(tracking.model_name(), gate.CHAMPION, "2")  # as the module found it
+    registry.set_registered_model_alias(tracking.model_name(), gate.CHAMPION, "2")  # as the module found it
 
 
 def test_a_model_that_learned_from_fake_data_serves_dev_only_and_is_refused_elsewhere_before_anything_starts(
@@ -173,7 +174,7 @@ def tagged(registry, tmp_path_factory):
     client = images.docker_client()
     made = {}
     for version in ("1", "2"):
-        registry.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, version)
+        registry.set_registered_model_alias(tracking.model_name(), gate.CHAMPION, version)
         made[version], _ = packaging.package_champion(
             registry, client, tmp_path_factory.mktemp(f"v{version}"), f"{TAG}-v{version}"
         )
@@ -310,7 +311,7 @@ def test_the_deploy_command_gates_prod_on_staging_and_an_approval_and_rolls_out_
         assert re.search(r"canary 10 → 50 → 100% passed its analysis", canary.stdout) and served_version(port) == "1"
         tested = re.search(r"load test: (\d+) requests \(version 1: (\d+), version 2: (\d+)\), 0 failed", canary.stdout)
         assert tested and 0 < int(tested[3]) < int(tested[1]), canary.stdout  # both answered, none failed
-        outcome = registry.get_model_version(training.MODEL_NAME, "1").tags["rollout.staging"]
+        outcome = registry.get_model_version(tracking.model_name(), "1").tags["rollout.staging"]
         assert outcome.startswith("promoted: canary 10 → 50 → 100% passed its analysis"), outcome
         # a bug that fails 30% of requests (its first draw, the smoke test's, passes): back at the first step
         buggy = deploy_cli("staging", "--strategy", "canary", "--load-test", image=faulty(tagged["2"], 0.3))

@@ -95,7 +95,7 @@ def served_version(port: int) -> str:
 
 
 def outcome(registry, version: str) -> str:
-    return registry.get_model_version(training.MODEL_NAME, version).tags["rollout.dev"]
+    return registry.get_model_version(tracking.model_name(), version).tags["rollout.dev"]
 
 
 def test_a_good_canary_reaches_full_traffic_by_the_analysis_alone(rollout, release, registry):

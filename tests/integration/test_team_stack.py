@@ -20,7 +20,7 @@ from mlops_workbook.cd.team import postgres
 from mlops_workbook.cd.team.stack import TeamStack
 from mlops_workbook.core import environments, errors, processes, waiting
 from mlops_workbook.course import envcheck, runner, team_servers
-from mlops_workbook.ct import training
+from mlops_workbook.example import tracking
 
 CLI = str(Path(sys.executable).parent / "mlops-workbook")
 SMALL = {"n_partitions": 3, "rows_per_partition": 100}
@@ -116,7 +116,7 @@ def test_the_registry_kept_what_ct_registered_through_down_and_up_and_nothing_el
     version per CT run (02 and 03 trained nothing into the shared registry)."""
     registry = mlflow.MlflowClient(stack.tracking_uri)
     (taken,) = re.findall(r"the lessons take version (\d+), the shared registry's champion", first_run.stdout)
-    assert registry.get_model_version_by_alias(training.MODEL_NAME, "champion").version == taken
+    assert registry.get_model_version_by_alias(tracking.model_name(), "champion").version == taken
     ct_runs = [r for r in stack.airflow.runs("ct_pipeline_staging") if r["state"] == "success"]
     assert len(registry.search_model_versions()) == len(ct_runs) >= 1
 
@@ -147,10 +147,10 @@ def test_retrain_runs_the_deployed_ct_dag_through_the_scheduler_into_the_shared_
     assert run["tasks"] == dict.fromkeys(["prepare_features", "train", "evaluate", "register"], "success")
     registry = mlflow.MlflowClient(stack.tracking_uri)
     assert (
-        registry.get_run(registry.get_model_version(training.MODEL_NAME, version).run_id).data.params["env"]
+        registry.get_run(registry.get_model_version(tracking.model_name(), version).run_id).data.params["env"]
         == "staging"
     )
-    champion = registry.get_model_version_by_alias(training.MODEL_NAME, "champion")
+    champion = registry.get_model_version_by_alias(tracking.model_name(), "champion")
     assert registry.get_run(champion.run_id).data.params["env"] == "staging"
     # Deployed, the DAG also runs on its schedule (@daily): the scheduler started the latest day's run by itself.
     waiting.until(
@@ -193,7 +193,7 @@ def test_a_backup_restores_a_deleted_version(stack, workspace):
     registry = mlflow.MlflowClient(stack.tracking_uri)
     before = {v.version for v in registry.search_model_versions()}
     backup = stack.backup(workspace / "registry.dump")
-    registry.delete_model_version(training.MODEL_NAME, max(before, key=int))
+    registry.delete_model_version(tracking.model_name(), max(before, key=int))
     stack.database.restore("mlflow", backup)
     assert {v.version for v in registry.search_model_versions()} == before
 

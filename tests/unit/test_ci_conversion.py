@@ -4,7 +4,7 @@ import pytest
 
 from mlops_workbook.ci import conversion, export
 from mlops_workbook.ct import features, gate, training
-from mlops_workbook.example import bundle, data
+from mlops_workbook.example import bundle, data, tracking
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def test_export_writes_the_checked_bundle_and_logs_the_onnx_model_with_the_versi
     assert (facts.version, facts.alias) == ("1", gate.CHAMPION) and parity.labels_differing == 0
     session, loaded = bundle.load(tmp_path / "bundle")
     assert loaded == facts and loaded.reference is not None
-    version = registry.get_model_version(training.MODEL_NAME, "1")
+    version = registry.get_model_version(tracking.model_name(), "1")
     assert [a.path for a in registry.list_artifacts(version.run_id, "onnx")] == ["onnx/model.onnx"]
 
 
@@ -56,7 +56,7 @@ def test_a_version_without_held_out_rows_cannot_be_checked_so_it_is_not_packaged
 
     with mlflow.start_run():
         logged = mlflow.sklearn.log_model(fitted[0], name="model", skops_trusted_types=training.TRUSTED_TYPES)
-    version = registry.create_model_version(training.MODEL_NAME, source=logged.model_uri).version
+    version = registry.create_model_version(tracking.model_name(), source=logged.model_uri).version
     with pytest.raises(conversion.ParityError, match=f"version {version} has no held-out rows"):
         export.version(registry, str(version), tmp_path / "bundle")
     assert not (tmp_path / "bundle").exists()

@@ -120,9 +120,9 @@ def test_review_with_a_better_an_equal_and_a_worse_challenger(empty_registry, ha
     assert not gate.review(empty_registry, v4, held_out, cfg).passes
 
     assert gate.champion_version(empty_registry) == v2, "a worse or equal model is never promoted"
-    tags = empty_registry.get_model_version(training.MODEL_NAME, v4).tags
+    tags = empty_registry.get_model_version(tracking.model_name(), v4).tags
     assert tags["gate"] == "rejected" and "gain of -" in tags["gate_reason"]
-    aliases = {v: empty_registry.get_model_version(training.MODEL_NAME, v).aliases for v in (v1, v2, v3, v4)}
+    aliases = {v: empty_registry.get_model_version(tracking.model_name(), v).aliases for v in (v1, v2, v3, v4)}
     assert aliases[v2] == [gate.CHAMPION] and all(not aliases[v] for v in (v1, v3, v4)), (
         "challenger names a version only while it is under review; a rejected one keeps its tags, not the alias"
     )
@@ -189,7 +189,7 @@ def test_a_gate_whose_champion_moved_during_its_review_promotes_nothing(empty_re
     other = register(training.train(train, seed=3), halves, empty_registry, "another gate's")
 
     def meanwhile(*metrics):  # while this review decides, another gate promotes its version
-        empty_registry.set_registered_model_alias(training.MODEL_NAME, gate.CHAMPION, other)
+        empty_registry.set_registered_model_alias(tracking.model_name(), gate.CHAMPION, other)
         return gate.Decision(True, "first model to pass the thresholds")
 
     decision = gate.review(empty_registry, first, held_out, cfg, rule=meanwhile)
@@ -204,7 +204,7 @@ def test_a_registered_model_loads_back_with_the_same_predictions(empty_registry,
     version = register(model, halves, empty_registry, "roundtrip")
     loaded = training.load(version)
     assert np.array_equal(training.predict_proba(loaded, held_out), training.predict_proba(model, held_out))
-    run = mlflow.get_run(empty_registry.get_model_version(training.MODEL_NAME, version).run_id)
+    run = mlflow.get_run(empty_registry.get_model_version(tracking.model_name(), version).run_id)
     assert run.data.metrics["roc_auc"] == training.evaluate(model, held_out)["roc_auc"]
     artifacts = [a.path for a in empty_registry.list_artifacts(run.info.run_id)]
     assert "evaluation.png" in artifacts and drift.REFERENCE_FILE in artifacts
@@ -228,7 +228,7 @@ def test_reviews_side_by_side_share_challenger_and_one_whose_promotion_collides_
         write(name, alias, version)
 
     def meanwhile(*metrics):  # another review starts beside this one and takes `challenger`
-        write(training.MODEL_NAME, gate.CHALLENGER, theirs)
+        write(tracking.model_name(), gate.CHALLENGER, theirs)
         return gate.Decision(True, "first model to pass the thresholds")
 
     monkeypatch.setattr(empty_registry, "set_registered_model_alias", collides_once_each)

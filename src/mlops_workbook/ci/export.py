@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlops_workbook.ci import conversion
-from mlops_workbook.example import bundle
+from mlops_workbook.example import bundle, tracking
 
 
 def version(registry, number: str, folder: Path, alias: str = "") -> tuple[bundle.Facts, conversion.Parity]:
@@ -20,7 +20,7 @@ def version(registry, number: str, folder: Path, alias: str = "") -> tuple[bundl
     from mlops_workbook.cm import drift
     from mlops_workbook.ct import training
 
-    found = registry.get_model_version(training.MODEL_NAME, number)
+    found = registry.get_model_version(tracking.model_name(), number)
     model = training.load(str(found.version))
     try:
         held_out = training.held_out_of(registry, str(found.version))
@@ -36,7 +36,7 @@ def version(registry, number: str, folder: Path, alias: str = "") -> tuple[bundl
     except MlflowException:  # a version registered by other means: served without drift gauges
         reference = None
     facts = bundle.Facts(
-        training.MODEL_NAME,
+        tracking.model_name(),
         str(found.version),
         alias,
         found.run_id,

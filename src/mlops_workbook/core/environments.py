@@ -79,6 +79,14 @@ class EnvConfig(BaseModel):
     mlflow_tracking_uri: str | None = Field(
         description="null: the registry `servers` says; a URI: that tracking server (a shared host, a class's)"
     )
+    learner: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+        description=(
+            "a class on one tracking server: your name, which your experiment and registered model carry "
+            "(alice.ride-completion): a lowercase letter, then up to 31 of a-z, 0-9, - and _; null: no prefix"
+        ),
+    )
     servers: Literal["embedded", "team"] = Field(
         default="embedded",
         description=(

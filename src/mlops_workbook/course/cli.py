@@ -17,6 +17,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -27,7 +29,7 @@ console = Console()
 
 
 def _fail(message: str, code: int = 2) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)  # [a-z] is no markup
     raise typer.Exit(code)
 
 
@@ -380,6 +382,21 @@ def down(env: Env = "staging", param: Params = None) -> None:
     console.print(f"{env}: stopped {', '.join(stopped) or 'nothing (it was not running)'}", soft_wrap=True)
 
 
+@app.command("class-registry")
+def class_registry(env: Env = "staging", param: Params = None) -> None:
+    """Every learner's champion on a class's tracking server (each learner sets `learner`), in one table: its
+    version, held-out ROC AUC and accuracy, the data it learned from, when it was registered. Reads only."""
+    from mlops_workbook.course import class_registry as class_
+
+    uri = class_.server_of(_config(env, param))
+    found = class_.champions(uri)
+    table = Table(*found.columns, title=f"champions on {uri}: {len(found)} models", title_justify="left")
+    for row in found.astype(object).where(found.notna(), "-").itertuples(index=False):
+        table.add_row(*(f"{value:.3f}" if isinstance(value, float) else str(value) for value in row))
+    whole = Measurement.get(console, console.options.update_width(1000), table).maximum
+    Console(width=max(console.width, whole)).print(table)  # every column in full, in a narrow terminal or a CI log
+
+
 def _print_team(stack, title: str, rows=None) -> None:
     table = Table(title=title, title_justify="left")
     for column in ("server", "address", "healthy", "pid"):
@@ -439,7 +456,8 @@ def _registry_holding(staging_cfg, version: str):
     said so: the deploy history still records the outcome."""
     from mlflow.exceptions import MlflowException
 
-    from mlops_workbook.ct import steps, training
+    from mlops_workbook.ct import steps
+    from mlops_workbook.example import tracking
 
     kept = "the rollout's outcome is kept in the deploy history only"
     if not version.isdigit():
@@ -450,7 +468,7 @@ def _registry_holding(staging_cfg, version: str):
         return None
     try:
         client = steps.open_registry(staging_cfg)
-        client.get_model_version(training.MODEL_NAME, version)
+        client.get_model_version(tracking.model_name(), version)
     except (errors.WorkbookError, MlflowException) as error:
         console.print(f"the registry does not give version {version} ({error}): {kept}", soft_wrap=True)
         return None

@@ -18,7 +18,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_rand
 
 from mlops_workbook.core import errors
 from mlops_workbook.ct import training
-from mlops_workbook.example import schema
+from mlops_workbook.example import schema, tracking
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 RESAMPLES = 1000  # the paired bootstrap's: the interval's ends move by about 0.001 between seeds
@@ -145,7 +145,7 @@ def champion_version(registry, alias: str = CHAMPION) -> str | None:
     from mlflow.exceptions import MlflowException
 
     try:
-        return str(registry.get_model_version_by_alias(training.MODEL_NAME, alias).version)
+        return str(registry.get_model_version_by_alias(tracking.model_name(), alias).version)
     except MlflowException:
         return None
 
@@ -182,8 +182,10 @@ def review(registry, version: str, eval_table: pd.DataFrame, cfg, rule=decide) -
         )
     if decision.passes:
         decision = _promote(registry, version, decision)
-    registry.set_model_version_tag(training.MODEL_NAME, version, "gate", "promoted" if decision.passes else "rejected")
-    registry.set_model_version_tag(training.MODEL_NAME, version, "gate_reason", decision.reason)
+    registry.set_model_version_tag(
+        tracking.model_name(), version, "gate", "promoted" if decision.passes else "rejected"
+    )
+    registry.set_model_version_tag(tracking.model_name(), version, "gate_reason", decision.reason)
     return decision
 
 
@@ -193,7 +195,7 @@ def point(registry, alias: str, version: str) -> None:
     other, as two CT runs sharing a team registry are, both take and drop `challenger`)."""
     for attempt in _attempts():
         with attempt:
-            registry.set_registered_model_alias(training.MODEL_NAME, alias, version)
+            registry.set_registered_model_alias(tracking.model_name(), alias, version)
 
 
 def _promote(registry, version: str, decision: Decision) -> Decision:
@@ -202,7 +204,7 @@ def _promote(registry, version: str, decision: Decision) -> Decision:
     that read the same champion and then write one after the other cannot be told apart through MLflow's API: the
     deployed CT pipeline runs one at a time (the Airflow DAG's max_active_runs) so that never happens in one env."""
     try:
-        registry.set_registered_model_alias(training.MODEL_NAME, CHAMPION, version)
+        registry.set_registered_model_alias(tracking.model_name(), CHAMPION, version)
     except Exception as error:
         if not _collided(error):
             raise
@@ -217,7 +219,7 @@ def _withdraw(registry, version: str) -> None:
     if champion_version(registry, CHALLENGER) == str(version):
         for attempt in _attempts():
             with attempt:
-                registry.delete_registered_model_alias(training.MODEL_NAME, CHALLENGER)
+                registry.delete_registered_model_alias(tracking.model_name(), CHALLENGER)
 
 
 def _collided(error: BaseException) -> bool:

@@ -38,7 +38,7 @@ def open_registry(cfg, folder: Path | None = None):
         raise errors.UnavailableError(f"{cfg.env}'s tracking server does not answer on {uri}: {start}")
     folder = Path(folder or environment_folder(cfg))
     folder.mkdir(parents=True, exist_ok=True)
-    return tracking.connect(uri, folder)
+    return tracking.connect(uri, folder, cfg.learner)
 
 
 def champion_registry(cfg, folder: Path):

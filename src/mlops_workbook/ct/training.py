@@ -19,9 +19,8 @@ from sklearn.preprocessing import StandardScaler
 
 from mlops_workbook.cm import drift
 from mlops_workbook.ct import features
-from mlops_workbook.example import schema
+from mlops_workbook.example import schema, tracking
 
-MODEL_NAME = "ride-completion"
 # Named, not inferred: inferring requirements makes every log_model seconds slower.
 PIP_REQUIREMENTS = [f"{p}=={version(p)}" for p in ("scikit-learn", "pandas", "numpy")]
 # skops (MLflow's default format for sklearn) loads only types it is told to trust; this pipeline needs just this one.
@@ -135,12 +134,16 @@ def log_and_register(
             skops_trusted_types=TRUSTED_TYPES,
         )
     try:  # two runs registering at once may both find no model: the second one's create is refused
-        registry.create_registered_model(MODEL_NAME)
+        registry.create_registered_model(tracking.model_name())
     except mlflow.exceptions.MlflowException as error:
         if error.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
     registered = registry.create_model_version(
-        MODEL_NAME, source=info.model_uri, run_id=run.info.run_id, description=description, model_id=info.model_id
+        tracking.model_name(),
+        source=info.model_uri,
+        run_id=run.info.run_id,
+        description=description,
+        model_id=info.model_id,
     )
     return str(registered.version)
 
@@ -150,7 +153,7 @@ def held_out_of(registry, version: str) -> pd.DataFrame:
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    run_id = registry.get_model_version(MODEL_NAME, version).run_id
+    run_id = registry.get_model_version(tracking.model_name(), version).run_id
     try:
         return pd.read_parquet(mlflow.artifacts.download_artifacts(f"runs:/{run_id}/{HELD_OUT_FILE}"))
     except (MlflowException, OSError):
@@ -160,7 +163,7 @@ def held_out_of(registry, version: str) -> pd.DataFrame:
 def trained_on(registry, version: str) -> str | None:
     """The data a version learned from (its run's `data_source`: fake or warehouse); None if its run did not say.
     A model that learned from dev's fake rows has never been judged on real data: it serves dev only."""
-    run_id = registry.get_model_version(MODEL_NAME, version).run_id
+    run_id = registry.get_model_version(tracking.model_name(), version).run_id
     return registry.get_run(run_id).data.params.get("data_source")
 
 
@@ -169,7 +172,7 @@ def load(reference: str) -> Pipeline:
     import mlflow.sklearn
 
     separator = "" if reference.startswith("@") else "/"
-    return mlflow.sklearn.load_model(f"models:/{MODEL_NAME}{separator}{reference}")
+    return mlflow.sklearn.load_model(f"models:/{tracking.model_name()}{separator}{reference}")
 
 
 @dataclass(frozen=True)

@@ -182,7 +182,8 @@ class Deployment:
     def rollback(self, client) -> Event:
         """Serve the model version that was live before this one again: `champion` moves back, then the router
         switches to the warm copy of it (or, when none is warm, a deploy starts one)."""
-        from mlops_workbook.ct import gate, training
+        from mlops_workbook.ct import gate
+        from mlops_workbook.example import tracking
 
         live = self.live()
         earlier = [
@@ -199,7 +200,7 @@ class Deployment:
             warm = None
         gate.point(client, gate.CHAMPION, previous.version)
         client.set_model_version_tag(
-            training.MODEL_NAME,
+            tracking.model_name(),
             live.release.version,
             "rolled_back",
             f"{self.env}: replaced by version {previous.version}",

@@ -378,10 +378,10 @@ class Rollout:
 
     def _tag(self, release: Release, outcome: str) -> None:
         if self.client is not None:
-            from mlops_workbook.ct import training
+            from mlops_workbook.example import tracking
 
             self.client.set_model_version_tag(
-                training.MODEL_NAME, release.version, f"rollout.{self.deployment.env}", outcome[:5000]
+                tracking.model_name(), release.version, f"rollout.{self.deployment.env}", outcome[:5000]
             )
 
 
