@@ -280,6 +280,9 @@ def test_the_deploy_command_gates_prod_on_staging_and_an_approval_and_rolls_out_
         assert fake.returncode == 1 and "learned from fake data (dev's), so it serves dev only" in fake.stdout
         unsaid = deploy_cli("staging", image=relabelled(tagged["2"], "unknown"))  # built by other means
         assert unsaid.returncode == 2 and "does not say what data its model learned from" in unsaid.stdout
+        theirs = deploy_cli("staging", "-p", "learner=bob")  # on a class's server: bob deploys the unprefixed model's
+        assert theirs.returncode == 2, theirs.stdout + theirs.stderr
+        assert "serves ride-completion's version 2, and this deploy is bob.ride-completion's" in theirs.stdout
         first = deploy_cli("staging", "--strategy", "canary")  # nothing live to compare with: it goes live whole
         assert first.returncode == 0 and "the first version goes live whole" in first.stdout, (
             first.stdout + first.stderr

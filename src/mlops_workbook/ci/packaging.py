@@ -35,7 +35,7 @@ def package_champion(registry, client, folder: Path, tag: str) -> tuple[images.B
         tag,
         images.BASE_IMAGE,
         {"GIT_COMMIT": git_commit(), "MODEL_VERSION": facts.version},
-        facts={serving_image.TRAINED_ON_LABEL: trained_on},
+        facts={serving_image.TRAINED_ON_LABEL: trained_on, serving_image.MODEL_NAME_LABEL: facts.name},
     )
     return built, facts
 

@@ -17,6 +17,7 @@ from mlops_workbook.core.docker.images import DOCKERFILE
 IMAGE = "ride-completion"
 MODEL_VERSION_LABEL = "ai.mlops-workbook.model-version"  # set by the Dockerfile from MODEL_VERSION
 TRAINED_ON_LABEL = "ai.mlops-workbook.trained-on"  # set by CI's package step: the data its model learned from
+MODEL_NAME_LABEL = "ai.mlops-workbook.model-name"  # set by CI's package step: the registered model (a learner's)
 
 
 def context(folder: Path, wheelhouse: Path, model_dir: Path, source: Path | None = None) -> Path:

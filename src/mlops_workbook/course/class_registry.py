@@ -34,6 +34,7 @@ def champions(uri: str) -> pd.DataFrame:
     """One row per learner's registered model on the server: its champion version, that version's held-out scores,
     the data it learned from and when it was registered; a model with no champion yet shows none."""
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     tracking.quiet()
     client = mlflow.MlflowClient(uri)
@@ -49,15 +50,19 @@ def champions(uri: str) -> pd.DataFrame:
                 rows.append({"learner": learner, "model": model.name, "champion": "none yet"})
                 continue
             found = client.get_model_version(model.name, str(version))
-            run = client.get_run(found.run_id).data
+            try:
+                run = client.get_run(found.run_id).data
+                metrics, params = run.metrics, run.params
+            except MlflowException:  # registered from a run since deleted: the version is all there is
+                metrics, params = {}, {"data_source": "its run is gone"}
             rows.append(
                 {
                     "learner": learner,
                     "model": model.name,
                     "champion": f"version {version}",
-                    "roc_auc": run.metrics.get("roc_auc"),
-                    "accuracy": run.metrics.get("accuracy"),
-                    "trained on": run.params.get("data_source"),
+                    "roc_auc": metrics.get("roc_auc"),
+                    "accuracy": metrics.get("accuracy"),
+                    "trained on": params.get("data_source"),
                     "registered (UTC)": pd.Timestamp(found.creation_timestamp, unit="ms").strftime("%Y-%m-%d %H:%M"),
                 }
             )

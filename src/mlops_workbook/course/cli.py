@@ -11,6 +11,7 @@ a CI job's `deploy`, starts in a second.
 from __future__ import annotations
 
 import functools
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -390,7 +391,8 @@ def class_registry(env: Env = "staging", param: Params = None) -> None:
 
     uri = class_.server_of(_config(env, param))
     found = class_.champions(uri)
-    table = Table(*found.columns, title=f"champions on {uri}: {len(found)} models", title_justify="left")
+    shown = re.sub(r"//[^/@]*@", "//", uri)  # no user or password in a log
+    table = Table(*found.columns, title=f"champions on {shown}: {len(found)} models", title_justify="left")
     for row in found.astype(object).where(found.notna(), "-").itertuples(index=False):
         table.add_row(*(f"{value:.3f}" if isinstance(value, float) else str(value) for value in row))
     whole = Measurement.get(console, console.options.update_width(1000), table).maximum

@@ -120,6 +120,7 @@ def clear_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Cleare
     from mlops_workbook.cd.rollout.targets import ContainerTarget
     from mlops_workbook.ci import serving_image
     from mlops_workbook.core.docker import images
+    from mlops_workbook.example import tracking
 
     if cfg.deploy_target != "container":
         raise errors.BadInputError(
@@ -143,6 +144,12 @@ def clear_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Cleare
         raise errors.BadInputError(
             f"{image} does not say what data its model learned from ({serving_image.TRAINED_ON_LABEL}), so it does "
             f"not go to {cfg.env}: build it with `mlops-workbook ci package --env staging --tag {image}`"
+        )
+    packaged_from, ours = labels.get(serving_image.MODEL_NAME_LABEL), tracking.named(cfg.learner)
+    if packaged_from not in (None, ours):  # its rollout would tag, and a rollback move, the other model's version
+        raise errors.BadInputError(
+            f"{image} serves {packaged_from}'s version {chosen.version}, and this deploy is {ours}'s "
+            f"(learner: {cfg.learner}): deploy an image CI packaged from your model, with your `learner`"
         )
     if cfg.env != "prod":
         return Cleared(Deployment(cfg, target), chosen)
