@@ -9,7 +9,6 @@ from pathlib import Path
 import pandas as pd
 
 from mlops_workbook.core import errors, http_client
-from mlops_workbook.ct import gate
 from mlops_workbook.example import tracking
 
 COLUMNS = ["learner", "model", "champion", "roc_auc", "accuracy", "trained on", "registered (UTC)"]
@@ -35,6 +34,8 @@ def champions(uri: str) -> pd.DataFrame:
     the data it learned from and when it was registered; a model with no champion yet shows none."""
     import mlflow
     from mlflow.exceptions import MlflowException
+
+    from mlops_workbook.ct import gate  # its training's libraries: only once there is a server to read
 
     tracking.quiet()
     client = mlflow.MlflowClient(uri)
