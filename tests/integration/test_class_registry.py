@@ -40,6 +40,8 @@ def test_each_learner_registers_under_their_name_and_moves_only_their_own_champi
         runs = mlflow.search_runs(experiment_names=[f"{learner}.ride-completion"])
         assert len(runs) == 1 and runs["params.env"].tolist() == ["staging"], learner
     assert "ride-completion" not in {m.name for m in client.search_registered_models()}, "a model without a prefix"
+    client.create_registered_model("ride-completion")  # someone's run without a learner, not gated yet
+    client.create_registered_model("carol.other-project")  # not the workbook's: not in the table
 
     shown = subprocess.run(
         [CLI, "class-registry", "--env", "staging", "-p", f"mlflow_tracking_uri={server}"],
@@ -49,7 +51,8 @@ def test_each_learner_registers_under_their_name_and_moves_only_their_own_champi
     )
     assert shown.returncode == 0, shown.stdout + shown.stderr
     lines = {line.split("│")[1].strip(): line for line in shown.stdout.splitlines() if line.count("│") > 2}
-    assert set(lines) == {"alice", "bob"}, shown.stdout  # a line each: every column in full, nothing wrapped
+    assert set(lines) == {"alice", "bob", "(no learner)"}, shown.stdout  # a line each, every column in full
+    assert "none yet" in lines.pop("(no learner)")
     for learner, line in lines.items():
         assert f"{learner}.ride-completion" in line and "version 1" in line and "warehouse" in line, line
 
