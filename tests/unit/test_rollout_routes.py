@@ -8,6 +8,7 @@ from mlops_workbook.cd.rollout import progressive
 from mlops_workbook.cd.rollout.router import Routes
 from mlops_workbook.cd.serving import faults
 from mlops_workbook.cd.serving.app import create_app
+from mlops_workbook.cm import drift
 from mlops_workbook.core import errors
 from mlops_workbook.example import data
 
@@ -70,9 +71,30 @@ class Recorded:
 def test_the_score_psi_compares_bucket_shares_whatever_order_prometheus_gives_them():
     same = list(np.cumsum([10] * 10, dtype=float))
     huddled = list(np.cumsum([0, 0, 0, 0, 50, 50, 0, 0, 0, 0], dtype=float))
-    assert progressive.score_psi(Recorded({"champion": same, "canary": same}), "canary", "3s") == pytest.approx(0)
-    assert progressive.score_psi(Recorded({"champion": same, "canary": huddled}), "canary", "3s") > 1
-    assert np.isnan(progressive.score_psi(Recorded({"champion": same}), "canary", "3s")), "no data is no evidence"
+
+    def psi(buckets):
+        return progressive.score_psi(Recorded(buckets), "canary", "3s")["score_psi"]
+
+    assert psi({"champion": same, "canary": same}) == pytest.approx(0)
+    assert psi({"champion": same, "canary": huddled}) > 1
+    assert np.isnan(psi({"champion": same})), "no data is no evidence"
+
+
+def test_the_score_psi_is_judged_against_what_chance_gives_on_that_many_scores():
+    """Two samples of one model's scores: on 16 against 500 their PSI often passes 0.5 (CI's load test rolled a good
+    canary back for 0.543); on 500 against 500 it stays under 0.1. The bound for a step is the larger of the two."""
+    shares = np.array([0.02, 0.05, 0.08, 0.1, 0.15, 0.2, 0.2, 0.12, 0.06, 0.02])
+    rng = np.random.default_rng(3)
+    few = [(rng.multinomial(500, shares), rng.multinomial(16, shares)) for _ in range(200)]
+    chance = [drift.psi_of_shares(a / a.sum(), b / b.sum()) for a, b in few]
+    assert np.mean(np.array(chance) > 0.5) > 0.5, "on 16 scores, chance alone passes the bound"
+    over = [psi > drift.psi_noise(a, b, draws=500) for psi, (a, b) in zip(chance, few, strict=True)]
+    assert np.mean(over) < 0.05, "its noise bound is passed about 1 time in 100"
+    assert drift.psi_noise(rng.multinomial(500, shares), rng.multinomial(500, shares)) < 0.15
+    grossly = np.array([0, 0, 0, 0, 250, 250, 0, 0, 0, 0])  # the disagreeing canary's kind, on 500 scores
+    champion = rng.multinomial(500, shares)
+    assert drift.psi_of_shares(champion / 500, grossly / 500) > drift.psi_noise(champion, grossly)
+    assert np.isnan(drift.psi_noise(champion, np.zeros(10))), "no scores, no noise to speak of"
 
 
 def measured(**changed) -> dict:
@@ -83,6 +105,7 @@ def measured(**changed) -> dict:
         "p99_ms": 2.5,
         "champion_p99_ms": 2.4,
         "score_psi": 0.24,
+        "score_psi_noise": 0.08,
     } | changed
 
 
@@ -98,6 +121,9 @@ def measured(**changed) -> dict:
         (measured(p99_ms=331, champion_p99_ms=220), {"p99 latency (ms)"}),
         (measured(p99_ms=251, champion_p99_ms=float("nan")), {"p99 latency (ms)"}),
         (measured(score_psi=0.5), set()),
+        (measured(score_psi=0.51), {progressive.SCORES}),
+        (measured(score_psi=0.9, score_psi_noise=1.2), set()),  # 0.9 on a few scores: chance alone gives it
+        (measured(score_psi=1.3, score_psi_noise=1.2), {progressive.SCORES}),
         (measured(score_psi=float("nan")), {progressive.SCORES}),  # no data is no evidence
         (
             measured(up=0, requests=0, failed=float("nan"), p99_ms=float("nan"), score_psi=float("nan")),

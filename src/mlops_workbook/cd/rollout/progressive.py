@@ -82,14 +82,16 @@ def measure(prometheus, track: str, window: float) -> dict[str, float]:
         "failed": one(f'sum(increase(http_requests_total{{{predict}, track="{track}", status=~"5.."}}[{seconds}]))'),
         "p99_ms": p99(track),
         "champion_p99_ms": p99("champion"),
-        "score_psi": score_psi(prometheus, track, seconds),
+        **score_psi(prometheus, track, seconds),
     }
 
 
 def judge(measured: dict[str, float], policy) -> list[Check]:
     """One step's measurements against the policy: did the copy stay up, answer enough requests to judge (no data is
     no evidence), fail few enough of them, answer fast enough, and give scores not grossly unlike the champion's?"""
-    up, requests, latency, psi = (measured[k] for k in ("up", "requests", "p99_ms", "score_psi"))
+    up, requests, latency, psi, noise = (
+        measured[k] for k in ("up", "requests", "p99_ms", "score_psi", "score_psi_noise")
+    )
     failed = 0 if np.isnan(measured["failed"]) else measured["failed"]  # no 5xx series: none failed
     success = 1 - failed / requests if requests > 0 else float("nan")
     # a loaded machine slows every copy: the canary may be as slow as 1.5 x the champion, whatever the bound says
@@ -100,26 +102,36 @@ def judge(measured: dict[str, float], policy) -> list[Check]:
         Check("requests", requests, f">= {policy.min_requests}", bool(requests >= policy.min_requests)),
         Check("success rate", success, f">= {policy.min_success_rate}", bool(success >= policy.min_success_rate)),
         Check("p99 latency (ms)", latency, f"<= {allowed:.4g}", bool(latency <= allowed)),
-        Check(SCORES, psi, f"<= {policy.max_score_psi:g}", bool(psi <= policy.max_score_psi)),
+        Check(SCORES, psi, *_within_noise(psi, noise, policy.max_score_psi)),
     ]
 
 
-def score_psi(prometheus, track: str, seconds: str) -> float:
+def _within_noise(psi: float, noise: float, bound: float) -> tuple[str, bool]:
+    """A PSI over the bound rolls back only if chance alone would rarely give it (`drift.psi_noise`): on few scores,
+    two samples of one model's differ by more than the bound (16 one-row requests against 500: about 3)."""
+    if noise > bound:
+        return f"<= {noise:.3g} (its noise on this few scores; the bound is {bound:g})", bool(psi <= noise)
+    return f"<= {bound:g}", bool(psi <= bound)
+
+
+def score_psi(prometheus, track: str, seconds: str) -> dict[str, float]:
     """PSI of the predicted probabilities the copy on `track` gave against those the champion gave in the same window
     (on the requests each got), from the model_score histogram each copy exports: its buckets are the bins. A
-    guardrail against a grossly different model, not a measure of quality: a better model differs too. NaN if
-    either answered nothing."""
-    shares = []
+    guardrail against a grossly different model, not a measure of quality: a better model differs too. With it, the
+    PSI that chance alone would reach on this many scores (`score_psi_noise`). NaN if either answered nothing."""
+    counts = []
     for each in ("champion", track):
         found = prometheus.query(f'sum by (le) (increase(model_score_bucket{{{JOB}, track="{each}"}}[{seconds}]))')
         if found.empty:
-            return float("nan")
+            return {"score_psi": float("nan"), "score_psi_noise": float("nan")}
         cumulative = found.assign(le=found["le"].astype(float)).sort_values("le")["value"].to_numpy()
-        counts = np.diff(cumulative, prepend=0)
         if cumulative[-1] <= 0:
-            return float("nan")
-        shares.append(counts / cumulative[-1])
-    return drift.psi_of_shares(*shares)
+            return {"score_psi": float("nan"), "score_psi_noise": float("nan")}
+        counts.append(np.diff(cumulative, prepend=0))
+    return {
+        "score_psi": drift.psi_of_shares(*(each / each.sum() for each in counts)),
+        "score_psi_noise": drift.psi_noise(*counts),
+    }
 
 
 def label_agreement(champion_port: int, shadow_port: int) -> tuple[float, int]:

@@ -41,6 +41,15 @@ http {{
             proxy_set_header Host $http_host;
             proxy_set_header {header} $request_id;
         }}
+        # a copy that dies with a request in flight: nginx resends it to the other copy (`error`), a POST too, since a
+        # prediction changes nothing (`non_idempotent`); a copy's own 5xx answers still reach its users
+        location = /predict {{
+            {mirror}
+            proxy_pass http://live;
+            proxy_set_header Host $http_host;
+            proxy_set_header {header} $request_id;
+            proxy_next_upstream error timeout non_idempotent;
+        }}
         location = /predictions/log {{ return 404; }}  # what users asked is not for other users: a copy's port gives it
         # the environment's metrics are the live copy's alone: through the weights, a scrape would answer from either
         # copy and every series would jump between versions (a rollout scrapes each copy directly, by its track; the
@@ -50,16 +59,11 @@ http {{
     }}
 }}
 """
-# Every /predict also goes to the shadow; its answer is dropped, users get only the live copy's.
+# With a shadow, /predict's `mirror` sends it a copy of every request; its answer is dropped, users get only the live
+# copy's.
 # nginx ends a request only once its mirror has answered: short timeouts keep a slow shadow from holding users up.
 # Both carry the request's number ($request_id, shared with the mirror's subrequest): the shadow report joins by it.
-SHADOW = """location = /predict {{
-            mirror /_shadow;
-            proxy_pass http://live;
-            proxy_set_header Host $http_host;
-            proxy_set_header {header} $request_id;
-        }}
-        location = /_shadow {{
+SHADOW = """location = /_shadow {{
             internal;
             proxy_pass http://127.0.0.1:{shadow}/predict;
             proxy_set_header {header} $request_id;
@@ -137,6 +141,7 @@ class Router:
         (self.folder / "tmp").mkdir(parents=True, exist_ok=True)
         previous = self.conf.read_text() if self.conf.exists() else None
         shadow = SHADOW.format(shadow=routes.shadow, header=REQUEST_ID) if routes.shadow else ""
+        mirror = "mirror /_shadow;" if routes.shadow else "# no shadow"
         self.conf.write_text(
             CONF.format(
                 routes=json.dumps(asdict(routes)),
@@ -147,6 +152,7 @@ class Router:
                 live=routes.live,
                 header=REQUEST_ID,
                 shadow=shadow,
+                mirror=mirror,
             )
         )
         try:
