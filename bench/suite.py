@@ -48,9 +48,9 @@ SLOW_BECAUSE = {
     r"test_cohort_release": "builds the site and the nbgrader course of two cohorts",
     r"test_packaging": "builds the serving image again and again to show old images are pruned",
     r"test_pipelines": "runs the CT pipeline as an Airflow DAG and as a Kubeflow pipeline",
-    r"test_labs.*mutant": "the mutation pass: the solution once, then each mutant of its answers against its check "
-    "(03: a solution that deploys, then its canary analysis's mutants)",
-    r"test_labs": "runs a whole lab with wrong answers or an adversary's shortcuts, its images and servers included",
+    r"test_labs.*mutant": "the solution once, then each exercise's stub, wrong answer, shortcuts and mutants against "
+    "its check (03: a solution that deploys, then its canary analysis's mutants)",
+    r"test_labs": "runs a whole lab through the checker, its images and servers included",
     r"test_site": "builds the site and reads every page in Chromium",
     r"test_hostile_submissions": "grades 9 submissions, each in a throwaway container",
     r"test_nbgrader": "nbgrader's autograde executes the lab for every learner",

@@ -3,9 +3,10 @@
 Each execution serves as many checks as it can. That a solution passes every check is what nbval
 proves when it executes `solutions/` (any check cell that raises fails it, which is exactly what
 the checker would call not passed), so the checker does not run the solutions again. Each blank
-lab runs once, each lab runs once more with every exercise's wrong answer in place, and once with an
-adversary's shortcut answers (shortcuts.yaml) in place. The mutation pass runs each solution once more, in one
-kernel, and each mutant of its answers against the exercise's check there.
+lab runs once. Each solution runs once more, in one kernel, and before each exercise's own answer come the blank
+lab's stub, its wrong answer on file, the adversary's shortcut (shortcuts.yaml) and the mutants of its answer, each
+against the check there; one lab runs the checker's whole path, blank and with its wrong answers in place, to show
+that a learner sees what it says.
 """
 
 import re
@@ -94,12 +95,24 @@ def test_a_lab_has_stubs_and_no_outputs_or_answers(solution):
     assert "BEGIN SOLUTION" not in nbformat.writes(lab)
 
 
-@pytest.mark.parametrize("solution", SOLUTIONS)
-def test_the_untouched_lab_is_not_yet_solved(tmp_path, solution):
+def test_the_untouched_lab_is_not_yet_solved_on_the_checkers_whole_path(tmp_path):
+    """A blank lab as a learner first runs it, through the checker, shown in JupyterLab as it says (the lab's cells
+    but its answers are the solution's, checked by nbval; every lab's stubs are checked in its one run below)."""
+    solution = paths.project_root() / "solutions" / "00_overview.ipynb"
     outcomes = grading.check(paths.project_root() / "labs" / solution.name, output=tmp_path / "ran.ipynb")
     assert [o.exercise for o in outcomes] == exercises(nbformat.read(solution, as_version=4))
     assert {o.status for o in outcomes} == {verdicts.UNSOLVED}
     assert shown(tmp_path / "ran.ipynb") == said(outcomes), "JupyterLab would show other verdicts than the checker"
+
+
+def stubs(solution: Path) -> dict[str, str]:
+    """Each exercise's answer cell in the blank lab, as a learner finds it."""
+    lab = nbformat.read(paths.project_root() / "labs" / solution.name, as_version=4)
+    return {
+        c.metadata["nbgrader"]["grade_id"].removesuffix("_answer"): c.source
+        for c in lab.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS)
@@ -117,22 +130,12 @@ def checked_with(notebook: str, answers: dict[str, str], folder: Path) -> dict:
     return outcomes
 
 
-@pytest.mark.parametrize("notebook", [pytest.param(nb, marks=lab_marks(nb), id=nb) for nb in WRONG])
-def test_every_wrong_answer_is_called_wrong_with_its_hint(tmp_path, notebook):
+def test_a_learner_sees_each_wrong_verdict_and_its_hint_as_the_checker_gives_them(tmp_path):
+    """The checker's path, a whole lab with every exercise's wrong answer in place, shown in JupyterLab as it says;
+    every lab's answers on file are checked in its one run below."""
+    notebook = "00_overview"
     outcomes = checked_with(notebook, WRONG[notebook], tmp_path)
-    for exercise, outcome in outcomes.items():
-        assert outcome.status == verdicts.WRONG, f"{exercise}: {outcome.status} ({outcome.hint})"
-        assert outcome.hint.startswith("Hint:"), f"{exercise}: {outcome.hint}"
-
-
-@pytest.mark.parametrize("notebook", [pytest.param(nb, marks=lab_marks(nb), id=nb) for nb in SHORTCUTS])
-def test_no_shortcut_passes_an_exercise(tmp_path, notebook):
-    """The adversary: an answer that calls the key, tests an identity or hard-codes the checked value is wrong."""
-    outcomes = checked_with(notebook, SHORTCUTS[notebook], tmp_path)
-    passed = sorted(exercise for exercise, outcome in outcomes.items() if outcome.status == verdicts.PASSED)
-    assert not passed, f"a shortcut passes {', '.join(passed)}: make the check independent of what it takes"
-    for exercise, outcome in outcomes.items():
-        assert outcome.status == verdicts.WRONG, f"{exercise}: {outcome.status} ({outcome.hint})"
+    assert {o.status for o in outcomes.values()} == {verdicts.WRONG}, outcomes
 
 
 def test_a_lab_whose_set_up_fails_says_so_instead_of_failing_every_exercise(tmp_path):
@@ -191,14 +194,38 @@ def mutated(solution: Path) -> set[str]:
     return set(exercises(nbformat.read(solution, as_version=4))) - NOT_MUTATED.get(solution.stem, set())
 
 
-@pytest.mark.parametrize("solution", [s for s in SOLUTIONS if mutated(s.values[0])])
-def test_every_mutant_of_a_solution_is_called_wrong_unless_it_changes_nothing(tmp_path, solution):
-    """A check that passes a solution changed a little (a comparison flipped, a number moved, a statement dropped,
-    a body returning a constant) passes a learner's answer with the same slip: tighten it, or list the change in
-    equivalent_mutants.yaml with why it changes nothing the exercise asks."""
-    outcomes = mutants.run(solution, tmp_path, NOT_MUTATED.get(solution.stem, ()))
-    assert {o.mutant.exercise for o in outcomes} == mutated(solution)
-    survived = {f"{o.mutant.exercise}: {o.mutant.change}" for o in mutants.survivors(outcomes)}
+STUB, WRONG_ON_FILE, SHORTCUT = "the blank lab's stub", "the wrong answer on file", "the adversary's shortcut"
+EXPECTED = {STUB: verdicts.UNSOLVED, WRONG_ON_FILE: verdicts.WRONG, SHORTCUT: verdicts.WRONG}
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS)
+def test_every_wrong_answer_shortcut_and_mutant_is_called_wrong(tmp_path, solution):
+    """One run of the solution serves every answer but its own, each checked alone before the solution's own (the
+    earlier exercises solved), as a learner tries answers: the blank lab's stubs (not yet solved), the wrong answers
+    on file (wrong, with a hint), the adversary's shortcuts (shortcuts.yaml: the key called, an identity tested,
+    the checked value hard-coded; none may pass) and the mutants. A check that passes a solution changed a little
+    (a comparison flipped, a number moved, a statement dropped, a body returning a constant) passes a learner's
+    answer with the same slip: tighten it, or list the change in equivalent_mutants.yaml with why it changes
+    nothing the exercise asks."""
+    on_file: dict[str, list] = {}
+    kinds = {STUB: stubs(solution), WRONG_ON_FILE: WRONG[solution.stem], SHORTCUT: SHORTCUTS.get(solution.stem, {})}
+    for kind, answers in kinds.items():
+        for exercise, source in answers.items():
+            on_file.setdefault(exercise, []).append(mutants.Mutant(exercise, kind, source))
+    outcomes = mutants.run(solution, tmp_path, NOT_MUTATED.get(solution.stem, ()), answers=on_file)
+    filed = [o for o in outcomes if o.mutant.change in EXPECTED]
+    assert sorted((o.mutant.exercise, o.mutant.change) for o in filed) == sorted(
+        (exercise, m.change) for exercise, tried in on_file.items() for m in tried
+    )
+    passed = sorted(o.mutant.exercise for o in filed if o.mutant.change == SHORTCUT and o.verdict == verdicts.PASSED)
+    assert not passed, f"a shortcut passes {', '.join(passed)}: make the check independent of what it takes"
+    for o in filed:
+        said_ = f"{o.mutant.exercise}, {o.mutant.change}: {o.verdict} ({o.hint})"
+        assert o.verdict == EXPECTED[o.mutant.change], said_
+        assert o.mutant.change != WRONG_ON_FILE or o.hint.startswith("Hint:"), said_
+    made = [o for o in outcomes if o not in filed]
+    assert {o.mutant.exercise for o in made} == mutated(solution)
+    survived = {f"{o.mutant.exercise}: {o.mutant.change}" for o in mutants.survivors(made)}
     listed = {
         f"{exercise}: {change}" for exercise, changes in EQUIVALENT.get(solution.stem, {}).items() for change in changes
     }

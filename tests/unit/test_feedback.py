@@ -134,3 +134,17 @@ def test_a_copy_keeps_its_instructions_however_it_is_reformatted():
     reformatted = '# mine\nFROM   base AS build\nRUN make all\nCMD ["serve"]'
     assert feedback.instructions(reformatted) == feedback.instructions(original)
     assert feedback.instructions(original.replace("make", "make -j2")) != feedback.instructions(original)
+
+
+def test_a_runner_without_cell_ids_has_a_replaced_answer_forgotten(shell, capsys):
+    """nbclient sends no cell ids: each code is its own cell. The mutation pass tries answers one after another in
+    one kernel; once a shortcut's code is replaced, the right answer after it is judged on its own."""
+    check = 'feedback.exercise("ex1", without=("median",))\nassert middle([3, 1, 2]) == 2, "Hint: the middle value"'
+    shortcut = "from statistics import median as middle"
+    for source in (shortcut, check):
+        shell.run_cell(source)  # no cell_id, as nbclient runs it
+    assert "uses `median`" in capsys.readouterr().out
+    feedback.replaced(shortcut)
+    for source in ("def middle(values):\n    return sorted(values)[len(values) // 2]", check):
+        shell.run_cell(source)
+    assert "ex1: passed" in capsys.readouterr().out

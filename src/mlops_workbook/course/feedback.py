@@ -78,6 +78,13 @@ class _Session:
 _session: _Session | None = None
 
 
+def replaced(code: str) -> None:
+    """Forget an answer's code once its cell runs another: what JupyterLab's cell ids do, for a runner without them
+    (mutants.run tries many answers to one exercise in one kernel; one that used the key must not taint the next)."""
+    if _session is not None:
+        _session.ran.pop(code, None)
+
+
 def show_verdicts() -> None:
     """Have this kernel show each check cell's verdict (once per kernel; running the cell again changes nothing)."""
     global _session

@@ -12,7 +12,7 @@ import ast
 import io
 import re
 import tokenize
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,10 +170,18 @@ class Outcome:
     hint: str
 
 
-def run(solution: Path, workspace: Path, left_out: Collection[str] = (), timeout: int = 120) -> list[Outcome]:
-    """Run the solution once in one kernel; after each exercise's check (but those `left_out`), each mutant and the
-    check, then the solution's answer and check again: what later exercises build on, and the proof that the check
-    can run again (one that cannot would have called every mutant wrong)."""
+def run(
+    solution: Path,
+    workspace: Path,
+    left_out: Collection[str] = (),
+    timeout: int = 120,
+    answers: Mapping[str, Sequence[Mutant]] | None = None,
+) -> list[Outcome]:
+    """Run the solution once in one kernel; before each exercise's own answer and check, its mutants (but those of
+    exercises `left_out`) and its `answers` on file (wrong ones, shortcuts, stubs: of any exercise), each with the
+    check, as a learner tries answers before the right one. The solution's answer runs last: later exercises build
+    on it, and its check passing proves that the check can run again after any of them (one that cannot would have
+    called every mutant wrong)."""
     nb = grading.with_workspace(nbformat.read(solution, as_version=4), workspace)
     # an endless mutant is timed out, as the checker times out a learner's loop
     client = execution.notebook_client(
@@ -186,25 +194,26 @@ def run(solution: Path, workspace: Path, left_out: Collection[str] = (), timeout
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
-            client.execute_cell(cell, index)
-            if tampering.is_answer(cell):
+            if tampering.is_answer(cell):  # run with its check, after the answers tried before it
                 answer = cell
-            elif cell.metadata.get("nbgrader", {}).get("grade") and answer is not None:
-                exercise = cell.metadata["nbgrader"]["grade_id"]
-                if exercise not in left_out:
-                    first = grading.judge(exercise, [answer], cell, [], timeout)
-                    if first.status != verdicts.PASSED:
-                        raise errors.RunError(f"{solution.stem}: the solution fails {exercise}: {first.hint}")
-                    forget = sorted(set(_bound(answer.source, cell.source)) - set(set_up))
-                    outcomes += [_try(client, m, forget, cell, index) for m in mutants(exercise, answer.source)]
-                    solved = Mutant(exercise, "none (the solution)", answer.source)
-                    if (again := _try(client, solved, forget, cell, index)).verdict != verdicts.PASSED:
-                        raise errors.RunError(
-                            f"{solution.stem}: {exercise}'s check fails when the solution's answer and check run "
-                            f"again after its mutants ({again.verdict}: {again.hint}): a learner re-runs them too, "
-                            "make it re-runnable and independent of what a wrong answer left behind"
-                        )
+                continue
+            exercise = cell.metadata.get("nbgrader", {}).get("grade_id") if answer is not None else None
+            if exercise and cell.metadata["nbgrader"].get("grade"):
+                tried = [] if exercise in left_out else mutants(exercise, answer.source)
+                tried += (answers or {}).get(exercise, [])
+                forget = sorted(set(_bound(answer.source, cell.source)) - set(set_up))
+                outcomes += [_try(client, m, forget, cell, index) for m in tried]
+                solved = _try(client, Mutant(exercise, "none (the solution)", answer.source), forget, cell, index)
+                if solved.verdict != verdicts.PASSED:
+                    after = " after its mutants and the answers on file" if tried else ""
+                    raise errors.RunError(
+                        f"{solution.stem}: the solution fails {exercise}{after} ({solved.verdict}: {solved.hint}): "
+                        "a learner runs a check again after a wrong answer too, make it re-runnable and "
+                        "independent of what a wrong answer left behind"
+                    )
                 answer = None
+            else:
+                client.execute_cell(cell, index)
     return outcomes
 
 
@@ -244,15 +253,23 @@ def _bound(*sources: str) -> list[str]:
 def _try(client: NotebookClient, mutant: Mutant, forget: list[str], check, index: int) -> Outcome:
     """The check's verdict on the mutant, run where the solution's own answer and check ran, once the names they
     bound (but the set-up's) are gone: a mutant must not lean on what the solution left behind. (With `del`: the
-    checks' tampering analysis reads this cell too, and refuses `globals()`.)"""
+    checks' tampering analysis reads this cell too, and refuses `globals()`; the kernel forgets the cell once run.)
+    Then the kernel forgets the mutant's code, as it forgets an edited cell's: a shortcut that used the key does
+    not taint the answers after it."""
     forget = nbformat.v4.new_code_cell("".join(f"try:\n    del {n}\nexcept NameError:\n    pass\n" for n in forget))
     mutated, checked = nbformat.v4.new_code_cell(mutant.source), nbformat.v4.new_code_cell(check.source)
-    for cell in (forget, mutated, checked):
+    for cell in (forget, _replaced(forget), mutated, checked, _replaced(mutated)):
         client.execute_cell(cell, index)
     if grading.error(forget):
         raise errors.RunError(f"forgetting {mutant.exercise}'s names failed: {grading.error(forget)}")
     result = grading.judge(mutant.exercise, [mutated], checked, [], client.timeout)
     return Outcome(mutant, result.status, result.hint)
+
+
+def _replaced(cell) -> nbformat.NotebookNode:
+    """A cell that has the kernel forget the code `cell` ran (feedback.replaced): the `del` of a name the check
+    forbids (its key, bound by the check itself) is the runner's, and a shortcut's use of the key is past."""
+    return nbformat.v4.new_code_cell(f"from mlops_workbook.course import feedback\nfeedback.replaced({cell.source!r})")
 
 
 def survivors(outcomes: list[Outcome]) -> list[Outcome]:
