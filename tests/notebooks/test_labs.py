@@ -9,6 +9,7 @@ against the check there; one lab runs the checker's whole path, blank and with i
 that a learner sees what it says.
 """
 
+import ast
 import re
 from pathlib import Path
 
@@ -105,19 +106,27 @@ def test_the_untouched_lab_is_not_yet_solved_on_the_checkers_whole_path(tmp_path
     assert shown(tmp_path / "ran.ipynb") == said(outcomes), "JupyterLab would show other verdicts than the checker"
 
 
-def stubs(solution: Path) -> dict[str, str]:
-    """Each exercise's answer cell in the blank lab, as a learner finds it."""
-    lab = nbformat.read(paths.project_root() / "labs" / solution.name, as_version=4)
+def kind_of(outcome) -> str:
+    """Which adversary an outcome's answer came from (a generated key's change names the key after it)."""
+    return KEY if outcome.mutant.change.startswith(KEY) else outcome.mutant.change
+
+
+def answers_in(notebook: Path) -> dict[str, str]:
+    """Each exercise's answer cell, by the exercise's id: in a blank lab, as a learner finds it."""
+    cells = nbformat.read(notebook, as_version=4).cells
     return {
         c.metadata["nbgrader"]["grade_id"].removesuffix("_answer"): c.source
-        for c in lab.cells
+        for c in cells
         if c.metadata.get("nbgrader", {}).get("solution")
     }
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS)
-def test_every_exercise_has_a_wrong_answer_on_file(solution):
-    assert sorted(WRONG.get(solution.stem, {})) == sorted(exercises(nbformat.read(solution, as_version=4)))
+def test_every_exercise_has_a_wrong_answer_on_file_and_a_shortcut_tried(solution):
+    ids = exercises(nbformat.read(solution, as_version=4))
+    assert sorted(WRONG.get(solution.stem, {})) == sorted(ids)
+    unattacked = [e for e in ids if e not in SHORTCUTS.get(solution.stem, {}) and not keys(solution)[e]]
+    assert not unattacked, f"{unattacked}: add the shortcut a learner would try to shortcuts.yaml"
 
 
 def checked_with(notebook: str, answers: dict[str, str], folder: Path) -> dict:
@@ -195,7 +204,33 @@ def mutated(solution: Path) -> set[str]:
 
 
 STUB, WRONG_ON_FILE, SHORTCUT = "the blank lab's stub", "the wrong answer on file", "the adversary's shortcut"
-EXPECTED = {STUB: verdicts.UNSOLVED, WRONG_ON_FILE: verdicts.WRONG, SHORTCUT: verdicts.WRONG}
+KEY = "the solution's answer, also using the key"
+EXPECTED = {STUB: verdicts.UNSOLVED, WRONG_ON_FILE: verdicts.WRONG, SHORTCUT: verdicts.WRONG, KEY: verdicts.WRONG}
+
+
+def keys(solution: Path) -> dict[str, list[str]]:
+    """Per exercise, the workbook's implementations its check names (`feedback.exercise(..., without=...)`)."""
+    found = {}
+    for cell in nbformat.read(solution, as_version=4).cells:
+        if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code":
+            call = ast.parse(cell.source.splitlines()[0]).body[0].value
+            without = next((k.value for k in call.keywords if k.arg == "without"), None)
+            found[call.args[0].value] = [name.value for name in without.elts] if without else []
+    return found
+
+
+def using_the_key(exercise: str, answer: str, name: str) -> list[mutants.Mutant]:
+    """The adversary generated for every key a check names: the solution's own answer, which also reaches the key
+    (never called: its results stay the solution's), as a module's attribute and, unless the answer binds that name
+    itself (then it is the learner's own), by its bare name. The check must call each wrong and name the key."""
+    tree = ast.parse(answer)
+    own = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    own |= {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+    forms = [f"workbook.{name}"] + ([name] if name not in own and not name.startswith("__") else [])
+    return [
+        mutants.Mutant(exercise, f"{KEY} `{name}`, as `{form}`", f"{answer}\n\n\ndef _shortcut():\n    return {form}\n")
+        for form in forms
+    ]
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS)
@@ -208,21 +243,26 @@ def test_every_wrong_answer_shortcut_and_mutant_is_called_wrong(tmp_path, soluti
     answer with the same slip: tighten it, or list the change in equivalent_mutants.yaml with why it changes
     nothing the exercise asks."""
     on_file: dict[str, list] = {}
-    kinds = {STUB: stubs(solution), WRONG_ON_FILE: WRONG[solution.stem], SHORTCUT: SHORTCUTS.get(solution.stem, {})}
+    blank = paths.project_root() / "labs" / solution.name
+    kinds = {STUB: answers_in(blank), WRONG_ON_FILE: WRONG[solution.stem], SHORTCUT: SHORTCUTS.get(solution.stem, {})}
     for kind, answers in kinds.items():
         for exercise, source in answers.items():
             on_file.setdefault(exercise, []).append(mutants.Mutant(exercise, kind, source))
+    solved = answers_in(solution)
+    for exercise, names in keys(solution).items():
+        on_file[exercise] += [m for name in names for m in using_the_key(exercise, solved[exercise], name)]
     outcomes = mutants.run(solution, tmp_path, NOT_MUTATED.get(solution.stem, ()), answers=on_file)
-    filed = [o for o in outcomes if o.mutant.change in EXPECTED]
+    filed = [o for o in outcomes if kind_of(o) in EXPECTED]
     assert sorted((o.mutant.exercise, o.mutant.change) for o in filed) == sorted(
         (exercise, m.change) for exercise, tried in on_file.items() for m in tried
     )
-    passed = sorted(o.mutant.exercise for o in filed if o.mutant.change == SHORTCUT and o.verdict == verdicts.PASSED)
+    passed = sorted(o.mutant.exercise for o in filed if kind_of(o) in (SHORTCUT, KEY) and o.verdict == verdicts.PASSED)
     assert not passed, f"a shortcut passes {', '.join(passed)}: make the check independent of what it takes"
     for o in filed:
         said_ = f"{o.mutant.exercise}, {o.mutant.change}: {o.verdict} ({o.hint})"
-        assert o.verdict == EXPECTED[o.mutant.change], said_
-        assert o.mutant.change != WRONG_ON_FILE or o.hint.startswith("Hint:"), said_
+        assert o.verdict == EXPECTED[kind_of(o)], said_
+        assert kind_of(o) != WRONG_ON_FILE or o.hint.startswith("Hint:"), said_
+        assert kind_of(o) != KEY or f"uses {o.mutant.change.split(', as')[0].split()[-1]}" in o.hint, said_
     made = [o for o in outcomes if o not in filed]
     assert {o.mutant.exercise for o in made} == mutated(solution)
     survived = {f"{o.mutant.exercise}: {o.mutant.change}" for o in mutants.survivors(made)}
