@@ -106,9 +106,42 @@ def test_the_untouched_lab_is_not_yet_solved_on_the_checkers_whole_path(tmp_path
     assert shown(tmp_path / "ran.ipynb") == said(outcomes), "JupyterLab would show other verdicts than the checker"
 
 
+# Checks that ask for one result, so that the first is the answer: a hard-coded one would have to be the answer.
+ONE_CASE = {
+    "04_cd_pipelines": {"ex2_deploy": "its three DAG files, in the check's own folder, loaded by Airflow and run"},
+    "08_capstone": {"ex1_wire": "one configuration wired, then routed by Alertmanager's own rules for each alert"},
+}
+
+
+def first_result_forever(exercise: str, answer: str) -> list[mutants.Mutant]:
+    """The adversary generated for every function an answer defines: it answers the check's first case right, then
+    gives that answer to every case, as one hard-coded from a check whose cases all share it would. The wrapper
+    follows the function's definition at once: what the answer builds from it (a rule, a table) gets the wrapper."""
+    lines = answer.splitlines(keepends=True)
+    wrapper = (
+        "_first_{name} = [], {name}\n\n\n"
+        "def {name}(*args, **kwargs):\n"
+        "    if not _first_{name}[0]:\n"
+        "        _first_{name}[0].append(_first_{name}[1](*args, **kwargs))\n"
+        "    return _first_{name}[0][0]\n"
+    )
+    return [
+        mutants.Mutant(
+            exercise,
+            f"{FIRST}: `{node.name}`",
+            "".join(lines[: node.end_lineno])
+            + "\n\n"
+            + wrapper.format(name=node.name)
+            + "".join(lines[node.end_lineno :]),
+        )
+        for node in ast.parse(answer).body
+        if isinstance(node, ast.FunctionDef)
+    ]
+
+
 def kind_of(outcome) -> str:
     """Which adversary an outcome's answer came from (a generated key's change names the key after it)."""
-    return KEY if outcome.mutant.change.startswith(KEY) else outcome.mutant.change
+    return next((kind for kind in (KEY, FIRST) if outcome.mutant.change.startswith(kind)), outcome.mutant.change)
 
 
 def answers_in(notebook: Path) -> dict[str, str]:
@@ -205,7 +238,14 @@ def mutated(solution: Path) -> set[str]:
 
 STUB, WRONG_ON_FILE, SHORTCUT = "the blank lab's stub", "the wrong answer on file", "the adversary's shortcut"
 KEY = "the solution's answer, also using the key"
-EXPECTED = {STUB: verdicts.UNSOLVED, WRONG_ON_FILE: verdicts.WRONG, SHORTCUT: verdicts.WRONG, KEY: verdicts.WRONG}
+FIRST = "the solution's first result, whatever is asked"
+EXPECTED = {
+    STUB: verdicts.UNSOLVED,
+    WRONG_ON_FILE: verdicts.WRONG,
+    SHORTCUT: verdicts.WRONG,
+    KEY: verdicts.WRONG,
+    FIRST: verdicts.WRONG,
+}
 
 
 def keys(solution: Path) -> dict[str, list[str]]:
@@ -251,12 +291,19 @@ def test_every_wrong_answer_shortcut_and_mutant_is_called_wrong(tmp_path, soluti
     solved = answers_in(solution)
     for exercise, names in keys(solution).items():
         on_file[exercise] += [m for name in names for m in using_the_key(exercise, solved[exercise], name)]
+        if exercise not in ONE_CASE.get(solution.stem, {}):
+            on_file[exercise] += first_result_forever(exercise, solved[exercise])
     outcomes = mutants.run(solution, tmp_path, NOT_MUTATED.get(solution.stem, ()), answers=on_file)
     filed = [o for o in outcomes if kind_of(o) in EXPECTED]
     assert sorted((o.mutant.exercise, o.mutant.change) for o in filed) == sorted(
         (exercise, m.change) for exercise, tried in on_file.items() for m in tried
     )
-    passed = sorted(o.mutant.exercise for o in filed if kind_of(o) in (SHORTCUT, KEY) and o.verdict == verdicts.PASSED)
+    adversaries = (SHORTCUT, KEY, FIRST)
+    passed = sorted(
+        f"{o.mutant.exercise} ({o.mutant.change})"
+        for o in filed
+        if kind_of(o) in adversaries and o.verdict == verdicts.PASSED
+    )
     assert not passed, f"a shortcut passes {', '.join(passed)}: make the check independent of what it takes"
     for o in filed:
         said_ = f"{o.mutant.exercise}, {o.mutant.change}: {o.verdict} ({o.hint})"
