@@ -19,11 +19,15 @@ install: $(VENV)/.installed
 # lock pins, into a folder of its own (.uv/) so that it needs nothing but python3. Without uv, pip installs the same
 # versions: `python3 -m venv .venv && .venv/bin/pip install -c requirements/workbook.lock -e '.[dev]'` (README).
 # `--seed` gives each environment pip too: the serving wheelhouse is built with `pip wheel` (ci/wheels.py).
-# UV_COMPILE_BYTECODE writes the .pyc files now, as pip does: a grading container mounts .venv read-only and would
-# otherwise compile pandas and the rest at every start (a lab's set-up: 3 s compiled, over 10 s not).
+# UV_COMPILE_BYTECODE writes .venv's .pyc files now, as pip does: a grading container mounts .venv read-only and
+# would otherwise compile pandas and the rest at every start (a lab's set-up: 3 s compiled, over 10 s not). The
+# pipelines' environments compile what they import on first use instead (a third of them: 30 s less to install),
+# so Python may write its bytecode cache even where the machine says not to (PYTHONDONTWRITEBYTECODE, which would
+# have every Airflow task compile Airflow again).
 # uv is an order-only prerequisite (after `|`): an environment needs it, but a newer uv does not reinstall one.
+export PYTHONDONTWRITEBYTECODE :=
 UV     := .uv/bin/uv
-UV_ENV := UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1 UV_COMPILE_BYTECODE=1
+UV_ENV := UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1
 OVERRIDES := --overrides requirements/overrides.txt  # what the environments leave out, and why: that file
 $(UV): requirements/workbook.lock
 	test -x .uv/bin/python || python3 -m venv .uv
@@ -32,7 +36,8 @@ $(UV): requirements/workbook.lock
 
 $(VENV)/.installed: pyproject.toml requirements/workbook.lock requirements/overrides.txt | $(UV)
 	test -x $(PY) || $(UV_ENV) $(UV) venv --quiet --seed --python python3 $(VENV)
-	$(UV_ENV) $(UV) pip install --quiet --python $(PY) --constraint requirements/workbook.lock $(OVERRIDES) -e '.[dev]'
+	$(UV_ENV) UV_COMPILE_BYTECODE=1 $(UV) pip install --quiet --python $(PY) --constraint requirements/workbook.lock \
+		$(OVERRIDES) -e '.[dev]'
 	$(WB) kernel
 	$(PY) -c "import matplotlib.pyplot"  # builds matplotlib's font cache now, not in a notebook's first output
 	touch $@
