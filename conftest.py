@@ -87,11 +87,10 @@ PER_TEST = {"test_ci_definitions.py"}
 def worker_group(nodeid: str) -> str:
     """Which items one test worker must run together, in order.
 
-    A notebook's nbval cells share one kernel. A lab's solution (nbval), its blank lab and its wrong answers
-    (test_labs.py), and nbgrader's autograde of it (test_nbgrader.py), share the lab's sandbox, runs/dev/<lab>_lab:
-    all are `lab:<name>`. Each lesson's staging
-    and prod runs, and each CI-definition test, may run beside the rest. Any other module's tests share its
-    module-scoped fixtures (a registry, a running stack), so a module is one group.
+    A notebook's nbval cells share one kernel. A lab's solution (nbval), its answers tried (test_labs.py), and
+    nbgrader's autograde of it (test_nbgrader.py), share the lab's sandbox, runs/dev/<lab>_lab: all are
+    `lab:<name>`. Each lesson's staging and prod runs, and each CI-definition test, may run beside the rest. Any
+    other module's tests share its module-scoped fixtures (a registry, a running stack), so a module is one group.
     """
     path, _, rest = nodeid.partition("::")
     file = Path(path)

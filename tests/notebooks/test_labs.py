@@ -2,11 +2,11 @@
 
 Each execution serves as many checks as it can. That a solution passes every check is what nbval
 proves when it executes `solutions/` (any check cell that raises fails it, which is exactly what
-the checker would call not passed), so the checker does not run the solutions again. Each blank
-lab runs once. Each solution runs once more, in one kernel, and before each exercise's own answer come the blank
-lab's stub, its wrong answer on file, the adversary's shortcut (shortcuts.yaml) and the mutants of its answer, each
-against the check there; one lab runs the checker's whole path, blank and with its wrong answers in place, to show
-that a learner sees what it says.
+the checker would call not passed), so the checker does not run the solutions again. Each
+lab's answers are tried in one more run of its solution, in one kernel: before each exercise's own answer come the
+mutants of it, the blank lab's stub, the wrong answer on file, the adversary's shortcuts (on file and generated),
+each against the check there. One lab goes through the checker's whole path, blank and with its wrong answers in
+place, to show that a learner sees what it says.
 """
 
 import ast
@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from IPython.core.inputtransformer2 import TransformerManager
 
 from mlops_workbook.core import paths
 from mlops_workbook.course import envcheck, grading, mutants, verdicts
@@ -100,17 +101,12 @@ def test_the_untouched_lab_is_not_yet_solved_on_the_checkers_whole_path(tmp_path
     """A blank lab as a learner first runs it, through the checker, shown in JupyterLab as it says (the lab's cells
     but its answers are the solution's, checked by nbval; every lab's stubs are checked in its one run below)."""
     solution = paths.project_root() / "solutions" / "00_overview.ipynb"
-    outcomes = grading.check(paths.project_root() / "labs" / solution.name, output=tmp_path / "ran.ipynb")
+    outcomes = grading.check(
+        paths.project_root() / "labs" / solution.name, workspace=tmp_path, output=tmp_path / "ran.ipynb"
+    )
     assert [o.exercise for o in outcomes] == exercises(nbformat.read(solution, as_version=4))
     assert {o.status for o in outcomes} == {verdicts.UNSOLVED}
     assert shown(tmp_path / "ran.ipynb") == said(outcomes), "JupyterLab would show other verdicts than the checker"
-
-
-# Checks that ask for one result, so that the first is the answer: a hard-coded one would have to be the answer.
-ONE_CASE = {
-    "04_cd_pipelines": {"ex2_deploy": "its three DAG files, in the check's own folder, loaded by Airflow and run"},
-    "08_capstone": {"ex1_wire": "one configuration wired, then routed by Alertmanager's own rules for each alert"},
-}
 
 
 def first_result_forever(exercise: str, answer: str) -> list[mutants.Mutant]:
@@ -134,7 +130,7 @@ def first_result_forever(exercise: str, answer: str) -> list[mutants.Mutant]:
             + wrapper.format(name=node.name)
             + "".join(lines[node.end_lineno :]),
         )
-        for node in ast.parse(answer).body
+        for node in python(answer).body
         if isinstance(node, ast.FunctionDef)
     ]
 
@@ -165,7 +161,7 @@ def test_every_exercise_has_a_wrong_answer_on_file_and_a_shortcut_tried(solution
 def checked_with(notebook: str, answers: dict[str, str], folder: Path) -> dict:
     """The checker's verdict on each replaced exercise of `notebook`, its run shown in JupyterLab the same way."""
     solution = paths.project_root() / "solutions" / f"{notebook}.ipynb"
-    checked = grading.check(with_answers(solution, answers, folder), output=folder / "ran.ipynb")
+    checked = grading.check(with_answers(solution, answers, folder), workspace=folder, output=folder / "ran.ipynb")
     assert shown(folder / "ran.ipynb") == said(checked), "JupyterLab would show other verdicts than the checker"
     outcomes = {o.exercise: o for o in checked if o.exercise in answers}
     assert sorted(outcomes) == sorted(answers)
@@ -248,6 +244,11 @@ EXPECTED = {
 }
 
 
+def python(cell: str) -> ast.Module:
+    """A cell's code as Python (its %magics translated, as the kernel does)."""
+    return ast.parse(TransformerManager().transform_cell(cell))
+
+
 def keys(solution: Path) -> dict[str, list[str]]:
     """Per exercise, the workbook's implementations its check names (`feedback.exercise(..., without=...)`)."""
     found = {}
@@ -263,9 +264,10 @@ def using_the_key(exercise: str, answer: str, name: str) -> list[mutants.Mutant]
     """The adversary generated for every key a check names: the solution's own answer, which also reaches the key
     (never called: its results stay the solution's), as a module's attribute and, unless the answer binds that name
     itself (then it is the learner's own), by its bare name. The check must call each wrong and name the key."""
-    tree = ast.parse(answer)
+    tree = python(answer)
     own = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     own |= {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+    own |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}  # as tampering.uses counts them
     forms = [f"workbook.{name}"] + ([name] if name not in own and not name.startswith("__") else [])
     return [
         mutants.Mutant(exercise, f"{KEY} `{name}`, as `{form}`", f"{answer}\n\n\ndef _shortcut():\n    return {form}\n")
@@ -276,9 +278,11 @@ def using_the_key(exercise: str, answer: str, name: str) -> list[mutants.Mutant]
 @pytest.mark.parametrize("solution", SOLUTIONS)
 def test_every_wrong_answer_shortcut_and_mutant_is_called_wrong(tmp_path, solution):
     """One run of the solution serves every answer but its own, each checked alone before the solution's own (the
-    earlier exercises solved), as a learner tries answers: the blank lab's stubs (not yet solved), the wrong answers
-    on file (wrong, with a hint), the adversary's shortcuts (shortcuts.yaml: the key called, an identity tested,
-    the checked value hard-coded; none may pass) and the mutants. A check that passes a solution changed a little
+    earlier exercises solved), as a learner tries answers: the mutants, the blank lab's stubs (not yet solved), the
+    wrong answers on file and the adversary's shortcuts (shortcuts.yaml: the key called, an identity tested, the
+    checked value hard-coded), then the generated adversaries (the solution's answer also reaching its key, its
+    first result given to every case); all but the stubs wrong (those on file with a hint), and none tampered as
+    the checker reads it. A check that passes a solution changed a little
     (a comparison flipped, a number moved, a statement dropped, a body returning a constant) passes a learner's
     answer with the same slip: tighten it, or list the change in equivalent_mutants.yaml with why it changes
     nothing the exercise asks."""
@@ -291,8 +295,10 @@ def test_every_wrong_answer_shortcut_and_mutant_is_called_wrong(tmp_path, soluti
     solved = answers_in(solution)
     for exercise, names in keys(solution).items():
         on_file[exercise] += [m for name in names for m in using_the_key(exercise, solved[exercise], name)]
-        if exercise not in ONE_CASE.get(solution.stem, {}):
-            on_file[exercise] += first_result_forever(exercise, solved[exercise])
+        on_file[exercise] += first_result_forever(exercise, solved[exercise])
+    for exercise, kind in ((e, k) for k in (WRONG_ON_FILE, SHORTCUT) for e in kinds[k]):  # as the checker reads them
+        tampered = grading.rebuilt(with_answers(solution, {exercise: kinds[kind][exercise]}, tmp_path)).tampered
+        assert not tampered, f"{exercise}, {kind}: the checker calls it tampered, not wrong: {tampered}"
     outcomes = mutants.run(solution, tmp_path, NOT_MUTATED.get(solution.stem, ()), answers=on_file)
     filed = [o for o in outcomes if kind_of(o) in EXPECTED]
     assert sorted((o.mutant.exercise, o.mutant.change) for o in filed) == sorted(
@@ -308,9 +314,13 @@ def test_every_wrong_answer_shortcut_and_mutant_is_called_wrong(tmp_path, soluti
     for o in filed:
         said_ = f"{o.mutant.exercise}, {o.mutant.change}: {o.verdict} ({o.hint})"
         assert o.verdict == EXPECTED[kind_of(o)], said_
-        assert kind_of(o) != WRONG_ON_FILE or o.hint.startswith("Hint:"), said_
-        assert kind_of(o) != KEY or f"uses {o.mutant.change.split(', as')[0].split()[-1]}" in o.hint, said_
-    made = [o for o in outcomes if o not in filed]
+        assert kind_of(o) not in (WRONG_ON_FILE, KEY) or o.hint.startswith("Hint:"), f"{said_}: say it in a hint"
+        # a shortcut is wrong by its own doing (a check's hint, or its own error on a case it did not foresee), not by
+        # a name the runner forgot between answers
+        assert kind_of(o) not in (SHORTCUT, FIRST) or "NameError" not in o.hint, said_
+        key = re.search(r"`([^`]+)`", o.mutant.change)[1] if kind_of(o) == KEY else None
+        assert key is None or ("your answer uses" in o.hint and key in re.findall(r"`([^`]+)`", o.hint)), said_
+    made = [o for o in outcomes if kind_of(o) not in EXPECTED]
     assert {o.mutant.exercise for o in made} == mutated(solution)
     survived = {f"{o.mutant.exercise}: {o.mutant.change}" for o in mutants.survivors(made)}
     listed = {

@@ -83,6 +83,7 @@ def replaced(code: str) -> None:
     (mutants.run tries many answers to one exercise in one kernel; one that used the key must not taint the next)."""
     if _session is not None:
         _session.ran.pop(code, None)
+        _session.ran.pop(_session.cell, None)  # the cell that asked: the runner's, not an answer
 
 
 def show_verdicts() -> None:

@@ -177,11 +177,11 @@ def run(
     timeout: int = 120,
     answers: Mapping[str, Sequence[Mutant]] | None = None,
 ) -> list[Outcome]:
-    """Run the solution once in one kernel; before each exercise's own answer and check, its mutants (but those of
-    exercises `left_out`) and its `answers` on file (wrong ones, shortcuts, stubs: of any exercise), each with the
-    check, as a learner tries answers before the right one. The solution's answer runs last: later exercises build
-    on it, and its check passing proves that the check can run again after any of them (one that cannot would have
-    called every mutant wrong)."""
+    """Run the solution once in one kernel; before each exercise's own answer and check, try its mutants (unless
+    the exercise is `left_out`), then its other `answers` (stubs, wrong ones, shortcuts), each with the check, as a
+    learner tries answers before the right one. The solution's answer runs last: later exercises build on it, and
+    its check passing after the others proves that the check can run again (one that cannot would have called every
+    mutant wrong). An answer cell must come right before its check (as `make labs` requires)."""
     nb = grading.with_workspace(nbformat.read(solution, as_version=4), workspace)
     # an endless mutant is timed out, as the checker times out a learner's loop
     client = execution.notebook_client(
@@ -194,26 +194,34 @@ def run(
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
-            if tampering.is_answer(cell):  # run with its check, after the answers tried before it
+            if tampering.is_answer(cell):  # held back: it runs with its check, after the answers tried before it
                 answer = cell
                 continue
-            exercise = cell.metadata.get("nbgrader", {}).get("grade_id") if answer is not None else None
-            if exercise and cell.metadata["nbgrader"].get("grade"):
-                tried = [] if exercise in left_out else mutants(exercise, answer.source)
-                tried += (answers or {}).get(exercise, [])
-                forget = sorted(set(_bound(answer.source, cell.source)) - set(set_up))
-                outcomes += [_try(client, m, forget, cell, index) for m in tried]
-                solved = _try(client, Mutant(exercise, "none (the solution)", answer.source), forget, cell, index)
-                if solved.verdict != verdicts.PASSED:
-                    after = " after its mutants and the answers on file" if tried else ""
-                    raise errors.RunError(
-                        f"{solution.stem}: the solution fails {exercise}{after} ({solved.verdict}: {solved.hint}): "
-                        "a learner runs a check again after a wrong answer too, make it re-runnable and "
-                        "independent of what a wrong answer left behind"
-                    )
-                answer = None
-            else:
+            if answer is None:
                 client.execute_cell(cell, index)
+                continue
+            exercise = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if not cell.metadata.get("nbgrader", {}).get("grade"):
+                raise errors.RunError(
+                    f"{solution.stem}: the answer cell before cell {index} is not followed by its check"
+                )
+            tried = [] if exercise in left_out else mutants(exercise, answer.source)
+            tried += (answers or {}).get(exercise, [])
+            forget = sorted(set(_bound(answer.source, cell.source)) - set(set_up))
+            outcomes += [_try(client, m, forget, cell, index) for m in tried]
+            solved = _try(
+                client, Mutant(exercise, "none (the solution)", answer.source), forget, cell, index, last=True
+            )
+            if solved.verdict != verdicts.PASSED:
+                again = (
+                    ": a learner runs a check again after a wrong answer too, make it re-runnable and independent "
+                    "of what a wrong answer left behind"
+                )
+                raise errors.RunError(
+                    f"{solution.stem}: the solution fails {exercise}{' after the answers tried' if tried else ''} "
+                    f"({solved.verdict}: {solved.hint}){again if tried else ''}"
+                )
+            answer = None
     return outcomes
 
 
@@ -250,15 +258,16 @@ def _bound(*sources: str) -> list[str]:
     return sorted({name for cell in cells for name in bound(ast.parse(cell).body)})
 
 
-def _try(client: NotebookClient, mutant: Mutant, forget: list[str], check, index: int) -> Outcome:
-    """The check's verdict on the mutant, run where the solution's own answer and check ran, once the names they
-    bound (but the set-up's) are gone: a mutant must not lean on what the solution left behind. (With `del`: the
-    checks' tampering analysis reads this cell too, and refuses `globals()`; the kernel forgets the cell once run.)
-    Then the kernel forgets the mutant's code, as it forgets an edited cell's: a shortcut that used the key does
-    not taint the answers after it."""
+def _try(client: NotebookClient, mutant: Mutant, forget: list[str], check, index: int, last: bool = False) -> Outcome:
+    """The check's verdict on one answer, run in the kernel where the earlier exercises were solved, once the names
+    this exercise's answer and check bind (but the set-up's) are gone: an answer must not lean on what the one
+    tried before it left behind. (With `del`: the checks' tampering analysis reads this cell too, and refuses
+    `globals()`; the kernel forgets the cell once run.) The kernel then forgets the answer's code, as it forgets an
+    edited cell's (a shortcut that used the key taints none after it), but for the `last`, the solution's: in
+    JupyterLab, what an answer defines serves the next exercises, and their checks read it."""
     forget = nbformat.v4.new_code_cell("".join(f"try:\n    del {n}\nexcept NameError:\n    pass\n" for n in forget))
     mutated, checked = nbformat.v4.new_code_cell(mutant.source), nbformat.v4.new_code_cell(check.source)
-    for cell in (forget, _replaced(forget), mutated, checked, _replaced(mutated)):
+    for cell in (forget, _replaced(forget), mutated, checked, *([] if last else [_replaced(mutated)])):
         client.execute_cell(cell, index)
     if grading.error(forget):
         raise errors.RunError(f"forgetting {mutant.exercise}'s names failed: {grading.error(forget)}")
