@@ -30,6 +30,7 @@ def ct_run(server: str, learner: str, folder: Path) -> dict:
     return steps.run_all(cfg.params(), str(folder / learner))["register"]
 
 
+@pytest.mark.heavy  # two CT runs: `make test`, not the edit loop's tier
 def test_each_learner_registers_under_their_name_and_moves_only_their_own_champion(server, tmp_path):
     alice = ct_run(server, "alice", tmp_path)
     bob = ct_run(server, "bob", tmp_path)  # on one shared model, bob's would be version 2 and take the alias

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import nbformat
+import pytest
 
 from mlops_workbook.core import paths
 from mlops_workbook.course import verification
@@ -32,6 +33,7 @@ def nbval(project, *options: str) -> str:
     return done.stdout + done.stderr
 
 
+@pytest.mark.heavy  # four pytest runs of nbval, each starting a kernel: `make test`, not the edit loop's tier
 def test_a_strict_nbval_run_records_each_notebook_it_ran_in_full_and_a_lax_or_unrecorded_one_nothing(tmp_path):
     shutil.copy(paths.project_root() / "conftest.py", tmp_path)
     (tmp_path / "requirements").mkdir()
