@@ -69,11 +69,13 @@ def _shares(values: np.ndarray, inner_edges: list[float]) -> np.ndarray:
 
 def psi_of_shares(reference, current) -> float:
     """PSI of two distributions given as shares per bin (an empty bin counts as a tiny share, not as zero)."""
-    ref, cur = (
-        np.maximum(np.asarray(reference, dtype=float), _FLOOR),
-        np.maximum(np.asarray(current, dtype=float), _FLOOR),
-    )
-    return float(np.sum((cur - ref) * np.log(cur / ref)))
+    return float(_psi(np.asarray(reference, dtype=float), np.asarray(current, dtype=float)))
+
+
+def _psi(reference: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """PSI over the last axis: of one pair of distributions, or of many pairs at once."""
+    ref, cur = np.maximum(reference, _FLOOR), np.maximum(current, _FLOOR)
+    return np.sum((cur - ref) * np.log(cur / ref), axis=-1)
 
 
 def psi_noise(reference_counts, current_counts, level: float = 0.99, draws: int = 2000) -> float:
@@ -85,8 +87,8 @@ def psi_noise(reference_counts, current_counts, level: float = 0.99, draws: int 
         return float("nan")
     pooled = (ref + cur) / (ref.sum() + cur.sum())
     rng = np.random.default_rng(0)
-    a, b = (np.maximum(rng.multinomial(int(n), pooled, size=draws) / n, _FLOOR) for n in (ref.sum(), cur.sum()))
-    return float(np.quantile(np.sum((b - a) * np.log(b / a), axis=1), level))
+    a, b = (rng.multinomial(int(n), pooled, size=draws) / n for n in (ref.sum(), cur.sum()))
+    return float(np.quantile(_psi(a, b), level))
 
 
 def psi(reference: pd.Series, current: pd.Series, bins: int = 10) -> float:
