@@ -1,7 +1,7 @@
 """nbgrader's own commands on a course whose source is `solutions/` (README: Grade with nbgrader).
 
 `generate_assignment` must make the labs the workbook ships, and `autograde` must give a right answer its
-points and a wrong one (wrong_answers.yaml) or a blank one (the lab's own cell) none. Autograde runs the labs
+points and a wrong one (wrong_answers.yaml), a shortcut (shortcuts.yaml) or a blank one (the lab's own cell) none. Autograde runs the labs
 that start no server: on the others each submission builds images or starts servers (minutes per lab); the
 workbook's checker runs them (test_labs.py).
 """
@@ -15,7 +15,7 @@ import nbformat
 import pandas as pd
 import pytest
 from nbgrader.api import Gradebook
-from test_labs import WRONG, lab_marks, with_answers
+from test_labs import SHORTCUTS, WRONG, lab_marks, with_answers
 
 from mlops_workbook.core import paths
 from mlops_workbook.course import envcheck, gradebook, labs, nbgrader_course
@@ -71,25 +71,26 @@ def _graded(cell) -> bool:
 
 
 def answer_kinds(lab: str) -> dict[str, str]:
-    """One learner per lab: one exercise right, the others wrong or blank by turns. Which exercise is right moves
-    from lab to lab, and the turns go on from lab to lab, so that the class meets every kind."""
+    """One learner per lab: one exercise right, the others wrong, a shortcut or blank by turns. Which exercise is
+    right moves from lab to lab, and the turns go on from lab to lab, so that the class meets every kind."""
     turn = LIGHT.index(lab)
     exercises = list(points_of(lab))
     right = exercises[turn % len(exercises)]
     others = [e for e in exercises if e != right]
-    return {right: "right"} | {e: ("wrong", "blank")[(turn + i) % 2] for i, e in enumerate(others)}
+    return {right: "right"} | {e: ("wrong", "shortcut", "blank")[(turn + i) % 3] for i, e in enumerate(others)}
 
 
-def test_the_class_meets_right_wrong_and_blank_answers():
+def test_the_class_meets_right_wrong_shortcut_and_blank_answers():
     kinds = [answer_kinds(lab) for lab in LIGHT]
     assert all(sorted(set(k.values())) != ["right"] and "right" in k.values() for k in kinds), kinds
-    assert {kind for k in kinds for kind in k.values()} == {"right", "wrong", "blank"}
+    assert {kind for k in kinds for kind in k.values()} == {"right", "wrong", "shortcut", "blank"}
 
 
 @pytest.mark.heavy  # a whole run of each light lab: for make test, not the edit loop
 @pytest.mark.parametrize("lab", [pytest.param(lab, marks=lab_marks(lab), id=lab) for lab in LIGHT])
 def test_autograde_gives_points_for_right_answers_only(tmp_path, lab):
-    """A right answer gets its points; a wrong one (wrong_answers.yaml) or a blank one (the lab's own cell) none.
+    """A right answer gets its points; a wrong one (wrong_answers.yaml), a shortcut (shortcuts.yaml: the key called,
+    an identity tested, a value hard-coded, a printed file copied) or a blank one (the lab's own cell) none.
     That every exercise's check tells right from wrong is test_labs.py's: nbgrader turns a check cell that raises
     into 0 points, and this shows it does so for each lab's cells as the workbook marks them."""
     folder = tmp_path / "course"
@@ -98,8 +99,9 @@ def test_autograde_gives_points_for_right_answers_only(tmp_path, lab):
     blank = nbformat.read(folder / "release" / lab / f"{lab}.ipynb", as_version=4)
     unanswered = {c.metadata["nbgrader"]["grade_id"]: c.source for c in blank.cells if _answer(c)}
     kinds = answer_kinds(lab)
+    on_file = {"wrong": WRONG[lab], "shortcut": SHORTCUTS[lab]}
     answers = {
-        e: WRONG[lab][e] if k == "wrong" else unanswered[f"{e}_answer"] for e, k in kinds.items() if k != "right"
+        e: on_file[k][e] if k in on_file else unanswered[f"{e}_answer"] for e, k in kinds.items() if k != "right"
     }
     target = folder / "submitted" / "learner" / lab / f"{lab}.ipynb"
     target.parent.mkdir(parents=True)
