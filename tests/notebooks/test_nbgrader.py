@@ -1,9 +1,9 @@
 """nbgrader's own commands on a course whose source is `solutions/` (README: Grade with nbgrader).
 
 `generate_assignment` must make the labs the workbook ships, and `autograde` must give a right answer its
-points and a wrong one (wrong_answers.yaml), a shortcut (shortcuts.yaml) or a blank one (the lab's own cell) none. Autograde runs the labs
-that start no server: on the others each submission builds images or starts servers (minutes per lab); the
-workbook's checker runs them (test_labs.py).
+points and a wrong one (wrong_answers.yaml), a shortcut (shortcuts.yaml) or a blank one (the lab's own cell)
+none. Autograde runs the labs that start no server: on the others each submission builds images or starts
+servers (minutes per lab); the workbook's checker runs them (test_labs.py).
 """
 
 import os
