@@ -1,4 +1,4 @@
-"""Training is reproducible, logs what the registry needs, and the gate never promotes a worse model."""
+"""Training is reproducible, logs what the registry needs, and the gate never promotes a version that scores worse."""
 
 from types import SimpleNamespace
 

@@ -5,7 +5,8 @@ margin, both scored on the same held-out rows; the gain must be more than those 
 paired bootstrap is `promotion_confidence` sure of must clear the margin), and accuracy and F1 must not fall below
 the champion's by more than the guardrail. A champion that no longer reaches the minimums on those rows (drift
 broke it) gives way to any version that does and ranks no worse. Otherwise the reason is recorded on the version.
-A worse model is never promoted.
+A version that scores worse on those rows is never promoted; of two equally good ones, the newer still passes about
+one time in ten at `promotion_confidence` 0.9 (the price of deciding on a sample).
 """
 
 from __future__ import annotations
