@@ -324,6 +324,12 @@ def test_the_deploy_command_gates_prod_on_staging_and_an_approval_and_rolls_out_
         assert steps == ["canary 10%"], buggy.stdout
         tested = re.search(r"load test: (\d+) requests \(.*\), (\d+) failed", buggy.stdout)
         assert tested and 0 < int(tested[2]) <= 0.1 * int(tested[1]), buggy.stdout  # at most the step's share
+        # version 1's image holds the code prod runs (the same commit): a model CT retrained, which prod's policy
+        # (retrain_release_mode: deployment) ships once staging passed, with no one to approve it
+        retrained = deploy_cli("prod", version="1")
+        assert retrained.returncode == 0, retrained.stdout + retrained.stderr
+        assert "a model retrained on the code prod runs, continuous deployment" in retrained.stdout, retrained.stdout
+        assert served_version(environments.load("prod").serve_port) == "1"
     finally:
         for env in ("staging", "prod"):
             cfg = environments.load(env, {"workspace": str(tmp_path)})

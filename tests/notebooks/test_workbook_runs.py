@@ -38,7 +38,7 @@ ROWS = {"03_cd_serving": 300}
 CALLERS_PYTEST = {"PYTEST_ADDOPTS": "-v --durations=3"}
 # What prod sets apart from staging that changes what a lesson does, and the workbook modules that read those keys.
 PROD_KEYS = ("release_mode", "retrain_release_mode", "mode_for_retrained_model")
-PROD_READERS = ("cd/rollout/release.py", "course/cli.py")
+PROD_READERS = ("cd/rollout/release.py",)
 # Keys prod sets apart whose value a lesson only passes on: each environment's value is tested where it is read.
 TESTED_PER_ENV = {"retrain_schedule": "test_pipelines.py: Airflow reads each environment's DAG, KFP compiles prod's"}
 MOVED_BY_EVERY_RUN = {"env", "workspace", "serve_port", "n_partitions", "rows_per_partition"}

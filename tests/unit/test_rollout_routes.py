@@ -148,7 +148,9 @@ def test_a_fresh_copy_exports_its_failures_at_zero_so_the_first_one_counts(train
 def test_a_load_test_without_an_analysis_to_feed_is_refused_before_any_deploy():
     from mlops_workbook.cd.rollout import release, strategies, targets
 
-    nothing = release.Cleared(deployment=None, release=targets.Release("1"))  # touched, it would raise
+    nothing = release.Cleared(
+        deployment=None, release=targets.Release("1"), mode="deployment"
+    )  # touched, it would raise
     with pytest.raises(errors.BadInputError, match="blue-green has none.*nothing deployed"):
         strategies.ship(nothing, "blue-green", "deployment", None, load_test=True)
 

@@ -16,6 +16,7 @@ from mlops_workbook.core.docker.images import DOCKERFILE
 
 IMAGE = "ride-completion"
 MODEL_VERSION_LABEL = "ai.mlops-workbook.model-version"  # set by the Dockerfile from MODEL_VERSION
+REVISION_LABEL = "org.opencontainers.image.revision"  # set by the Dockerfile from GIT_COMMIT: the code
 TRAINED_ON_LABEL = "ai.mlops-workbook.trained-on"  # set by CI's package step: the data its model learned from
 MODEL_NAME_LABEL = "ai.mlops-workbook.model-name"  # set by CI's package step: the registered model (a learner's)
 

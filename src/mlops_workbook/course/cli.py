@@ -443,7 +443,7 @@ def deploy_image(
     judged = strategy is Strategy.canary and cleared.deployment.live() is not None  # its outcome tags the version
     client = _registry_holding(_config("staging", param), cleared.release.version) if judged else None
     say = functools.partial(console.print, soft_wrap=True)
-    event = strategies.ship(cleared, strategy, cfg.release_mode, cfg.rollout, load_test, client, say)
+    event = strategies.ship(cleared, strategy, cleared.mode, cfg.rollout, load_test, client, say)
     if event is not None:
         console.print(
             f"{env}: version {event.version} from {image} is live on port {cfg.serve_port} ({event.reason})"

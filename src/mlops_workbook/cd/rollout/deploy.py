@@ -79,7 +79,7 @@ class Deployment:
     """One environment's serving: the router on `serve_port`, and the app in a blue or a green slot."""
 
     def __init__(self, cfg, target, folder: Path | None = None):
-        self.env, self.port, self.target = cfg.env, cfg.serve_port, target
+        self.cfg, self.env, self.port, self.target = cfg, cfg.env, cfg.serve_port, target
         self.folder = Path(folder) if folder is not None else state_folder(cfg.env)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.router = Router(self.folder / "router", cfg.serve_port, cfg.env)

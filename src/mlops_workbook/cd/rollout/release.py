@@ -3,6 +3,7 @@
 `release_mode: deployment` puts a release in prod automatically once it is live in staging.
 `release_mode: delivery` stops before prod until a person approves; who approved, and when, is
 recorded in prod's deploy history. Either way, nothing reaches prod that did not pass staging.
+A model CT retrained on the code prod already runs goes by `retrain_release_mode` (mode_for): the team's policy.
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ def may_go_to_prod(mode: str, staging_passed: bool, approved_by: str | None) -> 
         "continuous delivery: waiting for a person to approve "
         "(papermill -p approved_by <name>, or mlops-workbook deploy --approved-by <name>)",
     )
+
+
+def mode_for(cfg, code: str | None, live_code: str | None) -> str:
+    """The release mode a release goes by, as the environment's config states the team's policy: a model CT
+    retrained on the code the environment already runs (the same commit, another version) by retrain_release_mode,
+    anything else by release_mode (a code change; so is a release whose commit is unknown)."""
+    known = code not in (None, "", "unknown")
+    return cfg.mode_for_retrained_model() if known and code == live_code else cfg.release_mode
 
 
 def candidates_from(cfg) -> environments.EnvConfig:
@@ -71,13 +80,14 @@ def promote(
     release: Release,
     staging: Deployment,
     prod: Deployment,
-    mode: str,
+    mode: str | None = None,
     approved_by: str | None = None,
     gate=may_go_to_prod,
     canary=None,
 ) -> Promotion:
     """Deploy to staging, then to prod if the gate says so (`gate` is may_go_to_prod unless a lab passes its own):
-    blue/green, or with `canary` (a progressive.Rollout of prod) by its steps, each judged by prod's Prometheus."""
+    blue/green, or with `canary` (a progressive.Rollout of prod) by its steps, each judged by prod's Prometheus.
+    `mode` None: prod's config decides (mode_for), by whether the release holds the code prod runs."""
     if canary is not None and (canary.deployment.env, canary.deployment.folder) != (prod.env, prod.folder):
         raise errors.BadInputError(
             f"the canary given rolls out to {canary.deployment.env}, not to prod: make it with prod's Deployment "
@@ -89,7 +99,13 @@ def promote(
             staged = staging.deploy(release)
         except DeployError:
             pass  # the failure is in staging's history; prod is not touched
+    by_policy = mode is None
+    if by_policy:
+        live = prod.live()
+        mode = mode_for(prod.cfg, code_of(release), live and code_of(live.release))
     decision = gate(mode, staged is not None, approved_by)
+    if by_policy and mode != prod.cfg.release_mode:
+        decision = Decision(decision.goes_to_prod, f"a model retrained on the code prod runs, {decision.reason}")
     if not decision.goes_to_prod:
         return Promotion(staged, decision, None)
     if canary is not None:
@@ -103,6 +119,7 @@ class Cleared:
 
     deployment: Deployment
     release: Release
+    mode: str  # the release mode it goes by (mode_for)
     why: str = ""
     approved_by: str | None = None
 
@@ -152,10 +169,33 @@ def clear_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Cleare
             f"(learner: {cfg.learner}): deploy an image CI packaged from your model, with your `learner`"
         )
     if cfg.env != "prod":
-        return Cleared(Deployment(cfg, target), chosen)
-    staging = Deployment(staging_cfg, target)
-    decision = may_go_to_prod(cfg.release_mode, staging.serving(chosen) is not None, approved_by)
+        return Cleared(Deployment(cfg, target), chosen, cfg.release_mode)
+    prod, staging = Deployment(cfg, target), Deployment(staging_cfg, target)
+    live = prod.live()
+    mode = mode_for(cfg, labels.get(serving_image.REVISION_LABEL), live and code_of(live.release))
+    decision = may_go_to_prod(mode, staging.serving(chosen) is not None, approved_by)
     if not decision.goes_to_prod:
         raise DeployError(f"{image} does not go to prod: {decision.reason}")
-    approver = approved_by if cfg.release_mode == "delivery" else None  # under deployment, nobody approves
-    return Cleared(Deployment(cfg, target), chosen, decision.reason, approver)
+    approver = approved_by if mode == "delivery" else None  # under deployment, nobody approves
+    why = decision.reason if mode == cfg.release_mode else f"a model retrained on the code prod runs, {decision.reason}"
+    return Cleared(prod, chosen, mode, why, approver)
+
+
+def code_of(release: Release) -> str | None:
+    """The commit of the code a release's image holds (its revision label); None for a process (no image) or an
+    image no longer here."""
+    import docker.errors
+
+    from mlops_workbook.ci import serving_image
+    from mlops_workbook.core.docker import images
+
+    if not (release.image_id or release.image):
+        return None
+    try:
+        return (
+            images.docker_client()
+            .images.get(release.image_id or release.image)
+            .labels.get(serving_image.REVISION_LABEL)
+        )
+    except docker.errors.ImageNotFound:
+        return None

@@ -32,8 +32,9 @@ STRATEGIES = ("blue-green", "canary", "shadow")
 
 
 def ship(cleared: Cleared, strategy: str, mode: str, policy, load_test=False, client=None, show=print):
-    """Ship `cleared` by `strategy` under `mode` (the environment's release_mode) and `policy` (its rollout); `client`
-    an MLflow client that tags the version with a rollout's outcome. The live Event, or None after a shadow."""
+    """Ship `cleared` by `strategy` under `mode` (release.mode_for: the policy in the config) and `policy` (its
+    rollout); `client` an MLflow client that tags the version with a rollout's outcome. The live Event, or None after
+    a shadow."""
     if strategy not in STRATEGIES:
         raise errors.BadInputError(f"strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}; nothing deployed")
     if load_test and strategy == "blue-green":
