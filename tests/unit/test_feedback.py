@@ -111,8 +111,12 @@ def test_an_alias_made_in_an_earlier_answer_is_seen(shell, capsys):
         ("import operator, statistics\nmiddle = operator.attrgetter('med' + 'ian')(statistics)", "attrgetter"),
         ("import inspect, statistics\nmiddle = dict(inspect.getmembers(statistics))['med' + 'ian']", "getmembers"),
         ("import pkgutil\nmiddle = pkgutil.resolve_name('statistics:' + 'naidem'[::-1])", "resolve_name"),
+        (  # the module's file read: a table or a function's code is there to parse out (00 ex1's stages)
+            "import statistics\nsource = open(statistics.__file__).read()\nmiddle = lambda values: sorted(values)[1]",
+            "__file__",
+        ),
     ],
-    ids=["vars", "__dict__", "attrgetter", "getmembers", "resolve_name"],
+    ids=["vars", "__dict__", "attrgetter", "getmembers", "resolve_name", "__file__"],
 )
 def test_an_answer_that_reaches_code_by_a_built_name_is_wrong(shell, capsys, answer, way):
     run(shell, capsys, "answer", answer)

@@ -100,7 +100,8 @@ def show_verdicts() -> None:
     shell.set_custom_exc((Exception, KeyboardInterrupt), _session.show_error)
 
 
-# The ways to reach a function without writing its name: a check that names its key refuses them too.
+# The ways to reach a function without writing its name, or its source without calling it: a check that names its key
+# refuses them too.
 AROUND = (
     "getattr",
     "vars",
@@ -127,6 +128,14 @@ AROUND = (
     "run_path",  # runpy
     "run_module",
     "patch",  # unittest.mock: another function made to answer for one the check calls
+    "__file__",  # the module's source read as a file, its table or function parsed out of it
+    "__spec__",
+    "__loader__",
+    "__cached__",
+    "get_source",
+    "getsourcefile",
+    "getfile",
+    "linecache",
 )
 
 
