@@ -35,7 +35,9 @@ def _once(env: str, folder: Path) -> dict[str, float]:
     metrics = training.evaluate(model, held_out)
     times["train + evaluate"] = time.perf_counter() - start
     start = time.perf_counter()
-    training.log_and_register(model, {"env": env}, metrics, held_out, registry, "bench", train_rows)
+    training.log_and_register(
+        model, {"env": env, "data_source": cfg.data_source}, metrics, held_out, registry, "bench", train_rows
+    )
     times["MLflow log + register"] = time.perf_counter() - start
     times["rows"] = len(train_rows) + len(held_out)
     return times

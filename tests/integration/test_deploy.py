@@ -143,7 +143,10 @@ def test_a_model_that_learned_from_fake_data_serves_dev_only_and_is_refused_else
     with pytest.raises(deploy.DeployError, match=r"learned from fake data \(dev's\), so it serves dev only"):
         staging.deploy(fake)
     assert staging.live() is None and deploy.port_free(staging.slot_port("blue"))  # nothing was started
-    assert list(staging.history()["outcome"]) == ["rejected"]
+    unsaid = dataclasses.replace(release, trained_on=None)  # a version whose run did not record its data
+    with pytest.raises(deploy.DeployError, match="does not say what data its model learned from"):
+        staging.deploy(unsaid)
+    assert staging.live() is None and list(staging.history()["outcome"]) == ["rejected", "rejected"]
     assert dev.deploy(fake).outcome == "live"
 
 
@@ -181,6 +184,13 @@ def tagged(registry, tmp_path_factory):
     return {version: built.tag for version, built in made.items()}
 
 
+def released(version: str, image: str) -> targets.Release:
+    """A release of CI's image that says what its model learned from, as the image's label does (outside dev a
+    release that does not say is refused)."""
+    trained_on = images.docker_client().images.get(image).labels.get(serving_image.TRAINED_ON_LABEL)
+    return targets.Release(version, image, trained_on=trained_on)
+
+
 def derived(image: str, suffix: str, line: str) -> str:
     """CI's image with one more Dockerfile line, tagged `<image>-<suffix>`."""
     tag = f"{image}-{suffix}"
@@ -211,9 +221,9 @@ def staging_and_prod(tagged, tmp_path):
 @pytest.mark.component("docker")
 def test_a_container_deploy_switches_images_and_a_broken_image_never_takes_over(staging_and_prod, tagged, tmp_path):
     staging, _ = staging_and_prod
-    staging.deploy(targets.Release("1", tagged["1"]))
+    staging.deploy(released("1", tagged["1"]))
     with traffic.Traffic(staging.port, smoke.sample_rows(2, 1)) as users:
-        staging.deploy(targets.Release("2", tagged["2"]))
+        staging.deploy(released("2", tagged["2"]))
     assert users.failed() == 0 and served_version(staging.port) == "2"
     client = images.docker_client()
     broken = tmp_path / "broken-model"
@@ -226,7 +236,7 @@ def test_a_container_deploy_switches_images_and_a_broken_image_never_takes_over(
         {},
     )
     with pytest.raises(deploy.DeployError, match="did not become healthy"):
-        staging.deploy(targets.Release("3", f"{TAG}-broken"))
+        staging.deploy(targets.Release("3", f"{TAG}-broken", trained_on="warehouse"))
     assert served_version(staging.port) == "2"
     ours = client.containers.list(filters={"label": f"{instance.LABEL}={instance.number()}"})
     assert len([c for c in ours if c.name.startswith("ride-completion-staging-")]) == 1
@@ -235,7 +245,7 @@ def test_a_container_deploy_switches_images_and_a_broken_image_never_takes_over(
 @pytest.mark.component("docker")
 def test_continuous_delivery_waits_for_an_approval_and_records_it(staging_and_prod, tagged):
     staging, prod = staging_and_prod
-    chosen = targets.Release("2", tagged["2"])
+    chosen = released("2", tagged["2"])
     waiting = release.promote(chosen, staging, prod, mode="delivery")
     assert waiting.staging.outcome == "live" and waiting.prod is None and "waiting" in waiting.decision.reason
     assert prod.live() is None
@@ -248,14 +258,16 @@ def test_continuous_delivery_waits_for_an_approval_and_records_it(staging_and_pr
 @pytest.mark.component("docker")
 def test_continuous_deployment_goes_to_prod_once_staging_passes(staging_and_prod, tagged):
     staging, prod = staging_and_prod
-    outcome = release.promote(targets.Release("1", tagged["1"]), staging, prod, mode="deployment")
+    outcome = release.promote(released("1", tagged["1"]), staging, prod, mode="deployment")
     assert outcome.prod.outcome == "live" and outcome.prod.approved_by is None and served_version(prod.port) == "1"
 
 
 @pytest.mark.component("docker")
 def test_nothing_reaches_prod_when_staging_fails(staging_and_prod, tagged):
     staging, prod = staging_and_prod
-    outcome = release.promote(targets.Release("1", tagged["2"]), staging, prod, mode="deployment")
+    outcome = release.promote(
+        targets.Release("1", tagged["2"], trained_on="warehouse"), staging, prod, mode="deployment"
+    )  # version 2's image, said to serve version 1: its smoke test fails in staging
     assert outcome.staging is None and outcome.prod is None and "did not pass staging" in outcome.decision.reason
     assert prod.live() is None
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from mlops_workbook.cm import drift
+from mlops_workbook.core import errors
 from mlops_workbook.ct import features, gate, training
 from mlops_workbook.example import data, schema, tracking
 
@@ -87,7 +88,13 @@ def empty_registry(tmp_path):
 def register(model, halves, registry, note):
     train, held_out = halves
     return training.log_and_register(
-        model, {"note": note}, training.evaluate(model, held_out), held_out, registry, note, train
+        model,
+        {"note": note, "data_source": "fake"},
+        training.evaluate(model, held_out),
+        held_out,
+        registry,
+        note,
+        train,
     )
 
 
@@ -95,6 +102,19 @@ def register(model, halves, registry, note):
 GATE = SimpleNamespace(
     min_accuracy=0.5, min_roc_auc=0.55, promotion_margin=0.0, promotion_confidence=0.9, guardrail_tolerance=0.01, seed=0
 )
+
+
+@pytest.mark.slow
+def test_a_version_that_does_not_say_what_data_it_learned_from_is_refused_before_anything_is_logged(
+    empty_registry, halves
+):
+    train, held_out = halves
+    model = training.train(train, seed=0)
+    with pytest.raises(errors.BadInputError, match="say what data the model learned from, one of fake, warehouse"):
+        training.log_and_register(
+            model, {"seed": 0}, training.evaluate(model, held_out), held_out, empty_registry, "x", train
+        )
+    assert empty_registry.search_registered_models() == [] and mlflow.search_runs(output_format="list") == []
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ same predictions: the reproducibility check in CI relies on it.
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 from importlib.metadata import version
 
@@ -18,6 +19,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mlops_workbook.cm import drift
+from mlops_workbook.core import environments, errors
 from mlops_workbook.ct import features
 from mlops_workbook.example import schema, tracking
 
@@ -107,7 +109,15 @@ def log_and_register(
     tell when live inputs move away from what it learned (07_cm_monitoring). `lineage` (the feature
     manifests trained on) is logged too, so every version can say which data it saw, and the evaluation
     rows (model inputs and label), on which CI checks that the converted model answers alike (ci.conversion).
+    `params` must say what data the model learned from (`data_source`): outside dev only a version that learned
+    from real data serves, so one that does not say is refused before anything is logged.
     """
+    sources = typing.get_args(environments.EnvConfig.model_fields["data_source"].annotation)
+    if params.get("data_source") not in sources:
+        raise errors.BadInputError(
+            f"params['data_source'] is {params.get('data_source')!r}: say what data the model learned from, one of "
+            f"{', '.join(sources)} (the config's data_source); nothing was logged"
+        )
     import tempfile
 
     import mlflow

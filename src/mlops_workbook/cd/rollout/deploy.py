@@ -116,12 +116,18 @@ class Deployment:
 
     def start_beside(self, release: Release, slot: str) -> Copy:
         """Start `release` in `slot`, beside the live copy; it takes no traffic yet. The warm copy holds that slot
-        (a shadow or a canary takes it too): it stops first. A model that learned from fake data never serves
-        outside dev: refused before anything stops."""
-        if release.trained_on == "fake" and self.env != "dev":
+        (a shadow or a canary takes it too): it stops first. Outside dev only a model known to have learned from
+        real data serves (one from fake data, or whose data no one recorded, was never judged on real rows):
+        refused before anything stops."""
+        if self.env != "dev" and release.trained_on in ("fake", None, "unknown"):
+            said = (
+                "its model learned from fake data (dev's), so it serves dev only"
+                if release.trained_on == "fake"
+                else f"version {release.version} does not say what data its model learned from (trained_on, which "
+                "target.release reads from the version's run), so it does not serve outside dev"
+            )
             raise errors.BadInputError(
-                f"its model learned from fake data (dev's), so it serves dev only; release a version CT trained on "
-                f"{self.env}'s data (`mlops-workbook retrain --env {self.env}`)"
+                f"{said}; release a version CT trained on {self.env}'s data (`mlops-workbook retrain --env {self.env}`)"
             )
         self.retire_warm()
         port = self.slot_port(slot)
@@ -182,7 +188,7 @@ class Deployment:
     def rollback(self, client) -> Event:
         """Serve the model version that was live before this one again: `champion` moves back, then the router
         switches to the warm copy of it (or, when none is warm, a deploy starts one)."""
-        from mlops_workbook.ct import gate
+        from mlops_workbook.ct import gate, training
         from mlops_workbook.example import tracking
 
         live = self.live()
@@ -222,6 +228,7 @@ class Deployment:
                 previous.image,
                 previous.model_dir,
                 image_id=previous.image_id if isinstance(previous.image_id, str) else None,
+                trained_on=training.trained_on(client, previous.version),  # what it learned from, as when it went live
             ),
             why=f"rollback from version {live.release.version}: a cold start, as no copy of it was warm",
         )
