@@ -83,6 +83,7 @@ def test_a_process_dies_with_the_process_that_started_it(tmp_path):
     assert not processes.running("pytest-orphan")
 
 
+@pytest.mark.heavy  # starts servers and waits for each to stop: make test's, not the edit loop's
 def test_the_stop_command_stops_every_process_this_instance_started(tmp_path):
     started = [processes.start(f"pytest-stop-{n}", SLEEP, tmp_path / f"log{n}").pid for n in range(2)]
     live = deploy.state_folder("pytest-stop") / "live.json"  # a deploy whose copy was one of them
@@ -97,6 +98,7 @@ def test_the_stop_command_stops_every_process_this_instance_started(tmp_path):
     assert not live.exists() and not warm.exists(), "an environment whose copies were stopped has none any more"
 
 
+@pytest.mark.heavy  # starts servers and waits for each to stop: make test's, not the edit loop's
 def test_stop_also_clears_what_a_finished_run_left_but_not_what_a_running_one_holds(tmp_path):
     """`mlops-workbook run` runs notebooks side by side in instances of their own: after it was killed,
     one `stop` clears them all, and a run still going keeps its processes."""

@@ -65,6 +65,7 @@ def test_a_kernel_that_dies_is_reported_like_a_failing_notebook(tmp_path, stagin
     assert "the kernel died" in message and "mlops-workbook stop" in message
 
 
+@pytest.mark.heavy  # runs notebooks side by side, each in its kernel: make test's, not the edit loop's
 def test_side_by_side_each_notebook_has_an_instance_of_its_own(tmp_path, staging):
     shown = "import os\nprint('instance', os.environ['MLOPS_WORKBOOK_INSTANCE'])"
     todo = [notebook(tmp_path / f"0{n}_n.ipynb", "env = 'dev'", "import time\ntime.sleep(2)", shown) for n in range(3)]
@@ -74,6 +75,7 @@ def test_side_by_side_each_notebook_has_an_instance_of_its_own(tmp_path, staging
     assert len(seen) == 3 and "instance 0\n" not in seen
 
 
+@pytest.mark.heavy  # runs notebooks side by side, each in its kernel: make test's, not the edit loop's
 def test_side_by_side_a_failure_is_reported_and_no_new_notebook_starts(tmp_path, staging):
     broken = notebook(tmp_path / "01_broken.ipynb", "env = 'dev'", "ratio = 1 / 0")
     slow = notebook(tmp_path / "02_slow.ipynb", "env = 'dev'", "import time\ntime.sleep(8)")
