@@ -233,8 +233,8 @@ BROKEN_COMMITS = {
 
 @runs_the_pipeline
 def test_a_broken_commit_fails_the_jobs_it_breaks_and_is_not_packaged(repo):
-    """Both breakages in one commit: each fails its own job and only that one (a stage runs all its jobs), and
-    no package stage runs."""
+    """Both breakages in one commit: the test stage runs all its jobs, the two jobs they break fail, each saying
+    why in its own log, the others pass, and no package stage runs."""
     for name, old, new, _, _ in BROKEN_COMMITS.values():
         break_file(repo, name, old, new)
     done = ci_pipeline.run(repo, variables={"PYTEST_ADDOPTS": "-k triggers"})  # the broken test is a trigger test

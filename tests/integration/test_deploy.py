@@ -144,7 +144,7 @@ def test_a_model_that_learned_from_fake_data_serves_dev_only_and_is_refused_else
         staging.deploy(fake)
     assert staging.live() is None and deploy.port_free(staging.slot_port("blue"))  # nothing was started
     unsaid = dataclasses.replace(release, trained_on=None)  # a version whose run did not record its data
-    with pytest.raises(deploy.DeployError, match="does not say what data its model learned from"):
+    with pytest.raises(deploy.DeployError, match="does not say it learned from real data"):
         staging.deploy(unsaid)
     assert staging.live() is None and list(staging.history()["outcome"]) == ["rejected", "rejected"]
     assert dev.deploy(fake).outcome == "live"

@@ -129,8 +129,6 @@ def test_a_copy_with_a_line_added_or_changed_is_still_a_copy():
     project = (paths.project_root() / "Dockerfile").read_text()
     assert feedback.similarity(project + "LABEL reviewed=yes\n", project) > 0.9
     assert feedback.similarity(project.replace("--interval=2s", "--interval=3s"), project) > 0.9
-    renamed = project.replace("/build/", "/src/").replace("/opt/venv", "/venv").replace("dependencies", "deps")
-    assert feedback.similarity(renamed, project) > 0.95  # its folders and a stage renamed: still the project's
     naive = 'FROM python:3.11-slim\nCOPY . /app\nRUN pip install /app\nCMD ["uvicorn", "app"]\n'
     assert feedback.similarity(naive, project) < 0.2
 

@@ -16,9 +16,14 @@ from mlops_workbook.example import bundle
 
 
 def git_commit() -> str:
-    """The commit being packaged (what the image's revision label says), or "unknown" outside git."""
-    result = commands.run(["git", "rev-parse", "HEAD"], "reading the commit", check=False, cwd=paths.project_root())
-    return result.stdout.strip() if result.returncode == 0 else "unknown"
+    """The commit being packaged (what the image's revision label says), "<commit>-dirty" when the package's code
+    differs from it (`src/` edited, not committed: the image holds code no commit names), or "unknown" outside git."""
+    root = paths.project_root()
+    result = commands.run(["git", "rev-parse", "HEAD"], "reading the commit", check=False, cwd=root)
+    if result.returncode != 0:
+        return "unknown"
+    edited = commands.run(["git", "diff", "--quiet", "HEAD", "--", "src"], "comparing src/", check=False, cwd=root)
+    return result.stdout.strip() + ("-dirty" if edited.returncode == 1 else "")
 
 
 def package_champion(registry, client, folder: Path, tag: str) -> tuple[images.Built, bundle.Facts]:

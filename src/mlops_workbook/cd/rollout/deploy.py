@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+import typing
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,8 +23,11 @@ from mlops_workbook.cd.rollout.router import Router, RouterError
 from mlops_workbook.cd.rollout.targets import Copy, Release
 from mlops_workbook.ci import smoke
 from mlops_workbook.core import errors, http_client, instance, paths, waiting
+from mlops_workbook.core.environments import EnvConfig
 
 SLOTS = ("blue", "green")
+# What a model may have learned from to serve outside dev: the config's data sources but dev's fake rows.
+REAL_DATA = tuple(s for s in typing.get_args(EnvConfig.model_fields["data_source"].annotation) if s != "fake")
 STATE = Path("runs/environments")  # <instance>/<env>: its live copy, router and history (git-ignored)
 
 
@@ -119,12 +123,12 @@ class Deployment:
         (a shadow or a canary takes it too): it stops first. Outside dev only a model known to have learned from
         real data serves (one from fake data, or whose data no one recorded, was never judged on real rows):
         refused before anything stops."""
-        if self.env != "dev" and release.trained_on in ("fake", None, "unknown"):
+        if self.env != "dev" and release.trained_on not in REAL_DATA:
             said = (
                 "its model learned from fake data (dev's), so it serves dev only"
                 if release.trained_on == "fake"
-                else f"version {release.version} does not say what data its model learned from (trained_on, which "
-                "target.release reads from the version's run), so it does not serve outside dev"
+                else f"version {release.version} does not say it learned from real data (trained_on "
+                f"{release.trained_on!r}: its run's data_source, or its image's label), so it serves dev only"
             )
             raise errors.BadInputError(
                 f"{said}; release a version CT trained on {self.env}'s data (`mlops-workbook retrain --env {self.env}`)"

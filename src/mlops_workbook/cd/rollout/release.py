@@ -41,8 +41,9 @@ def may_go_to_prod(mode: str, staging_passed: bool, approved_by: str | None) -> 
 def mode_for(cfg, code: str | None, live_code: str | None) -> str:
     """The release mode a release goes by, as the environment's config states the team's policy: a model CT
     retrained on the code the environment already runs (the same commit, another version) by retrain_release_mode,
-    anything else by release_mode (a code change; so is a release whose commit is unknown)."""
-    known = code not in (None, "", "unknown")
+    anything else by release_mode (a code change; so is a release whose commit is unknown or has edits no commit
+    holds: packaging.git_commit)."""
+    known = code not in (None, "", "unknown") and not code.endswith("-dirty")  # -dirty: code no commit names
     return cfg.mode_for_retrained_model() if known and code == live_code else cfg.release_mode
 
 
@@ -155,6 +156,7 @@ def clear_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Cleare
     chosen = Release(
         labels.get(serving_image.MODEL_VERSION_LABEL, "unknown"),
         image,
+        image_id=client.images.get(image).id,  # that very build: its tag may move, its code may not (code_of)
         trained_on=labels.get(serving_image.TRAINED_ON_LABEL),
     )
     if chosen.trained_on in (None, "unknown") and cfg.env != "dev":
