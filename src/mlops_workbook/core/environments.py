@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from mlops_workbook.core import errors, instance, paths
 
 ENVIRONMENTS = ("dev", "staging", "prod")
+DataSource = Literal["fake", "warehouse"]
+DATA_SOURCES = get_args(DataSource)  # what a model can say it learned from (a run's data_source)
 # Team mode's servers (cd/team), next to the environment's serve_port like every other of its ports; the `up` that
 # starts them records where they listen (TEAM_RECORD, in the stack's folder) for the runs of other instances.
 TEAM_PORTS = {"postgres": 50, "mlflow": 51, "airflow": 52}
@@ -69,7 +71,7 @@ class EnvConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     env: Literal["dev", "staging", "prod"]
-    data_source: Literal["fake", "warehouse"] = Field(
+    data_source: DataSource = Field(
         description="fake: rows drawn from the schema; warehouse: the simulated production source"
     )
     n_partitions: int = Field(ge=2, le=60, description="daily partitions to read")

@@ -6,7 +6,6 @@ same predictions: the reproducibility check in CI relies on it.
 
 from __future__ import annotations
 
-import typing
 from dataclasses import dataclass
 from importlib.metadata import version
 
@@ -112,11 +111,10 @@ def log_and_register(
     `params` must say what data the model learned from (`data_source`): outside dev only a version that learned
     from real data serves, so one that does not say is refused before anything is logged.
     """
-    sources = typing.get_args(environments.EnvConfig.model_fields["data_source"].annotation)
-    if params.get("data_source") not in sources:
+    if params.get("data_source") not in environments.DATA_SOURCES:
         raise errors.BadInputError(
             f"params['data_source'] is {params.get('data_source')!r}: say what data the model learned from, one of "
-            f"{', '.join(sources)} (the config's data_source); nothing was logged"
+            f"{', '.join(environments.DATA_SOURCES)} (the config's data_source); nothing was logged"
         )
     import tempfile
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import socket
 import time
-import typing
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,12 +21,11 @@ import pandas as pd
 from mlops_workbook.cd.rollout.router import Router, RouterError
 from mlops_workbook.cd.rollout.targets import Copy, Release
 from mlops_workbook.ci import smoke
-from mlops_workbook.core import errors, http_client, instance, paths, waiting
-from mlops_workbook.core.environments import EnvConfig
+from mlops_workbook.core import environments, errors, http_client, instance, paths, waiting
 
 SLOTS = ("blue", "green")
 # What a model may have learned from to serve outside dev: the config's data sources but dev's fake rows.
-REAL_DATA = tuple(s for s in typing.get_args(EnvConfig.model_fields["data_source"].annotation) if s != "fake")
+REAL_DATA = tuple(source for source in environments.DATA_SOURCES if source != "fake")
 STATE = Path("runs/environments")  # <instance>/<env>: its live copy, router and history (git-ignored)
 
 

@@ -47,6 +47,17 @@ def mode_for(cfg, code: str | None, live_code: str | None) -> str:
     return cfg.mode_for_retrained_model() if known and code == live_code else cfg.release_mode
 
 
+def by_policy(prod: Deployment, release: Release, staging_passed: bool, approved_by, gate=may_go_to_prod):
+    """Prod's policy applied to `release`: the mode it goes by (mode_for, its code against the live copy's) and the
+    gate's decision, which says when it is a retrained model's."""
+    live = prod.live()
+    mode = mode_for(prod.cfg, code_of(release), live and code_of(live.release))
+    decision = gate(mode, staging_passed, approved_by)
+    if mode != prod.cfg.release_mode:
+        decision = Decision(decision.goes_to_prod, f"a model retrained on the code prod runs, {decision.reason}")
+    return mode, decision
+
+
 def candidates_from(cfg) -> environments.EnvConfig:
     """Whose CT pipeline a release to staging and prod comes from: the environment's own when it trains on real
     data; from dev, whose models learned from fake rows and never leave it, staging's (embedded: dev runs no
@@ -100,13 +111,10 @@ def promote(
             staged = staging.deploy(release)
         except DeployError:
             pass  # the failure is in staging's history; prod is not touched
-    by_policy = mode is None
-    if by_policy:
-        live = prod.live()
-        mode = mode_for(prod.cfg, code_of(release), live and code_of(live.release))
-    decision = gate(mode, staged is not None, approved_by)
-    if by_policy and mode != prod.cfg.release_mode:
-        decision = Decision(decision.goes_to_prod, f"a model retrained on the code prod runs, {decision.reason}")
+    if mode is None:
+        mode, decision = by_policy(prod, release, staged is not None, approved_by, gate)
+    else:
+        decision = gate(mode, staged is not None, approved_by)
     if not decision.goes_to_prod:
         return Promotion(staged, decision, None)
     if canary is not None:
@@ -147,16 +155,16 @@ def clear_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Cleare
         )
     client = images.docker_client()
     try:
-        labels = client.images.get(image).labels
+        built = client.images.get(image)
     except docker.errors.ImageNotFound:
         raise errors.UnavailableError(
             f"no image {image} here: build it first (mlops-workbook ci package --tag {image})"
         ) from None
-    target = ContainerTarget(client, cfg.workspace_dir() / "copies", cfg.env)
+    labels, target = built.labels, ContainerTarget(client, cfg.workspace_dir() / "copies", cfg.env)
     chosen = Release(
         labels.get(serving_image.MODEL_VERSION_LABEL, "unknown"),
         image,
-        image_id=client.images.get(image).id,  # that very build: its tag may move, its code may not (code_of)
+        image_id=built.id,  # that very build: its tag may move, its code may not (code_of)
         trained_on=labels.get(serving_image.TRAINED_ON_LABEL),
     )
     if chosen.trained_on in (None, "unknown") and cfg.env != "dev":
@@ -173,14 +181,11 @@ def clear_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Cleare
     if cfg.env != "prod":
         return Cleared(Deployment(cfg, target), chosen, cfg.release_mode)
     prod, staging = Deployment(cfg, target), Deployment(staging_cfg, target)
-    live = prod.live()
-    mode = mode_for(cfg, labels.get(serving_image.REVISION_LABEL), live and code_of(live.release))
-    decision = may_go_to_prod(mode, staging.serving(chosen) is not None, approved_by)
+    mode, decision = by_policy(prod, chosen, staging.serving(chosen) is not None, approved_by)
     if not decision.goes_to_prod:
         raise DeployError(f"{image} does not go to prod: {decision.reason}")
     approver = approved_by if mode == "delivery" else None  # under deployment, nobody approves
-    why = decision.reason if mode == cfg.release_mode else f"a model retrained on the code prod runs, {decision.reason}"
-    return Cleared(prod, chosen, mode, why, approver)
+    return Cleared(prod, chosen, mode, decision.reason, approver)
 
 
 def code_of(release: Release) -> str | None:
