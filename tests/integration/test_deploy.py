@@ -274,12 +274,12 @@ def test_nothing_reaches_prod_when_staging_fails(staging_and_prod, tagged):
 
 @pytest.mark.component("docker")
 def test_the_deploy_command_gates_prod_on_staging_and_an_approval_and_rolls_out_by_strategy(registry, tagged, tmp_path):
-    short = {**environments.load("staging").rollout.model_dump(), "steps": [10, 50], "step_seconds": 2}
+    short = {**environments.load("staging").rollout.model_dump(), "steps": [10, 50], "step_seconds": 120}  # 2 s
 
     def deploy_cli(env, *extra, version="2", image=None):
         return subprocess.run(
             [CLI, "deploy", "--env", env, "--image", image or tagged[version], "-p", f"workspace={tmp_path}"]
-            + ["-p", f"rollout={json.dumps({**short, 'bake_seconds': 2})}", *extra],
+            + ["-p", f"rollout={json.dumps({**short, 'bake_seconds': 120})}", *extra],
             capture_output=True,
             text=True,
             timeout=300,

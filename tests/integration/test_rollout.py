@@ -25,7 +25,8 @@ from mlops_workbook.example import data, tracking
 
 pytestmark = [pytest.mark.component("nginx"), pytest.mark.component("prometheus")]
 PORT = instance.TEST_PORTS["rollout"]  # moved to this run's instance by the config
-FAST = {"steps": [10, 50], "step_seconds": 2, "bake_seconds": 2}  # dev's policy, held shorter
+HELD_2_S = 2 * environments.DEMO_SPEEDUP  # a team's 2 minutes
+FAST = {"steps": [10, 50], "step_seconds": HELD_2_S, "bake_seconds": HELD_2_S}  # dev's policy, held 2 s
 
 
 @pytest.fixture(scope="module")

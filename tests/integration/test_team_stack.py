@@ -48,8 +48,8 @@ NEEDS = {"postgres", "airflow", "kfp", *(need for nb in LESSONS for need in envc
 pytestmark = [pytest.mark.slow, pytest.mark.component(*NEEDS)]  # kfp: deploy-pipelines; the lessons' own needs
 SHORT_ROLLOUT = {  # p99 up to the top bucket (1 s), as test_workbook_runs.short_rollout says why
     **environments.load("staging").rollout.model_dump(),
-    "step_seconds": 2,
-    "bake_seconds": 2,
+    "step_seconds": 2 * environments.DEMO_SPEEDUP,  # held 2 s
+    "bake_seconds": 2 * environments.DEMO_SPEEDUP,
     "max_p99_ms": 999,
 }
 

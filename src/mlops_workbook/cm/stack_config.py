@@ -16,12 +16,12 @@ from pathlib import Path
 import yaml
 
 from mlops_workbook.core import commands, errors, paths
+from mlops_workbook.core.environments import DEMO_SPEEDUP  # its rules' times, as the canary's holds
 
 DEPLOY = Path("deploy")
 SECRETS = {"smtp_password": "SMTP_PASSWORD", "slack_webhook_url": "SLACK_WEBHOOK_URL"}  # file: environment variable
 RETRAIN_RECEIVER = "ct-retrain"
 DEMO_INTERVAL = "1s"  # the local stack's scrape and evaluation interval
-DEMO_SPEEDUP = 60  # and its rules run 60 times faster than the team's: a team minute is a demo second
 COUNTER = re.compile(r"^\w+_(total|bucket|count|sum)\b")  # Prometheus's naming convention for counters
 UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 

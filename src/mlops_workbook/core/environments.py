@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from mlops_workbook.core import errors, instance, paths
 
 ENVIRONMENTS = ("dev", "staging", "prod")
+# A config states the times a team runs with; the workbook, on one machine, waits DEMO_SPEEDUP times shorter (the
+# canary's holds here, the alert rules' windows in cm.stack_config): a team minute is a demo second.
+DEMO_SPEEDUP = 60
 DataSource = Literal["fake", "warehouse"]
 DATA_SOURCES = get_args(DataSource)  # what a model can say it learned from (a run's data_source)
 # Team mode's servers (cd/team), next to the environment's serve_port like every other of its ports; the `up` that
@@ -33,12 +36,15 @@ class ConfigError(errors.BadInputError):
 
 class Rollout(BaseModel):
     """How a new model version earns full traffic (cd/rollout/progressive): the canary's steps, and what the canary
-    must show Prometheus at each one."""
+    must show Prometheus at each one. Times are the team's; the workbook holds them DEMO_SPEEDUP times shorter
+    (`held`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     steps: list[int] = Field(min_length=1, description="the canary's shares of traffic in %, rising, each 1 to 99")
-    step_seconds: float = Field(ge=2, le=3600, description="how long each step is held, then analysed")
+    step_seconds: float = Field(
+        ge=2 * DEMO_SPEEDUP, le=86400, description="how long a team holds each step, then analyses it"
+    )
     min_requests: int = Field(
         ge=1,
         description="fewer canary requests in a step (held up to 6 x longer for them): it fails, no evidence",
@@ -52,8 +58,14 @@ class Rollout(BaseModel):
     )
     max_score_psi: float = Field(gt=0, description="PSI of the canary's predicted probabilities against the champion's")
     bake_seconds: float = Field(
-        ge=2, le=3600, description="at 100%, the previous copy stays warm this long, the canary analysed again"
+        ge=2 * DEMO_SPEEDUP,
+        le=86400,
+        description="how long a team keeps the previous copy warm at 100%, the canary analysed again",
     )
+
+    def held(self, seconds: float) -> float:
+        """A team's hold (step_seconds, bake_seconds) as the workbook waits it on one machine."""
+        return seconds / DEMO_SPEEDUP
 
     @model_validator(mode="after")
     def _rising_shares(self) -> Rollout:
