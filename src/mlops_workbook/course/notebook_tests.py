@@ -56,6 +56,6 @@ def configure() -> None:
             "-W",
             "ignore::pytest.PytestAssertRewriteWarning",
         ],
-        display_columns=160,
+        display_columns=100,  # a notebook's width: a progress line padded wider wraps
         rewrite_asserts=False,
     )
