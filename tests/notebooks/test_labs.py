@@ -234,14 +234,18 @@ def mutated(solution: Path) -> set[str]:
 
 STUB, WRONG_ON_FILE, SHORTCUT = "the blank lab's stub", "the wrong answer on file", "the adversary's shortcut"
 KEY = "the solution's answer, also using the key"
+SOURCE = "the solution's answer, also naming the workbook's source"
 FIRST = "the solution's first result, whatever is asked"
 EXPECTED = {
     STUB: verdicts.UNSOLVED,
     WRONG_ON_FILE: verdicts.WRONG,
     SHORTCUT: verdicts.WRONG,
     KEY: verdicts.WRONG,
+    SOURCE: verdicts.WRONG,
     FIRST: verdicts.WRONG,
 }
+# Where every key is written: an answer may parse one out of it, whatever the function is called (never run here).
+READS_THE_SOURCE = "\n\n\ndef _source():\n    return open('../src/mlops_workbook/__init__.py').read()\n"
 
 
 def python(cell: str) -> ast.Module:
@@ -280,10 +284,10 @@ def test_every_wrong_answer_shortcut_and_mutant_is_called_wrong(tmp_path, soluti
     """One run of the solution serves every answer but its own, each checked alone before the solution's own (the
     earlier exercises solved), as a learner tries answers: the mutants, the blank lab's stubs (not yet solved), the
     wrong answers on file and the adversary's shortcuts (shortcuts.yaml: the key called, an identity tested, the
-    checked value hard-coded), then the generated adversaries (the solution's answer also reaching its key, its
-    first result given to every case); all but the stubs wrong (those on file with a hint), and none tampered as
-    the checker reads it. A check that passes a solution changed a little
-    (a comparison flipped, a number moved, a statement dropped, a body returning a constant) passes a learner's
+    checked value hard-coded), then the generated adversaries (the solution's answer also reaching its key or naming
+    the workbook's source, its first result given to every case); all but the stubs wrong (those on file with a
+    hint), and none tampered as the checker reads it. A check that passes a solution changed a little (a comparison
+    flipped, a number moved, a statement dropped, a body returning a constant) passes a learner's
     answer with the same slip: tighten it, or list the change in equivalent_mutants.yaml with why it changes
     nothing the exercise asks."""
     on_file: dict[str, list] = {}
@@ -295,6 +299,7 @@ def test_every_wrong_answer_shortcut_and_mutant_is_called_wrong(tmp_path, soluti
     solved = answers_in(solution)
     for exercise, names in keys(solution).items():
         on_file[exercise] += [m for name in names for m in using_the_key(exercise, solved[exercise], name)]
+        on_file[exercise] += [mutants.Mutant(exercise, SOURCE, solved[exercise] + READS_THE_SOURCE)] if names else []
         on_file[exercise] += first_result_forever(exercise, solved[exercise])
     for exercise, kind in ((e, k) for k in (WRONG_ON_FILE, SHORTCUT) for e in kinds[k]):  # as the checker reads them
         tampered = grading.rebuilt(with_answers(solution, {exercise: kinds[kind][exercise]}, tmp_path)).tampered
@@ -304,7 +309,7 @@ def test_every_wrong_answer_shortcut_and_mutant_is_called_wrong(tmp_path, soluti
     assert sorted((o.mutant.exercise, o.mutant.change) for o in filed) == sorted(
         (exercise, m.change) for exercise, tried in on_file.items() for m in tried
     )
-    adversaries = (SHORTCUT, KEY, FIRST)
+    adversaries = (SHORTCUT, KEY, SOURCE, FIRST)
     passed = sorted(
         f"{o.mutant.exercise} ({o.mutant.change})"
         for o in filed
@@ -314,7 +319,10 @@ def test_every_wrong_answer_shortcut_and_mutant_is_called_wrong(tmp_path, soluti
     for o in filed:
         said_ = f"{o.mutant.exercise}, {o.mutant.change}: {o.verdict} ({o.hint})"
         assert o.verdict == EXPECTED[kind_of(o)], said_
-        assert kind_of(o) not in (WRONG_ON_FILE, KEY) or o.hint.startswith("Hint:"), f"{said_}: say it in a hint"
+        assert kind_of(o) not in (WRONG_ON_FILE, KEY, SOURCE) or o.hint.startswith("Hint:"), (
+            f"{said_}: say it in a hint"
+        )
+        assert kind_of(o) != SOURCE or "the workbook's source" in o.hint, said_
         # a shortcut is wrong by its own doing (a check's hint, or its own error on a case it did not foresee), not by
         # a name the runner forgot between answers
         assert kind_of(o) not in (SHORTCUT, FIRST) or "NameError" not in o.hint, said_

@@ -115,8 +115,28 @@ def test_an_alias_made_in_an_earlier_answer_is_seen(shell, capsys):
             "import statistics\nsource = open(statistics.__file__).read()\nmiddle = lambda values: sorted(values)[1]",
             "__file__",
         ),
+        ("import inspect, statistics\nsource = inspect.getsourcelines(statistics)\nmiddle = sorted", "getsourcelines"),
+        (  # the module's file found without importing it
+            "import importlib.util\nspec = importlib.util.find_spec('statistics')\n"
+            "source = open(spec.loader.get_filename()).read()\nmiddle = sorted",
+            "find_spec",
+        ),
+        (
+            "from mlops_workbook.core import paths\nsource = (paths.project_root() / 'src').glob('*')\nmiddle = sorted",
+            "project_root",
+        ),
     ],
-    ids=["vars", "__dict__", "attrgetter", "getmembers", "resolve_name", "__file__"],
+    ids=[
+        "vars",
+        "__dict__",
+        "attrgetter",
+        "getmembers",
+        "resolve_name",
+        "__file__",
+        "getsourcelines",
+        "find_spec",
+        "root",
+    ],
 )
 def test_an_answer_that_reaches_code_by_a_built_name_is_wrong(shell, capsys, answer, way):
     run(shell, capsys, "answer", answer)
@@ -152,3 +172,24 @@ def test_a_runner_without_cell_ids_has_a_replaced_answer_forgotten(shell, capsys
     for source in ("def middle(values):\n    return sorted(values)[len(values) // 2]", check):
         shell.run_cell(source)
     assert "ex1: passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("answer", "named"),
+    [
+        (
+            "from pathlib import Path\nsource = Path('../src/mlops_workbook/cm/drift.py')  # read\nmiddle = sorted",
+            "../src/mlops_workbook/cm/drift.py",
+        ),
+        (
+            "from pathlib import Path\nsource = Path('..', 'src').rglob('statistics.py')\nmiddle = sorted",
+            "statistics.py",
+        ),
+    ],
+)
+def test_an_answer_that_names_the_workbooks_source_files_is_wrong(shell, capsys, answer, named):
+    """Where the implementation is written, it can be parsed out, whatever the function is called."""
+    run(shell, capsys, "answer", answer)
+    check = 'feedback.exercise("ex1", without=("median",))\nassert middle([3, 1, 2]) == [1, 2, 3]'
+    out, error = run(shell, capsys, "check", check)
+    assert isinstance(error, AssertionError) and f"names `{named}`, the workbook's source" in out

@@ -134,8 +134,14 @@ AROUND = (
     "__cached__",
     "get_source",
     "getsourcefile",
+    "getsourcelines",
+    "findsource",
     "getfile",
     "linecache",
+    "find_spec",  # importlib: a module's file (`.origin`) without importing it
+    "origin",
+    "__path__",
+    "project_root",  # the workbook's own folder, whose src/ holds every key
 )
 
 
@@ -144,7 +150,8 @@ def exercise(exercise_id: str, without: tuple[str, ...] = ()) -> None:
 
     `without` names the workbook's own implementations of what the exercise asks the learner to write: an answer
     that uses one of them is wrong, whatever its results (they would be the key's); so is one that reaches code by
-    a name it builds or digs out (AROUND), which no reading of the answer can tell from the key. Every answer this
+    a name it builds or digs out (AROUND), which no reading of the answer can tell from the key, or that names the
+    workbook's source files (its implementations are there to parse out). Every answer this
     kernel ran counts: an alias made in one exercise's answer serves the next.
     """
     if _session is None:
@@ -161,6 +168,12 @@ def exercise(exercise_id: str, without: tuple[str, ...] = ()) -> None:
         used = sorted(set().union(*(tampering.uses(code, names) for code in answers)))
         if used:
             raise AssertionError(f"Hint: your answer uses {', '.join(f'`{name}`' for name in used)}, {why}")
+    read = sorted(set().union(*(tampering.source_files(code) for code in answers)))
+    if read:
+        raise AssertionError(
+            f"Hint: your answer names {', '.join(f'`{path}`' for path in read)}, the workbook's source, where the "
+            "implementation of what this exercise asks is written: write it yourself"
+        )
 
 
 def instructions(text: str) -> tuple[str, ...]:

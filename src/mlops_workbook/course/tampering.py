@@ -165,6 +165,21 @@ def uses(code: str, names: tuple[str, ...]) -> set[str]:
     return found & set(names)
 
 
+def source_files(code: str) -> set[str]:
+    """The strings in the code that name the workbook's source: a Python file, or anything under its package's
+    folder (`open("src/mlops_workbook/cm/drift.py")`, `Path(root, "mlops_workbook")`)."""
+    tree = _tree(code)
+    if tree is None:
+        return set()
+    return {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and ("mlops_workbook" in node.value or node.value.rstrip().endswith((".py", ".pyc")))
+    }
+
+
 def _setup_names(source) -> set[str]:
     """Every name a cell other than an answer binds at the top level: what the set-up and the checks rely on."""
     names: set[str] = set()
