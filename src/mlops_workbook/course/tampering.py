@@ -166,8 +166,9 @@ def uses(code: str, names: tuple[str, ...]) -> set[str]:
 
 
 def source_files(code: str) -> set[str]:
-    """The strings in the code that name the workbook's source: a Python file, or anything under its package's
-    folder (`open("src/mlops_workbook/cm/drift.py")`, `Path(root, "mlops_workbook")`)."""
+    """The strings in the code that are paths to the workbook's source: a Python file, or one under its package's
+    folder (`open("src/mlops_workbook/cm/drift.py")`, `root.glob("**/*.py")`). A text that mentions the package (a
+    Dockerfile's `CMD`, a module name to run) is no path."""
     tree = _tree(code)
     if tree is None:
         return set()
@@ -176,7 +177,8 @@ def source_files(code: str) -> set[str]:
         for node in ast.walk(tree)
         if isinstance(node, ast.Constant)
         and isinstance(node.value, str)
-        and ("mlops_workbook" in node.value or node.value.rstrip().endswith((".py", ".pyc")))
+        and not any(c.isspace() for c in node.value)
+        and (node.value.endswith((".py", ".pyc")) or "mlops_workbook/" in node.value or "/mlops_workbook" in node.value)
     }
 
 
