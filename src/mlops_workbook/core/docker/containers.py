@@ -20,8 +20,10 @@ def run(
     timeout: float = 90,
     environment: dict | None = None,
     memory_limit: str | int = MEMORY_LIMIT,
+    container_port: int = PORT,
 ):
-    """Start the image on 127.0.0.1:`port` and wait for Docker's health check to say healthy.
+    """Start the image on 127.0.0.1:`port` (its app listening on `container_port` inside) and wait for Docker's
+    health check to say healthy.
 
     The container is named `name` plus this run's instance suffix (the returned container says it).
     An unhealthy or exited container raises UnhealthyError with its logs, and is removed.
@@ -40,7 +42,7 @@ def run(
         detach=True,
         environment=environment or {},
         labels={instance.LABEL: str(instance.number())},
-        ports={f"{PORT}/tcp": ("127.0.0.1", port)},
+        ports={f"{container_port}/tcp": ("127.0.0.1", port)},
         mem_limit=memory_limit,
     )
 
