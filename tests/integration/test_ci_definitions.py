@@ -2,7 +2,8 @@
 
 gitlab-ci-local executes .gitlab-ci.yml on a copy of the working tree (shell executor): green as it is, through
 staging to prod once a person starts the manual prod job; red with a broken commit, which must fail at the
-right job and only there; and red with an image that cannot serve, which must stop at staging.
+right job and only there; and red with an image whose bug only live traffic shows, which staging's canary must roll
+back at its first step, so that it never reaches prod.
 """
 
 from __future__ import annotations
@@ -151,16 +152,17 @@ def served_version(env: str) -> str:
     return http_client.call(environments.load(env).serve_port, "/version")["version"]
 
 
-def image_that_cannot_start(good: str) -> str:
-    """CI's image with its model folder moved away: it passes nothing, as a broken release would."""
+def image_that_fails_a_third(good: str) -> str:
+    """CI's image with a bug that fails 30% of /predict with a 500 (cd/serving/faults): healthy, and it passes the
+    smoke test's few requests, as a subtle bug would; only the canary's analysis of real traffic sees it."""
     tag = f"{serving_image.IMAGE}:broken{instance.suffix()}"
-    recipe = f"FROM {good}\nENV MODEL_DIR=/srv/no-model-here\n".encode()
+    recipe = f"FROM {good}\nENV SERVING_FAULTS=error_rate=0.3\n".encode()
     images.docker_client().images.build(fileobj=io.BytesIO(recipe), tag=tag, pull=False, rm=True)
     return tag
 
 
 @runs_the_pipeline
-def test_a_commit_goes_to_staging_then_to_prod_when_a_person_starts_the_job_and_a_broken_image_stops_at_staging(
+def test_a_commit_goes_to_staging_then_to_prod_when_a_person_starts_the_job_and_a_failing_canary_stops_at_staging(
     repo,
 ):
     # CT, not this pipeline, trains: the staging CT pipeline's steps register and gate the champion CI packages, in
@@ -190,10 +192,12 @@ def test_a_commit_goes_to_staging_then_to_prod_when_a_person_starts_the_job_and_
     assert served_version("prod") == staged["version"]
     assert (repo / "runs" / "prod" / "pipelines" / "deployed" / "dags" / "ct_pipeline_prod.py").exists()
 
-    broken = image_that_cannot_start(staged["image"])
+    # the next commit's image goes to staging by canary, as the job says: its first step's analysis rolls it back
+    broken = image_that_fails_a_third(staged["image"])
     outcomes, log = run_pipeline(repo, "deploy-staging", "deploy-prod", IMAGE_TAG=broken)
     assert outcomes == {"deploy-staging": "FAIL"}, log[-3000:]  # prod's job never started
-    assert "it exited with code" in log
+    first = environments.load("staging").rollout.steps[0]
+    assert f"rolled back at canary {first}%: success rate" in log, log[-3000:]
     assert history(repo, "staging")[-1]["outcome"] == "rejected" and len(history(repo, "prod")) == 1
     assert served_version("staging") == served_version("prod") == staged["version"]  # the previous one serves on
 
