@@ -121,13 +121,21 @@ def runs_differently_in_prod(lesson: Path) -> bool:
     return False
 
 
+SPEEDUP = environments.DEMO_SPEEDUP  # a config's rollout times are a team's: 3 * SPEEDUP is held 3 s
+
+
 def short_rollout(env: str) -> dict:
     """The environment's rollout with its steps held 3 s: small like the data (a step still waits for evidence)."""
     # 3 s, held up to 6 x for 10 canary requests: 5% of users slowed by a loaded suite gave 9 in 2 s x 6 (08, in prod).
     # p99 up to the top bucket (1 s): of a 5% step's dozen requests it is the slowest, and one the loaded suite held
     # over 250 ms read as 910 (histogram_quantile interpolates in the 0.25-1 s bucket) and failed staging-08; no lesson
     # shows a slow canary (test_rollout.py has one, judged against the bound it is given)
-    return {**environments.load(env).rollout.model_dump(), "step_seconds": 180, "bake_seconds": 120, "max_p99_ms": 999}
+    return {
+        **environments.load(env).rollout.model_dump(),
+        "step_seconds": 3 * SPEEDUP,
+        "bake_seconds": 2 * SPEEDUP,
+        "max_p99_ms": 999,
+    }
 
 
 def reaches_the_registry(lesson: Path) -> bool:

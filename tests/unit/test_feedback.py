@@ -143,17 +143,14 @@ SOURCE = "names `{}`, the workbook's source"
             "source = open(spec.loader.get_filename()).read()\nmiddle = sorted",
             BUILT.format("find_spec"),
         ),
-        (
-            "from mlops_workbook.core import paths\nsource = (paths.project_root() / 'src').glob('*')\nmiddle = sorted",
-            BUILT.format("project_root"),
-        ),
-        (  # where the implementation is written, whatever the function is called
+        (  # where a key is written (`psi` in cm/drift.py), whatever the function is called
             "from pathlib import Path\nsource = Path('../src/mlops_workbook/cm/drift.py')  # read\nmiddle = sorted",
             SOURCE.format("../src/mlops_workbook/cm/drift.py"),
         ),
-        (
-            "from pathlib import Path\nsource = Path('..', 'src').rglob('statistics.py')\nmiddle = sorted",
-            SOURCE.format("statistics.py"),
+        ("middle = sorted\n!cat ../src/mlops_workbook/cm/drift.py", SOURCE.format("../src/mlops_workbook/cm/drift.py")),
+        (  # a pattern that takes in every module, the key's among them
+            "from pathlib import Path\nsource = Path('..').glob('src/mlops_workbook/**/*.py')\nmiddle = sorted",
+            SOURCE.format("src/mlops_workbook/**/*.py"),
         ),
     ],
     ids=[
@@ -165,16 +162,30 @@ SOURCE = "names `{}`, the workbook's source"
         "__file__",
         "getsourcelines",
         "find_spec",
-        "root",
-        "a source path",
-        "a source file",
+        "the key's module",
+        "read by the shell",
+        "a pattern",
     ],
 )
 def test_an_answer_that_reaches_code_by_a_built_name_or_its_source_is_wrong(shell, capsys, answer, said):
     run(shell, capsys, "answer", answer)
-    check = 'feedback.exercise("ex1", without=("median",))\nassert middle([3, 1, 2]) == 2, "Hint: the middle value"'
+    check = 'feedback.exercise("ex1", without=("median", "psi"))\nassert middle([3, 1, 2]) == 2, "Hint: the middle"'
     out, error = run(shell, capsys, "check", check)
     assert isinstance(error, AssertionError) and said in out
+
+
+def test_files_of_a_learners_own_or_of_the_package_that_hold_no_key_are_an_answers_to_name(shell, capsys):
+    """A test file the learner writes, a module of the workbook the lab points at, the project's folder: none is
+    where the key is written."""
+    answer = (
+        "from pathlib import Path\nfrom mlops_workbook.core import paths\n"
+        "mine, shown = Path('test_mine.py'), Path('../src/mlops_workbook/ci/faulty_api.py')\n"
+        "tests = paths.project_root() / 'tests'\ndef middle(values):\n    return sorted(values)[len(values) // 2]"
+    )
+    run(shell, capsys, "answer", answer)
+    check = 'feedback.exercise("ex1", without=("median", "psi"))\nassert middle([3, 1, 2]) == 2, "Hint: the middle"'
+    out, error = run(shell, capsys, "check", check)
+    assert error is None and "ex1: passed" in out
 
 
 def test_a_copy_with_a_line_added_or_changed_is_still_a_copy():

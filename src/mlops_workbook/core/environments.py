@@ -43,7 +43,9 @@ class Rollout(BaseModel):
 
     steps: list[int] = Field(min_length=1, description="the canary's shares of traffic in %, rising, each 1 to 99")
     step_seconds: float = Field(
-        ge=2 * DEMO_SPEEDUP, le=86400, description="how long a team holds each step, then analyses it"
+        ge=2 * DEMO_SPEEDUP,
+        le=86400,
+        description="how long a team holds each step, then analyses it (seconds; held 60 times shorter here)",
     )
     min_requests: int = Field(
         ge=1,
@@ -60,7 +62,8 @@ class Rollout(BaseModel):
     bake_seconds: float = Field(
         ge=2 * DEMO_SPEEDUP,
         le=86400,
-        description="how long a team keeps the previous copy warm at 100%, the canary analysed again",
+        description="how long a team keeps the previous copy warm at 100%, the canary analysed again (seconds; held 60 "
+        "times shorter here)",
     )
 
     def held(self, seconds: float) -> float:

@@ -12,6 +12,7 @@ import difflib
 import functools
 import html
 import re
+import shlex
 
 import nbformat
 from IPython import get_ipython
@@ -139,10 +140,9 @@ AROUND = (
     "getfile",
     "linecache",
     "find_spec",  # importlib: a module's file (`.origin`) without importing it
-    "origin",
     "__path__",
-    "project_root",  # the workbook's own folder, whose src/ holds every key
 )
+ALL_CELLS = "every cell run in this kernel counts: restart it to forget one you deleted"
 
 
 def exercise(exercise_id: str, without: tuple[str, ...] = ()) -> None:
@@ -151,8 +151,8 @@ def exercise(exercise_id: str, without: tuple[str, ...] = ()) -> None:
     `without` names the workbook's own implementations of what the exercise asks the learner to write: an answer
     that uses one of them is wrong, whatever its results (they would be the key's); so is one that reaches code by
     a name it builds or digs out (AROUND), which no reading of the answer can tell from the key, or that names the
-    workbook's source files (its implementations are there to parse out). Every answer this
-    kernel ran counts: an alias made in one exercise's answer serves the next.
+    source file where a key is written (tampering.source_files: it is there to parse out). Every answer this kernel
+    ran counts: an alias made in one exercise's answer serves the next.
     """
     if _session is None:
         raise errors.UnavailableError("run the lab's set-up cells first (they call feedback.show_verdicts())")
@@ -167,12 +167,14 @@ def exercise(exercise_id: str, without: tuple[str, ...] = ()) -> None:
     ):
         used = sorted(set().union(*(tampering.uses(code, names) for code in answers)))
         if used:
-            raise AssertionError(f"Hint: your answer uses {', '.join(f'`{name}`' for name in used)}, {why}")
-    read = sorted(set().union(*(tampering.source_files(code) for code in answers)))
+            raise AssertionError(
+                f"Hint: your answer uses {', '.join(f'`{name}`' for name in used)}, {why} ({ALL_CELLS})"
+            )
+    read = sorted(set().union(*(tampering.source_files(code, without) for code in answers)))
     if read:
         raise AssertionError(
             f"Hint: your answer names {', '.join(f'`{path}`' for path in read)}, the workbook's source, where the "
-            "implementation of what this exercise asks is written: write it yourself"
+            f"implementation of what this exercise asks is written: write it yourself ({ALL_CELLS})"
         )
 
 
@@ -180,7 +182,18 @@ def instructions(text: str) -> tuple[str, ...]:
     """A file's lines without comments, blank lines, continuations or spacing: what a copy of it keeps, however it
     was reformatted (a check that asks for a learner's own Dockerfile compares with the project's this way)."""
     lines = (re.sub(r"\s+", " ", line.split("#", 1)[0]).strip() for line in text.replace("\\\n", " ").splitlines())
-    return tuple(line for line in lines if line)
+    return tuple(one for line in lines if line for one in _one_key_each(line))
+
+
+def _one_key_each(line: str) -> list[str]:
+    """`ENV A=1 B=2` as `ENV A=1` and `ENV B=2`: the same instructions, however their keys are grouped."""
+    keyword, _, rest = line.partition(" ")
+    if keyword.upper() not in ("ENV", "LABEL", "ARG") or "=" not in rest:
+        return [line]
+    try:
+        return [f"{keyword} {pair}" for pair in shlex.split(rest)]
+    except ValueError:  # an unclosed quote: compared as written
+        return [line]
 
 
 def similarity(text: str, original: str) -> float:

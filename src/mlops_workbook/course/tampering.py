@@ -21,9 +21,11 @@ from __future__ import annotations
 import ast
 import copy
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import nbformat
 
+PACKAGE = "mlops_workbook"  # its source holds every key a check names
 _GRADING_KEYS = ("grade", "solution", "locked", "points", "grade_id")
 
 
@@ -165,21 +167,43 @@ def uses(code: str, names: tuple[str, ...]) -> set[str]:
     return found & set(names)
 
 
-def source_files(code: str) -> set[str]:
-    """The strings in the code that are paths to the workbook's source: a Python file, or one under its package's
-    folder (`open("src/mlops_workbook/cm/drift.py")`, `root.glob("**/*.py")`). A text that mentions the package (a
-    Dockerfile's `CMD`, a module name to run) is no path."""
+def source_files(code: str, keys: tuple[str, ...]) -> set[str]:
+    """The paths the code names (in a string or a shell command) to where one of `keys` is written: the module file
+    that defines it (`open("../src/mlops_workbook/cm/drift.py")` when `psi` is a key), or a folder or pattern of the
+    package's that holds it (`"src/mlops_workbook/**/*.py"`). A file of the package that defines no key is no key's
+    source: a lab may point a learner at it."""
     tree = _tree(code)
     if tree is None:
         return set()
-    return {
-        node.value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Constant)
-        and isinstance(node.value, str)
-        and not any(c.isspace() for c in node.value)
-        and (node.value.endswith((".py", ".pyc")) or "mlops_workbook/" in node.value or "/mlops_workbook" in node.value)
-    }
+    package = Path(__file__).resolve().parent.parent  # the package as installed: src/mlops_workbook here
+    found = set()
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+            continue
+        for token in node.value.split():  # `!cat ../src/...` reaches the kernel as one string
+            _, inside, rest = token.strip("'\"(),").partition(f"{PACKAGE}/")
+            if not inside:
+                continue
+            target = package / rest
+            if not target.is_file() or not rest.endswith(".py") or _defines(target, keys):
+                found.add(token)  # a folder, a pattern, a compiled file, or the key's own module
+    return found
+
+
+def _defines(module, keys: tuple[str, ...]) -> bool:
+    """Whether the module is one of `keys` (`smoke`), or its source defines one (a function, class, method or
+    assigned name)."""
+    if module.stem in keys:
+        return True
+    tree = _tree(module.read_text())
+    defined = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
+    defined |= {t.id for n in ast.walk(tree) if isinstance(n, ast.Assign | ast.AnnAssign) for t in _targets(n)}
+    return bool(defined & set(keys))
+
+
+def _targets(node) -> list[ast.Name]:
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    return [t for target in targets for t in ast.walk(target) if isinstance(t, ast.Name)]
 
 
 def _setup_names(source) -> set[str]:

@@ -225,8 +225,9 @@ class Rollout:
         return self.deployment.record(release, slot, "live", why, approved_by if mode == "delivery" else None)
 
     def shadow(self, release: Release, seconds: float | None = None) -> pd.DataFrame:
-        """Run `release` as a shadow for `seconds` (default: one step): it gets a copy of every /predict, users get
-        only the champion's answers. Then it stops. The report compares the two on the same requests."""
+        """Run `release` as a shadow for `seconds` as this machine waits them (default: one step, as held here): it
+        gets a copy of every /predict, users get only the champion's answers. Then it stops. The report compares the
+        two on the same requests."""
         live = self.deployment.live()
         if live is None:
             raise errors.BadInputError(f"nothing is live in {self.deployment.env}: a shadow needs a champion")
