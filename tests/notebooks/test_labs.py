@@ -137,7 +137,7 @@ def first_result_forever(exercise: str, answer: str) -> list[mutants.Mutant]:
 
 def kind_of(outcome) -> str:
     """Which adversary an outcome's answer came from (a generated key's change names the key after it)."""
-    return next((kind for kind in (KEY, FIRST) if outcome.mutant.change.startswith(kind)), outcome.mutant.change)
+    return next((kind for kind in (KEY, FIRST, UNMET) if outcome.mutant.change.startswith(kind)), outcome.mutant.change)
 
 
 def answers_in(notebook: Path) -> dict[str, str]:
@@ -236,6 +236,10 @@ STUB, WRONG_ON_FILE, SHORTCUT = "the blank lab's stub", "the wrong answer on fil
 KEY = "the solution's answer, also using the key"
 SOURCE = "the solution's answer, also naming the workbook's source"
 FIRST = "the solution's first result, whatever is asked"
+UNMET = "the solution's answer with one stated requirement unmet"
+# Requirements an exercise states that no other wrong answer breaks alone: the solution's text changed (what it
+# was, what it becomes), and what the check's hint must then name.
+REQUIREMENTS = {"02_ci_packaging": {"ex1_dockerfile": ("9000", "8000", "9000")}}  # the platform's port
 EXPECTED = {
     STUB: verdicts.UNSOLVED,
     WRONG_ON_FILE: verdicts.WRONG,
@@ -243,6 +247,7 @@ EXPECTED = {
     KEY: verdicts.WRONG,
     SOURCE: verdicts.WRONG,
     FIRST: verdicts.WRONG,
+    UNMET: verdicts.WRONG,
 }
 # Where every key is written: an answer may parse one out of it, whatever the function is called (never run here).
 READS_THE_SOURCE = (
@@ -287,8 +292,9 @@ def test_every_wrong_answer_shortcut_and_mutant_is_called_wrong(tmp_path, soluti
     earlier exercises solved), as a learner tries answers: the mutants, the blank lab's stubs (not yet solved), the
     wrong answers on file and the adversary's shortcuts (shortcuts.yaml: the key called, an identity tested, the
     checked value hard-coded), then the generated adversaries (the solution's answer also reaching its key or naming
-    the workbook's source, its first result given to every case); all but the stubs wrong (those on file with a
-    hint), and none tampered as the checker reads it. A check that passes a solution changed a little (a comparison
+    the workbook's source, its first result given to every case, one stated requirement unmet); all but the stubs
+    wrong (those on file with a hint), and none tampered as the checker reads it. A check that passes a solution
+    changed a little (a comparison
     flipped, a number moved, a statement dropped, a body returning a constant) passes a learner's
     answer with the same slip: tighten it, or list the change in equivalent_mutants.yaml with why it changes
     nothing the exercise asks."""
@@ -303,6 +309,9 @@ def test_every_wrong_answer_shortcut_and_mutant_is_called_wrong(tmp_path, soluti
         on_file[exercise] += [m for name in names for m in using_the_key(exercise, solved[exercise], name)]
         on_file[exercise] += [mutants.Mutant(exercise, SOURCE, solved[exercise] + READS_THE_SOURCE)] if names else []
         on_file[exercise] += first_result_forever(exercise, solved[exercise])
+    for exercise, (was, now, named) in REQUIREMENTS.get(solution.stem, {}).items():
+        unmet = mutants.Mutant(exercise, f"{UNMET}: `{was}` as `{now}`, `{named}`", solved[exercise].replace(was, now))
+        on_file[exercise].append(unmet)
     for exercise, kind in ((e, k) for k in (WRONG_ON_FILE, SHORTCUT) for e in kinds[k]):  # as the checker reads them
         tampered = grading.rebuilt(with_answers(solution, {exercise: kinds[kind][exercise]}, tmp_path)).tampered
         assert not tampered, f"{exercise}, {kind}: the checker calls it tampered, not wrong: {tampered}"
@@ -325,6 +334,8 @@ def test_every_wrong_answer_shortcut_and_mutant_is_called_wrong(tmp_path, soluti
             f"{said_}: say it in a hint"
         )
         assert kind_of(o) != SOURCE or "the workbook's source" in o.hint, said_
+        named = re.findall(r"`([^`]+)`", o.mutant.change)[-1] if kind_of(o) == UNMET else ""
+        assert named in o.hint and (kind_of(o) != UNMET or o.hint.startswith("Hint:")), f"{said_}: name {named}"
         # a shortcut is wrong by its own doing (a check's hint, or its own error on a case it did not foresee), not by
         # a name the runner forgot between answers
         assert kind_of(o) not in (SHORTCUT, FIRST) or "NameError" not in o.hint, said_
