@@ -85,7 +85,7 @@ def run(n: int = 30) -> dict:
         "notes": [
             f"`mlops-workbook up` to every server healthy: {cold:.1f} s the first time (initdb, both databases'"
             f" migrations), {warm_up:.1f} s warm (median of {len(warm)}, after `down`)",
-            f"{n} of each operation, one client, in this order; the server runs {tracking_server.WORKERS} workers",
+            f"{n} of each operation, one client, in this order; the server runs {tracking_server.WORKERS} worker(s)",
         ],
         "targets": [
             {"target": f"`up` <= 20 s warm (measured {warm_up:.1f} s)", "met": warm_up <= 20},
