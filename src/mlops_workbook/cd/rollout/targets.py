@@ -108,11 +108,12 @@ class ContainerTarget:
         self.client, self.folder, self.env = client, Path(folder), env
 
     def release(self, registry) -> Release:
-        """The registry's champion in its image: CI's package step, run here (the layer cache makes it quick)."""
+        """The registry's champion in its image: CI's package step, run here (the layer cache makes it quick). Its
+        tag is this run's (instance.suffix): a job given the tag (03's CI pipeline) must find this build, not one
+        another run on the machine tagged alike a moment later."""
         version = gate.required_champion(registry)
-        built, _ = packaging.package_champion(
-            registry, self.client, self.folder / f"v{version}", f"{serving_image.IMAGE}:{self.env}-model-v{version}"
-        )
+        tag = f"{serving_image.IMAGE}:{self.env}-model-v{version}{instance.suffix()}"
+        built, _ = packaging.package_champion(registry, self.client, self.folder / f"v{version}", tag)
         trained_on = self.client.images.get(built.image_id or built.tag).labels.get(serving_image.TRAINED_ON_LABEL)
         return Release(version, image=built.tag, image_id=built.image_id or None, trained_on=trained_on)
 
