@@ -28,6 +28,7 @@ CLI = str(Path(sys.executable).parent / "mlops-workbook")
 PORTS = instance.TEST_PORTS["deploy"]  # dev here, staging + 100, prod + 200 (a config moves them to this instance)
 TAG = f"ride-completion:pytest{instance.suffix()}"
 OLDER = tuple(name for name in features.MODEL_INPUTS if name not in ("conv_rate", "acc_rate"))
+HELD_2_S = 2 * environments.DEMO_SPEEDUP  # a rollout step a team holds 2 minutes: 2 s here
 
 
 @pytest.fixture(scope="module")
@@ -274,12 +275,12 @@ def test_nothing_reaches_prod_when_staging_fails(staging_and_prod, tagged):
 
 @pytest.mark.component("docker")
 def test_the_deploy_command_gates_prod_on_staging_and_an_approval_and_rolls_out_by_strategy(registry, tagged, tmp_path):
-    short = {**environments.load("staging").rollout.model_dump(), "steps": [10, 50], "step_seconds": 120}  # 2 s
+    short = {**environments.load("staging").rollout.model_dump(), "steps": [10, 50], "step_seconds": HELD_2_S}
 
     def deploy_cli(env, *extra, version="2", image=None):
         return subprocess.run(
             [CLI, "deploy", "--env", env, "--image", image or tagged[version], "-p", f"workspace={tmp_path}"]
-            + ["-p", f"rollout={json.dumps({**short, 'bake_seconds': 120})}", *extra],
+            + ["-p", f"rollout={json.dumps({**short, 'bake_seconds': HELD_2_S})}", *extra],
             capture_output=True,
             text=True,
             timeout=300,

@@ -45,7 +45,8 @@ class Rollout(BaseModel):
     step_seconds: float = Field(
         ge=2 * DEMO_SPEEDUP,
         le=86400,
-        description="how long a team holds each step, then analyses it (seconds; held 60 times shorter here)",
+        description="how long a team holds each step, then analyses it (seconds; held "
+        f"{DEMO_SPEEDUP} times shorter here)",
     )
     min_requests: int = Field(
         ge=1,
@@ -62,8 +63,8 @@ class Rollout(BaseModel):
     bake_seconds: float = Field(
         ge=2 * DEMO_SPEEDUP,
         le=86400,
-        description="how long a team keeps the previous copy warm at 100%, the canary analysed again (seconds; held 60 "
-        "times shorter here)",
+        description="how long a team keeps the previous copy warm at 100%, the canary analysed again (seconds; held "
+        f"{DEMO_SPEEDUP} times shorter here)",
     )
 
     def held(self, seconds: float) -> float:

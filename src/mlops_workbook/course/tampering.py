@@ -197,13 +197,8 @@ def _defines(module, keys: tuple[str, ...]) -> bool:
         return True
     tree = _tree(module.read_text())
     defined = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
-    defined |= {t.id for n in ast.walk(tree) if isinstance(n, ast.Assign | ast.AnnAssign) for t in _targets(n)}
+    defined |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     return bool(defined & set(keys))
-
-
-def _targets(node) -> list[ast.Name]:
-    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-    return [t for target in targets for t in ast.walk(target) if isinstance(t, ast.Name)]
 
 
 def _setup_names(source) -> set[str]:
