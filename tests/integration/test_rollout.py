@@ -200,13 +200,33 @@ def test_a_canary_that_dies_in_its_step_is_rolled_back_and_no_user_sees_it(rollo
     assert served_version(rollout.deployment.port) == "1" and seen.failed() == 0
 
 
-def test_continuous_delivery_goes_to_full_traffic_only_with_an_approval(rollout, release):
-    with pytest.raises(errors.BadInputError, match="name the person who approves the step to 100%"):
-        rollout.canary(release("2"), mode="delivery")  # refused before anything starts
-    assert served_version(rollout.deployment.port) == "1" and deploy.port_free(rollout.deployment.slot_port("green"))
-    with users(rollout.deployment.port):
-        event = rollout.canary(release("2"), mode="delivery", approved_by="ana")
+def test_continuous_delivery_waits_at_the_last_step_until_a_person_approves(rollout, release):
+    with users(rollout.deployment.port) as seen:
+        paused = rollout.canary(release("2"), mode="delivery")
+        assert (paused.version, paused.percent) == ("2", 50), paused
+        held = {served_version(rollout.deployment.port) for _ in range(20)}
+        with pytest.raises(errors.BadInputError, match="paused .* approve"):
+            rollout.canary(release("3"), mode="deployment")  # one rollout at a time
+        with pytest.raises(errors.BadInputError, match="name the person"):
+            rollout.approve(" ")
+        event = rollout.approve("ana")
+    assert held == {"1", "2"}, "paused: both versions answer, the canary at its last share"
     assert (event.outcome, event.approved_by, served_version(rollout.deployment.port)) == ("live", "ana", "2")
+    steps = list(rollout.history()["step"])
+    assert steps[-5:] == ["paused", "canary 50%, paused", "approval", "100% (bake)", "promoted"], steps
+    assert seen.failed() == 0 and rollout.deployment.history().iloc[-1]["approved_by"] == "ana"
+
+
+def test_a_person_who_refuses_a_paused_canary_rolls_it_back(rollout, release, registry):
+    with users(rollout.deployment.port) as seen:
+        rollout.canary(release("2"), mode="delivery")
+        refused = rollout.abort("ben")
+    assert seen.failed() == 0
+    assert "rolled back at canary 50%, paused: refused by ben" in refused.message
+    assert served_version(rollout.deployment.port) == "1" and deploy.port_free(rollout.deployment.slot_port("green"))
+    assert outcome(registry, "2") == "rolled back at canary 50%, paused: refused by ben"
+    with pytest.raises(errors.BadInputError, match="no canary is waiting"):
+        rollout.approve("ana")
 
 
 def test_a_shadow_sees_every_request_and_answers_nobody(rollout, release, cfg):

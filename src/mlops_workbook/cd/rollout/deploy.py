@@ -251,19 +251,20 @@ class Deployment:
         return pd.DataFrame([json.loads(line) for line in lines], columns=list(Event.__dataclass_fields__))
 
     def stop(self) -> None:
-        """Stop the live copy, the warm one, and the router (the history stays)."""
+        """Stop the live copy, the warm one, any other in a slot (a canary paused for an approval, or left by a
+        crashed run), and the router (the history stays)."""
         self.retire_warm()
         live = self.live()
         if live is not None:
             self.target.stop(live)
             (self.folder / "live.json").unlink()
+        for slot in SLOTS:
+            self.target.stop(self._slot_copy(slot))
         self.router.stop()
 
     def reset(self) -> None:
         """An empty environment: whatever a previous run left is stopped, the histories cleared."""
         self.stop()
-        for slot in SLOTS:  # a copy a crashed run left behind, not in live.json
-            self.target.stop(self._slot_copy(slot))
         for log in self.folder.glob("*.jsonl"):  # the deploy history, and the rollouts' steps (cd/rollout/progressive)
             log.unlink()
 

@@ -7,9 +7,13 @@ times are the config's, a team's, held DEMO_SPEEDUP times shorter on this one ma
 
     start beside the champion (health check, smoke test)
       → canary at each share of `rollout.steps`, held `step_seconds`, then analysed  ─ a check fails → rolled back
-      → Continuous Delivery: a person's approval, recorded                          ─ none named → refused at start
+      → Continuous Delivery: paused at the last share until a person approves       ─ `abort` → rolled back
+        (`approve`), analysed again over the wait; recorded with their name         ─ a check fails → rolled back
       → 100%, the previous copy kept warm for `bake_seconds`, analysed again        ─ a check fails → rolled back
       → promoted
+
+Under Continuous Deployment the analysis alone takes the step to 100%, as Argo Rollouts does without a `pause`
+step; the pause is Argo's indefinite `pause: {}`, or Flagger's confirm-promotion gate.
 
 Rolled back means: every request goes to the champion again at once, the candidate stops, the deploy history
 records the step and the reason, and so does the registry (a tag on the version, when a client is given).
@@ -153,6 +157,31 @@ def label_agreement(champion_port: int, shadow_port: int) -> tuple[float, int]:
 
 
 @dataclass(frozen=True)
+class Paused:
+    """A canary held at its last share of traffic until a person approves the step to 100% or aborts it."""
+
+    env: str
+    version: str
+    percent: int
+
+    def __str__(self) -> str:
+        return (
+            f"version {self.version} takes {self.percent}% of {self.env}'s traffic and waits for a person: "
+            "rollout.approve(name) takes it to 100%, rollout.abort(name) rolls it back"
+        )
+
+
+@dataclass(frozen=True)
+class _Pause:
+    """What a paused canary holds: the two copies, the candidate's slot, and when the last step passed."""
+
+    live: Copy
+    candidate: Copy
+    slot: str
+    since: float  # time.monotonic()
+
+
+@dataclass(frozen=True)
 class Step:
     """One line of a rollout's record: where traffic stood, what the analysis saw, what was decided."""
 
@@ -177,19 +206,18 @@ class Rollout:
         self.against_champion = against_champion
         self.show = show  # each step's line, as it happens
         self.log = deployment.folder / "rollouts.jsonl"
+        self._paused: _Pause | None = None  # a canary waiting for a person (Continuous Delivery)
 
-    def canary(self, release: Release, mode: str, approved_by: str | None = None) -> Event:
-        """Take `release` from 0 to 100% of traffic through the policy's steps, or roll it back; DeployError if it
-        does not end live. Under Continuous Delivery (`mode`), the step to 100% is taken only for a person,
-        `approved_by`, named when the rollout starts (as prod's approval is): the analysis must still pass."""
+    def canary(self, release: Release, mode: str, approved_by: str | None = None) -> Event | Paused:
+        """Take `release` from 0% of traffic through the policy's steps, or roll it back (DeployError). Under
+        Continuous Deployment (`mode`), the analysis alone takes it on to 100%: the live Event. Under Continuous
+        Delivery it waits at the last step for a person: Paused, until `approve` or `abort`; an approver named here
+        (`approved_by`: who started a manual CI job) approves as soon as the last step passed."""
         if mode not in ("delivery", "deployment"):
             raise errors.BadInputError(
                 f"mode {mode!r}: a rollout is 'delivery' or 'deployment' (the environment's release_mode)"
             )
-        if mode == "delivery" and not approved_by:
-            raise errors.BadInputError(
-                "continuous delivery: name the person who approves the step to 100% (approved_by); nothing started"
-            )
+        self._not_paused()
         live = self.deployment.live()
         if live is None:
             raise errors.BadInputError(
@@ -204,30 +232,88 @@ class Rollout:
             self._watch(live)
             self._note(release, "start", 0, {}, f"rolled back: {error}")
             raise self.deployment.rejected(release, slot, error) from error
-        approval = f"approved by {approved_by}" if mode == "delivery" else "continuous deployment: the analysis"
-        try:
+        pause = _Pause(live, candidate, slot, time.monotonic())
+        with self._or_roll_back(pause):
             self.deployment.smoke_check(candidate)
             self._seen(live, candidate, "canary")
             for percent in self.policy.steps:
                 self._hold(live, candidate, percent)
+        if mode == "deployment":
+            return self._to_full_traffic(pause, "continuous deployment: the analysis", None)
+        if approved_by:  # approved before the evidence: only the analysis could have stopped it
+            return self._to_full_traffic(pause, f"approved by {approved_by} when the rollout started", approved_by)
+        self._paused = _Pause(live, candidate, slot, time.monotonic())
+        percent = self.policy.steps[-1]
+        self._note(release, "paused", percent, {}, "continuous delivery: waiting for a person to approve(name)")
+        return Paused(self.deployment.env, release.version, percent)
+
+    def approve(self, approved_by: str) -> Event:
+        """A person takes the paused canary to 100%: its analysis over the wait (one step at least) must pass too."""
+        pause = self._waiting(approved_by)
+        percent = self.policy.steps[-1]
+        with self._or_roll_back(pause, approved_by):
+            rest = self.policy.held(self.policy.step_seconds) - (time.monotonic() - pause.since)
+            if rest > 0:
+                self._wait(rest, f"canary, {percent} in 100 requests, a step's evidence since the pause")
+            self._judge(pause.candidate, f"canary {percent}%, paused", percent, time.monotonic() - pause.since)
+        return self._to_full_traffic(pause, f"approved by {approved_by}", approved_by)
+
+    def abort(self, by: str) -> DeployError:
+        """A person refuses the paused canary: rolled back as a failed check would be. The DeployError that says so
+        (not raised: a refusal is an answer, not a failure of the code)."""
+        pause, self._paused = self._waiting(by), None
+        percent = self.policy.steps[-1]
+        return self._roll_back(pause, _Failed(f"refused by {by}", f"canary {percent}%, paused", percent), None)
+
+    def _to_full_traffic(self, pause: _Pause, approval: str, approved_by: str | None) -> Event:
+        release = pause.candidate.release
+        with self._or_roll_back(pause, approved_by):
             self._note(release, "approval", self.policy.steps[-1], {}, f"to 100%: {approval}")
-            self._bake(live, candidate)
-            self.deployment.take_over(candidate, live, keep_warm=False)  # the bake was its warm time
-        except (_Failed, errors.WorkbookError, AssertionError, OSError) as failure:
-            raise self._roll_back(live, candidate, slot, failure, approved_by) from failure
-        except BaseException:  # interrupted (a kernel stopped mid-step): the champion takes every request again
-            self._restore(live, candidate)
-            raise
-        self._watch(candidate)
+            self._bake(pause.live, pause.candidate)
+            self.deployment.take_over(pause.candidate, pause.live, keep_warm=False)  # the bake was its warm time
+        self._watch(pause.candidate)
         why = f"canary {' → '.join(map(str, self.policy.steps))} → 100% passed its analysis; {approval}"
         self._note(release, "promoted", 100, {}, "live; the previous copy stopped")
         self._tag(release, f"promoted: {why}")
-        return self.deployment.record(release, slot, "live", why, approved_by if mode == "delivery" else None)
+        return self.deployment.record(release, pause.slot, "live", why, approved_by)
+
+    @contextmanager
+    def _or_roll_back(self, pause: _Pause, approved_by: str | None = None) -> Iterator[None]:
+        """A failed check (or a copy gone) rolls the canary back; an interrupt (a kernel stopped mid-step) gives the
+        champion every request again. Either way no pause is left behind."""
+        self._paused = None
+        try:
+            yield
+        except (_Failed, errors.WorkbookError, AssertionError, OSError) as failure:
+            raise self._roll_back(pause, failure, approved_by) from failure
+        except BaseException:
+            self._restore(pause.live, pause.candidate)
+            raise
+
+    def _waiting(self, person: str) -> _Pause:
+        """The paused canary a person decides on; nothing changes if none waits or no one is named."""
+        if not person or not person.strip():
+            raise errors.BadInputError("name the person who decides on the step to 100%; nothing changed")
+        if self._paused is None:
+            raise errors.BadInputError(
+                f"no canary is waiting for an approval in {self.deployment.env}: a canary pauses before 100% under "
+                "continuous delivery (rollout.canary(release, mode='delivery')); nothing changed"
+            )
+        return self._paused
+
+    def _not_paused(self) -> None:
+        if self._paused is not None:
+            version = self._paused.candidate.release.version
+            raise errors.BadInputError(
+                f"version {version}'s canary is paused in {self.deployment.env}, waiting for a person: approve(name) "
+                "or abort(name) it first; nothing started"
+            )
 
     def shadow(self, release: Release, seconds: float | None = None) -> pd.DataFrame:
         """Run `release` as a shadow for `seconds` as this machine waits them (default: one step, as held here): it
         gets a copy of every /predict, users get only the champion's answers. Then it stops. The report compares the
         two on the same requests."""
+        self._not_paused()
         live = self.deployment.live()
         if live is None:
             raise errors.BadInputError(f"nothing is live in {self.deployment.env}: a shadow needs a champion")
@@ -314,7 +400,8 @@ class Rollout:
         unjudged = "" if self.against_champion or percent == 100 else "; scores measured, not judged"
         self._note(candidate.release, step, percent, measured, f"passed: next step{unjudged}")
 
-    def _roll_back(self, live: Copy, candidate: Copy, slot: str, failure: Exception, approved_by) -> DeployError:
+    def _roll_back(self, pause: _Pause, failure: Exception, approved_by: str | None) -> DeployError:
+        live, candidate = pause.live, pause.candidate
         started = time.perf_counter()
         self._restore(live, candidate)
         seconds = time.perf_counter() - started
@@ -324,7 +411,7 @@ class Rollout:
         self._note(candidate.release, step, percent, measured, f"rolled back: {reason}")
         self._tag(candidate.release, f"rolled back at {step}: {reason}")
         return self.deployment.rejected(
-            candidate.release, slot, DeployError(f"rolled back at {step}: {reason}"), approved_by
+            candidate.release, pause.slot, DeployError(f"rolled back at {step}: {reason}"), approved_by
         )
 
     def _restore(self, live: Copy, candidate: Copy) -> None:
