@@ -10,7 +10,7 @@ NBVAL  := -p nbval --nbval --nbval-kernel-name mlops-workbook --nbval-sanitize-w
 WORKERS ?= 3
 XDIST  := -n $(WORKERS) --no-loadscope-reorder
 
-.PHONY: install pipelines lock run test quick lint reproduce lab notebooks labs site latest bench devcontainer
+.PHONY: install pipelines lock run test test-grading quick lint reproduce lab notebooks labs site latest bench devcontainer
 
 install: $(VENV)/.installed
 
@@ -65,7 +65,11 @@ run: install pipelines
 
 # The whole suite: unit tests, lab checks, papermill runs per environment, nbval on stored outputs.
 test: install pipelines
-	$(VENV)/bin/pytest tests notebooks solutions $(NBVAL) $(XDIST)
+	$(VENV)/bin/pytest tests notebooks solutions $(NBVAL) $(XDIST) -m "not grading"
+
+# nbgrader's autograde of the labs that build images or start servers (about 2 min): .ci/run runs it after `test`.
+test-grading: install pipelines
+	$(VENV)/bin/pytest tests/notebooks/test_nbgrader.py $(XDIST) -m grading
 
 # The edit loop's tier: unit tests, the light notebooks and their labs; nothing that starts a server or
 # builds an image (the items conftest.py marks heavy).

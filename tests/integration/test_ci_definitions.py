@@ -262,7 +262,7 @@ def test_the_course_ci_runs_every_environment_then_the_suite_on_gitlab_and_githu
     ]
     assert (
         gitlab["test-suite"]["script"]
-        == ["make test"]
+        == ["make test", "make test-grading"]
         == [s["run"] for s in github["test-suite"]["steps"] if "run" in s and "components" not in s["run"]]
     )
     assert github["test-suite"]["needs"] == "workbook" and gitlab["stages"].index("notebooks") == 0

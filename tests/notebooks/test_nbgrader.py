@@ -2,8 +2,8 @@
 
 `generate_assignment` must make the labs the workbook ships, and `autograde` must give a right answer its
 points and a wrong one (wrong_answers.yaml), a shortcut (shortcuts.yaml) or a blank one (the lab's own cell)
-none. Autograde runs the labs that start no server: on the others each submission builds images or starts
-servers (minutes per lab); the workbook's checker runs them (test_labs.py).
+none, in every lab. The labs that build images or start servers (02, 03, 04: half a minute each) are graded by
+`make test-grading`, which `.ci/run` runs after `make test`, whose 15 minutes they would not fit.
 """
 
 import os
@@ -20,7 +20,8 @@ from test_labs import SHORTCUTS, WRONG, lab_marks, with_answers
 from mlops_workbook.core import paths
 from mlops_workbook.course import envcheck, gradebook, labs, nbgrader_course
 
-# The labs that start no server and build no image (07 and 08 only call promtool and amtool).
+LABS = [s.stem for s, _ in labs.lab_pairs()]
+# The labs that start no server and build no image (07 and 08 only call promtool and amtool): make test grades them.
 LIGHT = [s.stem for s, _ in labs.lab_pairs() if not set(envcheck.notebook_needs(s)) & envcheck.HEAVY]
 # What nbgrader adds to a cell that the workbook's labs do not carry: its checksum, and its own copy of the type.
 NBGRADER_ONLY = ("checksum", "cell_type")
@@ -73,7 +74,7 @@ def _graded(cell) -> bool:
 def answer_kinds(lab: str) -> dict[str, str]:
     """One learner per lab: one exercise right, the others wrong, a shortcut or blank by turns. Which exercise is
     right moves from lab to lab, and the turns go on from lab to lab, so that the class meets every kind."""
-    turn = LIGHT.index(lab)
+    turn = LABS.index(lab)
     exercises = list(points_of(lab))
     right = exercises[turn % len(exercises)]
     others = [e for e in exercises if e != right]
@@ -81,13 +82,18 @@ def answer_kinds(lab: str) -> dict[str, str]:
 
 
 def test_the_class_meets_right_wrong_shortcut_and_blank_answers():
-    kinds = [answer_kinds(lab) for lab in LIGHT]
+    kinds = [answer_kinds(lab) for lab in LABS]
     assert all(sorted(set(k.values())) != ["right"] and "right" in k.values() for k in kinds), kinds
     assert {kind for k in kinds for kind in k.values()} == {"right", "wrong", "shortcut", "blank"}
 
 
-@pytest.mark.heavy  # a whole run of each light lab: for make test, not the edit loop
-@pytest.mark.parametrize("lab", [pytest.param(lab, marks=lab_marks(lab), id=lab) for lab in LIGHT])
+def graded_by(lab: str) -> list:
+    """A lab's marks: what it needs, and, if it builds images or starts servers, `make test-grading`'s marker."""
+    return [lab_marks(lab)] + ([] if lab in LIGHT else [pytest.mark.grading])
+
+
+@pytest.mark.heavy  # a whole run of each lab: for make test (or test-grading), not the edit loop
+@pytest.mark.parametrize("lab", [pytest.param(lab, marks=graded_by(lab), id=lab) for lab in LABS])
 def test_autograde_gives_points_for_right_answers_only(tmp_path, lab):
     """A right answer gets its points; a wrong one (wrong_answers.yaml), a shortcut (shortcuts.yaml: the key called,
     an identity tested, a value hard-coded, a printed file copied) or a blank one (the lab's own cell) none.
