@@ -62,7 +62,7 @@ def lesson_run(*lessons: Path, workspace: Path, rows: int) -> subprocess.Complet
 
 @pytest.fixture(scope="module")
 def first_run(workspace):
-    """A learner's first `make run ENV=staging` of the lessons that reach the registry (02 and 03): no stack, no
+    """A learner's first `make run ENV=staging` of the lessons that reach the registry (02, 03, 07): no stack, no
     pipeline, no champion. Before the module's stack: it takes the same ports, and starts on what the run left."""
     return lesson_run(*LESSONS, workspace=workspace, rows=300)  # 3 x 300 rows: 03's rehearsal beats the noise
 
@@ -70,8 +70,8 @@ def first_run(workspace):
 def test_make_run_on_a_fresh_machine_starts_the_stack_has_ct_make_the_champion_ci_and_cd_take_it_and_stops(
     first_run, workspace
 ):
-    """The run starts the stack, deploys the CT pipeline, has the scheduler run it, packages (02) and releases (03)
-    the version it registered, and stops the stack it started."""
+    """The run starts the stack, deploys the CT pipeline, has the scheduler run it, packages (02), releases (03) and
+    watches (07) the version it registered, and stops the stack it started."""
     assert first_run.returncode == 0, first_run.stdout + first_run.stderr
     assert "CT pipeline ct_pipeline_staging deployed" in first_run.stdout, first_run.stdout
     # the scheduler's first run (catchup off: the latest day's) or one asked of its API made the champion
@@ -113,7 +113,7 @@ def test_up_starts_every_server_healthy_and_status_says_so(stack, workspace):
 
 def test_the_registry_kept_what_ct_registered_through_down_and_up_and_nothing_else(first_run, stack):
     """After the first run stopped the stack and `up` started it again: the champion the lessons took, and one
-    version per CT run (02 and 03 trained nothing into the shared registry)."""
+    version per CT run (02, 03 and 07 trained nothing into the shared registry)."""
     registry = mlflow.MlflowClient(stack.tracking_uri)
     (taken,) = re.findall(r"the lessons take version (\d+), the shared registry's champion", first_run.stdout)
     assert registry.get_model_version_by_alias(tracking.model_name(), "champion").version == taken
