@@ -67,7 +67,7 @@ run: install pipelines
 test: install pipelines
 	$(VENV)/bin/pytest tests notebooks solutions $(NBVAL) $(XDIST) -m "not grading"
 
-# nbgrader's autograde of the labs that build images or start servers (about 2 min): .ci/run runs it after `test`.
+# nbgrader's autograde of the labs that build images or start servers (33 s on 3 workers): .ci/run runs it after `test`.
 test-grading: install pipelines
 	$(VENV)/bin/pytest tests/notebooks/test_nbgrader.py $(XDIST) -m grading
 

@@ -10,7 +10,8 @@ state and Docker names (`mlops_workbook.core.instance`), unless one is set alrea
 learner's JupyterLab (instance 0), never collide. The kernels and commands a test starts inherit it.
 
 Two tiers: `make quick` deselects every item marked `heavy` (added here to anything that needs a
-server-like component, and set by hand on whole-workbook runs); `make test` runs everything.
+server-like component, and set by hand on whole-workbook runs); `make test` runs everything else but the
+items marked `grading` (nbgrader on the labs that build images or start servers), which `make test-grading` runs.
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 STEPS = {
     "install": (["install", "pipelines"], "make install pipelines: three environments, empty uv cache", 60),
     "quick": (["quick"], "make quick: the edit loop's tier", 90),
-    "test": (["test"], "make test: the full suite", 12 * 60),
+    "test": (["test"], "make test: the suite", 12 * 60),
+    "grading": (["test-grading"], "make test-grading: nbgrader's autograde of labs 02, 03 and 04", 120),
     "run": (["run"], "make run: every lesson in dev, warm", 120),
 }
 SLOW = 60  # seconds: a test slower than this is named with its reason

@@ -179,6 +179,13 @@ def test_a_bad_canary_is_rolled_back_at_its_first_step(rollout, release, registr
     assert list(rollout.deployment.history()["outcome"])[-1] == "rejected"
 
 
+def kill_listener(port: int) -> None:
+    (listening,) = [
+        c.pid for c in psutil.net_connections("tcp") if c.laddr.port == port and c.status == psutil.CONN_LISTEN
+    ]
+    psutil.Process(listening).kill()
+
+
 def test_a_canary_that_dies_in_its_step_is_rolled_back_and_no_user_sees_it(rollout, release, monkeypatch):
     """Killed as its first step starts: nginx resends what it refuses to the champion (users see nothing), so its
     success rate alone would not tell; its scrapes fail from then on."""
@@ -187,12 +194,7 @@ def test_a_canary_that_dies_in_its_step_is_rolled_back_and_no_user_sees_it(rollo
     def route_then_kill_the_canary(routes: Routes) -> None:
         route(routes)
         if routes.canary is not None:
-            (listening,) = [
-                c.pid
-                for c in psutil.net_connections("tcp")
-                if c.laddr.port == routes.canary and c.status == psutil.CONN_LISTEN
-            ]
-            psutil.Process(listening).kill()
+            kill_listener(routes.canary)
 
     monkeypatch.setattr(rollout.deployment.router, "route", route_then_kill_the_canary)
     with users(rollout.deployment.port) as seen, pytest.raises(deploy.DeployError, match="canary 10%: up 0"):
@@ -200,16 +202,21 @@ def test_a_canary_that_dies_in_its_step_is_rolled_back_and_no_user_sees_it(rollo
     assert served_version(rollout.deployment.port) == "1" and seen.failed() == 0
 
 
-def test_continuous_delivery_waits_at_the_last_step_until_a_person_approves(rollout, release):
+def test_continuous_delivery_waits_at_the_last_step_until_a_person_approves(rollout, release, cfg, monitoring):
     with users(rollout.deployment.port) as seen:
         paused = rollout.canary(release("2"), mode="delivery")
         assert (paused.version, paused.percent) == ("2", 50), paused
         held = {served_version(rollout.deployment.port) for _ in range(20)}
-        with pytest.raises(errors.BadInputError, match="paused .* approve"):
-            rollout.canary(release("3"), mode="deployment")  # one rollout at a time
+        for nothing_else in (  # one rollout at a time: the pause holds a slot and a share of the traffic
+            lambda: rollout.canary(release("3"), mode="deployment"),
+            lambda: rollout.deployment.deploy(release("3")),
+        ):
+            with pytest.raises(errors.BadInputError, match="paused at 50% .* approve"):
+                nothing_else()
         with pytest.raises(errors.BadInputError, match="name the person"):
             rollout.approve(" ")
-        event = rollout.approve("ana")
+        # the pause is kept in the environment's folder: another Rollout (a new kernel, another person's) approves it
+        event = progressive.Rollout(rollout.deployment, monitoring, cfg.rollout, show=print).approve("ana")
     assert held == {"1", "2"}, "paused: both versions answer, the canary at its last share"
     assert (event.outcome, event.approved_by, served_version(rollout.deployment.port)) == ("live", "ana", "2")
     steps = list(rollout.history()["step"])
@@ -217,16 +224,39 @@ def test_continuous_delivery_waits_at_the_last_step_until_a_person_approves(roll
     assert seen.failed() == 0 and rollout.deployment.history().iloc[-1]["approved_by"] == "ana"
 
 
-def test_a_person_who_refuses_a_paused_canary_rolls_it_back(rollout, release, registry):
+def test_a_person_who_refuses_a_paused_canary_rolls_it_back_and_one_named_up_front_approves_it(
+    rollout, release, registry
+):
     with users(rollout.deployment.port) as seen:
         rollout.canary(release("2"), mode="delivery")
         refused = rollout.abort("ben")
-    assert seen.failed() == 0
-    assert "rolled back at canary 50%, paused: refused by ben" in refused.message
-    assert served_version(rollout.deployment.port) == "1" and deploy.port_free(rollout.deployment.slot_port("green"))
-    assert outcome(registry, "2") == "rolled back at canary 50%, paused: refused by ben"
-    with pytest.raises(errors.BadInputError, match="no canary is waiting"):
-        rollout.approve("ana")
+        assert "rolled back at canary 50%, paused: refused by ben" in refused.message
+        assert served_version(rollout.deployment.port) == "1"
+        assert deploy.port_free(rollout.deployment.slot_port("green"))
+        assert outcome(registry, "2") == "rolled back at canary 50%, paused: refused by ben"
+        assert rollout.deployment.history().iloc[-1]["outcome"] == "rejected"
+        with pytest.raises(errors.BadInputError, match="no canary is waiting"):
+            rollout.approve("ana")
+        # who started a manual CI job approved before any evidence: only the analysis can stop it, and it does not
+        event = rollout.canary(release("2"), mode="delivery", approved_by="ana")
+    assert seen.failed() == 0 and (event.outcome, event.approved_by) == ("live", "ana")
+    steps = rollout.history()
+    assert list(steps["step"])[-4:] == ["canary 50%", "approval", "100% (bake)", "promoted"]
+    assert steps["decision"].iloc[-3] == "to 100%: approved by ana when the rollout started"
+
+
+def test_a_paused_canary_that_dies_is_rolled_back_at_the_approval_and_a_stop_ends_a_pause(rollout, release):
+    with users(rollout.deployment.port) as seen:
+        rollout.canary(release("2"), mode="delivery")
+        kill_listener(rollout.deployment.slot_port("green"))  # nginx resends its share to the champion
+        with pytest.raises(deploy.DeployError, match="rolled back at canary 50%, paused: up 0"):
+            rollout.approve("ana")
+        assert served_version(rollout.deployment.port) == "1" and seen.failed() == 0
+        rollout.canary(release("2"), mode="delivery")
+    rollout.deployment.stop()  # the notebook ends while the canary waits
+    assert deploy.port_free(rollout.deployment.slot_port("green")) and rollout.deployment.paused() is None
+    last = rollout.deployment.history().iloc[-1]
+    assert last["outcome"] == "rejected" and "stopped while its canary was paused at 50%" in last["reason"]
 
 
 def test_a_shadow_sees_every_request_and_answers_nobody(rollout, release, cfg):

@@ -27,6 +27,7 @@ SLOTS = ("blue", "green")
 # What a model may have learned from to serve outside dev: the config's data sources but dev's fake rows.
 REAL_DATA = tuple(source for source in environments.DATA_SOURCES if source != "fake")
 STATE = Path("runs/environments")  # <instance>/<env>: its live copy, router and history (git-ignored)
+PAUSED = "paused.json"  # a canary waiting for a person (cd/rollout/progressive): its copies, slot, share, since when
 
 
 def state_folder(env: str) -> Path:
@@ -59,6 +60,11 @@ class Event:
     reason: str
     approved_by: str | None = None
     image_id: str | None = None  # the very build that ran (see Release.image_id)
+
+
+def copy_from(saved: dict) -> Copy:
+    """A copy as a state file keeps it (dataclasses.asdict)."""
+    return Copy(Release(**saved["release"]), **{k: v for k, v in saved.items() if k != "release"})
 
 
 def health_gated_switch(start, check, take_over, retire):
@@ -106,10 +112,22 @@ class Deployment:
 
     def _saved(self, name: str) -> Copy | None:
         state = self.folder / name
-        if not state.exists():
-            return None
-        saved = json.loads(state.read_text())
-        return Copy(Release(**saved.pop("release")), **saved)
+        return copy_from(json.loads(state.read_text())) if state.exists() else None
+
+    def paused(self) -> dict | None:
+        """The canary paused for a person's approval, as its rollout saved it (any process may approve it)."""
+        state = self.folder / PAUSED
+        return json.loads(state.read_text()) if state.exists() else None
+
+    def refuse_while_paused(self) -> None:
+        """Nothing else starts while a canary waits for a person: it holds a slot and a share of the traffic."""
+        saved = self.paused()
+        if saved is not None:
+            raise errors.BadInputError(
+                f"version {saved['candidate']['release']['version']}'s canary is paused at {saved['percent']}% of "
+                f"{self.env}'s traffic, waiting for a person: approve(name) or abort(name) it first "
+                "(progressive.Rollout); nothing started"
+            )
 
     def free_slot(self) -> str:
         """The slot a new copy starts in: the one the live copy does not hold."""
@@ -121,6 +139,7 @@ class Deployment:
         (a shadow or a canary takes it too): it stops first. Outside dev only a model known to have learned from
         real data serves (one from fake data, or whose data no one recorded, was never judged on real rows):
         refused before anything stops."""
+        self.refuse_while_paused()
         if self.env != "dev" and release.trained_on not in REAL_DATA:
             said = (
                 "its model learned from fake data (dev's), so it serves dev only"
@@ -163,6 +182,7 @@ class Deployment:
         self, release: Release, approved_by: str | None = None, why: str = "", switch=health_gated_switch
     ) -> Event:
         """Put `release` live if it earns it; DeployError (the old copy still serving) if not."""
+        self.refuse_while_paused()
         live, slot = self.live(), self.free_slot()
         try:
             switch(
@@ -193,6 +213,7 @@ class Deployment:
         from mlops_workbook.ct import gate, training
         from mlops_workbook.example import tracking
 
+        self.refuse_while_paused()
         live = self.live()
         earlier = [
             e
@@ -251,16 +272,23 @@ class Deployment:
         return pd.DataFrame([json.loads(line) for line in lines], columns=list(Event.__dataclass_fields__))
 
     def stop(self) -> None:
-        """Stop the live copy, the warm one, any other in a slot (a canary paused for an approval, or left by a
-        crashed run), and the router (the history stays)."""
-        self.retire_warm()
-        live = self.live()
-        if live is not None:
-            self.target.stop(live)
-            (self.folder / "live.json").unlink()
-        for slot in SLOTS:
-            self.target.stop(self._slot_copy(slot))
-        self.router.stop()
+        """Stop the live copy, the warm one, any other in a slot (a canary paused for an approval, recorded as not
+        deployed, or one a crashed run left), and the router (the history stays)."""
+        try:
+            self.retire_warm()
+            live = self.live()
+            if live is not None:
+                self.target.stop(live)
+                (self.folder / "live.json").unlink()
+            for slot in SLOTS:
+                self.target.stop(self._slot_copy(slot))
+            paused = self.paused()
+            if paused is not None:
+                (self.folder / PAUSED).unlink()
+                why = f"stopped while its canary was paused at {paused['percent']}%: nobody approved the step to 100%"
+                self.record(copy_from(paused["candidate"]).release, paused["slot"], "rejected", why, None)
+        finally:
+            self.router.stop()
 
     def reset(self) -> None:
         """An empty environment: whatever a previous run left is stopped, the histories cleared."""

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from mlops_workbook.cd.rollout.deploy import DeployError, Deployment, Event
+from mlops_workbook.cd.rollout.deploy import PAUSED, DeployError, Deployment, Event, copy_from
 from mlops_workbook.cd.rollout.router import Routes
 from mlops_workbook.cd.rollout.targets import Copy, Release
 from mlops_workbook.cm import drift
@@ -173,12 +173,12 @@ class Paused:
 
 @dataclass(frozen=True)
 class _Pause:
-    """What a paused canary holds: the two copies, the candidate's slot, and when the last step passed."""
+    """What a canary holds: the two copies, the candidate's slot, and, once paused, since when (time.time())."""
 
     live: Copy
     candidate: Copy
     slot: str
-    since: float  # time.monotonic()
+    since: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -206,18 +206,18 @@ class Rollout:
         self.against_champion = against_champion
         self.show = show  # each step's line, as it happens
         self.log = deployment.folder / "rollouts.jsonl"
-        self._paused: _Pause | None = None  # a canary waiting for a person (Continuous Delivery)
 
     def canary(self, release: Release, mode: str, approved_by: str | None = None) -> Event | Paused:
         """Take `release` from 0% of traffic through the policy's steps, or roll it back (DeployError). Under
         Continuous Deployment (`mode`), the analysis alone takes it on to 100%: the live Event. Under Continuous
-        Delivery it waits at the last step for a person: Paused, until `approve` or `abort`; an approver named here
-        (`approved_by`: who started a manual CI job) approves as soon as the last step passed."""
+        Delivery it waits at the last step for a person: Paused, until `approve` or `abort` (by this Rollout or any
+        other of the environment: the pause is kept in its folder); an approver named here (`approved_by`: who
+        started a manual CI job) approves as soon as the last step passed."""
         if mode not in ("delivery", "deployment"):
             raise errors.BadInputError(
                 f"mode {mode!r}: a rollout is 'delivery' or 'deployment' (the environment's release_mode)"
             )
-        self._not_paused()
+        self.deployment.refuse_while_paused()
         live = self.deployment.live()
         if live is None:
             raise errors.BadInputError(
@@ -232,37 +232,37 @@ class Rollout:
             self._watch(live)
             self._note(release, "start", 0, {}, f"rolled back: {error}")
             raise self.deployment.rejected(release, slot, error) from error
-        pause = _Pause(live, candidate, slot, time.monotonic())
+        pause = _Pause(live, candidate, slot)
+        waits = mode == "delivery" and not (approved_by and approved_by.strip())
         with self._or_roll_back(pause):
             self.deployment.smoke_check(candidate)
             self._seen(live, candidate, "canary")
             for percent in self.policy.steps:
                 self._hold(live, candidate, percent)
+            if waits:  # kept before the block ends: an interrupt until then gives the champion every request again
+                self._save(pause, percent)
         if mode == "deployment":
             return self._to_full_traffic(pause, "continuous deployment: the analysis", None)
-        if approved_by:  # approved before the evidence: only the analysis could have stopped it
+        if not waits:  # approved before the evidence: only the analysis could have stopped it
             return self._to_full_traffic(pause, f"approved by {approved_by} when the rollout started", approved_by)
-        self._paused = _Pause(live, candidate, slot, time.monotonic())
-        percent = self.policy.steps[-1]
         self._note(release, "paused", percent, {}, "continuous delivery: waiting for a person to approve(name)")
         return Paused(self.deployment.env, release.version, percent)
 
     def approve(self, approved_by: str) -> Event:
         """A person takes the paused canary to 100%: its analysis over the wait (one step at least) must pass too."""
-        pause = self._waiting(approved_by)
-        percent = self.policy.steps[-1]
+        pause, percent = self._waiting(approved_by)
         with self._or_roll_back(pause, approved_by):
-            rest = self.policy.held(self.policy.step_seconds) - (time.monotonic() - pause.since)
+            rest = self.policy.held(self.policy.step_seconds) - (time.time() - pause.since)
             if rest > 0:
                 self._wait(rest, f"canary, {percent} in 100 requests, a step's evidence since the pause")
-            self._judge(pause.candidate, f"canary {percent}%, paused", percent, time.monotonic() - pause.since)
+            self._judge(pause.candidate, f"canary {percent}%, paused", percent, time.time() - pause.since)
         return self._to_full_traffic(pause, f"approved by {approved_by}", approved_by)
 
     def abort(self, by: str) -> DeployError:
         """A person refuses the paused canary: rolled back as a failed check would be. The DeployError that says so
         (not raised: a refusal is an answer, not a failure of the code)."""
-        pause, self._paused = self._waiting(by), None
-        percent = self.policy.steps[-1]
+        pause, percent = self._waiting(by)
+        (self.deployment.folder / PAUSED).unlink()
         return self._roll_back(pause, _Failed(f"refused by {by}", f"canary {percent}%, paused", percent), None)
 
     def _to_full_traffic(self, pause: _Pause, approval: str, approved_by: str | None) -> Event:
@@ -281,39 +281,41 @@ class Rollout:
     def _or_roll_back(self, pause: _Pause, approved_by: str | None = None) -> Iterator[None]:
         """A failed check (or a copy gone) rolls the canary back; an interrupt (a kernel stopped mid-step) gives the
         champion every request again. Either way no pause is left behind."""
-        self._paused = None
+        paused = self.deployment.folder / PAUSED
+        paused.unlink(missing_ok=True)
         try:
             yield
         except (_Failed, errors.WorkbookError, AssertionError, OSError) as failure:
+            paused.unlink(missing_ok=True)
             raise self._roll_back(pause, failure, approved_by) from failure
         except BaseException:
+            paused.unlink(missing_ok=True)
             self._restore(pause.live, pause.candidate)
             raise
 
-    def _waiting(self, person: str) -> _Pause:
-        """The paused canary a person decides on; nothing changes if none waits or no one is named."""
+    def _waiting(self, person: str) -> tuple[_Pause, int]:
+        """The paused canary a person decides on, and its share; nothing changes if none waits or no one is named."""
         if not person or not person.strip():
             raise errors.BadInputError("name the person who decides on the step to 100%; nothing changed")
-        if self._paused is None:
+        saved = self.deployment.paused()
+        if saved is None:
             raise errors.BadInputError(
                 f"no canary is waiting for an approval in {self.deployment.env}: a canary pauses before 100% under "
                 "continuous delivery (rollout.canary(release, mode='delivery')); nothing changed"
             )
-        return self._paused
+        copies = (copy_from(saved["live"]), copy_from(saved["candidate"]))
+        return _Pause(*copies, saved["slot"], saved["since"]), saved["percent"]
 
-    def _not_paused(self) -> None:
-        if self._paused is not None:
-            version = self._paused.candidate.release.version
-            raise errors.BadInputError(
-                f"version {version}'s canary is paused in {self.deployment.env}, waiting for a person: approve(name) "
-                "or abort(name) it first; nothing started"
-            )
+    def _save(self, pause: _Pause, percent: int) -> None:
+        saved = {"live": asdict(pause.live), "candidate": asdict(pause.candidate), "slot": pause.slot}
+        state = {**saved, "percent": percent, "since": time.time()}
+        (self.deployment.folder / PAUSED).write_text(json.dumps(state))
 
     def shadow(self, release: Release, seconds: float | None = None) -> pd.DataFrame:
         """Run `release` as a shadow for `seconds` as this machine waits them (default: one step, as held here): it
         gets a copy of every /predict, users get only the champion's answers. Then it stops. The report compares the
         two on the same requests."""
-        self._not_paused()
+        self.deployment.refuse_while_paused()
         live = self.deployment.live()
         if live is None:
             raise errors.BadInputError(f"nothing is live in {self.deployment.env}: a shadow needs a champion")

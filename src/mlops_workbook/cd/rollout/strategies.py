@@ -34,7 +34,8 @@ STRATEGIES = ("blue-green", "canary", "shadow")
 def ship(cleared: Cleared, strategy: str, mode: str, policy, load_test=False, client=None, show=print):
     """Ship `cleared` by `strategy` under `mode` (release.mode_for: the policy in the config) and `policy` (its
     rollout); `client` an MLflow client that tags the version with a rollout's outcome. The live Event, or None after
-    a shadow."""
+    a shadow. Under Continuous Delivery a command's canary needs its approver named: it ends with the command, and a
+    pause would outlive the Prometheus that judges it."""
     if strategy not in STRATEGIES:
         raise errors.BadInputError(f"strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}; nothing deployed")
     if load_test and strategy == "blue-green":
@@ -43,6 +44,11 @@ def ship(cleared: Cleared, strategy: str, mode: str, policy, load_test=False, cl
             "choose --strategy canary or shadow, or leave --load-test out; nothing deployed"
         )
     deployment = cleared.deployment
+    if strategy == "canary" and mode == "delivery" and not cleared.approved_by and deployment.live() is not None:
+        raise errors.BadInputError(
+            f"continuous delivery: a canary in {deployment.env} goes to 100% only for a person; name them with "
+            "--approved-by (they approve the step to 100% once every step's analysis passed); nothing deployed"
+        )
     if strategy == "canary" and deployment.live() is None:
         show(
             f"{deployment.env}: nothing is live to compare a canary with: the first version goes live whole once "
