@@ -277,14 +277,17 @@ def test_nothing_reaches_prod_when_staging_fails(staging_and_prod, tagged):
 def test_the_deploy_command_gates_prod_on_staging_and_an_approval_and_rolls_out_by_strategy(registry, tagged, tmp_path):
     short = {**environments.load("staging").rollout.model_dump(), "steps": [10, 50], "step_seconds": HELD_2_S}
 
-    def deploy_cli(env, *extra, version="2", image=None):
+    def run_cli(*args):
         return subprocess.run(
-            [CLI, "deploy", "--env", env, "--image", image or tagged[version], "-p", f"workspace={tmp_path}"]
-            + ["-p", f"rollout={json.dumps({**short, 'bake_seconds': HELD_2_S})}", *extra],
+            [CLI, *args, "-p", f"workspace={tmp_path}"]
+            + ["-p", f"rollout={json.dumps({**short, 'bake_seconds': HELD_2_S})}"],
             capture_output=True,
             text=True,
             timeout=300,
         )
+
+    def deploy_cli(env, *extra, version="2", image=None):
+        return run_cli("deploy", "--env", env, "--image", image or tagged[version], *extra)
 
     try:
         early = deploy_cli("prod", "--approved-by", "ana")
@@ -343,6 +346,22 @@ def test_the_deploy_command_gates_prod_on_staging_and_an_approval_and_rolls_out_
         assert retrained.returncode == 0, retrained.stdout + retrained.stderr
         assert "a model retrained on the code prod runs, continuous deployment" in retrained.stdout, retrained.stdout
         assert served_version(environments.load("prod").serve_port) == "1"
+        # a code change (another commit) under prod's Continuous Delivery, by canary with no approver yet: it waits at
+        # its last share for a person, whose command approves it after one more step's analysis
+        changed = derived(tagged["2"], "changed", f"LABEL {serving_image.REVISION_LABEL}=another-commit")
+        assert deploy_cli("staging", image=changed).returncode == 0
+        paused = deploy_cli("prod", "--strategy", "canary", "--load-test", image=changed)
+        assert paused.returncode == 0 and "waits for a person" in paused.stdout, paused.stdout + paused.stderr
+        prod_port = environments.load("prod").serve_port
+        assert {served_version(prod_port) for _ in range(20)} == {"1", "2"}, "paused at its last share, 50%"
+        refused = run_cli("approve", "--env", "prod", "--by", " ")
+        assert refused.returncode == 2 and "name the person" in refused.stdout, refused.stdout + refused.stderr
+        approved = run_cli("approve", "--env", "prod", "--by", "ana", "--load-test")
+        assert approved.returncode == 0, approved.stdout + approved.stderr
+        assert "canary 50%, paused" in approved.stdout and "approved by ana" in approved.stdout, approved.stdout
+        assert served_version(prod_port) == "2"
+        nothing = run_cli("abort", "--env", "prod", "--by", "ben")
+        assert nothing.returncode == 2 and "no canary is waiting" in nothing.stdout, nothing.stdout + nothing.stderr
     finally:
         for env in ("staging", "prod"):
             cfg = environments.load(env, {"workspace": str(tmp_path)})

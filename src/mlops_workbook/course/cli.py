@@ -436,20 +436,80 @@ def deploy_image(
     param: Params = None,
 ) -> None:
     """Deploy CI's image to staging or prod, health-gated; prod needs it live in staging (and an approval)."""
-    from mlops_workbook.cd.rollout import release, strategies
+    from mlops_workbook.cd.rollout import progressive, release, strategies
 
     cfg = _config(env, param)
-    cleared = release.clear_image(cfg, image, approved_by, _config("staging", param))
-    judged = strategy is Strategy.canary and cleared.deployment.live() is not None  # its outcome tags the version
+    canary = strategy is Strategy.canary
+    cleared = release.clear_image(cfg, image, approved_by, _config("staging", param), canary=canary)
+    judged = canary and cleared.deployment.live() is not None  # its outcome tags the version
     client = _registry_holding(_config("staging", param), cleared.release.version) if judged else None
     say = functools.partial(console.print, soft_wrap=True)
     event = strategies.ship(cleared, strategy, cleared.mode, cfg.rollout, load_test, client, say)
-    if event is not None:
+    if isinstance(event, progressive.Paused):
         console.print(
-            f"{env}: version {event.version} from {image} is live on port {cfg.serve_port} ({event.reason})"
-            + (f", approved by {event.approved_by}" if event.approved_by else ""),
+            f"{env}: version {event.version} takes {event.percent}% of the traffic and waits for a person: "
+            f"`mlops-workbook approve --env {env} --by <name>` takes it to 100% once one more step's analysis "
+            f"passed, `mlops-workbook abort --env {env} --by <name>` rolls it back",
             soft_wrap=True,
         )
+    elif event is not None:
+        _say_live(env, event, image, cfg.serve_port)
+
+
+def _say_live(env: str, event, image: str, port: int) -> None:
+    console.print(
+        f"{env}: version {event.version} from {image} is live on port {port} ({event.reason})"
+        + (f", approved by {event.approved_by}" if event.approved_by else ""),
+        soft_wrap=True,
+    )
+
+
+@app.command("approve")
+def approve_canary(
+    by: Annotated[str, typer.Option(help="who approves the step to 100% (recorded with the release)")],
+    env: Env = "prod",
+    load_test: Annotated[
+        bool, typer.Option("--load-test", help="synthetic users during the last analysis, for an environment with none")
+    ] = False,
+    param: Params = None,
+) -> None:
+    """Take the canary paused in an environment (Continuous Delivery) to 100%: one more step is analysed first."""
+    _decide(env, by, True, load_test, param)
+
+
+@app.command("abort")
+def abort_canary(
+    by: Annotated[str, typer.Option(help="who refuses it (recorded with the rollback)")],
+    env: Env = "prod",
+    param: Params = None,
+) -> None:
+    """Roll back the canary paused in an environment (Continuous Delivery): every request to the live version."""
+    _decide(env, by, False, False, param)
+
+
+def _decide(env: str, person: str, approve: bool, load_test: bool, param) -> None:
+    from mlops_workbook.cd.rollout import deploy, strategies, targets
+    from mlops_workbook.core.docker import images
+
+    if not person.strip():
+        raise errors.BadInputError("--by: name the person who decides on the step to 100%; nothing changed")
+    cfg = _config(env, param)
+    target = targets.ContainerTarget(images.docker_client(), cfg.workspace_dir() / "copies", cfg.env)
+    deployment = deploy.Deployment(cfg, target)
+    paused = deployment.paused()
+    if paused is None:
+        raise errors.BadInputError(
+            f"no canary is waiting for a person in {env}: `mlops-workbook deploy --env {env} --strategy canary` "
+            "pauses one under continuous delivery; nothing changed"
+        )
+    version = paused["candidate"]["release"]["version"]
+    client = _registry_holding(_config("staging", param), version)
+    say = functools.partial(console.print, soft_wrap=True)
+    outcome = strategies.decide(deployment, cfg.rollout, person, approve, load_test, client, say)
+    if approve:
+        _say_live(env, outcome, paused["candidate"]["release"]["image"], cfg.serve_port)
+    else:
+        console.print(outcome.message, soft_wrap=True)
 
 
 def _registry_holding(staging_cfg, version: str):

@@ -206,6 +206,7 @@ class Rollout:
         self.against_champion = against_champion
         self.show = show  # each step's line, as it happens
         self.log = deployment.folder / "rollouts.jsonl"
+        self.created = time.time()  # a pause older than this Rollout was judged by another Prometheus
 
     def canary(self, release: Release, mode: str, approved_by: str | None = None) -> Event | Paused:
         """Take `release` from 0% of traffic through the policy's steps, or roll it back (DeployError). Under
@@ -251,11 +252,18 @@ class Rollout:
     def approve(self, approved_by: str) -> Event:
         """A person takes the paused canary to 100%: its analysis over the wait (one step at least) must pass too."""
         pause, percent = self._waiting(approved_by)
+        step, since = f"canary {percent}%, paused", max(pause.since, self.created)
         with self._or_roll_back(pause, approved_by):
-            rest = self.policy.held(self.policy.step_seconds) - (time.time() - pause.since)
+            self._watch(pause.live, (pause.candidate.release, pause.candidate.port), "canary")
+            if since > pause.since:  # paused by another command: this Prometheus learns the copies first
+                try:
+                    self._seen(pause.live, pause.candidate, "canary")
+                except errors.WorkbookError as unseen:
+                    raise _Failed(f"up 0: {unseen.message}", step, percent) from unseen
+            rest = self.policy.held(self.policy.step_seconds) - (time.time() - since)
             if rest > 0:
                 self._wait(rest, f"canary, {percent} in 100 requests, a step's evidence since the pause")
-            self._judge(pause.candidate, f"canary {percent}%, paused", percent, time.time() - pause.since)
+            self._judge(pause.candidate, step, percent, time.time() - since)
         return self._to_full_traffic(pause, f"approved by {approved_by}", approved_by)
 
     def abort(self, by: str) -> DeployError:

@@ -34,8 +34,18 @@ def may_go_to_prod(mode: str, staging_passed: bool, approved_by: str | None) -> 
     return Decision(
         False,
         "continuous delivery: waiting for a person to approve "
-        "(papermill -p approved_by <name>, or mlops-workbook deploy --approved-by <name>)",
+        "(papermill -p approved_by <name>, or mlops-workbook deploy --approved-by <name>; a canary waits for them "
+        "at its last step: mlops-workbook deploy --strategy canary, then mlops-workbook approve)",
     )
+
+
+def pauses_for_a_person(mode: str, staging_passed: bool, approved_by: str | None) -> Decision:
+    """A canary's gate: under Continuous Delivery, with no approval yet, it goes as far as its last share of prod's
+    traffic and waits there for a person (progressive.Rollout.approve); otherwise may_go_to_prod's."""
+    decision = may_go_to_prod(mode, staging_passed, approved_by)
+    if decision.goes_to_prod or not staging_passed:
+        return decision
+    return Decision(True, "continuous delivery: a canary, held at its last share of traffic until a person approves")
 
 
 def mode_for(cfg, code: str | None, live_code: str | None) -> str:
@@ -137,10 +147,11 @@ class Cleared:
         return self.deployment.deploy(self.release, approved_by=self.approved_by, why=self.why)
 
 
-def clear_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Cleared:
+def clear_image(cfg, image: str, approved_by: str | None, staging_cfg, canary: bool = False) -> Cleared:
     """A terminal's (or a pipeline job's) release of CI's image to staging or prod, through the same gates, whatever
     the strategy that then ships it: prod takes only an image that is live in staging (`staging_cfg` says where),
-    and in delivery mode only with an approval."""
+    and in delivery mode only with an approval; a `canary` beside a live version may go without one, to wait at its
+    last share for a person."""
     import docker.errors
 
     from mlops_workbook.cd.rollout.targets import ContainerTarget
@@ -181,7 +192,8 @@ def clear_image(cfg, image: str, approved_by: str | None, staging_cfg) -> Cleare
     if cfg.env != "prod":
         return Cleared(Deployment(cfg, target), chosen, cfg.release_mode)
     prod, staging = Deployment(cfg, target), Deployment(staging_cfg, target)
-    mode, decision = by_policy(prod, chosen, staging.serving(chosen) is not None, approved_by)
+    gate = pauses_for_a_person if canary and prod.live() is not None else may_go_to_prod
+    mode, decision = by_policy(prod, chosen, staging.serving(chosen) is not None, approved_by, gate)
     if not decision.goes_to_prod:
         raise DeployError(f"{image} does not go to prod: {decision.reason}")
     approver = approved_by if mode == "delivery" else None  # under deployment, nobody approves

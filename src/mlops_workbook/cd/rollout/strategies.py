@@ -34,8 +34,7 @@ STRATEGIES = ("blue-green", "canary", "shadow")
 def ship(cleared: Cleared, strategy: str, mode: str, policy, load_test=False, client=None, show=print):
     """Ship `cleared` by `strategy` under `mode` (release.mode_for: the policy in the config) and `policy` (its
     rollout); `client` an MLflow client that tags the version with a rollout's outcome. The live Event, or None after
-    a shadow. Under Continuous Delivery a command's canary needs its approver named: it ends with the command, and a
-    pause would outlive the Prometheus that judges it."""
+    a shadow, or the Paused canary that waits for a person (`decide`) under Continuous Delivery with no approver."""
     if strategy not in STRATEGIES:
         raise errors.BadInputError(f"strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}; nothing deployed")
     if load_test and strategy == "blue-green":
@@ -44,11 +43,6 @@ def ship(cleared: Cleared, strategy: str, mode: str, policy, load_test=False, cl
             "choose --strategy canary or shadow, or leave --load-test out; nothing deployed"
         )
     deployment = cleared.deployment
-    if strategy == "canary" and mode == "delivery" and not cleared.approved_by and deployment.live() is not None:
-        raise errors.BadInputError(
-            f"continuous delivery: a canary in {deployment.env} goes to 100% only for a person; name them with "
-            "--approved-by (they approve the step to 100% once every step's analysis passed); nothing deployed"
-        )
     if strategy == "canary" and deployment.live() is None:
         show(
             f"{deployment.env}: nothing is live to compare a canary with: the first version goes live whole once "
@@ -62,13 +56,8 @@ def ship(cleared: Cleared, strategy: str, mode: str, policy, load_test=False, cl
     with progressive.with_prometheus(deployment, policy, client, show) as rollout, _users(deployment, load_test, show):
         with processes.detached():
             if strategy == "canary":
-                earlier = len(rollout.history())
-                try:
+                with _steps_shown(rollout, show):
                     return rollout.canary(cleared.release, mode, cleared.approved_by)
-                finally:  # promoted or rolled back: the rollout's steps and decisions, as the history keeps them
-                    steps = rollout.table().iloc[earlier:]
-                    if len(steps):
-                        show(steps.loc[:, (steps != "").any()].to_string(index=False))  # without others' columns
             report = rollout.shadow(cleared.release)
     show(
         f"{deployment.env}: {cleared.release.image} shadowed version {report.loc['champion', 'version']}; users saw "
@@ -76,6 +65,27 @@ def ship(cleared: Cleared, strategy: str, mode: str, policy, load_test=False, cl
     )
     show(report.T.to_string())  # a column per version: every measurement on one screen
     return None
+
+
+def decide(deployment, policy, person: str, approve: bool, load_test=False, client=None, show=print):
+    """A person's decision on the canary paused in `deployment`: `approve` takes it to 100% once its analysis over
+    one more step (judged by a Prometheus started for it) passed, the live Event; else it is rolled back, the
+    DeployError that says so."""
+    with progressive.with_prometheus(deployment, policy, client, show) as rollout, _users(deployment, load_test, show):
+        with processes.detached(), _steps_shown(rollout, show):
+            return rollout.approve(person) if approve else rollout.abort(person)
+
+
+@contextmanager
+def _steps_shown(rollout, show) -> Iterator[None]:
+    """The rollout's steps and decisions in the block, as the history keeps them, however it ends."""
+    earlier = len(rollout.history())
+    try:
+        yield
+    finally:
+        steps = rollout.table().iloc[earlier:]
+        if len(steps):
+            show(steps.loc[:, (steps != "").any()].to_string(index=False))  # without others' columns
 
 
 @contextmanager
