@@ -260,9 +260,10 @@ class Rollout:
                     self._seen(pause.live, pause.candidate, "canary")
                 except errors.WorkbookError as unseen:
                     raise _Failed(f"up 0: {unseen.message}", step, percent) from unseen
+                since = time.time()  # its evidence starts once it scrapes both
             rest = self.policy.held(self.policy.step_seconds) - (time.time() - since)
-            if rest > 0:
-                self._wait(rest, f"canary, {percent} in 100 requests, a step's evidence since the pause")
+            if rest > 0:  # held longer while the canary has too few requests, as a step is
+                self._held(pause.candidate, "canary", rest, f"canary, {percent} in 100 requests, once more")
             self._judge(pause.candidate, step, percent, time.time() - since)
         return self._to_full_traffic(pause, f"approved by {approved_by}", approved_by)
 
