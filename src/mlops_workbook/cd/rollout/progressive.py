@@ -8,7 +8,7 @@ times are the config's, a team's, held DEMO_SPEEDUP times shorter on this one ma
     start beside the champion (health check, smoke test)
       → canary at each share of `rollout.steps`, held `step_seconds`, then analysed  ─ a check fails → rolled back
       → Continuous Delivery: paused at the last share until a person approves       ─ `abort` → rolled back
-        (`approve`), analysed again over the wait; recorded with their name         ─ a check fails → rolled back
+        (`approve`), one more step held and analysed; recorded with their name      ─ a check fails → rolled back
       → 100%, the previous copy kept warm for `bake_seconds`, analysed again        ─ a check fails → rolled back
       → promoted
 
@@ -250,7 +250,8 @@ class Rollout:
         return Paused(self.deployment.env, release.version, percent)
 
     def approve(self, approved_by: str) -> Event:
-        """A person takes the paused canary to 100%: its analysis over the wait (one step at least) must pass too."""
+        """A person takes the paused canary to 100%: one more step is held, and its analysis over the wait and that
+        step must pass too."""
         pause, percent = self._waiting(approved_by)
         step, since = f"canary {percent}%, paused", max(pause.since, self.created)
         with self._or_roll_back(pause, approved_by):
@@ -261,9 +262,13 @@ class Rollout:
                 except errors.WorkbookError as unseen:
                     raise _Failed(f"up 0: {unseen.message}", step, percent) from unseen
                 since = time.time()  # its evidence starts once it scrapes both
-            rest = self.policy.held(self.policy.step_seconds) - (time.time() - since)
-            if rest > 0:  # held longer while the canary has too few requests, as a step is
-                self._held(pause.candidate, "canary", rest, f"canary, {percent} in 100 requests, once more")
+            # one more step held (longer while the canary has too few requests), judged with the wait before it
+            self._held(
+                pause.candidate,
+                "canary",
+                self.policy.held(self.policy.step_seconds),
+                f"canary, {percent} in 100 requests, once more",
+            )
             self._judge(pause.candidate, step, percent, time.time() - since)
         return self._to_full_traffic(pause, f"approved by {approved_by}", approved_by)
 
