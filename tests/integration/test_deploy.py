@@ -350,10 +350,14 @@ def test_the_deploy_command_gates_prod_on_staging_and_an_approval_and_rolls_out_
         # its last share for a person, whose command approves it after one more step's analysis
         changed = derived(tagged["2"], "changed", f"LABEL {serving_image.REVISION_LABEL}=another-commit")
         assert deploy_cli("staging", image=changed).returncode == 0
+        unapproved = deploy_cli("prod", "--strategy", "canary", "--approved-by", "", image=changed)  # a CI job's
+        assert unapproved.returncode == 1 and "waiting for a person to approve" in unapproved.stdout  # no approval
         paused = deploy_cli("prod", "--strategy", "canary", "--load-test", image=changed)
         assert paused.returncode == 0 and "waits for a person" in paused.stdout, paused.stdout + paused.stderr
         prod_port = environments.load("prod").serve_port
         assert {served_version(prod_port) for _ in range(20)} == {"1", "2"}, "paused at its last share, 50%"
+        meanwhile = deploy_cli("prod", "--approved-by", "ana", image=changed)  # blue-green: all of the traffic
+        assert meanwhile.returncode == 2 and "paused at 50%" in meanwhile.stdout, meanwhile.stdout + meanwhile.stderr
         refused = run_cli("approve", "--env", "prod", "--by", " ")
         assert refused.returncode == 2 and "name the person" in refused.stdout, refused.stdout + refused.stderr
         approved = run_cli("approve", "--env", "prod", "--by", "ana", "--load-test")

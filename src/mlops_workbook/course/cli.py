@@ -435,12 +435,15 @@ def deploy_image(
     ] = False,
     param: Params = None,
 ) -> None:
-    """Deploy CI's image to staging or prod, health-gated; prod needs it live in staging (and an approval)."""
+    """Deploy CI's image to staging or prod, health-gated; prod needs it live in staging, and under delivery an
+    approval (a canary beside a live version without one waits at its last step for `mlops-workbook approve`)."""
     from mlops_workbook.cd.rollout import progressive, release, strategies
 
     cfg = _config(env, param)
     canary = strategy is Strategy.canary
-    cleared = release.clear_image(cfg, image, approved_by, _config("staging", param), canary=canary)
+    # a canary may wait for a person when none is named; one named empty (a CI job that found no approval) may not
+    waits = canary and approved_by is None
+    cleared = release.clear_image(cfg, image, approved_by, _config("staging", param), canary=waits)
     judged = canary and cleared.deployment.live() is not None  # its outcome tags the version
     client = _registry_holding(_config("staging", param), cleared.release.version) if judged else None
     say = functools.partial(console.print, soft_wrap=True)

@@ -28,6 +28,7 @@ SLOTS = ("blue", "green")
 REAL_DATA = tuple(source for source in environments.DATA_SOURCES if source != "fake")
 STATE = Path("runs/environments")  # <instance>/<env>: its live copy, router and history (git-ignored)
 PAUSED = "paused.json"  # a canary waiting for a person (cd/rollout/progressive): its copies, slot, share, since when
+DECIDING = "deciding.json"  # the same, claimed by a person's approve or abort until its outcome is recorded
 
 
 def state_folder(env: str) -> Path:
@@ -36,10 +37,48 @@ def state_folder(env: str) -> Path:
 
 
 def forget_live_copies() -> None:
-    """After everything was stopped (`mlops-workbook stop`): no environment of this instance has a live or warm copy."""
-    for saved in (paths.resolve(STATE) / str(instance.number())).glob("*/*.json"):
-        if saved.name in ("live.json", "warm.json"):
-            saved.unlink()
+    """After everything was stopped (`mlops-workbook stop`): no environment of this instance has a live, warm or
+    paused copy (a paused canary is recorded as not deployed)."""
+    for folder in (paths.resolve(STATE) / str(instance.number())).glob("*/"):
+        for name in ("live.json", "warm.json"):
+            (folder / name).unlink(missing_ok=True)
+        end_pause(folder, folder.name)
+
+
+def end_pause(folder: Path, env: str) -> None:
+    """Once its copies stopped, a paused canary (or one whose decision was cut short) is recorded in the deploy
+    history as not deployed, and its pause cleared: nothing else is refused for it any more."""
+    for name, why in (
+        (PAUSED, "stopped while its canary was paused at {}%: nobody approved the step to 100%"),
+        (DECIDING, "stopped while a person's decision on its canary, at {}%, was under way"),
+    ):
+        state = folder / name
+        if state.exists():
+            saved = json.loads(state.read_text())
+            release = copy_from(saved["candidate"]).release
+            _write_history(folder, _event(env, release, saved["slot"], "rejected", why.format(saved["percent"]), None))
+            state.unlink()
+
+
+def _event(env: str, release: Release, slot: str, outcome: str, reason: str, approved_by: str | None) -> Event:
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    return Event(
+        now,
+        env,
+        release.version,
+        release.image,
+        release.model_dir,
+        slot,
+        outcome,
+        reason,
+        approved_by,
+        release.image_id,
+    )
+
+
+def _write_history(folder: Path, event: Event) -> None:
+    with (folder / "history.jsonl").open("a") as log:
+        log.write(json.dumps(asdict(event)) + "\n")
 
 
 class DeployError(errors.RunError):
@@ -115,19 +154,30 @@ class Deployment:
         return copy_from(json.loads(state.read_text())) if state.exists() else None
 
     def paused(self) -> dict | None:
-        """The canary paused for a person's approval, as its rollout saved it (any process may approve it)."""
-        state = self.folder / PAUSED
-        return json.loads(state.read_text()) if state.exists() else None
+        """The canary paused for a person's approval, as its rollout saved it (another process may approve it), with
+        `deciding` true once a person's approve or abort claimed it."""
+        for name in (PAUSED, DECIDING):
+            state = self.folder / name
+            if state.exists():
+                return {**json.loads(state.read_text()), "deciding": name == DECIDING}
+        return None
 
     def refuse_while_paused(self) -> None:
         """Nothing else starts while a canary waits for a person: it holds a slot and a share of the traffic."""
         saved = self.paused()
-        if saved is not None:
+        if saved is None:
+            return
+        version, share = saved["candidate"]["release"]["version"], saved["percent"]
+        if saved["deciding"]:
             raise errors.BadInputError(
-                f"version {saved['candidate']['release']['version']}'s canary is paused at {saved['percent']}% of "
-                f"{self.env}'s traffic, waiting for a person: approve(name) or abort(name) it first "
-                "(progressive.Rollout); nothing started"
+                f"a person's decision on version {version}'s canary ({share}% of {self.env}'s traffic) is under way, "
+                f"or was cut short (then `mlops-workbook stop` ends it); nothing started"
             )
+        raise errors.BadInputError(
+            f"version {version}'s canary is paused at {share}% of {self.env}'s traffic, waiting for a person: "
+            f"approve or abort it first (`mlops-workbook approve --env {self.env} --by <name>`, or `abort`; "
+            "progressive.Rollout's approve(name), abort(name)); nothing started"
+        )
 
     def free_slot(self) -> str:
         """The slot a new copy starts in: the one the live copy does not hold."""
@@ -282,11 +332,7 @@ class Deployment:
                 (self.folder / "live.json").unlink()
             for slot in SLOTS:
                 self.target.stop(self._slot_copy(slot))
-            paused = self.paused()
-            if paused is not None:
-                (self.folder / PAUSED).unlink()
-                why = f"stopped while its canary was paused at {paused['percent']}%: nobody approved the step to 100%"
-                self.record(copy_from(paused["candidate"]).release, paused["slot"], "rejected", why, None)
+            end_pause(self.folder, self.env)
         finally:
             self.router.stop()
 
@@ -297,20 +343,8 @@ class Deployment:
             log.unlink()
 
     def record(self, release: Release, slot: str, outcome: str, reason: str, approved_by: str | None) -> Event:
-        event = Event(
-            datetime.now(UTC).isoformat(timespec="seconds"),
-            self.env,
-            release.version,
-            release.image,
-            release.model_dir,
-            slot,
-            outcome,
-            reason,
-            approved_by,
-            release.image_id,
-        )
-        with (self.folder / "history.jsonl").open("a") as log:
-            log.write(json.dumps(asdict(event)) + "\n")
+        event = _event(self.env, release, slot, outcome, reason, approved_by)
+        _write_history(self.folder, event)
         return event
 
     def _slot_copy(self, slot: str) -> Copy:

@@ -22,6 +22,7 @@ records the step and the reason, and so does the registry (a tag on the version,
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from mlops_workbook.cd.rollout.deploy import PAUSED, DeployError, Deployment, Event, copy_from
+from mlops_workbook.cd.rollout.deploy import DECIDING, PAUSED, DeployError, Deployment, Event, copy_from
 from mlops_workbook.cd.rollout.router import Routes
 from mlops_workbook.cd.rollout.targets import Copy, Release
 from mlops_workbook.cm import drift
@@ -276,7 +277,6 @@ class Rollout:
         """A person refuses the paused canary: rolled back as a failed check would be. The DeployError that says so
         (not raised: a refusal is an answer, not a failure of the code)."""
         pause, percent = self._waiting(by)
-        (self.deployment.folder / PAUSED).unlink()
         return self._roll_back(pause, _Failed(f"refused by {by}", f"canary {percent}%, paused", percent), None)
 
     def _to_full_traffic(self, pause: _Pause, approval: str, approved_by: str | None) -> Event:
@@ -289,41 +289,52 @@ class Rollout:
         why = f"canary {' → '.join(map(str, self.policy.steps))} → 100% passed its analysis; {approval}"
         self._note(release, "promoted", 100, {}, "live; the previous copy stopped")
         self._tag(release, f"promoted: {why}")
-        return self.deployment.record(release, pause.slot, "live", why, approved_by)
+        event = self.deployment.record(release, pause.slot, "live", why, approved_by)
+        (self.deployment.folder / DECIDING).unlink(missing_ok=True)  # decided: nothing is refused for it any more
+        return event
 
     @contextmanager
     def _or_roll_back(self, pause: _Pause, approved_by: str | None = None) -> Iterator[None]:
         """A failed check (or a copy gone) rolls the canary back; an interrupt (a kernel stopped mid-step) gives the
-        champion every request again. Either way no pause is left behind."""
-        paused = self.deployment.folder / PAUSED
-        paused.unlink(missing_ok=True)
+        champion every request again, recorded too. Either way a person's claim on a pause ends with the record."""
         try:
             yield
         except (_Failed, errors.WorkbookError, AssertionError, OSError) as failure:
-            paused.unlink(missing_ok=True)
             raise self._roll_back(pause, failure, approved_by) from failure
         except BaseException:
-            paused.unlink(missing_ok=True)
             self._restore(pause.live, pause.candidate)
+            release = pause.candidate.release
+            self._note(release, "interrupted", 0, {}, "rolled back: every request went to the champion again")
+            self.deployment.record(release, pause.slot, "rejected", "interrupted: rolled back to the champion", None)
+            (self.deployment.folder / DECIDING).unlink(missing_ok=True)
             raise
 
     def _waiting(self, person: str) -> tuple[_Pause, int]:
-        """The paused canary a person decides on, and its share; nothing changes if none waits or no one is named."""
+        """The paused canary a person decides on, and its share, claimed (one decision at a time: the pause is
+        renamed, which only one of two people at once can do) until its outcome is recorded; nothing changes if none
+        waits or no one is named."""
         if not person or not person.strip():
             raise errors.BadInputError("name the person who decides on the step to 100%; nothing changed")
-        saved = self.deployment.paused()
-        if saved is None:
+        folder = self.deployment.folder
+        try:
+            os.rename(folder / PAUSED, folder / DECIDING)
+        except FileNotFoundError:
+            self.deployment.refuse_while_paused()  # another person's decision is under way: it says so
             raise errors.BadInputError(
                 f"no canary is waiting for an approval in {self.deployment.env}: a canary pauses before 100% under "
                 "continuous delivery (rollout.canary(release, mode='delivery')); nothing changed"
-            )
+            ) from None
+        saved = json.loads((folder / DECIDING).read_text())
         copies = (copy_from(saved["live"]), copy_from(saved["candidate"]))
         return _Pause(*copies, saved["slot"], saved["since"]), saved["percent"]
 
     def _save(self, pause: _Pause, percent: int) -> None:
+        """The pause, written whole or not at all (another process reads it)."""
         saved = {"live": asdict(pause.live), "candidate": asdict(pause.candidate), "slot": pause.slot}
         state = {**saved, "percent": percent, "since": time.time()}
-        (self.deployment.folder / PAUSED).write_text(json.dumps(state))
+        written = self.deployment.folder / f".{PAUSED}.{os.getpid()}"
+        written.write_text(json.dumps(state))
+        os.replace(written, self.deployment.folder / PAUSED)
 
     def shadow(self, release: Release, seconds: float | None = None) -> pd.DataFrame:
         """Run `release` as a shadow for `seconds` as this machine waits them (default: one step, as held here): it
@@ -426,9 +437,11 @@ class Rollout:
         measured = {**getattr(failure, "measured", {}), "rollback (s)": round(seconds, 3)}
         self._note(candidate.release, step, percent, measured, f"rolled back: {reason}")
         self._tag(candidate.release, f"rolled back at {step}: {reason}")
-        return self.deployment.rejected(
+        rejected = self.deployment.rejected(
             candidate.release, pause.slot, DeployError(f"rolled back at {step}: {reason}"), approved_by
         )
+        (self.deployment.folder / DECIDING).unlink(missing_ok=True)  # a person's claim ends with the record
+        return rejected
 
     def _restore(self, live: Copy, candidate: Copy) -> None:
         """Every request to the champion at once (once nginx's old workers are gone, the candidate gets none), then

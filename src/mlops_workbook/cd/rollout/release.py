@@ -29,13 +29,14 @@ def may_go_to_prod(mode: str, staging_passed: bool, approved_by: str | None) -> 
         return Decision(False, "it did not pass staging: nothing goes to prod")
     if mode == "deployment":
         return Decision(True, "continuous deployment: it passed staging, so it goes out")
-    if approved_by:
+    if approved_by and approved_by.strip():
         return Decision(True, f"continuous delivery: approved by {approved_by}")
     return Decision(
         False,
         "continuous delivery: waiting for a person to approve "
-        "(papermill -p approved_by <name>, or mlops-workbook deploy --approved-by <name>; a canary waits for them "
-        "at its last step: mlops-workbook deploy --strategy canary, then mlops-workbook approve)",
+        "(papermill -p approved_by <name>, or mlops-workbook deploy --approved-by <name>; a canary beside a live "
+        "version waits for them at its last step: mlops-workbook deploy --strategy canary, then mlops-workbook "
+        "approve --by <name>)",
     )
 
 
