@@ -492,13 +492,11 @@ def abort_canary(
 
 def _decide(env: str, person: str, approve: bool, load_test: bool, param) -> None:
     from mlops_workbook.cd.rollout import deploy, strategies, targets
-    from mlops_workbook.core.docker import images
 
     if not person.strip():
         raise errors.BadInputError("--by: name the person who decides on the step to 100%; nothing changed")
     cfg = _config(env, param)
-    target = targets.ContainerTarget(images.docker_client(), cfg.workspace_dir() / "copies", cfg.env)
-    deployment = deploy.Deployment(cfg, target)
+    deployment = deploy.Deployment(cfg, targets.for_env(cfg, cfg.workspace_dir() / "copies"))
     paused = deployment.paused()
     if paused is None:
         raise errors.BadInputError(

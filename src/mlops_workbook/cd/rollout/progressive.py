@@ -290,7 +290,7 @@ class Rollout:
         self._note(release, "promoted", 100, {}, "live; the previous copy stopped")
         self._tag(release, f"promoted: {why}")
         event = self.deployment.record(release, pause.slot, "live", why, approved_by)
-        (self.deployment.folder / DECIDING).unlink(missing_ok=True)  # decided: nothing is refused for it any more
+        self._decided()
         return event
 
     @contextmanager
@@ -306,7 +306,7 @@ class Rollout:
             release = pause.candidate.release
             self._note(release, "interrupted", 0, {}, "rolled back: every request went to the champion again")
             self.deployment.record(release, pause.slot, "rejected", "interrupted: rolled back to the champion", None)
-            (self.deployment.folder / DECIDING).unlink(missing_ok=True)
+            self._decided()
             raise
 
     def _waiting(self, person: str) -> tuple[_Pause, int]:
@@ -327,6 +327,10 @@ class Rollout:
         saved = json.loads((folder / DECIDING).read_text())
         copies = (copy_from(saved["live"]), copy_from(saved["candidate"]))
         return _Pause(*copies, saved["slot"], saved["since"]), saved["percent"]
+
+    def _decided(self) -> None:
+        """A person's claim on a pause (`_waiting`) ends once the outcome is recorded: nothing is refused for it."""
+        (self.deployment.folder / DECIDING).unlink(missing_ok=True)
 
     def _save(self, pause: _Pause, percent: int) -> None:
         """The pause, written whole or not at all (another process reads it)."""
@@ -440,7 +444,7 @@ class Rollout:
         rejected = self.deployment.rejected(
             candidate.release, pause.slot, DeployError(f"rolled back at {step}: {reason}"), approved_by
         )
-        (self.deployment.folder / DECIDING).unlink(missing_ok=True)  # a person's claim ends with the record
+        self._decided()
         return rejected
 
     def _restore(self, live: Copy, candidate: Copy) -> None:
