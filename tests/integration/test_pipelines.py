@@ -69,6 +69,7 @@ def test_the_kubeflow_pipeline_compiles_with_the_environment_as_defaults(tmp_pat
     assert "cron_expression='0 0 3 * * *'" in spec["pipelineInfo"]["description"]
     defaults = spec["root"]["inputDefinitions"]["parameters"]
     assert json.loads(defaults["settings"]["defaultValue"]) == cfg.params()
+    assert json.loads(defaults["partitions"]["defaultValue"]) is None  # a run learns from every day unless asked
     assert len(spec["root"]["dag"]["tasks"]) == len(steps.STEPS)
 
 

@@ -43,7 +43,7 @@ def cli(*args: str, workspace: Path, timeout: float = 300) -> subprocess.Complet
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
 
 
-LESSONS = [nb for nb in runner.notebooks("notebooks") if team_servers.REACHES_THE_REGISTRY in nb.read_text()]
+LESSONS = [nb for nb in runner.notebooks("notebooks") if team_servers.reaches_the_registry(nb.read_text())]
 NEEDS = {"postgres", "airflow", "kfp", *(need for nb in LESSONS for need in envcheck.notebook_needs(nb))}
 pytestmark = [pytest.mark.slow, pytest.mark.component(*NEEDS)]  # kfp: deploy-pipelines; the lessons' own needs
 SHORT_ROLLOUT = {  # p99 up to the top bucket (1 s), as test_workbook_runs.short_rollout says why

@@ -1,6 +1,6 @@
 """`mlops-workbook run` executes every lesson in staging, and in prod where prod's config changes what it does,
 on small data and with rollout steps held 3 s, as a user runs it. The lessons that reach the environment's
-registry (team_servers.REACHES_THE_REGISTRY) run in staging against the team stack instead, in
+registry (team_servers.reaches_the_registry) run in staging against the team stack instead, in
 test_team_stack.py beside the stack's other tests; in prod, where only prod's keys are tested, they run embedded.
 
 One test per lesson and environment, so that the test workers share the runs out; each lesson writes only
@@ -140,7 +140,7 @@ def short_rollout(env: str) -> dict:
 
 def reaches_the_registry(lesson: Path) -> bool:
     """Whether the lesson takes the champion from the environment's registry: the team's servers, in team mode."""
-    return team_servers.REACHES_THE_REGISTRY in code(lesson)
+    return team_servers.reaches_the_registry(code(lesson))
 
 
 def runs(env: str) -> list:

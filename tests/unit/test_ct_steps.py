@@ -5,7 +5,8 @@ import json
 import pytest
 
 from mlops_workbook.core import environments, errors
-from mlops_workbook.ct import steps
+from mlops_workbook.ct import data_pipeline, steps, training
+from mlops_workbook.example import data
 
 
 @pytest.fixture
@@ -17,7 +18,13 @@ def test_the_steps_run_in_order_and_register_a_gated_version(settings, tmp_path)
     results = steps.run_all(settings, str(tmp_path))
     assert list(results) == ["prepare_features", "train", "evaluate", "register"]
     assert results["prepare_features"]["rows"] == 300
-    assert results["register"] == {"version": "1", "promoted": True, "reason": "first model to pass the thresholds"}
+    said = results["register"]
+    assert {key: said[key] for key in ("version", "promoted", "reason")} == {
+        "version": "1",
+        "promoted": True,
+        "reason": "first model to pass the thresholds",
+    }
+    assert said["scores"] == {"version 1 (new)": results["evaluate"]}  # the gate's scores, on the same rows
     assert json.loads((tmp_path / steps.METRICS).read_text()) == results["evaluate"]
     json.dumps(results)  # what a scheduler stores between tasks
 
@@ -26,6 +33,27 @@ def test_a_second_run_on_the_same_data_is_not_promoted(settings, tmp_path):
     steps.run_all(settings, str(tmp_path))
     again = steps.run_all(settings, str(tmp_path))["register"]
     assert again["version"] == "2" and again["promoted"] is False and "not above the margin" in again["reason"]
+
+
+def test_a_run_asked_for_some_days_learns_from_those_days_only_and_is_judged_on_their_rows(settings, tmp_path):
+    steps.run_all(settings, str(tmp_path))  # the champion: every day
+    days = data.partition_names(3)[1:]
+    results = steps.run_all(settings, str(tmp_path), partitions=days)
+    assert results["prepare_features"] == {"partitions": days, "rows": 200}
+    store = data_pipeline.FeatureStore(tmp_path / "features")
+    assert results["train"]["train_rows"] == len(training.split(store.read(days))[0]) < len(store.read(days))
+    registry = steps.open_registry(environments.validate(settings, "the test"), tmp_path)
+    run = registry.get_run(registry.get_model_version("ride-completion", "2").run_id)
+    assert run.data.params["partitions"] == "2"
+    scores = results["register"]["scores"]
+    assert list(scores) == ["version 2 (new)", "version 1 (champion)"]  # both versions, on the new days' rows
+    assert scores["version 2 (new)"] == results["evaluate"]
+
+
+def test_a_run_asked_for_a_day_the_source_lacks_fails_before_anything_is_written(settings, tmp_path):
+    with pytest.raises(errors.BadInputError, match="2031-01-01, which dev's fake does not have: it has 2026-01-05"):
+        steps.prepare_features(settings, str(tmp_path), [data.partition_names(3)[0], "2031-01-01"])
+    assert not any((tmp_path / "features").rglob("*.parquet"))
 
 
 def test_a_step_run_before_its_input_exists_says_which_step_to_run(settings, tmp_path):

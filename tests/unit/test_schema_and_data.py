@@ -3,6 +3,7 @@
 import sqlite3
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mlops_workbook.core import environments, errors
@@ -67,6 +68,16 @@ def test_warehouse_serves_partitions_as_generated(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["wh.db"]  # no half-built file left behind
     with pytest.raises(errors.BadInputError, match="2026-01-05 to 2026-01-08"):
         wh.read("2025-12-31")
+
+
+def test_new_days_land_in_the_warehouse_once_and_stay_there(tmp_path):
+    wh = data.Warehouse(tmp_path / "wh.db", n_partitions=2, rows_per_partition=50, seed=5)
+    new_days = pd.concat([data.production_batch(30, seed=5, index=9 + day, drift=1.0) for day in range(2)])
+    assert wh.append(new_days) == data.partition_names(11)[9:]
+    assert wh.append(new_days) == data.partition_names(11)[9:]  # loaded twice: each day once
+    reopened = data.Warehouse(tmp_path / "wh.db", n_partitions=2, rows_per_partition=50, seed=5)  # not rebuilt
+    assert reopened.partitions() == data.partition_names(2) + data.partition_names(11)[9:]
+    assert reopened.read(data.partition_names(11)[10]).equals(data.production_batch(30, seed=5, index=10, drift=1.0))
 
 
 def test_warehouse_is_built_once_and_rebuilt_for_other_parameters(tmp_path):

@@ -11,14 +11,20 @@ from pathlib import Path
 
 from mlops_workbook.core import paths
 
-# What a lesson calls when it reaches the environment's registry (ct/steps.py): the others need no server.
-REACHES_THE_REGISTRY = "steps.champion_registry("
+# What a lesson calls when it reaches the environment's servers: its registry's champion (ct/steps.py), or a run of
+# its CT pipeline (cd/scheduling/retraining.py). The other lessons need no server.
+REACHES_THE_REGISTRY = ("steps.champion_registry(", "retraining.retrain(")
 FIRST_RUN_WITHIN = 30  # seconds for a newly deployed DAG's first scheduled run to appear (a few, here)
+
+
+def reaches_the_registry(source: str) -> bool:
+    """Whether a lesson's text (or code) calls what reaches the environment's servers."""
+    return any(call in source for call in REACHES_THE_REGISTRY)
 
 
 def needed(cfg, notebooks: list[Path]) -> bool:
     """Whether a run of these lessons needs the environment's servers: team mode, and a lesson that reaches them."""
-    reaching = any(REACHES_THE_REGISTRY in Path(nb).read_text() for nb in notebooks)
+    reaching = any(reaches_the_registry(Path(nb).read_text()) for nb in notebooks)
     return cfg.servers == "team" and not cfg.mlflow_tracking_uri and reaching
 
 

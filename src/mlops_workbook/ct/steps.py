@@ -4,6 +4,8 @@ Each step takes the environment's settings (its config as a plain dict, as a sch
 workspace folder, reads what the step before it wrote there, writes its own output there, and
 returns a small JSON summary: what Airflow passes between tasks (XCom) and what Kubeflow logs.
 Run directly, in order, they are the embedded default: no scheduler at all (`run_all`).
+`partitions` (a run's days; every day of the source by default) is what a run is asked to learn from: after a
+drift, the days since it (08), passed as the run's conf in Airflow.
 
 A scheduler runs each step in a fresh process (Kubeflow) and imports this module just to list them: each
 step imports the heavy libraries it needs (scikit-learn, skops, MLflow) itself.
@@ -68,27 +70,35 @@ def _setup(settings: dict, folder: str):
     return cfg, folder, data_pipeline.FeatureStore(folder / "features")
 
 
-def _held_out(store: data_pipeline.FeatureStore):
+def _held_out(store: data_pipeline.FeatureStore, partitions: list[str] | None):
     from mlops_workbook.ct import training
 
-    return training.split(store.read(store.partitions()))
+    return training.split(store.read(partitions or store.partitions()))
 
 
-def prepare_features(settings: dict, folder: str) -> dict:
-    """Read every partition of the environment's source, validate it, build and store its features."""
+def prepare_features(settings: dict, folder: str, partitions: list[str] | None = None) -> dict:
+    """Read the run's partitions of the environment's source (all by default), validate them, build and store their
+    features. A day the source does not have fails the run before anything is written."""
     cfg, _, store = _setup(settings, folder)
-    manifests = data_pipeline.run(data.open_source(cfg), store)
+    source = data.open_source(cfg)
+    unknown = sorted(set(partitions or []) - set(source.partitions()))
+    if unknown:
+        raise errors.BadInputError(
+            f"the run asks for {', '.join(unknown)}, which {cfg.env}'s {source.kind} does not have: it has "
+            f"{source.partitions()[0]} to {source.partitions()[-1]}; nothing was written"
+        )
+    manifests = data_pipeline.run(source, store, partitions)
     return {"partitions": [m.partition for m in manifests], "rows": sum(m.rows for m in manifests)}
 
 
-def train(settings: dict, folder: str) -> dict:
+def train(settings: dict, folder: str, partitions: list[str] | None = None) -> dict:
     """Fit the model on the training side of the split; the candidate is saved for the next steps."""
     import skops.io
 
     from mlops_workbook.ct import training
 
     cfg, folder, store = _setup(settings, folder)
-    train_rows, _ = _held_out(store)
+    train_rows, _ = _held_out(store, partitions)
     skops.io.dump(training.train(train_rows, cfg.seed), folder / CANDIDATE)
     return {"train_rows": len(train_rows)}
 
@@ -107,28 +117,30 @@ def _candidate(folder: Path):
     return skops.io.load(_output_of("train", folder / CANDIDATE), trusted=training.TRUSTED_TYPES)
 
 
-def evaluate(settings: dict, folder: str) -> dict:
+def evaluate(settings: dict, folder: str, partitions: list[str] | None = None) -> dict:
     """Score the candidate on the held-out rows (the same rows the gate uses)."""
     from mlops_workbook.ct import training
 
     _, folder, store = _setup(settings, folder)
-    metrics = training.evaluate(_candidate(folder), _held_out(store)[1])
+    metrics = training.evaluate(_candidate(folder), _held_out(store, partitions)[1])
     (folder / METRICS).write_text(json.dumps(metrics))
     return metrics
 
 
-def register(settings: dict, folder: str) -> dict:
-    """Log the candidate to MLflow, register it, and let the champion/challenger gate decide."""
+def register(settings: dict, folder: str, partitions: list[str] | None = None) -> dict:
+    """Log the candidate to MLflow, register it, and let the champion/challenger gate decide. What it says includes
+    the gate's scores of both versions on the same held-out rows, so a reader needs no access to the run's folder."""
     from mlops_workbook.ct import gate, training
 
     cfg, folder, store = _setup(settings, folder)
-    train_rows, held_out = _held_out(store)
+    chosen = partitions or store.partitions()
+    train_rows, held_out = _held_out(store, chosen)
     registry = open_registry(cfg, folder)
     run_params = {
         "env": cfg.env,
         "data_source": cfg.data_source,
         "seed": cfg.seed,
-        "partitions": len(store.partitions()),
+        "partitions": len(chosen),
         "train_rows": len(train_rows),
     }
     metrics = json.loads(_output_of("evaluate", folder / METRICS).read_text())
@@ -140,15 +152,16 @@ def register(settings: dict, folder: str) -> dict:
         registry,
         "CT pipeline run",
         train_rows,
-        store.manifests(store.partitions()).to_dict("records"),
+        store.manifests(chosen).to_dict("records"),
     )
     decision = gate.review(registry, version, held_out, cfg)
-    return {"version": version, "promoted": decision.passes, "reason": decision.reason}
+    scores = decision.scores.to_dict("index")  # {"version 4 (new)": {"roc_auc": ...}, "version 3 (champion)": ...}
+    return {"version": version, "promoted": decision.passes, "reason": decision.reason, "scores": scores}
 
 
 STEPS = (prepare_features, train, evaluate, register)
 
 
-def run_all(settings: dict, folder: str) -> dict[str, dict]:
+def run_all(settings: dict, folder: str, partitions: list[str] | None = None) -> dict[str, dict]:
     """The embedded default: the steps in order, in this process."""
-    return {step.__name__: step(settings, folder) for step in STEPS}
+    return {step.__name__: step(settings, folder, partitions) for step in STEPS}

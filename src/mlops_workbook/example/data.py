@@ -163,6 +163,15 @@ class Warehouse:
             db.executemany("insert into meta values (?, ?)", p.items())
         tmp.replace(self.path)
 
+    def append(self, batch: pd.DataFrame) -> list[str]:
+        """New days' bookings, with their outcomes, land in the warehouse (08: after a drift); the days written. A
+        day it holds already is replaced, in the same transaction: loading a day twice leaves it once."""
+        days = sorted(batch[schema.PARTITION].unique())
+        with sqlite3.connect(self.path) as db:
+            db.executemany(f"delete from bookings where {schema.PARTITION} = ?", [(day,) for day in days])
+            batch.to_sql("bookings", db, if_exists="append", index=False)
+        return days
+
     def partitions(self) -> list[str]:
         with sqlite3.connect(self.path) as db:
             rows = db.execute(f"select distinct {schema.PARTITION} from bookings order by 1")

@@ -21,10 +21,18 @@ def _step(reference: str):
     return getattr(importlib.import_module(module), name)
 
 
+def _run(step: str, settings: dict, folder: str, params) -> dict:
+    """A task: the step, given the days the run was asked to learn from (its conf), if any. `params` is the run's,
+    which Airflow hands to a callable that names it."""
+    days = params.get("partitions")
+    return _step(step)(settings, folder, *([days] if days is not None else []))
+
+
 def build(dag_id: str, env: str, settings: dict, folder: str, schedule: str | None, steps: list[str]):
-    """The DAG `dag_id` (pipelines.dag_id) whose tasks call the steps ("module:function") one after the other."""
+    """The DAG `dag_id` (pipelines.dag_id) whose tasks call the steps ("module:function") one after the other. A run
+    asked for with `{"partitions": [days]}` as its conf learns from those days; a scheduled one from every day."""
     from airflow.providers.standard.operators.python import PythonOperator
-    from airflow.sdk import DAG
+    from airflow.sdk import DAG, Param
 
     with DAG(
         dag_id=dag_id,
@@ -34,13 +42,23 @@ def build(dag_id: str, env: str, settings: dict, folder: str, schedule: str | No
         max_active_runs=1,  # two runs at once would write the same folder; a second one waits its turn
         tags=["mlops-workbook", env],
         doc_md=f"Continuous Training for {env}: {' → '.join(steps)}",
+        params={  # checked when a run is asked for: a bad conf is refused before the run starts
+            "partitions": Param(
+                None,
+                type=["null", "array"],
+                items={"type": "string", "format": "date"},
+                minItems=1,
+                description="the days to learn from (YYYY-MM-DD); none: every day of the source",
+            )
+        },
     ) as dag:
         previous = None
         for reference in steps:
+            _step(reference)  # a step that does not import fails the DAG's parse, before any run
             task = PythonOperator(
                 task_id=reference.partition(":")[2],
-                python_callable=_step(reference),
-                op_kwargs={"settings": settings, "folder": folder},
+                python_callable=_run,
+                op_kwargs={"step": reference, "settings": settings, "folder": folder},
             )
             if previous is not None:
                 previous >> task

@@ -23,26 +23,28 @@ TRAINING_IMAGE = "ride-completion-training:latest"
 
 
 @dsl.component(base_image=TRAINING_IMAGE, install_kfp_package=False)
-def ct_step(step: str, settings: str, folder: str) -> dict:
+def ct_step(step: str, settings: str, folder: str, partitions: str) -> dict:
     """Run one CT step of mlops_workbook.ct.steps and return its summary.
 
-    The settings travel as JSON text: a pipeline parameter of type dict would lose nulls and turn ints into floats.
+    The settings travel as JSON text: a pipeline parameter of type dict would lose nulls and turn ints into floats;
+    so do the days to learn from (`partitions`: a JSON list, or null for every day).
     """
     import json
 
     from mlops_workbook.ct import steps
 
-    return getattr(steps, step)(json.loads(settings), folder)
+    return getattr(steps, step)(json.loads(settings), folder, json.loads(partitions))
 
 
 def pipeline_for(env: str, schedule: str | None):
     from mlops_workbook.cd.scheduling.pipelines import kubeflow_cron
     from mlops_workbook.ct import steps
 
-    def ct_pipeline(settings: str, folder: str):
+    def ct_pipeline(settings: str, folder: str, partitions: str = "null"):
         previous = None
         for step in steps.STEPS:
-            task = ct_step(step=step.__name__, settings=settings, folder=folder).set_display_name(step.__name__)
+            task = ct_step(step=step.__name__, settings=settings, folder=folder, partitions=partitions)
+            task.set_display_name(step.__name__)
             task.set_caching_options(False)  # a new day's data must not be served from yesterday's cache
             if previous is not None:
                 task.after(previous)

@@ -12,10 +12,11 @@ from mlops_workbook.ct import steps
 HEALTHY_WITHIN = 60  # seconds: Airflow's scheduler_health_check_threshold is 30
 
 
-def retrain(cfg, timeout: float = 900) -> dict:
-    """One CT run for the environment; what its register step said (version, promoted, reason) and how it ran."""
+def retrain(cfg, partitions: list[str] | None = None, timeout: float = 900) -> dict:
+    """One CT run for the environment, learning from `partitions` (every day by default: a scheduled run's); what
+    its register step said (version, promoted, reason, the gate's scores) and how it ran."""
     if cfg.servers == "embedded":
-        done = steps.run_all(cfg.params(), pipelines.portable(steps.environment_folder(cfg)))
+        done = steps.run_all(cfg.params(), pipelines.portable(steps.environment_folder(cfg)), partitions)
         return {**done["register"], "ran": "in this process"}
     from mlops_workbook.cd.team.stack import TeamStack
 
@@ -38,7 +39,7 @@ def retrain(cfg, timeout: float = 900) -> dict:
             f"`mlops-workbook deploy-pipelines --env {cfg.env}` (and the same -p options)"
         )
     airflow.dag(dag_id)  # the scheduler has read it
-    run_id = airflow.trigger(dag_id)
+    run_id = airflow.trigger(dag_id, {"partitions": partitions} if partitions else None)
     run = airflow.wait(dag_id, run_id, timeout)
     if run["state"] != "success":
         failed = [task for task, state in run["tasks"].items() if state != "success"]
