@@ -37,12 +37,12 @@ SLOW_BECAUSE = {
     r"test_workbook_runs.*04_cd_pipelines": "runs the CT steps directly, as an Airflow DAG and as a Kubeflow pipeline",
     r"test_workbook_runs.*07_cm_monitoring": "starts Prometheus and Alertmanager and waits for alerts to fire and "
     "resolve",
-    r"test_workbook_runs.*08_capstone": "every stage end to end: data, training, image, deploy, monitoring",
     r"test_workbook_runs.*02_ci_packaging": "builds the serving image from the wheelhouse and smoke-tests it",
     r"test_workbook_runs": "a whole lesson in staging or prod, as `mlops-workbook run` runs it",
     r"test_ci_definitions": "gitlab-ci-local runs the CI/CD definition's jobs, image build and deploys included",
     r"test_team_stack.*make_run": "make run against the team stack (PostgreSQL, MLflow, Airflow): the scheduler's CT "
-    "run makes the champion, then lessons 02 (and 03) package and release it",
+    "run makes the champion, lessons 02, 03 and 07 package, release and watch it, and 08's loop (every stage end to "
+    "end) has the scheduler retrain after its drift",
     r"test_team_stack": "the team stack: PostgreSQL, an MLflow server, Airflow's scheduler, DAG processor, API server",
     r"test_deploy": "the deploy command ships images to staging and prod blue-green, by canary judged in Prometheus "
     "and as a shadow, under users' traffic",

@@ -6,7 +6,7 @@ registered and gated in the environment's registry (ct.steps.open_registry), whe
 from __future__ import annotations
 
 from mlops_workbook.cd.scheduling import pipelines
-from mlops_workbook.core import errors, waiting
+from mlops_workbook.core import environments, errors, waiting
 from mlops_workbook.ct import steps
 
 HEALTHY_WITHIN = 60  # seconds: Airflow's scheduler_health_check_threshold is 30
@@ -20,8 +20,10 @@ def retrain(cfg, partitions: list[str] | None = None, timeout: float = 900) -> d
         return {**done["register"], "ran": "in this process"}
     from mlops_workbook.cd.team.stack import TeamStack
 
-    airflow = TeamStack(cfg).airflow
-    if not airflow.running():
+    stack = TeamStack(cfg)
+    airflow = stack.airflow
+    # started by this instance (its process registry), or by another one, which recorded where it listens
+    if not (airflow.running() or (stack.folder / environments.TEAM_RECORD).exists()):
         raise errors.UnavailableError(
             f"{cfg.env}'s Airflow is not running: start the team stack with `mlops-workbook up --env {cfg.env}`"
         )
