@@ -68,9 +68,10 @@ def first_run(workspace):
 
 
 def ct_runs_of_the_loop(workspace: Path) -> list[tuple[str, str]]:
-    """What 08 said of each CT run it asked for: the version, and how it ended (champion, or why not)."""
+    """What 08 said of each CT run it asked for: the version, and how it ended (champion, or why not); each once
+    (the loop's table at the end says it again)."""
     loop = json.dumps(nbformat.read(workspace / "08_capstone.ipynb", as_version=4).cells)
-    return re.findall(r"version (\d+) trained on [^(]+ \(Airflow run [^)]+\): ([a-z]+)", loop)
+    return list(dict.fromkeys(re.findall(r"version (\d+) trained on [^(]+ \(Airflow run [^)]+\): ([a-z]+)", loop)))
 
 
 def test_make_run_on_a_fresh_machine_starts_the_stack_has_ct_make_the_champion_ci_and_cd_take_it_and_stops(
