@@ -61,6 +61,11 @@ BAD_INPUTS = {
     "dev, which serves no image": (["deploy", "--env", "dev"], "This command deploys CI's image to staging or prod", 2),
     "a team stack for dev": (["up", "--env", "dev"], "dev runs with embedded defaults and no servers", 2),
     "an unknown kind of servers": (["status", "-p", "servers=cloud"], "servers = 'cloud'", 2),
+    "a day to learn from that the source lacks": (
+        ["retrain", "--env", "dev", "-p", "n_partitions=2", "--day", "2026-01-05", "--day", "2031-01-01"],
+        "the run asks for 2031-01-01, which dev's source (fake) does not have: it has 2026-01-05 to 2026-01-06",
+        2,
+    ),
     "a team-mode retrain with no team stack": (
         ["retrain", "--env", "prod", "-p", "servers=team", "-p", "serve_port=40000"],
         "start the team stack with `mlops-workbook up --env prod`",

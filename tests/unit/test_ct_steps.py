@@ -51,7 +51,9 @@ def test_a_run_asked_for_some_days_learns_from_those_days_only_and_is_judged_on_
 
 
 def test_a_run_asked_for_a_day_the_source_lacks_fails_before_anything_is_written(settings, tmp_path):
-    with pytest.raises(errors.BadInputError, match="2031-01-01, which dev's fake does not have: it has 2026-01-05"):
+    with pytest.raises(
+        errors.BadInputError, match=r"2031-01-01, which dev's source \(fake\) does not have: it has 2026-01-05"
+    ):
         steps.prepare_features(settings, str(tmp_path), [data.partition_names(3)[0], "2031-01-01"])
     assert not any((tmp_path / "features").rglob("*.parquet"))
 

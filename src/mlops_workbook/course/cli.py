@@ -555,12 +555,19 @@ def deploy_pipelines(env: Env = "staging", param: Params = None) -> None:
 
 
 @app.command()
-def retrain(env: Env = "staging", param: Params = None) -> None:
+def retrain(
+    env: Env = "staging",
+    param: Params = None,
+    day: Annotated[
+        list[str] | None,
+        typer.Option("--day", "-d", help="a day to learn from (YYYY-MM-DD), repeat for more; none: every day"),
+    ] = None,
+) -> None:
     """Run the environment's CT pipeline now: through the team's Airflow (`servers: team`) or in this process;
     the new version is registered and gated in the environment's registry, where `ci package` finds the champion."""
     from mlops_workbook.cd.scheduling import retraining
 
-    result = retraining.retrain(_config(env, param))
+    result = retraining.retrain(_config(env, param), day or None)
     outcome = "promoted to champion" if result["promoted"] else "not promoted"
     console.print(
         f"{env}: CT ({result['ran']}) registered version {result['version']}, {outcome}: {result['reason']}",

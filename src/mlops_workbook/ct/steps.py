@@ -84,7 +84,7 @@ def prepare_features(settings: dict, folder: str, partitions: list[str] | None =
     unknown = sorted(set(partitions or []) - set(source.partitions()))
     if unknown:
         raise errors.BadInputError(
-            f"the run asks for {', '.join(unknown)}, which {cfg.env}'s {source.kind} does not have: it has "
+            f"the run asks for {', '.join(unknown)}, which {cfg.env}'s source ({source.kind}) does not have: it has "
             f"{source.partitions()[0]} to {source.partitions()[-1]}; nothing was written"
         )
     manifests = data_pipeline.run(source, store, partitions)
