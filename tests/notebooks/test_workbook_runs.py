@@ -10,7 +10,8 @@ here would only repeat it. prod is run where it is not a repeat of staging eithe
 staging's in data size (SMALL replaces both), workspace and port (every run moves them), rollout timings (replaced
 by 3 s here), the schedule (TESTED_PER_ENV) and the keys of PROD_KEYS. A lesson runs in prod if the environment's
 config it was given reaches one of those: its code reads one from it, or hands it to a module that does (PROD_READERS).
-A config the lesson loads by name, whatever the environment (08 drives its loop with prod's), is the same in both.
+A config the lesson loads by name, whatever the environment (08, without servers, drives its loop with prod's), is
+the same in both.
 """
 
 import ast

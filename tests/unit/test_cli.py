@@ -62,7 +62,19 @@ BAD_INPUTS = {
     "a team stack for dev": (["up", "--env", "dev"], "dev runs with embedded defaults and no servers", 2),
     "an unknown kind of servers": (["status", "-p", "servers=cloud"], "servers = 'cloud'", 2),
     "a day to learn from that the source lacks": (
-        ["retrain", "--env", "dev", "-p", "n_partitions=2", "--day", "2026-01-05", "--day", "2031-01-01"],
+        [
+            "retrain",
+            "--env",
+            "dev",
+            "-p",
+            "n_partitions=2",
+            "-p",
+            "workspace={tmp}",
+            "--day",
+            "2026-01-05",
+            "--day",
+            "2031-01-01",
+        ],
         "the run asks for 2031-01-01, which dev's source (fake) does not have: it has 2026-01-05 to 2026-01-06",
         2,
     ),
@@ -79,7 +91,7 @@ def test_bad_input_is_a_message_and_an_exit_code_never_a_traceback(bad, monkeypa
     arguments, said, code = BAD_INPUTS[bad]
     (tmp_path / "empty.csv").touch()
     monkeypatch.chdir(paths.project_root())
-    result = cli.invoke(app, [a.format(empty=tmp_path / "empty.csv") for a in arguments])
+    result = cli.invoke(app, [a.format(empty=tmp_path / "empty.csv", tmp=tmp_path) for a in arguments])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert "Traceback" not in result.output
     assert result.exit_code == code and said in " ".join(result.output.split()), result.output

@@ -55,7 +55,22 @@ def test_a_run_asked_for_a_day_the_source_lacks_fails_before_anything_is_written
         errors.BadInputError, match=r"2031-01-01, which dev's source \(fake\) does not have: it has 2026-01-05"
     ):
         steps.prepare_features(settings, str(tmp_path), [data.partition_names(3)[0], "2031-01-01"])
+    with pytest.raises(errors.BadInputError, match="asks for no day"):  # not "every day" by accident
+        steps.prepare_features(settings, str(tmp_path), [])
     assert not any((tmp_path / "features").rglob("*.parquet"))
+
+
+def test_an_airflow_task_passes_the_days_of_its_runs_conf_to_its_step(settings, tmp_path):
+    """What each task of the deployed DAG calls (airflow_dag._run, given the run's params): a run asked for a day
+    prepares that day; a scheduled one (no days) every day."""
+    from mlops_workbook.cd.scheduling import airflow_dag
+
+    step = f"{steps.prepare_features.__module__}:prepare_features"
+    day = data.partition_names(3)[1]
+    assert airflow_dag._run(step, settings, str(tmp_path), {"partitions": [day]})["partitions"] == [day]
+    assert airflow_dag._run(step, settings, str(tmp_path), {"partitions": None})["partitions"] == data.partition_names(
+        3
+    )
 
 
 def test_a_step_run_before_its_input_exists_says_which_step_to_run(settings, tmp_path):

@@ -76,6 +76,21 @@ def test_side_by_side_each_notebook_has_an_instance_of_its_own(tmp_path, staging
 
 
 @pytest.mark.heavy  # runs notebooks side by side, each in its kernel: make test's, not the edit loop's
+def test_side_by_side_a_notebook_run_last_starts_once_the_others_have_finished(tmp_path, staging):
+    timed = "import time\nstarted = time.time()\ntime.sleep(1)\nprint(started, time.time())"
+    todo = [notebook(tmp_path / f"0{n}_n.ipynb", "env = 'dev'", timed) for n in range(3)]
+    results = runner.run(staging, todo, Console(file=open(tmp_path / "log", "w")), jobs=3, last=(todo[0],))
+    assert [r.notebook for r in results] == ["00_n", "01_n", "02_n"], "reported in the order given"
+    start, end = {}, {}
+    for nb in todo:
+        start[nb], end[nb] = map(
+            float, nbformat.read(tmp_path / "ws" / nb.name, as_version=4).cells[-1].outputs[0]["text"].split()
+        )
+    assert start[todo[0]] >= max(end[todo[1]], end[todo[2]])  # first in the list, but it changes what they read
+    assert start[todo[2]] < end[todo[1]], "the others still run side by side"
+
+
+@pytest.mark.heavy  # runs notebooks side by side, each in its kernel: make test's, not the edit loop's
 def test_side_by_side_a_failure_is_reported_and_no_new_notebook_starts(tmp_path, staging):
     broken = notebook(tmp_path / "01_broken.ipynb", "env = 'dev'", "ratio = 1 / 0")
     slow = notebook(tmp_path / "02_slow.ipynb", "env = 'dev'", "import time\ntime.sleep(8)")

@@ -78,6 +78,10 @@ def test_new_days_land_in_the_warehouse_once_and_stay_there(tmp_path):
     reopened = data.Warehouse(tmp_path / "wh.db", n_partitions=2, rows_per_partition=50, seed=5)  # not rebuilt
     assert reopened.partitions() == data.partition_names(2) + data.partition_names(11)[9:]
     assert reopened.read(data.partition_names(11)[10]).equals(data.production_batch(30, seed=5, index=10, drift=1.0))
+    broken = data.production_batch(30, seed=5, index=12).assign(rating=9.0)  # out of its 1 to 5 range
+    with pytest.raises(errors.BadInputError, match="rating"):
+        wh.append(broken)
+    assert data.partition_names(13)[12] not in wh.partitions()  # nothing of it written
 
 
 def test_warehouse_is_built_once_and_rebuilt_for_other_parameters(tmp_path):

@@ -187,11 +187,14 @@ class EnvConfig(BaseModel):
         """A team-mode server's port (postgres, mlflow, airflow): where the environment's stack listens, as the `up`
         that started it recorded (lessons run side by side, each in an instance of its own, reach the same
         servers), else next to this run's serve_port."""
+        return self.team_recorded().get(server) or self.serve_port + TEAM_PORTS[server]
+
+    def team_recorded(self) -> dict:
+        """Where the `up` that started this configuration's stack recorded its servers; {} if none did (or the
+        record is another configuration's)."""
         recorded = self.team_folder() / TEAM_RECORD
         record = json.loads(recorded.read_text()) if recorded.exists() else {}
-        if record.get("serve_port") == self.serve_port - self._port_shift:  # the stack of this configuration
-            return record[server]
-        return self.serve_port + TEAM_PORTS[server]
+        return record if record.get("serve_port") == self.serve_port - self._port_shift else {}
 
     def tracking_uri(self) -> str | None:
         """Where runs and models go: the configured server, the team's, or None (the embedded sqlite store)."""

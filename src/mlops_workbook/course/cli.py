@@ -91,7 +91,7 @@ def run(
         runner.run(cfg, todo, console, jobs)
         return
     with team_servers.ready(cfg, functools.partial(console.print, soft_wrap=True)):
-        runner.run(cfg, todo, console, jobs)
+        runner.run(cfg, todo, console, jobs, last=team_servers.running_ct(todo))
 
 
 @app.command("config")

@@ -193,11 +193,14 @@ def _execute(nb: Path, output: Path, params: dict, kernel: str) -> tuple[Result,
     return Result(nb.stem, "passed", time.perf_counter() - start, paths.show(output)), None
 
 
-def run(cfg: EnvConfig, todo: list[Path], console: Console | None = None, jobs: int = 1) -> list[Result]:
+def run(
+    cfg: EnvConfig, todo: list[Path], console: Console | None = None, jobs: int = 1, last: tuple[Path, ...] = ()
+) -> list[Result]:
     """Execute the notebooks for one environment, `jobs` at a time; after a failure no new one starts.
 
     Each notebook writes only to its own folder of the workspace, so notebooks can run side by side;
-    with jobs > 1 each runs in an instance of its own, and the slowest (by the last run) start first.
+    with jobs > 1 each runs in an instance of its own, and the slowest (by the last run) start first. The notebooks
+    in `last` start once every other one has finished: they change what the others read (team mode's registry).
     """
     console = console or Console()
     kernel = ensure_kernel()
@@ -223,13 +226,13 @@ def run(cfg: EnvConfig, todo: list[Path], console: Console | None = None, jobs: 
             progress.advance(task)
 
         if jobs == 1:
-            for nb in todo:
+            for nb in sorted(todo, key=lambda nb: nb in last):
                 progress.update(task, description=f"{cfg.env}: {nb.stem}")
                 done(nb, *_execute(nb, outputs[nb], cfg.params(), kernel))
                 if failures:
                     break
         else:
-            waiting = sorted(todo, key=lambda nb: -_previous_seconds(outputs[nb]))
+            waiting = sorted(todo, key=lambda nb: (nb in last, -_previous_seconds(outputs[nb])))
             progress.update(task, description=f"{cfg.env}: {jobs} notebooks at a time")
             with ProcessPoolExecutor(
                 jobs,
@@ -239,6 +242,8 @@ def run(cfg: EnvConfig, todo: list[Path], console: Console | None = None, jobs: 
                 running: dict = {}
                 while waiting or running:
                     while waiting and len(running) < jobs and not failures:  # one per free worker: no queue
+                        if waiting[0] in last and any(nb not in last for nb in running.values()):
+                            break  # it waits for the others to finish
                         nb = waiting.pop(0)
                         running[pool.submit(_execute, nb, outputs[nb], cfg.params(), kernel)] = nb
                     if not running:

@@ -1,8 +1,9 @@
 """`mlops-workbook run` in team mode (`servers: team`, staging and prod): the lessons run against the environment's
 servers. Before the first lesson, the team stack is up, the CT pipeline is deployed where its scheduler reads, and
 the shared registry holds a champion (one run of that pipeline, through Airflow, if CT has made none yet): what
-CI packages (02) and CD releases (03). After the last lesson, the stack stops if this run started it; its data
-stays for the next `up`."""
+CI packages (02), CD releases (03) and CM watches (07). A lesson that runs the CT pipeline itself (08's loop) starts
+after those, since it moves the champion they read. After the last lesson, the stack stops if this run started it;
+its data stays for the next `up`."""
 
 from __future__ import annotations
 
@@ -12,14 +13,19 @@ from pathlib import Path
 from mlops_workbook.core import paths
 
 # What a lesson calls when it reaches the environment's servers: its registry's champion (ct/steps.py), or a run of
-# its CT pipeline (cd/scheduling/retraining.py). The other lessons need no server.
-REACHES_THE_REGISTRY = ("steps.champion_registry(", "retraining.retrain(")
+# its CT pipeline (cd/scheduling/retraining.py), which may move that champion. The other lessons need no server.
+READS_THE_CHAMPION, RUNS_CT = "steps.champion_registry(", "retraining.retrain("
 FIRST_RUN_WITHIN = 30  # seconds for a newly deployed DAG's first scheduled run to appear (a few, here)
 
 
 def reaches_the_registry(source: str) -> bool:
     """Whether a lesson's text (or code) calls what reaches the environment's servers."""
-    return any(call in source for call in REACHES_THE_REGISTRY)
+    return READS_THE_CHAMPION in source or RUNS_CT in source
+
+
+def running_ct(notebooks: list[Path]) -> tuple[Path, ...]:
+    """The lessons that run the environment's CT pipeline themselves: they start after the others (runner.run)."""
+    return tuple(nb for nb in notebooks if RUNS_CT in Path(nb).read_text())
 
 
 def needed(cfg, notebooks: list[Path]) -> bool:
@@ -34,7 +40,7 @@ def ready(cfg, say, quiet_within: float = 600):
 
     A stack found running is the team's: it is used as it is (its deployed pipeline too) and left running. One
     started here is stopped at the end. The lessons start once no CT run is under way, so that none registers a
-    version while they read the champion."""
+    version while they read the champion (the lessons that run CT themselves start after them: `running_ct`)."""
     from mlops_workbook.cd.scheduling import pipelines, retraining
     from mlops_workbook.cd.team import tracking_server
     from mlops_workbook.cd.team.stack import TeamStack

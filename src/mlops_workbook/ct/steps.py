@@ -70,24 +70,38 @@ def _setup(settings: dict, folder: str):
     return cfg, folder, data_pipeline.FeatureStore(folder / "features")
 
 
-def _held_out(store: data_pipeline.FeatureStore, partitions: list[str] | None):
-    from mlops_workbook.ct import training
-
-    return training.split(store.read(partitions or store.partitions()))
-
-
-def prepare_features(settings: dict, folder: str, partitions: list[str] | None = None) -> dict:
-    """Read the run's partitions of the environment's source (all by default), validate them, build and store their
-    features. A day the source does not have fails the run before anything is written."""
-    cfg, _, store = _setup(settings, folder)
+def required_days(cfg, partitions: list[str] | None) -> list[str] | None:
+    """The days a run is asked to learn from, each once, all in the environment's source; None: every day."""
+    if partitions is None:
+        return None
+    if not partitions:
+        raise errors.BadInputError("the run asks for no day: name at least one, or none at all for every day")
     source = data.open_source(cfg)
-    unknown = sorted(set(partitions or []) - set(source.partitions()))
+    known = source.partitions()
+    unknown = sorted(set(partitions) - set(known))
     if unknown:
         raise errors.BadInputError(
             f"the run asks for {', '.join(unknown)}, which {cfg.env}'s source ({source.kind}) does not have: it has "
-            f"{source.partitions()[0]} to {source.partitions()[-1]}; nothing was written"
+            f"{known[0]} to {known[-1]}; nothing was written"
         )
-    manifests = data_pipeline.run(source, store, partitions)
+    return list(dict.fromkeys(partitions))
+
+
+def _days(cfg, partitions: list[str] | None) -> list[str]:
+    return required_days(cfg, partitions) or data.open_source(cfg).partitions()
+
+
+def _held_out(store: data_pipeline.FeatureStore, days: list[str]):
+    from mlops_workbook.ct import training
+
+    return training.split(store.read(days))
+
+
+def prepare_features(settings: dict, folder: str, partitions: list[str] | None = None) -> dict:
+    """Read the run's days of the environment's source (every day by default), validate them, build and store their
+    features. A day the source does not have fails the run before anything is written."""
+    cfg, _, store = _setup(settings, folder)
+    manifests = data_pipeline.run(data.open_source(cfg), store, _days(cfg, partitions))
     return {"partitions": [m.partition for m in manifests], "rows": sum(m.rows for m in manifests)}
 
 
@@ -98,7 +112,7 @@ def train(settings: dict, folder: str, partitions: list[str] | None = None) -> d
     from mlops_workbook.ct import training
 
     cfg, folder, store = _setup(settings, folder)
-    train_rows, _ = _held_out(store, partitions)
+    train_rows, _ = _held_out(store, _days(cfg, partitions))
     skops.io.dump(training.train(train_rows, cfg.seed), folder / CANDIDATE)
     return {"train_rows": len(train_rows)}
 
@@ -121,8 +135,8 @@ def evaluate(settings: dict, folder: str, partitions: list[str] | None = None) -
     """Score the candidate on the held-out rows (the same rows the gate uses)."""
     from mlops_workbook.ct import training
 
-    _, folder, store = _setup(settings, folder)
-    metrics = training.evaluate(_candidate(folder), _held_out(store, partitions)[1])
+    cfg, folder, store = _setup(settings, folder)
+    metrics = training.evaluate(_candidate(folder), _held_out(store, _days(cfg, partitions))[1])
     (folder / METRICS).write_text(json.dumps(metrics))
     return metrics
 
@@ -133,7 +147,7 @@ def register(settings: dict, folder: str, partitions: list[str] | None = None) -
     from mlops_workbook.ct import gate, training
 
     cfg, folder, store = _setup(settings, folder)
-    chosen = partitions or store.partitions()
+    chosen = _days(cfg, partitions)
     train_rows, held_out = _held_out(store, chosen)
     registry = open_registry(cfg, folder)
     run_params = {

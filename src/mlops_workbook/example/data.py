@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from mlops_workbook.core import errors
-from mlops_workbook.example import schema
+from mlops_workbook.example import schema, validation
 
 FIRST_DAY = date(2026, 1, 5)
 # After the drift: acc_rate reports 40% of what drivers accept, and distance puts drivers off 60% less.
@@ -164,8 +164,11 @@ class Warehouse:
         tmp.replace(self.path)
 
     def append(self, batch: pd.DataFrame) -> list[str]:
-        """New days' bookings, with their outcomes, land in the warehouse (08: after a drift); the days written. A
-        day it holds already is replaced, in the same transaction: loading a day twice leaves it once."""
+        """New days' bookings, with their outcomes, land in the warehouse (08: after a drift); the days written. The
+        batch is validated first (a bad one writes nothing: every run reads every day). A day it holds already is
+        replaced, in the same transaction: loading a day twice leaves it once. A rebuild for other parameters
+        starts from generated days only."""
+        validation.require_valid(batch)
         days = sorted(batch[schema.PARTITION].unique())
         with sqlite3.connect(self.path) as db:
             db.executemany(f"delete from bookings where {schema.PARTITION} = ?", [(day,) for day in days])

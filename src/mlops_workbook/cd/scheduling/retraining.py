@@ -6,7 +6,7 @@ registered and gated in the environment's registry (ct.steps.open_registry), whe
 from __future__ import annotations
 
 from mlops_workbook.cd.scheduling import pipelines
-from mlops_workbook.core import environments, errors, waiting
+from mlops_workbook.core import errors, waiting
 from mlops_workbook.ct import steps
 
 HEALTHY_WITHIN = 60  # seconds: Airflow's scheduler_health_check_threshold is 30
@@ -15,15 +15,15 @@ HEALTHY_WITHIN = 60  # seconds: Airflow's scheduler_health_check_threshold is 30
 def retrain(cfg, partitions: list[str] | None = None, timeout: float = 900) -> dict:
     """One CT run for the environment, learning from `partitions` (every day by default: a scheduled run's); what
     its register step said (version, promoted, reason, the gate's scores) and how it ran."""
+    days = steps.required_days(cfg, partitions)  # a day the source lacks: refused before any run starts
     if cfg.servers == "embedded":
-        done = steps.run_all(cfg.params(), pipelines.portable(steps.environment_folder(cfg)), partitions)
+        done = steps.run_all(cfg.params(), pipelines.portable(steps.environment_folder(cfg)), days)
         return {**done["register"], "ran": "in this process"}
     from mlops_workbook.cd.team.stack import TeamStack
 
-    stack = TeamStack(cfg)
-    airflow = stack.airflow
+    airflow = TeamStack(cfg).airflow
     # started by this instance (its process registry), or by another one, which recorded where it listens
-    if not (airflow.running() or (stack.folder / environments.TEAM_RECORD).exists()):
+    if not (airflow.running() or cfg.team_recorded()):
         raise errors.UnavailableError(
             f"{cfg.env}'s Airflow is not running: start the team stack with `mlops-workbook up --env {cfg.env}`"
         )
@@ -41,7 +41,7 @@ def retrain(cfg, partitions: list[str] | None = None, timeout: float = 900) -> d
             f"`mlops-workbook deploy-pipelines --env {cfg.env}` (and the same -p options)"
         )
     airflow.dag(dag_id)  # the scheduler has read it
-    run_id = airflow.trigger(dag_id, {"partitions": partitions} if partitions else None)
+    run_id = airflow.trigger(dag_id, {"partitions": days} if days is not None else None)
     run = airflow.wait(dag_id, run_id, timeout)
     if run["state"] != "success":
         failed = [task for task, state in run["tasks"].items() if state != "success"]
