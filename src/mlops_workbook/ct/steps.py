@@ -98,8 +98,9 @@ def _held_out(store: data_pipeline.FeatureStore, days: list[str]):
 
 
 def prepare_features(settings: dict, folder: str, partitions: list[str] | None = None) -> dict:
-    """Read the run's days of the environment's source (every day by default), validate them, build and store their
-    features. A day the source does not have fails the run before anything is written."""
+    """Read the run's days of the source (every day by default), validate them, build and store their features.
+
+    A day the source does not have fails the run before anything is written."""
     cfg, _, store = _setup(settings, folder)
     manifests = data_pipeline.run(data.open_source(cfg), store, _days(cfg, partitions))
     return {"partitions": [m.partition for m in manifests], "rows": sum(m.rows for m in manifests)}
@@ -142,8 +143,10 @@ def evaluate(settings: dict, folder: str, partitions: list[str] | None = None) -
 
 
 def register(settings: dict, folder: str, partitions: list[str] | None = None) -> dict:
-    """Log the candidate to MLflow, register it, and let the champion/challenger gate decide. What it says includes
-    the gate's scores of both versions on the same held-out rows, so a reader needs no access to the run's folder."""
+    """Log the candidate to MLflow, register it, and let the champion/challenger gate decide.
+
+    What it says includes the gate's scores of both versions on the same held-out rows, so a reader needs no access
+    to the run's folder."""
     from mlops_workbook.ct import gate, training
 
     cfg, folder, store = _setup(settings, folder)
